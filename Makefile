@@ -1,0 +1,44 @@
+# The README's commands. Everything runs from one virtualenv, .venv (the one Pulumi.yaml names).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STACKS := staging production
+
+.PHONY: setup plan test lint typecheck pytest bench clean help
+
+help:
+	@echo "make plan   - set up .venv and preview both stacks offline with the policy pack"
+	@echo "make test   - set up .venv, run ruff, mypy and the tests"
+	@echo "make bench  - measure spendsense plan and the policy pack's throughput"
+
+$(STAMP): pyproject.toml policies/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r policies/requirements.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+plan: setup
+	@rc=0; for stack in $(STACKS); do \
+	  $(BIN)/spendsense plan --stack $$stack || rc=$$?; \
+	done; exit $$rc
+
+lint: setup
+	$(BIN)/ruff check infra policies scripts tests
+	$(BIN)/ruff format --check infra policies scripts tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: setup
+	$(BIN)/python bench/bench.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

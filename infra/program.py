@@ -1,0 +1,99 @@
+"""Wire the components together and export the stack outputs (DESIGN.md, contract 3).
+
+`main()` is what `infra/__main__.py` runs under the engine, and what `spendsense plan` and the
+tests run under the mock runtime. Nothing here looks at the stack's name: every difference
+between staging and production comes from the settings.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_gcp as gcp
+import pulumiverse_vercel as vercel
+
+from infra.components.alerts import AlertTopic, AlertTopicArgs
+from infra.components.api import ApiService, ApiServiceArgs
+from infra.components.common import Providers
+from infra.components.jwt_secret import JwtRotation, JwtRotationArgs, JwtSecret, JwtSecretArgs
+from infra.components.monitoring import ApiMonitoring, ApiMonitoringArgs
+from infra.components.registry import Registry, RegistryArgs
+from infra.settings import Settings, load_from_pulumi
+
+
+def make_providers(settings: Settings) -> Providers:
+    """One provider per cloud, created once. Credentials come from the environment."""
+    return Providers(
+        aws=aws.Provider("aws", region=settings.aws_region),
+        gcp=gcp.Provider("gcp", project=settings.gcp_project),
+        vercel=vercel.Provider("vercel", team=settings.frontend.vercel_team_id),
+    )
+
+
+def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
+    """Create every resource; return the stack outputs."""
+    providers = make_providers(settings)
+
+    # --- AWS: the API, its image registry, its secret and its monitoring -------------------
+    alerts = AlertTopic("alerts", AlertTopicArgs(settings=settings, provider=providers.aws))
+    registry = Registry(
+        "registry",
+        RegistryArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic.arn),
+    )
+    jwt = JwtSecret("jwt", JwtSecretArgs(settings=settings, provider=providers.aws))
+    api = ApiService(
+        "api",
+        ApiServiceArgs(
+            settings=settings,
+            provider=providers.aws,
+            repository=registry.repository,
+            jwt_secret_arn=jwt.secret.arn,
+            alert_topic_arn=alerts.topic.arn,
+        ),
+    )
+    JwtRotation(
+        "jwt-rotation",
+        JwtRotationArgs(
+            settings=settings,
+            provider=providers.aws,
+            secret=jwt.secret,
+            service_arn=api.service.arn,
+            alert_topic_arn=alerts.topic.arn,
+        ),
+    )
+    monitoring = ApiMonitoring(
+        "monitoring",
+        ApiMonitoringArgs(
+            settings=settings,
+            provider=providers.aws,
+            service=api.service,
+            alert_topic_arn=alerts.topic.arn,
+        ),
+    )
+    api_url = settings.frontend.api_url or pulumi.Output.concat("https://", api.service.service_url)
+
+    outputs: dict[str, pulumi.Input[object]] = {
+        "environment": settings.environment,
+        "region": settings.aws_region,
+        "api_url": api_url,
+        "api_service_arn": api.service.arn,
+        "api_service_name": api.service.service_name,
+        "ecr_repository_url": registry.repository.repository_url,
+        "ecr_repository_name": registry.repository.name,
+        "log_group_names": api.log_group_names,
+        "dashboard_name": monitoring.dashboard.dashboard_name,
+        "dashboard_url": monitoring.dashboard_url,
+        "alarm_topic_arn": alerts.topic.arn,
+        "jwt_secret_arn": jwt.secret.arn,
+    }
+
+    # --- GCP and Vercel (part 2): Firestore, backups, the frontend's environment -------------
+    # PART-2-BEGIN
+    # PART-2-END
+    return outputs
+
+
+def main() -> None:
+    settings = load_from_pulumi()
+    for name, value in build(settings).items():
+        pulumi.export(name, value)

@@ -1,0 +1,454 @@
+"""Typed, frozen settings parsed once from a stack's configuration (DESIGN.md, contract 2).
+
+`parse_settings` is a pure function from the raw configuration (``{"spendsense:api": {...},
+"aws:region": "us-east-1", ...}``) to a `Settings` object. Every rule that can be checked
+before anything is created is checked here, and a bad value becomes one `SettingsError` line
+that names the key as written in the stack file, what is allowed and what was given::
+
+    spendsense:api.cpu: must be one of 0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU (got "3 vCPU")
+
+Differences between stacks live in the stack files only; nothing here looks at a stack's name.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlparse
+
+import pulumi
+from croniter import croniter
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "spendsense"
+
+# App Runner's instance sizes: each CPU and the memory sizes it may be paired with.
+CPU_MEMORY_PAIRS: dict[str, tuple[str, ...]] = {
+    "0.25 vCPU": ("0.5 GB", "1 GB"),
+    "0.5 vCPU": ("1 GB",),
+    "1 vCPU": ("2 GB", "3 GB", "4 GB"),
+    "2 vCPU": ("4 GB", "6 GB"),
+    "4 vCPU": ("8 GB", "10 GB", "12 GB"),
+}
+MEMORY_SIZES: tuple[str, ...] = ("0.5 GB", "1 GB", "2 GB", "3 GB", "4 GB", "6 GB", "8 GB", "10 GB", "12 GB")
+# The retention values CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+STACK_ENVIRONMENTS = ("staging", "production")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+class SettingsError(pulumi.RunError):
+    """A bad stack setting. Pulumi prints a RunError as its message alone, without a traceback."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reusable field rules. Each raises ValueError with the text that follows "<key>: ".
+# ---------------------------------------------------------------------------------------------
+T = TypeVar("T")
+
+
+def _got(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def between(lo: float, hi: float) -> Callable[[T], T]:
+    def check(value: T) -> T:
+        if not lo <= value <= hi:  # type: ignore[operator]
+            raise ValueError(f"must be between {lo:g} and {hi:g} (got {_got(value)})")
+        return value
+
+    return check
+
+
+def one_of(*allowed: Any) -> Callable[[T], T]:
+    def check(value: T) -> T:
+        if value not in allowed:
+            raise ValueError(
+                f"must be one of {', '.join(str(a) for a in allowed)} (got {_got(value)})"
+            )
+        return value
+
+    return check
+
+
+def matches(pattern: str, what: str) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {what} (got {_got(value)})")
+        return value
+
+    return check
+
+
+def _https_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme != "https" or not parsed.hostname or " " in value:
+        raise ValueError(f"must be an https:// URL such as https://app.example.com (got {_got(value)})")
+    return value.rstrip("/")
+
+
+def _path_in_url(value: str) -> str:
+    if not value.startswith("/") or " " in value:
+        raise ValueError(f"must be a URL path starting with / such as /health (got {_got(value)})")
+    return value
+
+
+def _cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f'must be a 5-field cron expression such as "0 2 * * *" (got {_got(value)})'
+        )
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"must be an IANA time zone such as UTC or America/New_York (got {_got(value)})"
+        ) from None
+    return value
+
+
+def _existing_file(value: str) -> str:
+    path = resolve_repo_path(value)
+    if not path.is_file():
+        raise ValueError(
+            f"must name an existing file, relative to the repository root or absolute "
+            f"(got {_got(value)}, looked at {path})"
+        )
+    return value
+
+
+def _emails(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("must list at least one e-mail address (got an empty list)")
+    for address in value:
+        if not EMAIL_RE.fullmatch(address):
+            raise ValueError(f"must be e-mail addresses like oncall@example.com (got {_got(address)})")
+    return value
+
+
+def resolve_repo_path(value: str) -> Path:
+    """Paths in settings are relative to the repository root, whichever file named them."""
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+Percent = Annotated[float, AfterValidator(between(0.01, 100))]
+Threshold = Annotated[int, AfterValidator(between(1, 20))]
+Name = Annotated[str, AfterValidator(matches(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", "lower-case letters, digits and dashes, 3-63 characters"))]  # fmt: skip
+
+
+class _Model(BaseModel):
+    """Stack settings: camelCase keys in YAML, snake_case in Python, frozen, no unknown keys."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# spendsense:api
+# ---------------------------------------------------------------------------------------------
+class ApiSettings(_Model):
+    service_name: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9][A-Za-z0-9_-]{3,39}", "an App Runner service name: 4-40 letters, digits, - or _"))]  # fmt: skip
+    cpu: Annotated[str, AfterValidator(one_of(*CPU_MEMORY_PAIRS))]
+    memory: Annotated[str, AfterValidator(one_of(*MEMORY_SIZES))]
+    min_instances: Annotated[int, AfterValidator(between(1, 25))]
+    max_instances: Annotated[int, AfterValidator(between(1, 25))]
+    max_concurrency: Annotated[int, AfterValidator(between(1, 200))]
+    health_check_path: Annotated[str, AfterValidator(_path_in_url)] = "/health"
+    health_check_interval: Threshold = 10
+    health_check_timeout: Threshold = 5
+    healthy_threshold: Threshold = 1
+    unhealthy_threshold: Threshold = 5
+    port: Annotated[int, AfterValidator(between(1, 65535))] = 8000
+    # The image the service is created with. After that, deployments own the image
+    # (`spendsense deploy`), and `pulumi up` ignores it.
+    initial_image_tag: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag"))] = "bootstrap"  # fmt: skip
+    # Plain, non-secret environment variables for the API. Secrets never go here.
+    environment_variables: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _pairs(self) -> ApiSettings:
+        allowed = CPU_MEMORY_PAIRS[self.cpu]
+        if self.memory not in allowed:
+            raise _FieldError(
+                "memory",
+                f"must be one of {', '.join(allowed)} with cpu {self.cpu} (got {_got(self.memory)})",
+            )
+        if self.min_instances > self.max_instances:
+            raise _FieldError(
+                "minInstances",
+                f"must be at most maxInstances ({self.max_instances}) (got {self.min_instances})",
+            )
+        if self.health_check_timeout > self.health_check_interval:
+            raise _FieldError(
+                "healthCheckTimeout",
+                f"must be at most healthCheckInterval ({self.health_check_interval}) "
+                f"(got {self.health_check_timeout})",
+            )
+        return self
+
+    @property
+    def cpu_units(self) -> int:
+        """The CPU in App Runner's other spelling (1024 units per vCPU)."""
+        return int(float(self.cpu.split()[0]) * 1024)
+
+    @property
+    def memory_mb(self) -> int:
+        return int(float(self.memory.split()[0]) * 1024)
+
+
+class RegistrySettings(_Model):
+    repository_name: Annotated[str, AfterValidator(matches(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", "an ECR repository name (lower case, digits, . _ - /)"))]  # fmt: skip
+    keep_images: Annotated[int, AfterValidator(between(1, 1000))]
+    untagged_expiry_days: Annotated[int, AfterValidator(between(1, 365))] = 7
+
+
+class JwtSettings(_Model):
+    # The runbook rotates JWT secrets monthly: 30 days or less.
+    rotation_days: Annotated[int, AfterValidator(between(1, 30))] = 30
+    secret_name: str | None = None
+
+
+class MonitoringSettings(_Model):
+    dashboard_name: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9_-]{1,255}", "a CloudWatch dashboard name (letters, digits, - and _)"))]  # fmt: skip
+    latency_p95_ms: Annotated[int, AfterValidator(between(1, 60000))]
+    error_rate_percent: Percent
+    availability_percent: Percent
+    cpu_percent: Percent
+    memory_percent: Percent
+    log_retention_days: Annotated[int, AfterValidator(one_of(*LOG_RETENTION_DAYS))]
+    alert_emails: Annotated[tuple[str, ...], AfterValidator(_emails)]
+    monthly_budget_usd: Annotated[float, AfterValidator(between(1, 1_000_000))] = 200
+
+
+class FirestoreSettings(_Model):
+    location: Annotated[str, AfterValidator(matches(r"[a-z0-9-]+", "a Firestore location such as nam5 or us-east1"))]  # fmt: skip
+    rules_file: Annotated[str, AfterValidator(_existing_file)]
+    indexes_file: Annotated[str | None, AfterValidator(lambda v: v if v is None else _existing_file(v))] = None  # fmt: skip
+    database: str = "(default)"
+    delete_protection: bool = True
+    point_in_time_recovery: bool = True
+    read_latency_ms: Annotated[int, AfterValidator(between(1, 60000))] = 100
+    write_latency_ms: Annotated[int, AfterValidator(between(1, 60000))] = 200
+
+
+class BackupSettings(_Model):
+    bucket_name: Annotated[str, AfterValidator(matches(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]", "a GCS bucket name (lower case, digits, . _ -, 3-63 characters)"))]  # fmt: skip
+    location: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9-]+", "a GCS location such as US or us-east1"))]  # fmt: skip
+    retention_days: Annotated[int, AfterValidator(between(1, 3650))]
+    schedule: Annotated[str, AfterValidator(_cron)]
+    time_zone: Annotated[str, AfterValidator(_time_zone)]
+    manual_retention_days: Annotated[int, AfterValidator(between(1, 3650))] = 365
+    lock_retention_policy: bool = False
+    soft_delete_days: Annotated[int, AfterValidator(between(7, 90))] = 7
+    test_project: Annotated[str | None, AfterValidator(lambda v: v if v is None else matches(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id")(v))] = None  # fmt: skip
+
+    @model_validator(mode="after")
+    def _manual_kept_longer(self) -> BackupSettings:
+        if self.manual_retention_days < self.retention_days:
+            raise _FieldError(
+                "manualRetentionDays",
+                f"must be at least retentionDays ({self.retention_days}) (got {self.manual_retention_days})",
+            )
+        return self
+
+
+class FrontendSettings(_Model):
+    url: Annotated[str, AfterValidator(_https_url)]
+    vercel_project_id: Annotated[str, AfterValidator(matches(r"\S+", "a Vercel project id such as prj_..."))]  # fmt: skip
+    vercel_team_id: str | None = None
+    api_url: Annotated[str | None, AfterValidator(lambda v: v if v is None else _https_url(v))] = None  # fmt: skip
+    # Which Vercel deployments read this stack's API: production or pull-request previews.
+    target: Literal["production", "preview"] = "production"
+
+
+class Settings(BaseModel):
+    """Everything the program needs, read once per run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    aws_region: str
+    gcp_project: str
+    environment: Literal["staging", "production"]
+    protect_stateful_resources: bool
+    api: ApiSettings
+    registry: RegistrySettings
+    jwt: JwtSettings
+    monitoring: MonitoringSettings
+    firestore: FirestoreSettings
+    backup: BackupSettings
+    frontend: FrontendSettings
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """AWS tags set on every taggable resource (DESIGN.md: set explicitly, not via defaults)."""
+        return {"Project": "spendsense", "Environment": self.environment, "ManagedBy": "pulumi"}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """GCP labels (lower-case keys) set on every labelable resource."""
+        return {"project": "spendsense", "environment": self.environment, "managed-by": "pulumi"}
+
+
+class _FieldError(ValueError):
+    """Raised by a model validator to blame one field (by its YAML name)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(problem)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------------
+_OBJECTS: dict[str, type[_Model]] = {
+    "api": ApiSettings,
+    "registry": RegistrySettings,
+    "jwt": JwtSettings,
+    "monitoring": MonitoringSettings,
+    "firestore": FirestoreSettings,
+    "backup": BackupSettings,
+    "frontend": FrontendSettings,
+}
+_OPTIONAL_OBJECTS = {"jwt"}  # every field has a default
+_SCALARS = {"environment", "protectStatefulResources"}
+_FOREIGN_REQUIRED = {"aws:region": "an AWS region such as us-east-1", "gcp:project": "a GCP project id"}
+
+
+def _describe_pydantic_error(error: Mapping[str, Any], model: type[_Model]) -> tuple[str, str]:
+    """Turn one pydantic error into (field path as written in YAML, problem)."""
+    loc = [str(part) for part in error["loc"]]
+    ctx = error.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _FieldError):
+        return inner.field, str(inner)
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return ".".join(loc), "is required; add it to the stack file"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(
+            field.alias or name for name, field in model.model_fields.items()
+        )
+        return ".".join(loc), f"is not a known setting (allowed: {allowed}); check the spelling"
+    if kind.startswith("int_"):
+        return ".".join(loc), f"must be a whole number (got {_got(value)})"
+    if kind.startswith("float_"):
+        return ".".join(loc), f"must be a number (got {_got(value)})"
+    if kind.startswith("bool_"):
+        return ".".join(loc), f"must be true or false (got {_got(value)})"
+    if kind.startswith("string_"):
+        return ".".join(loc), f"must be a string (got {_got(value)})"
+    if kind in {"tuple_type", "list_type"}:
+        return ".".join(loc), f"must be a list (got {_got(value)})"
+    if kind in {"dict_type", "model_type"}:
+        return ".".join(loc), f"must be a mapping of keys to values (got {_got(value)})"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return ".".join(loc), message
+
+
+def _parse_object(name: str, raw: Any) -> _Model:
+    model = _OBJECTS[name]
+    key = f"{NAMESPACE}:{name}"
+    if not isinstance(raw, Mapping):
+        raise SettingsError(key, f"must be a mapping of settings (got {_got(raw)})")
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        field, problem = _describe_pydantic_error(exc.errors()[0], model)
+        raise SettingsError(f"{key}.{field}" if field else key, problem) from None
+
+
+def parse_settings(raw: Mapping[str, Any]) -> Settings:
+    """Parse a stack's configuration (full keys, structured values already decoded)."""
+    for key in raw:
+        namespace, _, name = key.partition(":")
+        if namespace == NAMESPACE and name not in _OBJECTS and name not in _SCALARS:
+            known = ", ".join(f"{NAMESPACE}:{k}" for k in sorted([*_OBJECTS, *_SCALARS]))
+            raise SettingsError(key, f"is not a known setting (allowed: {known}); check the spelling")
+    for key, what in _FOREIGN_REQUIRED.items():
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise SettingsError(key, f"is required: {what}")
+    environment = raw.get(f"{NAMESPACE}:environment")
+    if environment not in STACK_ENVIRONMENTS:
+        raise SettingsError(
+            f"{NAMESPACE}:environment",
+            f"must be one of {', '.join(STACK_ENVIRONMENTS)} (got {_got(environment)})",
+        )
+    protect = raw.get(f"{NAMESPACE}:protectStatefulResources", True)
+    if isinstance(protect, str) and protect.lower() in {"true", "false"}:
+        protect = protect.lower() == "true"
+    if not isinstance(protect, bool):
+        raise SettingsError(
+            f"{NAMESPACE}:protectStatefulResources", f"must be true or false (got {_got(protect)})"
+        )
+    objects: dict[str, _Model] = {}
+    for name in _OBJECTS:
+        key = f"{NAMESPACE}:{name}"
+        if key not in raw:
+            if name in _OPTIONAL_OBJECTS:
+                objects[name] = _OBJECTS[name]()
+                continue
+            raise SettingsError(key, "is required; add it to the stack file (see docs/configuration.md)")
+        objects[name] = _parse_object(name, raw[key])
+    return Settings(
+        aws_region=raw["aws:region"],
+        gcp_project=raw["gcp:project"],
+        environment=environment,
+        protect_stateful_resources=protect,
+        **objects,  # type: ignore[arg-type]
+    )
+
+
+def load_from_pulumi() -> Settings:
+    """Read the running stack's configuration (engine or mock runtime) and parse it."""
+    import json
+    import os
+
+    from pulumi.runtime import config as runtime_config
+
+    raw: dict[str, Any] = {}
+    sources: list[Mapping[str, Any]] = []
+    if "PULUMI_CONFIG" in os.environ:
+        sources.append(json.loads(os.environ["PULUMI_CONFIG"]))
+    sources.append(runtime_config.CONFIG.get())
+    for source in sources:
+        for key, value in source.items():
+            raw[key] = _decode(value)
+    return parse_settings(raw)
+
+
+def _decode(value: Any) -> Any:
+    """Structured config values reach the program as JSON strings."""
+    import json
+
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

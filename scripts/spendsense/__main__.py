@@ -1,0 +1,5 @@
+import sys
+
+from spendsense.cli import main
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""The CLI's error hierarchy: every failure becomes one line and an exit code (contract 5).
+
+Logic modules raise these; `cli.main` prints ``error: <message>`` to stderr and exits with
+`exit_code`, never with a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SpendsenseError(Exception):
+    """Base class: a one-line message that says what is wrong and how to fix it."""
+
+    exit_code = 1
+
+
+class BadInput(SpendsenseError):
+    """The user's input is wrong (unknown stack, bad flag value, missing output): exit 2."""
+
+    exit_code = 2
+
+
+class OperationFailed(SpendsenseError):
+    """A check failed or an operation on a live system did not succeed: exit 1."""
+
+    exit_code = 1
