@@ -22,3 +22,37 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: this must not be skipped)")
     pytest.skip(reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# moto as a real HTTP server on loopback, reached through AWS_ENDPOINT_URL like a user would.
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def moto_server():
+    """One moto server for the whole session; every test gets a clean state via `aws_env`."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_server, monkeypatch):
+    """Point boto3 at the moto server with fake credentials, and reset moto's state."""
+    import requests
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return moto_server
