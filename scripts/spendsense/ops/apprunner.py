@@ -1,0 +1,265 @@
+"""App Runner operations: describe, point at an image, follow an operation, pause and resume.
+
+App Runner reports some failed deployments only through ``ListOperations`` (the operation
+ends as ``ROLLBACK_SUCCEEDED`` while the service is ``RUNNING`` again), so every change is
+followed there until it ends. Every App Runner error becomes one line: a service that is busy
+(``InvalidStateException``), throttling that outlived the retries, missing credentials.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from spendsense.clients import describe_aws_error
+from spendsense.errors import OperationFailed
+
+# Extra retries on throttling on top of botocore's own (the Stubber bypasses botocore's).
+RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
+
+SUCCEEDED = "SUCCEEDED"
+FAILED_STATUSES = frozenset({"FAILED", "ROLLBACK_SUCCEEDED", "ROLLBACK_FAILED"})
+BUSY = "OPERATION_IN_PROGRESS"
+
+
+class OperationEnded(OperationFailed):
+    """An App Runner operation ended in a failure (FAILED or ROLLBACK_*)."""
+
+    def __init__(self, message: str, *, operation_id: str, status: str) -> None:
+        super().__init__(message)
+        self.operation_id = operation_id
+        self.status = status
+
+
+class OperationTimedOut(OperationFailed):
+    """An App Runner operation did not end within the timeout."""
+
+    def __init__(self, message: str, *, operation_id: str, status: str | None) -> None:
+        super().__init__(message)
+        self.operation_id = operation_id
+        self.status = status
+
+
+def service_name_from_arn(arn: str) -> str:
+    """`arn:aws:apprunner:...:service/<name>/<id>` -> `<name>` (the ARN itself if unusual)."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[5].startswith("service/"):
+        return parts[5].split("/")[1]
+    return arn
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def call(
+    client: Any,
+    method: str,
+    doing: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    **params: Any,
+) -> dict[str, Any]:
+    """Call `client.<method>(**params)`; retry throttling with backoff; one-line errors."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    delays = list(RETRY_DELAYS)
+    while True:
+        try:
+            response: dict[str, Any] = getattr(client, method)(**params)
+            return response
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in THROTTLING_CODES and delays:
+                sleep(delays.pop(0))
+                continue
+            if code == "InvalidStateException":
+                arn = params.get("ServiceArn", "")
+                name = service_name_from_arn(arn) if arn else "the service"
+                message = exc.response.get("Error", {}).get("Message", "")
+                raise OperationFailed(
+                    f"{doing}: App Runner refused because service {name} is busy or in the wrong "
+                    f"state ({message or code}); wait for it (`spendsense status`) and retry"
+                ) from None
+            if code == "ResourceNotFoundException":
+                raise OperationFailed(
+                    f"{doing}: App Runner has no such resource ({params.get('ServiceArn', '')}); "
+                    "check the stack output api_service_arn (`spendsense outputs`)"
+                ) from None
+            raise describe_aws_error(exc, doing) from None
+        except BotoCoreError as exc:
+            raise describe_aws_error(exc, doing) from None
+
+
+def describe_service(client: Any, arn: str) -> dict[str, Any]:
+    """The `Service` structure of DescribeService."""
+    response = call(client, "describe_service", "describe the App Runner service", ServiceArn=arn)
+    service: dict[str, Any] = response["Service"]
+    return service
+
+
+def current_image(service: dict[str, Any]) -> str | None:
+    """The image identifier (`<repo url>:<tag>`) the service runs, or None for a code source."""
+    image = service.get("SourceConfiguration", {}).get("ImageRepository", {})
+    identifier = image.get("ImageIdentifier")
+    return str(identifier) if identifier else None
+
+
+def ensure_not_busy(client: Any, arn: str) -> dict[str, Any]:
+    """Raise OperationFailed if the service is in OPERATION_IN_PROGRESS; return the service."""
+    service = describe_service(client, arn)
+    if service.get("Status") == BUSY:
+        name = service.get("ServiceName") or service_name_from_arn(arn)
+        raise OperationFailed(
+            f"service {name} is in {BUSY}; wait for it (`spendsense status`) and retry"
+        )
+    return service
+
+
+def start_deployment(client: Any, arn: str) -> str:
+    """StartDeployment (redeploy the image the service points at); the operation id."""
+    response = call(client, "start_deployment", "start an App Runner deployment", ServiceArn=arn)
+    return str(response["OperationId"])
+
+
+def pause_service(client: Any, arn: str) -> str:
+    """PauseService; the operation id."""
+    response = call(client, "pause_service", "pause the App Runner service", ServiceArn=arn)
+    return str(response["OperationId"])
+
+
+def resume_service(client: Any, arn: str) -> str:
+    """ResumeService; the operation id."""
+    response = call(client, "resume_service", "resume the App Runner service", ServiceArn=arn)
+    return str(response["OperationId"])
+
+
+def image_source_configuration(service: dict[str, Any], image: str) -> dict[str, Any]:
+    """The service's source configuration with only the image identifier changed.
+
+    UpdateService replaces the whole image repository block, so the port, environment and
+    start command are carried over from DescribeService rather than dropped.
+    """
+    source = service.get("SourceConfiguration", {})
+    repository = dict(source.get("ImageRepository") or {})
+    repository["ImageIdentifier"] = image
+    repository.setdefault("ImageRepositoryType", "ECR")
+    new: dict[str, Any] = {"ImageRepository": repository}
+    for key in ("AutoDeploymentsEnabled", "AuthenticationConfiguration"):
+        if key in source:
+            new[key] = source[key]
+    return new
+
+
+def update_image(client: Any, service: dict[str, Any], image: str) -> str:
+    """Point the service at `image` through UpdateService; the operation id."""
+    response = call(
+        client,
+        "update_service",
+        f"point the App Runner service at {image}",
+        ServiceArn=service["ServiceArn"],
+        SourceConfiguration=image_source_configuration(service, image),
+    )
+    return str(response["OperationId"])
+
+
+def update_service(client: Any, arn: str, doing: str, **changes: Any) -> str:
+    """UpdateService with the given fields (InstanceConfiguration, AutoScalingConfigurationArn)."""
+    response = call(client, "update_service", doing, ServiceArn=arn, **changes)
+    return str(response["OperationId"])
+
+
+def find_operation(client: Any, service_arn: str, operation_id: str) -> dict[str, Any] | None:
+    """The operation's summary from ListOperations (newest first), or None if not listed."""
+    params: dict[str, Any] = {"ServiceArn": service_arn, "MaxResults": 20}
+    for _ in range(5):  # the operation we started is among the newest; don't walk all history
+        response = call(client, "list_operations", "list App Runner operations", **params)
+        for summary in response.get("OperationSummaryList", []):
+            if summary.get("Id") == operation_id:
+                found: dict[str, Any] = summary
+                return found
+        token = response.get("NextToken")
+        if not token:
+            return None
+        params["NextToken"] = token
+    return None
+
+
+def wait_for_operation(
+    client: Any,
+    service_arn: str,
+    operation_id: str,
+    *,
+    timeout: float,
+    poll: float = 5,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Follow an operation through ListOperations until it ends; return its final status.
+
+    Raises OperationEnded on FAILED / ROLLBACK_SUCCEEDED / ROLLBACK_FAILED (App Runner's way
+    of saying the change did not take) and OperationTimedOut after `timeout` seconds.
+    """
+    name = service_name_from_arn(service_arn)
+    deadline = clock() + timeout
+    status: str | None = None
+    while True:
+        summary = find_operation(client, service_arn, operation_id)
+        status = str(summary.get("Status")) if summary else None
+        kind = str(summary.get("Type", "operation")) if summary else "operation"
+        if progress is not None:
+            progress(f"{kind} {operation_id} on {name}: {status or 'not listed yet'}")
+        if status == SUCCEEDED:
+            return status
+        if status in FAILED_STATUSES:
+            what = {
+                "FAILED": "failed",
+                "ROLLBACK_SUCCEEDED": "failed and App Runner rolled the service back",
+                "ROLLBACK_FAILED": "failed and App Runner's own rollback failed too",
+            }[status]
+            raise OperationEnded(
+                f"App Runner {kind} {operation_id} on {name} {what} ({status}); "
+                "see `spendsense logs` for the reason",
+                operation_id=operation_id,
+                status=status,
+            )
+        if clock() >= deadline:
+            raise OperationTimedOut(
+                f"App Runner operation {operation_id} on {name} did not end within {timeout:g} s "
+                f"(last status {status or 'not listed'}); follow it with `spendsense status` "
+                "and do not start another change until it ends",
+                operation_id=operation_id,
+                status=status,
+            )
+        sleep(max(0.0, min(poll, deadline - clock())))
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """What `status` shows about the service."""
+
+    name: str
+    status: str
+    image: str | None
+    url: str | None
+    cpu: str | None
+    memory: str | None
+
+
+def service_state(service: dict[str, Any]) -> ServiceState:
+    instance = service.get("InstanceConfiguration", {})
+    return ServiceState(
+        name=str(service.get("ServiceName", "")),
+        status=str(service.get("Status", "UNKNOWN")),
+        image=current_image(service),
+        url=service.get("ServiceUrl"),
+        cpu=instance.get("Cpu"),
+        memory=instance.get("Memory"),
+    )

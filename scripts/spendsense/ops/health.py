@@ -1,0 +1,127 @@
+"""`GET <api_url>/health` and the rule for "healthy" (runbook, "Check Overall System Status").
+
+Healthy means: HTTP 200 within the timeout, a JSON object body, and both ``status`` and
+``database`` equal to ``"healthy"``. Anything else is unhealthy with one reason: the
+connection was refused, it timed out, the HTTP code, the body is not JSON, or which field is
+not healthy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from spendsense.errors import BadInput
+
+HEALTH_PATH = "/health"
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    url: str
+    healthy: bool
+    status_code: int | None
+    latency_ms: float | None
+    api_version: str | None
+    reason: str | None
+    body: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if data["latency_ms"] is not None:
+            data["latency_ms"] = round(data["latency_ms"], 1)
+        return data
+
+    def summary(self) -> str:
+        """One line for a person: `healthy (42 ms, api_version 1.0.0)` or the reason."""
+        latency = f"{self.latency_ms:.0f} ms" if self.latency_ms is not None else "no answer"
+        if self.healthy:
+            return f"healthy ({latency}, api_version {self.api_version or 'unknown'})"
+        return f"unhealthy: {self.reason} ({latency})"
+
+
+def health_url(base_url: str) -> str:
+    """The health endpoint of an API base URL (`https://x` -> `https://x/health`).
+
+    A URL that already ends with /health is used as it is.
+    """
+    url = base_url.strip()
+    if "://" not in url:
+        url = f"https://{url}"  # App Runner's ServiceUrl has no scheme
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInput(
+            f"--url: {base_url!r} is not an http(s) URL; pass e.g. https://api.example.com"
+        )
+    if parts.path.rstrip("/").endswith(HEALTH_PATH):
+        return url
+    return url.rstrip("/") + HEALTH_PATH
+
+
+def check_health(url: str, timeout: float) -> HealthResult:
+    """Call the health endpoint `url` once and judge the answer (never raises for its faults)."""
+    started = time.perf_counter()
+
+    def elapsed() -> float:
+        return (time.perf_counter() - started) * 1000.0
+
+    def result(healthy: bool, reason: str | None, **kw: Any) -> HealthResult:
+        fields: dict[str, Any] = {"status_code": None, "latency_ms": None, "api_version": None}
+        fields.update(kw)
+        return HealthResult(url=url, healthy=healthy, reason=reason, **fields)
+
+    try:
+        response = requests.get(
+            url, timeout=timeout, headers={"Accept": "application/json"}, allow_redirects=True
+        )
+    except requests.exceptions.Timeout:
+        return result(False, f"no answer within {timeout:g} s (timeout)", latency_ms=elapsed())
+    except requests.exceptions.SSLError as exc:
+        return result(False, f"TLS error ({type(exc).__name__})")
+    except requests.exceptions.ConnectionError as exc:
+        text = str(exc)
+        if "refused" in text.lower():
+            why = "connection refused"
+        elif "Name or service not known" in text or "getaddrinfo" in text or "resolve" in text:
+            why = "host name does not resolve"
+        else:
+            why = "connection failed"
+        return result(False, why)
+    except requests.exceptions.RequestException as exc:
+        return result(False, f"request failed ({type(exc).__name__})")
+    latency = elapsed()
+    if latency > timeout * 1000.0:
+        return result(
+            False,
+            f"answered after {latency:.0f} ms, over the {timeout:g} s timeout",
+            status_code=response.status_code,
+            latency_ms=latency,
+        )
+    code = response.status_code
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    api_version = body.get("api_version") if isinstance(body, dict) else None
+    common = {
+        "status_code": code,
+        "latency_ms": latency,
+        "api_version": api_version if isinstance(api_version, str) else None,
+        "body": body if body is not None else response.text[:200],
+    }
+    if code != 200:
+        return result(False, f"HTTP {code}", **common)
+    if not isinstance(body, dict):
+        return result(False, "body is not a JSON object", **common)
+    bad = [
+        f"{field} is {body.get(field)!r}"
+        for field in ("status", "database")
+        if body.get(field) != "healthy"
+    ]
+    if bad:
+        return result(False, ", ".join(bad) + " (expected 'healthy')", **common)
+    return result(True, None, **common)
