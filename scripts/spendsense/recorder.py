@@ -158,7 +158,7 @@ class RealisticMocks(pulumi_mocks.Mocks):
         resource_id = state.pop("__id", None) or f"{physical}-{_short_hash(typ + name)}"
         return resource_id, state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -166,18 +166,18 @@ class RealisticMocks(pulumi_mocks.Mocks):
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
                 "userId": "AIDMOCK",
                 "id": ACCOUNT_ID,
-            }, None
+            }
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return {"json": "{}", "id": "policy"}, None
+            return {"json": "{}", "id": "policy"}
         if token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId") or self.gcp_project
-            return {"projectId": project, "number": _project_number(project), "id": project}, None
+            return {"projectId": project, "number": _project_number(project), "id": project}
         if token == "gcp:projects/getProject:getProject":
-            return {"projects": [], "id": "projects"}, None
+            return {"projects": [], "id": "projects"}
         if token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
             project = args.args.get("project") or self.gcp_project
             number = _project_number(project)
@@ -185,8 +185,8 @@ class RealisticMocks(pulumi_mocks.Mocks):
                 "emailAddress": f"service-{number}@gs-project-accounts.iam.gserviceaccount.com",
                 "member": f"serviceAccount:service-{number}@gs-project-accounts.iam.gserviceaccount.com",
                 "id": project,
-            }, None
-        return {}, None
+            }
+        return {}
 
 
 def _project_number(project: str) -> str:
