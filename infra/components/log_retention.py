@@ -1,0 +1,70 @@
+"""Retention for the log groups App Runner creates itself.
+
+App Runner creates `/aws/apprunner/<service>/<service-id>/application` and `.../service` when
+the service is created, with "never expire" retention. Declaring them as `aws.cloudwatch.LogGroup`
+would race that creation (whoever is second fails with ResourceAlreadyExists), so this small
+dynamic resource runs after the service exists: it creates a group only if it is still missing
+and sets its retention. Deleting it leaves the groups alone (App Runner owns them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+
+def log_group_names(service_name: str, service_id: str) -> list[str]:
+    prefix = f"/aws/apprunner/{service_name}/{service_id}"
+    return [f"{prefix}/application", f"{prefix}/service"]
+
+
+def _apply(props: dict[str, Any]) -> None:
+    import boto3
+
+    logs = boto3.client("logs", region_name=props["region"])
+    for group in props["logGroupNames"]:
+        try:
+            logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass  # App Runner was first, as expected
+        logs.put_retention_policy(logGroupName=group, retentionInDays=int(props["retentionDays"]))
+
+
+class LogRetentionProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        _apply(props)
+        return CreateResult(id_=props["logGroupNames"][0], outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ("logGroupNames", "retentionDays", "region")
+        changed = [k for k in keys if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        _apply(news)
+        return UpdateResult(outs=news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+class LogRetention(pulumi.dynamic.Resource):
+    """Sets `retentionDays` on `logGroupNames` once they exist."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        log_group_names: pulumi.Input[list[str]],
+        retention_days: int,
+        region: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            LogRetentionProvider(),
+            name,
+            {"logGroupNames": log_group_names, "retentionDays": retention_days, "region": region},
+            opts,
+        )

@@ -1,0 +1,301 @@
+"""The API's monitoring: the runbook's targets as alarms, its dashboard, and the monthly budget.
+
+Owns: the CloudWatch dashboard (`monitoring.dashboardName`, `SpendSense-API` in production),
+alarms on p95 latency, 5xx error rate, availability (Route 53 health checks of the API's
+`/health` and of the frontend: App Runner has no health metric of its own), CPU, memory and
+saturation (active instances at `maxInstances`), and a monthly AWS budget with alerts.
+Every alarm notifies the alert topic on ALARM and on OK, and its missing-data behaviour is
+chosen on purpose (see each alarm).
+Does not own: the alert topic (alerts.py) or the Firestore side's alerts (firestore.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.common import aws_tags, child
+from infra.settings import Settings
+
+NAMESPACE = "AWS/AppRunner"
+PERIOD = 60
+
+
+@dataclass
+class ApiMonitoringArgs:
+    settings: Settings
+    provider: pulumi.ProviderResource
+    service: aws.apprunner.Service
+    alert_topic_arn: pulumi.Input[str]
+
+
+def dashboard_body(service_name: str, service_id: str, region: str) -> str:
+    """The dashboard's widgets: traffic, latency percentiles, status codes, instances, CPU, memory."""
+    dims = ["ServiceName", service_name, "ServiceID", service_id]
+
+    def widget(title: str, metrics: list[list[Any]], x: int, y: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {"title": title, "region": region, "metrics": metrics, "period": PERIOD, **extra},
+        }
+
+    return json.dumps(
+        {
+            "widgets": [
+                widget("Requests", [[NAMESPACE, "Requests", *dims, {"stat": "Sum"}]], 0, 0),
+                widget(
+                    "Latency p50 / p95 / p99 (ms)",
+                    [
+                        [NAMESPACE, "RequestLatency", *dims, {"stat": stat, "label": stat}]
+                        for stat in ("p50", "p95", "p99")
+                    ],
+                    12,
+                    0,
+                ),
+                widget(
+                    "Responses by status",
+                    [
+                        [NAMESPACE, f"{code}StatusResponses", *dims, {"stat": "Sum", "label": code}]
+                        for code in ("2xx", "4xx", "5xx")
+                    ],
+                    0,
+                    6,
+                ),
+                widget("Active instances", [[NAMESPACE, "ActiveInstances", *dims, {"stat": "Maximum"}]], 12, 6),
+                widget("CPU utilization (%)", [[NAMESPACE, "CPUUtilization", *dims, {"stat": "Average"}]], 0, 12),
+                widget("Memory utilization (%)", [[NAMESPACE, "MemoryUtilization", *dims, {"stat": "Average"}]], 12, 12),
+            ]
+        }
+    )
+
+
+class ApiMonitoring(pulumi.ComponentResource):
+    dashboard: aws.cloudwatch.Dashboard
+    dashboard_url: str
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+
+    def __init__(self, name: str, args: ApiMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spendsense:aws:ApiMonitoring", name, None, opts)
+        self._args = args
+        self._name = name
+        self._options = child(self, args.provider)
+        settings = args.settings
+        monitoring = settings.monitoring
+        service_name = settings.api.service_name
+
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=monitoring.dashboard_name,
+            dashboard_body=args.service.service_id.apply(
+                lambda service_id: dashboard_body(service_name, service_id, settings.aws_region)
+            ),
+            opts=self._options,
+        )
+        self.dashboard_url = (
+            f"https://console.aws.amazon.com/cloudwatch/home?region={settings.aws_region}"
+            f"#dashboards:name={monitoring.dashboard_name}"
+        )
+        self.alarms = {}
+        self._app_runner_alarms()
+        self._availability_alarms()
+        self._budget()
+        self.register_outputs({"dashboard_name": self.dashboard.dashboard_name})
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _alarm(self, role: str, description: str, **kwargs: Any) -> aws.cloudwatch.MetricAlarm:
+        settings = self._args.settings
+        topic = self._args.alert_topic_arn
+        alarm = aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{role}",
+            name=f"{settings.api.service_name}-{role}",
+            alarm_description=description,
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            tags=aws_tags(settings),
+            opts=self._options,
+            **kwargs,
+        )
+        self.alarms[role] = alarm
+        return alarm
+
+    def _dimensions(self) -> pulumi.Output[dict[str, str]]:
+        service_name = self._args.settings.api.service_name
+        return self._args.service.service_id.apply(
+            lambda service_id: {"ServiceName": service_name, "ServiceID": service_id}
+        )
+
+    # -- the runbook's targets ---------------------------------------------------------------
+    def _app_runner_alarms(self) -> None:
+        settings = self._args.settings
+        monitoring = settings.monitoring
+        dims = self._dimensions()
+        # 3 of the last 5 minutes: a sustained problem, not one slow request.
+        sustained = {"period": PERIOD, "evaluation_periods": 5, "datapoints_to_alarm": 3}
+
+        self._alarm(
+            "latency-p95",
+            f"p95 latency above {monitoring.latency_p95_ms} ms (runbook target: < 500 ms p95)",
+            namespace=NAMESPACE,
+            metric_name="RequestLatency",
+            dimensions=dims,
+            extended_statistic="p95",
+            threshold=monitoring.latency_p95_ms,
+            comparison_operator="GreaterThanThreshold",
+            # No requests means no latency to judge, not slowness; availability covers "down".
+            treat_missing_data="notBreaching",
+            **sustained,
+        )
+        self._alarm(
+            "error-rate",
+            f"5xx responses above {monitoring.error_rate_percent:g}% of requests (runbook target: < 1%)",
+            metric_queries=[
+                {
+                    "id": "errors",
+                    "metric": {
+                        "namespace": NAMESPACE,
+                        "metric_name": "5xxStatusResponses",
+                        "dimensions": dims,
+                        "period": PERIOD,
+                        "stat": "Sum",
+                    },
+                },
+                {
+                    "id": "requests",
+                    "metric": {
+                        "namespace": NAMESPACE,
+                        "metric_name": "Requests",
+                        "dimensions": dims,
+                        "period": PERIOD,
+                        "stat": "Sum",
+                    },
+                },
+                {
+                    "id": "error_rate",
+                    "expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                    "label": "5xx error rate (%)",
+                    "return_data": True,
+                },
+            ],
+            threshold=monitoring.error_rate_percent,
+            comparison_operator="GreaterThanThreshold",
+            # No traffic: no errors. The expression already yields 0 then.
+            treat_missing_data="notBreaching",
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+        )
+        self._alarm(
+            "cpu",
+            f"CPU above {monitoring.cpu_percent:g}% (runbook: scale when CPU > 70%)",
+            namespace=NAMESPACE,
+            metric_name="CPUUtilization",
+            dimensions=dims,
+            statistic="Average",
+            threshold=monitoring.cpu_percent,
+            comparison_operator="GreaterThanThreshold",
+            # A paused service reports nothing; the availability alarm covers that case.
+            treat_missing_data="notBreaching",
+            **sustained,
+        )
+        self._alarm(
+            "memory",
+            f"Memory above {monitoring.memory_percent:g}% (runbook: scale when memory > 80%)",
+            namespace=NAMESPACE,
+            metric_name="MemoryUtilization",
+            dimensions=dims,
+            statistic="Average",
+            threshold=monitoring.memory_percent,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            **sustained,
+        )
+        self._alarm(
+            "saturation",
+            f"Running at maxInstances ({settings.api.max_instances}) for 15 minutes: "
+            "autoscaling has no headroom left (`spendsense scale`)",
+            namespace=NAMESPACE,
+            metric_name="ActiveInstances",
+            dimensions=dims,
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=3,
+            threshold=settings.api.max_instances,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+        )
+
+    def _availability_alarms(self) -> None:
+        """Route 53 health checks from several regions; their metrics live in us-east-1."""
+        settings = self._args.settings
+        api_host = self._args.service.service_url
+        frontend_host = urlparse(settings.frontend.url).hostname or settings.frontend.url
+        targets: list[tuple[str, pulumi.Input[str], str, str | None]] = [
+            # The API's body must say it is healthy (runbook: {"status":"healthy",...}).
+            ("availability", api_host, settings.api.health_check_path, '"status":"healthy"'),
+            ("frontend-availability", frontend_host, "/", None),
+        ]
+        for role, host, path, must_contain in targets:
+            check = aws.route53.HealthCheck(
+                f"{self._name}-{role}-check",
+                type="HTTPS_STR_MATCH" if must_contain else "HTTPS",
+                fqdn=host,
+                port=443,
+                resource_path=path,
+                search_string=must_contain,
+                request_interval=30,
+                failure_threshold=3,
+                measure_latency=True,
+                enable_sni=True,
+                tags=aws_tags(settings, Name=f"{settings.api.service_name}-{role}"),
+                opts=self._options,
+            )
+            self._alarm(
+                role,
+                f"{host if isinstance(host, str) else 'API'}{path} healthy less than "
+                f"{settings.monitoring.availability_percent:g}% of the time "
+                "(runbook target: 99.9% uptime)",
+                namespace="AWS/Route53",
+                metric_name="HealthCheckPercentageHealthy",
+                dimensions={"HealthCheckId": check.id},
+                statistic="Average",
+                period=PERIOD,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                threshold=settings.monitoring.availability_percent,
+                comparison_operator="LessThanThreshold",
+                # No data from the health checkers means we cannot see the service: treat as down.
+                treat_missing_data="breaching",
+            )
+
+    def _budget(self) -> None:
+        """The runbook's monthly cost review, with alerts before the month is over."""
+        settings = self._args.settings
+        monitoring = settings.monitoring
+        aws.budgets.Budget(
+            f"{self._name}-budget",
+            name=f"{settings.api.service_name}-monthly",
+            budget_type="COST",
+            limit_amount=f"{monitoring.monthly_budget_usd:.2f}",
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            notifications=[
+                {
+                    "comparison_operator": "GREATER_THAN",
+                    "notification_type": kind,
+                    "threshold": threshold,
+                    "threshold_type": "PERCENTAGE",
+                    "subscriber_email_addresses": list(monitoring.alert_emails),
+                }
+                for kind, threshold in (("ACTUAL", 80), ("FORECASTED", 100))
+            ],
+            tags=aws_tags(settings),
+            opts=self._options,
+        )

@@ -1,0 +1,124 @@
+"""The ECR repository for the API image.
+
+Owns: the repository (scan on push, immutable tags, KMS encryption), its lifecycle policy
+(keep the last `registry.keepImages` tagged images, which is what rollback needs; expire
+untagged images after `registry.untaggedExpiryDays`), and an EventBridge rule that sends HIGH
+and CRITICAL scan findings to the alert topic.
+Does not own: pushing images (the README's build steps) or choosing which tag runs
+(`spendsense deploy`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.common import aws_tags, child, stateful
+from infra.settings import Settings
+
+
+@dataclass
+class RegistryArgs:
+    settings: Settings
+    provider: pulumi.ProviderResource
+    alert_topic_arn: pulumi.Input[str]
+
+
+def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:
+    """ECR lifecycle rules: untagged images expire first, then all but the newest tagged ones."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Expire untagged images after {untagged_expiry_days} days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": untagged_expiry_days,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"Keep the last {keep_images} tagged images (rollback targets)",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_images,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+class Registry(pulumi.ComponentResource):
+    repository: aws.ecr.Repository
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spendsense:aws:Registry", name, None, opts)
+        settings = args.settings
+        registry = settings.registry
+        options = child(self, args.provider)
+
+        self.repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=registry.repository_name,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            force_delete=False,
+            tags=aws_tags(settings),
+            opts=child(self, args.provider, **stateful(settings)),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=self.repository.name,
+            policy=lifecycle_policy(registry.keep_images, registry.untagged_expiry_days),
+            opts=options,
+        )
+        findings = aws.cloudwatch.EventRule(
+            f"{name}-scan-findings",
+            name=f"{registry.repository_name.replace('/', '-')}-scan-findings",
+            description="HIGH or CRITICAL vulnerabilities found by ECR's scan on push",
+            event_pattern=json.dumps(
+                {
+                    "source": ["aws.ecr"],
+                    "detail-type": ["ECR Image Scan"],
+                    "detail": {
+                        "repository-name": [registry.repository_name],
+                        "scan-status": ["COMPLETE"],
+                        "$or": [
+                            {"finding-severity-counts": {"CRITICAL": [{"numeric": [">", 0]}]}},
+                            {"finding-severity-counts": {"HIGH": [{"numeric": [">", 0]}]}},
+                        ],
+                    },
+                }
+            ),
+            tags=aws_tags(settings),
+            opts=options,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-scan-findings-alert",
+            rule=findings.name,
+            arn=args.alert_topic_arn,
+            input_transformer={
+                "input_paths": {
+                    "repo": "$.detail.repository-name",
+                    "tag": "$.detail.image-tags[0]",
+                    "counts": "$.detail.finding-severity-counts",
+                },
+                "input_template": '"ECR scan of <repo>:<tag> found HIGH/CRITICAL vulnerabilities: <counts>"',
+            },
+            opts=options,
+        )
+        self.register_outputs(
+            {"repository_url": self.repository.repository_url, "repository_name": self.repository.name}
+        )
