@@ -12,6 +12,7 @@ Differences between stacks live in the stack files only; nothing here looks at a
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -27,20 +28,19 @@ from pydantic.alias_generators import to_camel
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "spendsense"
 
-# App Runner's instance sizes: each CPU and the memory sizes it may be paired with.
+# App Runner's instance sizes and CloudWatch's retention values come from the same data file
+# the policy pack and `spendsense scale` read (one source of truth for those numbers).
+LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
+_LIMITS = json.loads(LIMITS_FILE.read_text(encoding="utf-8"))
+# Each CPU and the memory sizes App Runner allows with it.
 CPU_MEMORY_PAIRS: dict[str, tuple[str, ...]] = {
-    "0.25 vCPU": ("0.5 GB", "1 GB"),
-    "0.5 vCPU": ("1 GB",),
-    "1 vCPU": ("2 GB", "3 GB", "4 GB"),
-    "2 vCPU": ("4 GB", "6 GB"),
-    "4 vCPU": ("8 GB", "10 GB", "12 GB"),
+    cpu: tuple(memories) for cpu, memories in _LIMITS["apprunner"]["cpuMemoryPairs"].items()
 }
-MEMORY_SIZES: tuple[str, ...] = ("0.5 GB", "1 GB", "2 GB", "3 GB", "4 GB", "6 GB", "8 GB", "10 GB", "12 GB")
+MEMORY_SIZES: tuple[str, ...] = tuple(
+    sorted({m for ms in CPU_MEMORY_PAIRS.values() for m in ms}, key=lambda m: float(m.split()[0]))
+)
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy).
-LOG_RETENTION_DAYS: tuple[int, ...] = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
-)  # fmt: skip
+LOG_RETENTION_DAYS: tuple[int, ...] = tuple(_LIMITS["cloudwatch"]["logRetentionDays"])
 STACK_ENVIRONMENTS = ("staging", "production")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
