@@ -98,7 +98,9 @@ def matches(pattern: str, what: str) -> Callable[[str], str]:
 def _https_url(value: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme != "https" or not parsed.hostname or " " in value:
-        raise ValueError(f"must be an https:// URL such as https://app.example.com (got {_got(value)})")
+        raise ValueError(
+            f"must be an https:// URL such as https://app.example.com (got {_got(value)})"
+        )
     return value.rstrip("/")
 
 
@@ -141,7 +143,9 @@ def _emails(value: tuple[str, ...]) -> tuple[str, ...]:
         raise ValueError("must list at least one e-mail address (got an empty list)")
     for address in value:
         if not EMAIL_RE.fullmatch(address):
-            raise ValueError(f"must be e-mail addresses like oncall@example.com (got {_got(address)})")
+            raise ValueError(
+                f"must be e-mail addresses like oncall@example.com (got {_got(address)})"
+            )
     return value
 
 
@@ -249,11 +253,40 @@ class FirestoreSettings(_Model):
     location: Annotated[str, AfterValidator(matches(r"[a-z0-9-]+", "a Firestore location such as nam5 or us-east1"))]  # fmt: skip
     rules_file: Annotated[str, AfterValidator(_existing_file)]
     indexes_file: Annotated[str | None, AfterValidator(lambda v: v if v is None else _existing_file(v))] = None  # fmt: skip
-    database: str = "(default)"
+    database: Annotated[str, AfterValidator(matches(r"\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9]", "(default) or a database id: 4-63 lower-case letters, digits and dashes, starting with a letter"))] = "(default)"  # fmt: skip
     delete_protection: bool = True
     point_in_time_recovery: bool = True
     read_latency_ms: Annotated[int, AfterValidator(between(1, 60000))] = 100
     write_latency_ms: Annotated[int, AfterValidator(between(1, 60000))] = 200
+    # Security-rules denials per minute that count as a spike (the runbook's "Permission Denied").
+    denied_requests_per_minute: Annotated[int, AfterValidator(between(1, 1_000_000))] = 50
+
+    @model_validator(mode="after")
+    def _indexes_format(self) -> FirestoreSettings:
+        """The indexes file must be the Firebase CLI's firestore.indexes.json format."""
+        import json
+
+        if self.indexes_file is None:
+            return self
+        path = resolve_repo_path(self.indexes_file)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise _FieldError(
+                "indexesFile",
+                f"must be a JSON file in the firestore.indexes.json format (got {path}: {exc})",
+            ) from None
+        if (
+            not isinstance(document, dict)
+            or not isinstance(document.get("indexes", []), list)
+            or not isinstance(document.get("fieldOverrides", []), list)
+        ):
+            raise _FieldError(
+                "indexesFile",
+                'must hold an object with "indexes" and "fieldOverrides" lists, as '
+                f"`firebase firestore:indexes` writes it (got {path})",
+            )
+        return self
 
 
 class BackupSettings(_Model):
@@ -266,6 +299,16 @@ class BackupSettings(_Model):
     lock_retention_policy: bool = False
     soft_delete_days: Annotated[int, AfterValidator(between(7, 90))] = 7
     test_project: Annotated[str | None, AfterValidator(lambda v: v if v is None else matches(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id")(v))] = None  # fmt: skip
+    # Where the export's Cloud Workflows workflow and Cloud Scheduler job run (a region, not a
+    # multi-region; us-central1 is inside nam5).
+    region: Annotated[str, AfterValidator(matches(r"[a-z]+-[a-z]+[0-9]+", "a GCP region such as us-central1"))] = "us-central1"  # fmt: skip
+    # The workflow's name: alerts and `gcloud workflows run` refer to it.
+    workflow_name: Annotated[str, AfterValidator(matches(r"[a-z][a-z0-9-]{2,62}", "a workflow name: 3-63 lower-case letters, digits and dashes, starting with a letter"))] = "firestore-daily-export"  # fmt: skip
+    # Alert when no export has completed for this long (a daily schedule plus some slack).
+    max_export_age_hours: Annotated[int, AfterValidator(between(25, 168))] = 26
+    # The bucket that receives the backup bucket's access logs (default: <bucketName>-logs).
+    access_log_bucket_name: Annotated[str | None, AfterValidator(lambda v: v if v is None else matches(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]", "a GCS bucket name (lower case, digits, . _ -, 3-63 characters)")(v))] = None  # fmt: skip
+    access_log_retention_days: Annotated[int, AfterValidator(between(1, 3650))] = 365
 
     @model_validator(mode="after")
     def _manual_kept_longer(self) -> BackupSettings:
@@ -274,13 +317,29 @@ class BackupSettings(_Model):
                 "manualRetentionDays",
                 f"must be at least retentionDays ({self.retention_days}) (got {self.manual_retention_days})",
             )
+        if self.access_log_bucket_name is None and len(self.log_bucket_name) > 63:
+            raise _FieldError(
+                "accessLogBucketName",
+                f"is required when bucketName is longer than 58 characters "
+                f"(the default {self.log_bucket_name} is over 63)",
+            )
+        if self.access_log_bucket_name == self.bucket_name:
+            raise _FieldError(
+                "accessLogBucketName",
+                f"must differ from bucketName (got {_got(self.access_log_bucket_name)})",
+            )
         return self
+
+    @property
+    def log_bucket_name(self) -> str:
+        """The access-log bucket: the setting, or `<bucketName>-logs`."""
+        return self.access_log_bucket_name or f"{self.bucket_name}-logs"
 
 
 class FrontendSettings(_Model):
     url: Annotated[str, AfterValidator(_https_url)]
     vercel_project_id: Annotated[str, AfterValidator(matches(r"\S+", "a Vercel project id such as prj_..."))]  # fmt: skip
-    vercel_team_id: str | None = None
+    vercel_team_id: Annotated[str | None, AfterValidator(lambda v: v if v is None else matches(r"team_[A-Za-z0-9]+", "a Vercel team id such as team_abc123")(v))] = None  # fmt: skip
     api_url: Annotated[str | None, AfterValidator(lambda v: v if v is None else _https_url(v))] = None  # fmt: skip
     # Which Vercel deployments read this stack's API: production or pull-request previews.
     target: Literal["production", "preview"] = "production"
@@ -336,7 +395,10 @@ _OBJECTS: dict[str, type[_Model]] = {
 }
 _OPTIONAL_OBJECTS = {"jwt"}  # every field has a default
 _SCALARS = {"environment", "protectStatefulResources"}
-_FOREIGN_REQUIRED = {"aws:region": "an AWS region such as us-east-1", "gcp:project": "a GCP project id"}
+_FOREIGN_REQUIRED = {
+    "aws:region": "an AWS region such as us-east-1",
+    "gcp:project": "a GCP project id",
+}
 
 
 def _describe_pydantic_error(error: Mapping[str, Any], model: type[_Model]) -> tuple[str, str]:
@@ -351,9 +413,7 @@ def _describe_pydantic_error(error: Mapping[str, Any], model: type[_Model]) -> t
     if kind == "missing":
         return ".".join(loc), "is required; add it to the stack file"
     if kind == "extra_forbidden":
-        allowed = ", ".join(
-            field.alias or name for name, field in model.model_fields.items()
-        )
+        allowed = ", ".join(field.alias or name for name, field in model.model_fields.items())
         return ".".join(loc), f"is not a known setting (allowed: {allowed}); check the spelling"
     if kind.startswith("int_"):
         return ".".join(loc), f"must be a whole number (got {_got(value)})"
@@ -389,7 +449,9 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         namespace, _, name = key.partition(":")
         if namespace == NAMESPACE and name not in _OBJECTS and name not in _SCALARS:
             known = ", ".join(f"{NAMESPACE}:{k}" for k in sorted([*_OBJECTS, *_SCALARS]))
-            raise SettingsError(key, f"is not a known setting (allowed: {known}); check the spelling")
+            raise SettingsError(
+                key, f"is not a known setting (allowed: {known}); check the spelling"
+            )
     for key, what in _FOREIGN_REQUIRED.items():
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise SettingsError(key, f"is required: {what}")
@@ -413,7 +475,9 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
             if name in _OPTIONAL_OBJECTS:
                 objects[name] = _OBJECTS[name]()
                 continue
-            raise SettingsError(key, "is required; add it to the stack file (see docs/configuration.md)")
+            raise SettingsError(
+                key, "is required; add it to the stack file (see docs/configuration.md)"
+            )
         objects[name] = _parse_object(name, raw[key])
     return Settings(
         aws_region=raw["aws:region"],

@@ -62,7 +62,9 @@ def load_stack_config(path: Path) -> StackConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StackFileError(f"{path}: no such file; pass an existing Pulumi.<stack>.yaml") from None
+        raise StackFileError(
+            f"{path}: no such file; pass an existing Pulumi.<stack>.yaml"
+        ) from None
     except OSError as exc:
         raise StackFileError(f"{path}: cannot be read ({exc.strerror})") from None
     try:

@@ -40,7 +40,9 @@ def check_against_model(shape: Shape, value: Any, path: str = "") -> None:
             check_against_model(shape.value, item, f"{path}[{key}]")
         return
     if "pattern" in meta and isinstance(value, str) and not re.fullmatch(meta["pattern"], value):
-        raise ModelViolation(f"{path}={value!r} does not match the model's pattern {meta['pattern']!r}")
+        raise ModelViolation(
+            f"{path}={value!r} does not match the model's pattern {meta['pattern']!r}"
+        )
     if shape.enum and value not in shape.enum:
         raise ModelViolation(f"{path}={value!r} is not one of {shape.enum}")
     if shape.type_name in {"integer", "long"} and isinstance(value, int):
@@ -57,7 +59,9 @@ class ModelCheckedStubber(Stubber):
         super().__init__(client)
         self._model = client.meta.service_model
 
-    def add_response(self, method: str, service_response: dict, expected_params: dict | None = None) -> None:  # type: ignore[override]
+    def add_response(
+        self, method: str, service_response: dict, expected_params: dict | None = None
+    ) -> None:  # type: ignore[override]
         if expected_params is not None:
             operation = self._model.operation_model(self.client.meta.method_to_api_mapping[method])
             check_against_model(operation.input_shape, expected_params)

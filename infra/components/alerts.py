@@ -30,7 +30,9 @@ class AlertTopic(pulumi.ComponentResource):
     topic: aws.sns.Topic
     key: aws.kms.Key
 
-    def __init__(self, name: str, args: AlertTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: AlertTopicArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:aws:AlertTopic", name, None, opts)
         settings = args.settings
         options = child(self, args.provider)

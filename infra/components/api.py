@@ -51,7 +51,9 @@ class ApiService(pulumi.ComponentResource):
     service: aws.apprunner.Service
     log_group_names: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:aws:ApiService", name, None, opts)
         settings = args.settings
         api = settings.api
@@ -136,7 +138,9 @@ class ApiService(pulumi.ComponentResource):
             }
         )
 
-    def _access_role(self, name: str, args: ApiServiceArgs, options: pulumi.ResourceOptions) -> aws.iam.Role:
+    def _access_role(
+        self, name: str, args: ApiServiceArgs, options: pulumi.ResourceOptions
+    ) -> aws.iam.Role:
         """The role App Runner uses to pull the image: read-only on this one repository."""
         role = aws.iam.Role(
             f"{name}-ecr-access-role",
@@ -177,7 +181,9 @@ class ApiService(pulumi.ComponentResource):
         )
         return role
 
-    def _instance_role(self, name: str, args: ApiServiceArgs, options: pulumi.ResourceOptions) -> aws.iam.Role:
+    def _instance_role(
+        self, name: str, args: ApiServiceArgs, options: pulumi.ResourceOptions
+    ) -> aws.iam.Role:
         """The role the API runs as: reads only the JWT secret, and writes X-Ray traces."""
         role = aws.iam.Role(
             f"{name}-instance-role",
@@ -220,7 +226,9 @@ class ApiService(pulumi.ComponentResource):
         )
         return role
 
-    def _deployment_alerts(self, name: str, args: ApiServiceArgs, options: pulumi.ResourceOptions) -> None:
+    def _deployment_alerts(
+        self, name: str, args: ApiServiceArgs, options: pulumi.ResourceOptions
+    ) -> None:
         """Failed deployments (including automatic rollbacks) page through the alert topic."""
         rule = aws.cloudwatch.EventRule(
             f"{name}-deployment-failures",

@@ -33,7 +33,9 @@ def gcp_labels(settings: Settings, **extra: str) -> dict[str, str]:
     return {**settings.labels, **extra}
 
 
-def child(parent: pulumi.Resource, provider: pulumi.ProviderResource | None = None, **kwargs: object) -> pulumi.ResourceOptions:
+def child(
+    parent: pulumi.Resource, provider: pulumi.ProviderResource | None = None, **kwargs: object
+) -> pulumi.ResourceOptions:
     """Options for a component's child: parented, on the given provider."""
     return pulumi.ResourceOptions(parent=parent, provider=provider, **kwargs)  # type: ignore[arg-type]
 

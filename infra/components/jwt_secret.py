@@ -37,7 +37,9 @@ class JwtSecretArgs:
 class JwtSecret(pulumi.ComponentResource):
     secret: aws.secretsmanager.Secret
 
-    def __init__(self, name: str, args: JwtSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: JwtSecretArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:aws:JwtSecret", name, None, opts)
         settings = args.settings
         self.secret = aws.secretsmanager.Secret(
@@ -64,7 +66,9 @@ class JwtRotationArgs:
 class JwtRotation(pulumi.ComponentResource):
     function: aws.lambda_.Function
 
-    def __init__(self, name: str, args: JwtRotationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: JwtRotationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:aws:JwtRotation", name, None, opts)
         settings = args.settings
         options = child(self, args.provider)

@@ -9,6 +9,7 @@ and sets its retention. Deleting it leaves the groups alone (App Runner owns the
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pulumi
@@ -25,10 +26,9 @@ def _apply(props: dict[str, Any]) -> None:
 
     logs = boto3.client("logs", region_name=props["region"])
     for group in props["logGroupNames"]:
-        try:
+        # App Runner normally created the group already; create it only if it is missing.
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName=group)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass  # App Runner was first, as expected
         logs.put_retention_policy(logGroupName=group, retentionInDays=int(props["retentionDays"]))
 
 

@@ -38,14 +38,22 @@ def dashboard_body(service_name: str, service_id: str, region: str) -> str:
     """The dashboard's widgets: traffic, latency percentiles, status codes, instances, CPU, memory."""
     dims = ["ServiceName", service_name, "ServiceID", service_id]
 
-    def widget(title: str, metrics: list[list[Any]], x: int, y: int, **extra: Any) -> dict[str, Any]:
+    def widget(
+        title: str, metrics: list[list[Any]], x: int, y: int, **extra: Any
+    ) -> dict[str, Any]:
         return {
             "type": "metric",
             "x": x,
             "y": y,
             "width": 12,
             "height": 6,
-            "properties": {"title": title, "region": region, "metrics": metrics, "period": PERIOD, **extra},
+            "properties": {
+                "title": title,
+                "region": region,
+                "metrics": metrics,
+                "period": PERIOD,
+                **extra,
+            },
         }
 
     return json.dumps(
@@ -70,9 +78,24 @@ def dashboard_body(service_name: str, service_id: str, region: str) -> str:
                     0,
                     6,
                 ),
-                widget("Active instances", [[NAMESPACE, "ActiveInstances", *dims, {"stat": "Maximum"}]], 12, 6),
-                widget("CPU utilization (%)", [[NAMESPACE, "CPUUtilization", *dims, {"stat": "Average"}]], 0, 12),
-                widget("Memory utilization (%)", [[NAMESPACE, "MemoryUtilization", *dims, {"stat": "Average"}]], 12, 12),
+                widget(
+                    "Active instances",
+                    [[NAMESPACE, "ActiveInstances", *dims, {"stat": "Maximum"}]],
+                    12,
+                    6,
+                ),
+                widget(
+                    "CPU utilization (%)",
+                    [[NAMESPACE, "CPUUtilization", *dims, {"stat": "Average"}]],
+                    0,
+                    12,
+                ),
+                widget(
+                    "Memory utilization (%)",
+                    [[NAMESPACE, "MemoryUtilization", *dims, {"stat": "Average"}]],
+                    12,
+                    12,
+                ),
             ]
         }
     )
@@ -83,7 +106,9 @@ class ApiMonitoring(pulumi.ComponentResource):
     dashboard_url: str
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
-    def __init__(self, name: str, args: ApiMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ApiMonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:aws:ApiMonitoring", name, None, opts)
         self._args = args
         self._name = name

@@ -62,7 +62,9 @@ def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:
 class Registry(pulumi.ComponentResource):
     repository: aws.ecr.Repository
 
-    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:aws:Registry", name, None, opts)
         settings = args.settings
         registry = settings.registry
@@ -120,5 +122,8 @@ class Registry(pulumi.ComponentResource):
             opts=options,
         )
         self.register_outputs(
-            {"repository_url": self.repository.repository_url, "repository_name": self.repository.name}
+            {
+                "repository_url": self.repository.repository_url,
+                "repository_name": self.repository.name,
+            }
         )

@@ -26,7 +26,8 @@ def make_client(service: str, region: str | None = None) -> Any:
         connect_timeout=10,
         read_timeout=60,
     )
-    return boto3.session.Session().client(
+    session = boto3.session.Session()
+    return session.client(  # type: ignore[call-overload]
         service, region_name=region or DEFAULT_REGION, config=config
     )
 
@@ -54,11 +55,20 @@ def describe_aws_error(exc: Exception, doing: str) -> Exception:
         code = error.get("Code", "Error")
         message = error.get("Message", "")
         if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
-            return BadInput(f"{doing}: AWS credentials have expired; refresh them (e.g. `aws sso login`)")
-        if code in {"UnrecognizedClientException", "InvalidClientTokenId", "AccessDenied", "AccessDeniedException"}:
+            return BadInput(
+                f"{doing}: AWS credentials have expired; refresh them (e.g. `aws sso login`)"
+            )
+        if code in {
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "AccessDenied",
+            "AccessDeniedException",
+        }:
             return BadInput(f"{doing}: AWS refused the credentials ({code}: {message})")
         if code in {"ThrottlingException", "TooManyRequestsException", "Throttling"}:
-            return OperationFailed(f"{doing}: AWS kept throttling the request after retries; try again in a minute")
+            return OperationFailed(
+                f"{doing}: AWS kept throttling the request after retries; try again in a minute"
+            )
         return OperationFailed(f"{doing}: {code}: {message}".rstrip(": "))
     return OperationFailed(f"{doing}: {exc}")
 

@@ -53,7 +53,9 @@ def _read_file(path: Path, stack: str, how: str) -> StackOutputs:
     except FileNotFoundError:
         raise BadInput(f"{how}: {path} does not exist; pass a JSON file of stack outputs") from None
     except (OSError, ValueError) as exc:
-        raise BadInput(f"{how}: {path} is not a readable JSON object of stack outputs ({exc})") from None
+        raise BadInput(
+            f"{how}: {path} is not a readable JSON object of stack outputs ({exc})"
+        ) from None
     if not isinstance(data, dict):
         raise BadInput(f"{how}: {path} must hold a JSON object of stack outputs")
     environment = data.get("environment")

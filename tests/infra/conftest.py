@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from spendsense.recorder import Recording, run_program
 
 from infra.stack_config import load_stack_config, stack_file
-from spendsense.recorder import Recording, run_program
 
 
 def stack_values(stack: str) -> dict[str, Any]:
@@ -46,7 +46,9 @@ def with_changes(stack: str, changes: Mapping[str, Any]) -> dict[str, Any]:
 DELETE = object()
 
 
-def record(stack: str, changes: Mapping[str, Any] | None = None, *, preview: bool = False) -> Recording:
+def record(
+    stack: str, changes: Mapping[str, Any] | None = None, *, preview: bool = False
+) -> Recording:
     """Run the program for `stack` (with `changes`) and return what it registered."""
     import json
 

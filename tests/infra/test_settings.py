@@ -1,0 +1,207 @@
+"""Settings rules (infra/settings.py): each bad value stops the program with one exact line.
+
+The messages name the key as written in the stack file, what is allowed and what was given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from infra.settings import SettingsError, parse_settings
+from tests.infra.conftest import DELETE, record, stack_values, with_changes
+
+
+def error_for(changes: dict[str, Any], stack: str = "production") -> str:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(with_changes(stack, changes))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_both_stack_files_parse(stack: str) -> None:
+    settings = parse_settings(stack_values(stack))
+    assert settings.environment == stack
+
+
+def test_production_matches_the_runbook() -> None:
+    """The runbook's numbers: 2 vCPU / 4 GB, 500 ms p95, 1% errors, 99.9%, 70/80%, 30 days at 02:00 UTC."""
+    s = parse_settings(stack_values("production"))
+    assert (s.api.cpu, s.api.memory) == ("2 vCPU", "4 GB")
+    assert s.api.health_check_path == "/health"
+    assert s.monitoring.dashboard_name == "SpendSense-API"
+    assert (s.monitoring.latency_p95_ms, s.monitoring.error_rate_percent) == (500, 1)
+    assert s.monitoring.availability_percent == 99.9
+    assert (s.monitoring.cpu_percent, s.monitoring.memory_percent) == (70, 80)
+    assert (s.backup.retention_days, s.backup.schedule, s.backup.time_zone) == (
+        30,
+        "0 2 * * *",
+        "UTC",
+    )
+    assert s.backup.bucket_name == "spendsense-backups"
+    assert s.gcp_project == "spendsense-production"
+    assert s.jwt.rotation_days <= 30
+    assert s.protect_stateful_resources is True
+
+
+MESSAGES = [
+    (
+        {"spendsense:api.cpu": "3 vCPU"},
+        'spendsense:api.cpu: must be one of 0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU (got "3 vCPU")',
+    ),
+    (
+        {"spendsense:api.memory": "5 GB"},
+        'spendsense:api.memory: must be one of 0.5 GB, 1 GB, 2 GB, 3 GB, 4 GB, 6 GB, 8 GB, 10 GB, 12 GB (got "5 GB")',
+    ),
+    (
+        {"spendsense:api.memory": "2 GB"},
+        'spendsense:api.memory: must be one of 4 GB, 6 GB with cpu 2 vCPU (got "2 GB")',
+    ),
+    (
+        {"spendsense:api.maxConcurrency": 500},
+        "spendsense:api.maxConcurrency: must be between 1 and 200 (got 500)",
+    ),
+    (
+        {"spendsense:api.minInstances": 0},
+        "spendsense:api.minInstances: must be between 1 and 25 (got 0)",
+    ),
+    (
+        {"spendsense:api.maxInstances": 26},
+        "spendsense:api.maxInstances: must be between 1 and 25 (got 26)",
+    ),
+    (
+        {"spendsense:api.minInstances": 12},
+        "spendsense:api.minInstances: must be at most maxInstances (10) (got 12)",
+    ),
+    (
+        {"spendsense:api.minInstances": "two"},
+        'spendsense:api.minInstances: must be a whole number (got "two")',
+    ),
+    (
+        {"spendsense:api.healthCheckInterval": 30},
+        "spendsense:api.healthCheckInterval: must be between 1 and 20 (got 30)",
+    ),
+    (
+        {"spendsense:api.unhealthyThreshold": 0},
+        "spendsense:api.unhealthyThreshold: must be between 1 and 20 (got 0)",
+    ),
+    (
+        {"spendsense:api.healthCheckTimeout": 15},
+        "spendsense:api.healthCheckTimeout: must be at most healthCheckInterval (10) (got 15)",
+    ),
+    (
+        {"spendsense:api.healthCheckPath": "health"},
+        'spendsense:api.healthCheckPath: must be a URL path starting with / such as /health (got "health")',
+    ),
+    (
+        {"spendsense:api.cpuu": "1 vCPU"},
+        "spendsense:api.cpuu: is not a known setting (allowed: serviceName, cpu, memory, minInstances, "
+        "maxInstances, maxConcurrency, healthCheckPath, healthCheckInterval, healthCheckTimeout, "
+        "healthyThreshold, unhealthyThreshold, port, initialImageTag, environmentVariables); check the spelling",
+    ),
+    ({"spendsense:api.cpu": DELETE}, "spendsense:api.cpu: is required; add it to the stack file"),
+    (
+        {"spendsense:apii": {}},
+        "spendsense:apii: is not a known setting (allowed: spendsense:api, spendsense:backup, "
+        "spendsense:environment, spendsense:firestore, spendsense:frontend, spendsense:jwt, "
+        "spendsense:monitoring, spendsense:protectStatefulResources, spendsense:registry); check the spelling",
+    ),
+    (
+        {"spendsense:environment": "prod"},
+        'spendsense:environment: must be one of staging, production (got "prod")',
+    ),
+    (
+        {"spendsense:protectStatefulResources": "maybe"},
+        'spendsense:protectStatefulResources: must be true or false (got "maybe")',
+    ),
+    ({"aws:region": DELETE}, "aws:region: is required: an AWS region such as us-east-1"),
+    (
+        {"spendsense:monitoring": DELETE},
+        "spendsense:monitoring: is required; add it to the stack file (see docs/configuration.md)",
+    ),
+    (
+        {"spendsense:monitoring.logRetentionDays": 45},
+        "spendsense:monitoring.logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, "
+        "180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (got 45)",
+    ),
+    (
+        {"spendsense:monitoring.alertEmails": ["oncall-at-example"]},
+        'spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "oncall-at-example")',
+    ),
+    (
+        {"spendsense:monitoring.alertEmails": []},
+        "spendsense:monitoring.alertEmails: must list at least one e-mail address (got an empty list)",
+    ),
+    (
+        {"spendsense:monitoring.errorRatePercent": 150},
+        "spendsense:monitoring.errorRatePercent: must be between 0.01 and 100 (got 150.0)",
+    ),
+    (
+        {"spendsense:registry.repositoryName": "SpendSense API"},
+        "spendsense:registry.repositoryName: must be an ECR repository name (lower case, digits, . _ - /) "
+        '(got "SpendSense API")',
+    ),
+    (
+        {"spendsense:registry.keepImages": 0},
+        "spendsense:registry.keepImages: must be between 1 and 1000 (got 0)",
+    ),
+    (
+        {"spendsense:jwt": {"rotationDays": 45}},
+        "spendsense:jwt.rotationDays: must be between 1 and 30 (got 45)",
+    ),
+    (
+        {"spendsense:backup.schedule": "every day at 2"},
+        'spendsense:backup.schedule: must be a 5-field cron expression such as "0 2 * * *" (got "every day at 2")',
+    ),
+    (
+        {"spendsense:backup.schedule": "0 25 * * *"},
+        'spendsense:backup.schedule: must be a 5-field cron expression such as "0 2 * * *" (got "0 25 * * *")',
+    ),
+    (
+        {"spendsense:backup.timeZone": "Mars/Olympus"},
+        "spendsense:backup.timeZone: must be an IANA time zone such as UTC or America/New_York "
+        '(got "Mars/Olympus")',
+    ),
+    (
+        {"spendsense:frontend.apiUrl": "http://api.example.com"},
+        "spendsense:frontend.apiUrl: must be an https:// URL such as https://app.example.com "
+        '(got "http://api.example.com")',
+    ),
+    (
+        {"spendsense:frontend.url": "not a url"},
+        'spendsense:frontend.url: must be an https:// URL such as https://app.example.com (got "not a url")',
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), MESSAGES, ids=[next(iter(c)) for c, _ in MESSAGES])
+def test_bad_value_gives_one_exact_line(changes: dict[str, Any], message: str) -> None:
+    assert error_for(changes) == message
+
+
+def test_rules_file_must_exist() -> None:
+    message = error_for({"spendsense:firestore.rulesFile": "firestore/missing.rules"})
+    assert message.startswith(
+        "spendsense:firestore.rulesFile: must name an existing file, relative to the repository root "
+        'or absolute (got "firestore/missing.rules", looked at '
+    )
+    assert message.endswith("firestore/missing.rules)")
+
+
+def test_settings_error_is_a_pulumi_run_error() -> None:
+    """Pulumi prints a RunError's message alone, without a traceback."""
+    assert issubclass(SettingsError, pulumi.RunError)
+
+
+def test_the_program_stops_on_a_bad_setting() -> None:
+    """The real program, run by the engine (here: the mock runtime), fails with the same line."""
+    with pytest.raises(SettingsError, match=r"^spendsense:api\.cpu: must be one of"):
+        record("staging", {"spendsense:api.cpu": "3 vCPU"})
+
+
+def test_settings_are_frozen() -> None:
+    settings = parse_settings(stack_values("staging"))
+    with pytest.raises(Exception, match="frozen"):
+        settings.api.cpu = "4 vCPU"  # type: ignore[misc]
