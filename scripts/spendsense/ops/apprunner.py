@@ -43,6 +43,13 @@ class OperationTimedOut(OperationFailed):
         self.status = status
 
 
+def make_apprunner_client() -> Any:
+    """The App Runner client every command uses: the one seam tests replace with a Stubber."""
+    from spendsense.clients import make_client
+
+    return make_client("apprunner")
+
+
 def service_name_from_arn(arn: str) -> str:
     """`arn:aws:apprunner:...:service/<name>/<id>` -> `<name>` (the ARN itself if unusual)."""
     parts = arn.split(":", 5)

@@ -1,0 +1,56 @@
+"""`spendsense health`: the runbook's `curl <api>/health`, judged."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from spendsense.errors import BadInput, OperationFailed
+from spendsense.options import json_option, outputs_option, stack_option
+
+
+@click.command("health")
+@stack_option(required=False)
+@click.option("--url", default=None, help="The API base URL (instead of --stack's api_url).")
+@outputs_option
+@json_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the answer.",
+)
+def health(
+    stack: str | None,
+    url: str | None,
+    outputs_file: str | None,
+    as_json: bool,
+    timeout: float,
+) -> None:
+    """Check GET <api_url>/health: healthy only on HTTP 200 within the timeout with `status`
+    and `database` both "healthy". Exit 0 healthy, 1 unhealthy or unreachable, 2 bad input.
+
+    \b
+    Example:
+      spendsense health --stack production
+      spendsense health --url https://abc123.us-east-1.awsapprunner.com --json
+    """
+    from spendsense.ops.health import check_health, health_url
+
+    if stack and url:
+        raise BadInput("pass either --stack or --url, not both")
+    if url is None:
+        if stack is None:
+            raise BadInput("pass --stack S (to read api_url from its outputs) or --url URL")
+        from spendsense.outputs import load_outputs
+
+        url = str(load_outputs(stack, outputs_file).require("api_url"))
+    result = check_health(health_url(url), timeout)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(f"{result.url}: {result.summary()}")
+    if not result.healthy:
+        raise OperationFailed(f"the API at {result.url} is unhealthy: {result.reason}")

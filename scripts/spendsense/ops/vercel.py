@@ -1,0 +1,225 @@
+"""Frontend rollback through Vercel's REST API (the runbook's `vercel promote`).
+
+Endpoints used (Vercel REST API reference):
+- `GET /v6/deployments?projectId=&target=production&teamId=&limit=`: the project's
+  production deployments, newest first (`deployments[]` with `uid`, `url`, `created` in ms,
+  `readyState`/`state`, `target`).
+- `GET /v13/deployments/{host}?teamId=`: the deployment a production domain points at now
+  (which deployment serves the frontend URL; after an earlier rollback it is not the newest).
+- `POST /v10/projects/{projectId}/promote/{deploymentId}?teamId=`: point every production
+  domain at an existing deployment without rebuilding it (201 or 202).
+
+The token comes from `VERCEL_TOKEN`; `SPENDSENSE_VERCEL_API` overrides the base URL (tests).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from spendsense.errors import BadInput, OperationFailed
+
+DEFAULT_API = "https://api.vercel.com"
+READY = "READY"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    uid: str
+    url: str
+    created: datetime
+    state: str
+    target: str | None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Deployment:
+        created_ms = data.get("created") or data.get("createdAt") or 0
+        return cls(
+            uid=str(data.get("uid") or data.get("id") or ""),
+            url=str(data.get("url") or ""),
+            created=datetime.fromtimestamp(int(created_ms) / 1000, tz=UTC),
+            state=str(data.get("readyState") or data.get("state") or "UNKNOWN"),
+            target=data.get("target"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.uid,
+            "url": self.url,
+            "created": self.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "state": self.state,
+        }
+
+    def describe(self) -> str:
+        return f"{self.uid} ({self.url}, {self.created:%Y-%m-%d %H:%M} UTC, {self.state})"
+
+
+def vercel_token() -> str:
+    token = os.environ.get("VERCEL_TOKEN", "").strip()
+    if not token:
+        raise BadInput(
+            "VERCEL_TOKEN is not set; create a token at https://vercel.com/account/tokens "
+            "and export VERCEL_TOKEN"
+        )
+    return token
+
+
+class VercelClient:
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get("SPENDSENSE_VERCEL_API") or DEFAULT_API).rstrip(
+            "/"
+        )
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+
+    def _request(
+        self, method: str, path: str, doing: str, params: dict[str, Any]
+    ) -> requests.Response:
+        query = {k: v for k, v in params.items() if v not in (None, "")}
+        try:
+            response = self.session.request(
+                method, f"{self.base_url}{path}", params=query, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise OperationFailed(f"{doing}: cannot reach {self.base_url} ({exc})") from None
+        if response.status_code in (401, 403):
+            raise BadInput(
+                f"{doing}: Vercel refused the token (HTTP {response.status_code}: "
+                f"{_message(response)}); check VERCEL_TOKEN and its team scope"
+            )
+        return response
+
+    def production_deployments(
+        self, project_id: str, team_id: str | None, limit: int = 20
+    ) -> list[Deployment]:
+        doing = f"list production deployments of Vercel project {project_id}"
+        response = self._request(
+            "GET",
+            "/v6/deployments",
+            doing,
+            {"projectId": project_id, "target": "production", "teamId": team_id, "limit": limit},
+        )
+        if response.status_code != 200:
+            raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_message(response)}")
+        body = _json(response, doing)
+        items = body.get("deployments") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise OperationFailed(f"{doing}: the answer has no deployments list")
+        deployments = [Deployment.from_api(item) for item in items if isinstance(item, dict)]
+        return sorted(deployments, key=lambda d: d.created, reverse=True)
+
+    def serving(self, host: str, team_id: str | None) -> str | None:
+        """The id of the deployment that `host` (a production domain) points at, if known."""
+        doing = f"look up the deployment behind {host}"
+        response = self._request(
+            "GET", f"/v13/deployments/{quote(host, safe='')}", doing, {"teamId": team_id}
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_message(response)}")
+        body = _json(response, doing)
+        uid = body.get("id") or body.get("uid") if isinstance(body, dict) else None
+        return str(uid) if uid else None
+
+    def promote(self, project_id: str, deployment_id: str, team_id: str | None) -> int:
+        doing = f"promote Vercel deployment {deployment_id}"
+        response = self._request(
+            "POST",
+            f"/v10/projects/{quote(project_id, safe='')}/promote/{quote(deployment_id, safe='')}",
+            doing,
+            {"teamId": team_id},
+        )
+        if response.status_code not in (200, 201, 202):
+            raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_message(response)}")
+        return response.status_code
+
+
+def _json(response: requests.Response, doing: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise OperationFailed(f"{doing}: the answer is not JSON") from None
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('code', 'error')}: {error.get('message', '')}".strip()
+    return str(body)[:200]
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    project_id: str
+    team_id: str | None
+    current: Deployment | None
+    target: Deployment
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "current": self.current.to_json() if self.current else None,
+            "target": self.target.to_json(),
+        }
+
+
+def plan_rollback(
+    client: VercelClient,
+    project_id: str,
+    team_id: str | None,
+    frontend_url: str | None,
+    to: str | None = None,
+) -> RollbackPlan:
+    """Pick the deployment to promote: `to` if given, else the READY production deployment
+    created before the one that serves the frontend now."""
+    deployments = client.production_deployments(project_id, team_id)
+    current_id: str | None = None
+    if frontend_url:
+        host = urlsplit(frontend_url if "://" in frontend_url else f"https://{frontend_url}")
+        if host.hostname:
+            current_id = client.serving(host.hostname, team_id)
+    ready = [d for d in deployments if d.state == READY]
+    current = next((d for d in deployments if d.uid == current_id), None)
+    if current is None:
+        current = ready[0] if ready else None  # the newest READY one serves, unless rolled back
+    if to:
+        wanted = to.strip()
+        host = urlsplit(wanted).hostname if "://" in wanted else None
+        key = host or wanted
+        target = next((d for d in deployments if key in (d.uid, d.url)), None)
+        if target is None:
+            raise BadInput(
+                f"--to: {to!r} is not one of the last {len(deployments)} production deployments "
+                f"of project {project_id}; pass a deployment id (dpl_...) or URL from "
+                "`vercel ls --prod`"
+            )
+        if target.state != READY:
+            raise BadInput(f"--to: deployment {target.uid} is {target.state}, not READY")
+        if current is not None and target.uid == current.uid:
+            raise BadInput(f"--to: deployment {target.uid} already serves production")
+        return RollbackPlan(project_id, team_id, current, target)
+    older = [d for d in ready if current is None or d.created < current.created]
+    if not older:
+        raise OperationFailed(
+            f"no READY production deployment older than the current one "
+            f"({current.uid if current else 'none'}) among the last {len(deployments)}; "
+            "pass --to DEPLOYMENT"
+        )
+    return RollbackPlan(project_id, team_id, current, older[0])

@@ -1,0 +1,173 @@
+"""App Runner operations (shared by deploy, scale, restore): followed through ListOperations,
+with one-line errors for a busy service and throttling. Requests are model-checked."""
+
+from __future__ import annotations
+
+import pytest
+from spendsense.errors import OperationFailed
+from spendsense.ops import apprunner as ops
+
+from tests.scripts.cli1.conftest import SERVICE_ARN, op, operation, service, throttled
+
+OP1 = op(1)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def wait(client, op_id: str = OP1, timeout: float = 60, messages: list[str] | None = None):
+    clock = FakeClock()
+    return ops.wait_for_operation(
+        client,
+        SERVICE_ARN,
+        op_id,
+        timeout=timeout,
+        poll=5,
+        progress=messages.append if messages is not None else None,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+
+def test_wait_follows_the_operation_until_it_succeeds(apprunner):
+    for status in ("PENDING", "IN_PROGRESS", "SUCCEEDED"):
+        apprunner.add_response(
+            "list_operations",
+            operation(op(1), status),
+            {"ServiceArn": SERVICE_ARN, "MaxResults": 20},
+        )
+    messages: list[str] = []
+    assert wait(apprunner.client, messages=messages) == "SUCCEEDED"
+    assert messages[-1] == f"UPDATE_SERVICE {OP1} on spendsense-api-staging: SUCCEEDED"
+    apprunner.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("status", "what"),
+    [
+        ("FAILED", "failed"),
+        ("ROLLBACK_SUCCEEDED", "failed and App Runner rolled the service back"),
+        ("ROLLBACK_FAILED", "failed and App Runner's own rollback failed too"),
+    ],
+)
+def test_a_failure_reported_only_through_list_operations_raises(apprunner, status, what):
+    apprunner.add_response("list_operations", operation(op(1), "ROLLBACK_IN_PROGRESS"))
+    apprunner.add_response("list_operations", operation(op(1), status))
+    with pytest.raises(ops.OperationEnded) as info:
+        wait(apprunner.client)
+    assert info.value.status == status
+    assert str(info.value) == (
+        f"App Runner UPDATE_SERVICE {OP1} on spendsense-api-staging {what} ({status}); "
+        "see `spendsense logs` for the reason"
+    )
+
+
+def test_wait_gives_up_after_the_timeout_with_a_clear_message(apprunner):
+    for _ in range(3):  # t=0, 5, 10
+        apprunner.add_response("list_operations", operation(op(1), "IN_PROGRESS"))
+    with pytest.raises(ops.OperationTimedOut) as info:
+        wait(apprunner.client, timeout=10)
+    assert str(info.value) == (
+        f"App Runner operation {OP1} on spendsense-api-staging did not end within 10 s "
+        "(last status IN_PROGRESS); follow it with `spendsense status` and do not start "
+        "another change until it ends"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_wait_finds_the_operation_on_a_later_page(apprunner):
+    first = operation(op(9), "SUCCEEDED")
+    first["NextToken"] = "page-2"
+    apprunner.add_response("list_operations", first, {"ServiceArn": SERVICE_ARN, "MaxResults": 20})
+    apprunner.add_response(
+        "list_operations",
+        operation(op(1), "SUCCEEDED"),
+        {"ServiceArn": SERVICE_ARN, "MaxResults": 20, "NextToken": "page-2"},
+    )
+    assert wait(apprunner.client) == "SUCCEEDED"
+
+
+def test_ensure_not_busy_refuses_a_service_in_operation_in_progress(apprunner):
+    apprunner.add_response(
+        "describe_service",
+        {"Service": service(status="OPERATION_IN_PROGRESS")},
+        {"ServiceArn": SERVICE_ARN},
+    )
+    with pytest.raises(OperationFailed) as info:
+        ops.ensure_not_busy(apprunner.client, SERVICE_ARN)
+    assert str(info.value) == (
+        "service spendsense-api-staging is in OPERATION_IN_PROGRESS; "
+        "wait for it (`spendsense status`) and retry"
+    )
+
+
+def test_invalid_state_exception_becomes_one_line(apprunner):
+    apprunner.add_client_error(
+        "pause_service",
+        service_error_code="InvalidStateException",
+        service_message="Service is in OPERATION_IN_PROGRESS state",
+        http_status_code=400,
+        expected_params={"ServiceArn": SERVICE_ARN},
+    )
+    with pytest.raises(OperationFailed) as info:
+        ops.pause_service(apprunner.client, SERVICE_ARN)
+    assert str(info.value) == (
+        "pause the App Runner service: App Runner refused because service spendsense-api-staging "
+        "is busy or in the wrong state (Service is in OPERATION_IN_PROGRESS state); wait for it "
+        "(`spendsense status`) and retry"
+    )
+
+
+def test_throttling_is_retried_then_succeeds(apprunner):
+    throttled(apprunner, "resume_service", times=2)
+    apprunner.add_response("resume_service", {"Service": service(), "OperationId": op(7)})
+    assert ops.resume_service(apprunner.client, SERVICE_ARN) == op(7)
+    apprunner.assert_no_pending_responses()
+
+
+def test_throttling_that_outlives_the_retries_is_reported(apprunner):
+    throttled(apprunner, "start_deployment", times=len(ops.RETRY_DELAYS) + 1)
+    with pytest.raises(OperationFailed) as info:
+        ops.start_deployment(apprunner.client, SERVICE_ARN)
+    assert str(info.value) == (
+        "start an App Runner deployment: AWS kept throttling the request after retries; "
+        "try again in a minute"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_update_image_keeps_port_env_and_access_role(apprunner):
+    current = service()
+    new_image = (
+        current["SourceConfiguration"]["ImageRepository"]["ImageIdentifier"].rsplit(":", 1)[0]
+        + ":v2"
+    )
+    expected_source = {
+        "ImageRepository": {
+            **current["SourceConfiguration"]["ImageRepository"],
+            "ImageIdentifier": new_image,
+        },
+        "AutoDeploymentsEnabled": False,
+        "AuthenticationConfiguration": current["SourceConfiguration"][
+            "AuthenticationConfiguration"
+        ],
+    }
+    apprunner.add_response(
+        "update_service",
+        {"Service": current, "OperationId": op(2)},
+        {"ServiceArn": SERVICE_ARN, "SourceConfiguration": expected_source},
+    )
+    assert ops.update_image(apprunner.client, current, new_image) == op(2)
+    apprunner.assert_no_pending_responses()
+
+
+def test_service_name_from_arn():
+    assert ops.service_name_from_arn(SERVICE_ARN) == "spendsense-api-staging"

@@ -1,0 +1,143 @@
+"""`spendsense health` and `check_health`: healthy only on 200 + JSON + status/database healthy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from spendsense.cli import main
+from spendsense.ops.health import check_health, health_url
+
+
+def test_healthy_answer_is_healthy_with_latency_and_version(api_server):
+    url, _ = api_server
+    result = check_health(url + "/health", timeout=2)
+    assert result.healthy, result
+    assert result.status_code == 200
+    assert result.api_version == "1.0.0"
+    assert result.latency_ms is not None and result.latency_ms >= 0
+    assert result.reason is None
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            {"status": "healthy", "database": "unhealthy", "api_version": "1.0.0"},
+            "database is 'unhealthy'",
+        ),
+        ({"status": "degraded", "database": "healthy"}, "status is 'degraded'"),
+        ({"api_version": "1.0.0"}, "status is None, database is None"),
+    ],
+)
+def test_a_field_that_is_not_healthy_is_named(api_server, body, reason):
+    url, behaviour = api_server
+    behaviour.answer(200, body)
+    result = check_health(url + "/health", timeout=2)
+    assert not result.healthy
+    assert result.reason == f"{reason} (expected 'healthy')"
+
+
+def test_http_500_is_unhealthy_with_the_code(api_server):
+    url, behaviour = api_server
+    behaviour.answer(500, {"status": "healthy", "database": "healthy"})
+    result = check_health(url + "/health", timeout=2)
+    assert (result.healthy, result.reason, result.status_code) == (False, "HTTP 500", 500)
+
+
+def test_body_that_is_not_json_is_unhealthy(api_server):
+    url, behaviour = api_server
+    behaviour.answer(200, b"<html>OK</html>")
+    result = check_health(url + "/health", timeout=2)
+    assert (result.healthy, result.reason) == (False, "body is not a JSON object")
+
+
+def test_slow_answer_is_a_timeout(api_server):
+    url, behaviour = api_server
+    behaviour.delay = 1.0
+    result = check_health(url + "/health", timeout=0.2)
+    assert not result.healthy
+    assert result.reason == "no answer within 0.2 s (timeout)"
+
+
+def test_nobody_listening_is_connection_refused(refused_url):
+    result = check_health(refused_url + "/health", timeout=2)
+    assert (result.healthy, result.reason) == (False, "connection refused")
+
+
+def test_health_url_adds_the_path_and_scheme():
+    assert health_url("abc.awsapprunner.com") == "https://abc.awsapprunner.com/health"
+    assert health_url("https://x.example/") == "https://x.example/health"
+    assert health_url("http://x.example/health") == "http://x.example/health"
+
+
+def test_cli_healthy_exits_0_and_prints_latency_and_version(api_server, capsys):
+    url, _ = api_server
+    assert main(["health", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert f"{url}/health: healthy (" in out
+    assert "api_version 1.0.0" in out
+
+
+def test_cli_reads_api_url_from_the_stack_outputs(api_server, write_outputs, capsys):
+    url, behaviour = api_server
+    assert main(["health", "--stack", "staging", "--outputs", write_outputs(), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["healthy"] is True
+    assert data["url"] == f"{url}/health"
+    assert data["api_version"] == "1.0.0"
+    assert "/health" in behaviour.requests
+
+
+def test_cli_unhealthy_exits_1_with_the_reason(api_server, capsys):
+    url, behaviour = api_server
+    behaviour.answer(503, {"status": "unhealthy"})
+    assert main(["health", "--url", url]) == 1
+    assert "unhealthy: HTTP 503" in capsys.readouterr().out
+
+
+def test_cli_refused_exits_1(refused_url, capsys):
+    assert main(["health", "--url", refused_url, "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert (data["healthy"], data["reason"]) == (False, "connection refused")
+
+
+def test_cli_without_stack_or_url_is_bad_input(capsys):
+    assert main(["health"]) == 2
+    assert capsys.readouterr().err == (
+        "error: pass --stack S (to read api_url from its outputs) or --url URL\n"
+    )
+
+
+def test_cli_with_both_stack_and_url_is_bad_input(capsys):
+    assert main(["health", "--stack", "staging", "--url", "http://x"]) == 2
+    assert capsys.readouterr().err == "error: pass either --stack or --url, not both\n"
+
+
+def test_cli_bad_url_is_bad_input(capsys):
+    assert main(["health", "--url", "ftp://x"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --url: 'ftp://x' is not an http(s) URL; pass e.g. https://api.example.com\n"
+    )
+
+
+def test_cli_non_positive_timeout_is_bad_input(capsys):
+    assert main(["health", "--url", "http://x", "--timeout", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "error: Invalid value for '--timeout': 0.0 is not in the range x>0. "
+        "(see `spendsense health --help`)\n"
+    )
+
+
+def test_cli_outputs_without_api_url_is_bad_input(write_outputs, capsys):
+    path = write_outputs(api_url=None)
+    assert main(["health", "--stack", "staging", "--outputs", path]) == 2
+    assert capsys.readouterr().err == (
+        f"error: stack output 'api_url' is missing or unknown in {path}; "
+        "run `pulumi up` for stack staging or pass --outputs FILE that has it\n"
+    )
+
+
+def test_help_has_an_example(capsys):
+    assert main(["health", "--help"]) == 0
+    assert "spendsense health --stack production" in capsys.readouterr().out
