@@ -201,8 +201,8 @@ def plan_rollback(
         current = ready[0] if ready else None  # the newest READY one serves, unless rolled back
     if to:
         wanted = to.strip()
-        host = urlsplit(wanted).hostname if "://" in wanted else None
-        key = host or wanted
+        wanted_host = urlsplit(wanted).hostname if "://" in wanted else None
+        key = wanted_host or wanted
         target = next((d for d in deployments if key in (d.uid, d.url)), None)
         if target is None:
             raise BadInput(

@@ -1,0 +1,55 @@
+"""`spendsense rollback frontend`: promote the previous production deployment on Vercel."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from spendsense.ops.vercel import VercelClient, plan_rollback, vercel_token
+from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.outputs import load_outputs
+
+
+@click.command("frontend")
+@stack_option()
+@outputs_option
+@click.option(
+    "--to",
+    "to",
+    default=None,
+    metavar="DEPLOYMENT",
+    help="Promote this deployment (id dpl_... or URL) instead of the previous one.",
+)
+@yes_option
+@json_option
+def rollback_frontend(
+    stack: str, outputs_file: str | None, to: str | None, yes: bool, as_json: bool
+) -> None:
+    """Point production at the previous READY production deployment (`vercel promote`).
+
+    Needs VERCEL_TOKEN. Without --yes it only says which deployment it would promote.
+    """
+    token = vercel_token()
+    outputs = load_outputs(stack, outputs_file)
+    project_id = outputs.require("vercel_project_id")
+    team_id = outputs.get("vercel_team_id")
+    client = VercelClient(token)
+    plan = plan_rollback(client, project_id, team_id, outputs.get("frontend_url"), to)
+    current = plan.current.describe() if plan.current else "unknown"
+    if not yes:
+        if as_json:
+            click.echo(json.dumps({**plan.to_json(), "promoted": False}, indent=2))
+            return
+        click.echo(f"Would promote {plan.target.describe()} to production")
+        click.echo(f"  (now serving: {current}); pass --yes to do it")
+        return
+    status = client.promote(project_id, plan.target.uid, team_id)
+    if as_json:
+        click.echo(
+            json.dumps({**plan.to_json(), "promoted": True, "http_status": status}, indent=2)
+        )
+        return
+    click.echo(f"Promoted {plan.target.describe()} (was {current}).")
+    if status == 202:
+        click.echo("Vercel accepted the promotion and finishes it in the background.")

@@ -1,0 +1,209 @@
+"""Fixtures for the CLI part 2 tests: real local HTTP servers, the GCS and Firestore emulators,
+and stack-output files.
+
+- `http_server`: a real HTTP server on loopback whose answers a test scripts per request
+  (method and path), recording every request (query, headers, JSON body) for assertions.
+- `gcs`: the GCS emulator from PyPI (gcp-storage-emulator), once per session, reached through
+  STORAGE_EMULATOR_HOST like the CLI reaches it; each test gets a fresh bucket.
+- `firestore_emulator`: Google's Firestore emulator (spendsense.firestore_emulator), once per
+  session; tests use their own project ids so they do not see each other's data.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.conftest import free_port, skip_or_fail
+
+BASE_OUTPUTS: dict[str, Any] = {
+    "region": "us-east-1",
+    "api_service_arn": (
+        "arn:aws:apprunner:us-east-1:123456789012:service/spendsense-api/"
+        "8fe1e10304f84fd2b0df550fe98a71fa"
+    ),
+    "api_service_name": "spendsense-api",
+    "api_url": "https://abc123.us-east-1.awsapprunner.com",
+    "jwt_secret_arn": "",
+    "firestore_project": "spendsense-production",
+    "firestore_database": "(default)",
+    "backup_bucket": "spendsense-backups",
+    "backup_prefix": "daily/",
+    "vercel_project_id": "prj_spendsense_dashboard",
+    "vercel_team_id": "team_spendsense",
+    "frontend_url": "https://spendsense.vercel.app",
+}
+
+
+@pytest.fixture
+def write_outputs(tmp_path: Path) -> Callable[..., str]:
+    """Write a stack-outputs JSON file (contract 3) and return its path."""
+
+    def write(stack: str = "staging", **overrides: Any) -> str:
+        data = dict(BASE_OUTPUTS, environment=stack)
+        data.update(overrides)
+        path = tmp_path / f"outputs-{stack}-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+# --- a scripted HTTP server --------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+Answer = tuple[int, Any]  # (status, JSON body or None)
+
+
+@dataclass
+class ScriptedServer:
+    url: str
+    requests: list[Request] = field(default_factory=list)
+    routes: dict[tuple[str, str], Callable[[Request], Answer] | list[Answer]] = field(
+        default_factory=dict
+    )
+
+    def on(self, method: str, path: str, *answers: Answer | Callable[[Request], Answer]) -> None:
+        """Answer `method path` with these answers in turn (the last one repeats), or call a
+        function for each request."""
+        if len(answers) == 1 and callable(answers[0]):
+            self.routes[(method, path)] = answers[0]
+        else:
+            self.routes[(method, path)] = list(answers)  # type: ignore[arg-type]
+
+    def answer(self, request: Request) -> Answer:
+        route = self.routes.get((request.method, request.path))
+        if route is None:
+            return 404, {"error": {"code": "not_found", "message": f"no route {request.path}"}}
+        if callable(route):
+            return route(request)
+        return route.pop(0) if len(route) > 1 else route[0]
+
+
+@pytest.fixture
+def http_server() -> Iterator[ScriptedServer]:
+    port = free_port()
+    server_state = ScriptedServer(url=f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+            request = Request(
+                self.command,
+                parts.path,
+                parse_qs(parts.query),
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+            )
+            server_state.requests.append(request)
+            status, payload = server_state.answer(request)
+            data = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server_state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# --- the GCS emulator -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gcs_server() -> Iterator[str]:
+    try:
+        from gcp_storage_emulator.server import create_server
+    except ImportError:
+        skip_or_fail("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@dataclass
+class Gcs:
+    url: str
+    bucket: str
+    client: Any
+
+    def put(self, name: str, data: bytes = b"x") -> None:
+        self.client.bucket(self.bucket).blob(name).upload_from_string(data)
+
+    def names(self, prefix: str = "") -> list[str]:
+        return sorted(b.name for b in self.client.list_blobs(self.bucket, prefix=prefix))
+
+
+@pytest.fixture
+def gcs(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Gcs:
+    """A fresh bucket in the GCS emulator; STORAGE_EMULATOR_HOST points at it."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server)
+    from spendsense.clients import storage_client
+
+    client = storage_client("spendsense-production")
+    name = f"backups-{uuid.uuid4().hex[:10]}"
+    client.create_bucket(name)
+    return Gcs(gcs_server, name, client)
+
+
+# --- the Firestore emulator -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[Any]:
+    from spendsense.firestore_emulator import FirestoreEmulator, emulator_available
+
+    reason = emulator_available()
+    if reason is not None:
+        skip_or_fail(reason)
+    emulator = FirestoreEmulator(project="spendsense-production")
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def unique_project(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
