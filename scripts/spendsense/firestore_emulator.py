@@ -435,6 +435,18 @@ class FirestoreEmulator:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
         self._session = requests.Session()
+        self._external = False
+
+    @classmethod
+    def connect(cls, host: str, project: str = DEFAULT_PROJECT) -> FirestoreEmulator:
+        """An emulator someone else started (`HOST:PORT`): `start()` only checks that it
+        answers, and `stop()` leaves it running."""
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit():
+            raise EmulatorError(f"emulator host must be HOST:PORT (got {host!r})")
+        emulator = cls(project=project, port=int(port), host=name)
+        emulator._external = True
+        return emulator
 
     # Addresses
     @property
@@ -473,6 +485,19 @@ class FirestoreEmulator:
     def start(self) -> FirestoreEmulator:
         """Start the emulator and wait until `GET /` answers `Ok`."""
         if self.running:
+            return self
+        if self._external:
+            try:
+                response = self._session.get(f"{self.base_url}/", timeout=5)
+            except requests.RequestException as exc:
+                raise EmulatorError(
+                    f"no Firestore emulator answers at {self.base_url}: {exc}"
+                ) from exc
+            if not (response.ok and response.text.strip() == "Ok"):
+                raise EmulatorError(
+                    f"{self.base_url} is not a Firestore emulator (GET / answered "
+                    f"HTTP {response.status_code}: {response.text[:80]!r})"
+                )
             return self
         reason = emulator_available()
         if reason is not None:
