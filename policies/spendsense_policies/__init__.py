@@ -1,0 +1,30 @@
+"""SpendSense's CrossGuard policies: the runbook's limits on every stack (DESIGN.md contract 4).
+
+One module per service; `all_policies()` is what `policies/__main__.py` puts in the pack.
+Names are ``<cloud>-<service>-<rule>``; limits are policy config with `limits.json` as the
+defaults; which stack is judged (production or not) comes only from the policy config file.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+PACK_NAME = "spendsense"
+
+
+def all_policies() -> list[Policy]:
+    from spendsense_policies import (
+        apprunner,
+        cloudwatch,
+        ecr,
+        firestore,
+        secretsmanager,
+        stack,
+        storage,
+        vercel,
+    )
+
+    policies: list[Policy] = []
+    for module in (apprunner, ecr, cloudwatch, secretsmanager, storage, firestore, vercel, stack):
+        policies.extend(module.policies())
+    return policies

@@ -1,0 +1,239 @@
+"""Building blocks shared by the service modules.
+
+A resource policy is a function ``check(props, config) -> messages`` plus the resource types
+it judges; a stack policy is ``check(resources, config) -> (urn, message)`` pairs. The
+wrappers here add what every policy needs:
+
+- the policy's config is its schema defaults overlaid with whatever `Configure` sent, so the
+  pack behaves the same with no config, with exactly its defaults, or with a stack's file;
+- a value that is unknown during preview is never a pass and never a crash: the policy stops
+  and the engine shows an advisory "cannot be checked until deployment" for it;
+- numbers from config may arrive as floats (protobuf Struct), so they are compared as floats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+from spendsense_policies.config import defaults
+
+UNTIL_DEPLOYMENT = "cannot be checked until deployment"
+
+Props = Mapping[str, Any]
+ResourceCheck = Callable[[Props, Mapping[str, Any]], Iterable[str]]
+StackCheck = Callable[[Sequence[PolicyResource], Mapping[str, Any]], Iterable[tuple[str, str]]]
+
+
+class Unknown:
+    """A value that the engine will only know after deployment (a preview's unknown)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Unknown({self.path})"
+
+
+class PendingUnknowns(UnknownValueError):
+    """Raised by a policy that found no violation but could not judge some values."""
+
+    def __init__(self, what: Iterable[str]) -> None:
+        super().__init__("04da6b54-80e4-46f7-96ec-b56ff0331ba9", [])
+        self.message = (
+            f"{UNTIL_DEPLOYMENT}: {'; '.join(sorted(set(what)))} not known during preview"
+        )
+
+
+def _until_deployment(exc: UnknownValueError, resource: str = "") -> UnknownValueError:
+    if isinstance(exc, PendingUnknowns):
+        return exc
+    path = ".".join(str(p) for p in exc.props) or "a value"
+    where = f"{resource} " if resource else ""
+    return PendingUnknowns([f"{where}{path} is"])
+
+
+def get(value: Any, *path: str | int, default: Any = None) -> Any:
+    """Read a nested property; `Unknown` if any step is unknown, `default` if absent."""
+    current = value
+    walked: list[str] = []
+    for key in path:
+        walked.append(str(key))
+        try:
+            if isinstance(key, int):
+                if not isinstance(current, Sequence) or isinstance(current, str):
+                    return default
+                current = current[key] if 0 <= key < len(current) else None
+            else:
+                if not isinstance(current, Mapping):
+                    return default
+                current = current.get(key)
+        except UnknownValueError:
+            return Unknown(".".join(walked))
+        if current is None:
+            return default
+    return current
+
+
+def number(value: Any) -> float | None:
+    """A number from config or props (ints, floats and numeric strings), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def fmt(value: float | None) -> str:
+    return "unset" if value is None else f"{value:g}"
+
+
+def _merged(schema: PolicyConfigSchema | None, sent: Mapping[str, Any]) -> dict[str, Any]:
+    merged = defaults(schema)
+    merged.update({k: v for k, v in sent.items() if k != "enforcementLevel"})
+    return merged
+
+
+def resource_policy(
+    name: str,
+    description: str,
+    checks: Mapping[str, ResourceCheck],
+    *,
+    config: PolicyConfigSchema | None = None,
+    severity: Severity = Severity.HIGH,
+    remediation: str | None = None,
+) -> ResourceValidationPolicy:
+    """A policy that judges each resource on its own: `checks` maps a type to its check."""
+    by_type = dict(checks)
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        check = by_type.get(args.resource_type)
+        if check is None:
+            return
+        merged = _merged(config, args.get_config())
+        try:
+            for message in check(args.props, merged):
+                report(message, None)
+        except UnknownValueError as exc:
+            raise _until_deployment(exc) from None
+
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        config_schema=config,
+        severity=severity,
+        remediation_steps=remediation,
+    )
+
+
+def resource_policy_with_args(
+    name: str,
+    description: str,
+    check: Callable[[ResourceValidationArgs, Mapping[str, Any]], Iterable[str]],
+    *,
+    config: PolicyConfigSchema | None = None,
+    severity: Severity = Severity.HIGH,
+    remediation: str | None = None,
+) -> ResourceValidationPolicy:
+    """A resource policy that needs more than the props (options such as `protect`)."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        merged = _merged(config, args.get_config())
+        try:
+            for message in check(args, merged):
+                report(message, None)
+        except UnknownValueError as exc:
+            raise _until_deployment(exc) from None
+
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        config_schema=config,
+        severity=severity,
+        remediation_steps=remediation,
+    )
+
+
+def stack_policy(
+    name: str,
+    description: str,
+    check: StackCheck,
+    *,
+    config: PolicyConfigSchema | None = None,
+    severity: Severity = Severity.HIGH,
+    remediation: str | None = None,
+) -> StackValidationPolicy:
+    """A policy that judges the stack as a whole (e.g. "every service has an alarm")."""
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        merged = _merged(config, args.get_config())
+        try:
+            for urn, message in check(args.resources, merged):
+                report(message, urn or None)
+        except UnknownValueError as exc:
+            raise _until_deployment(exc) from None
+
+    return StackValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        config_schema=config,
+        severity=severity,
+        remediation_steps=remediation,
+    )
+
+
+def of_type(resources: Iterable[PolicyResource], *types: str) -> Iterator[PolicyResource]:
+    wanted = set(types)
+    return (r for r in resources if r.resource_type in wanted)
+
+
+def refers_to(resource: PolicyResource, target: PolicyResource, value: Any, *keys: Any) -> bool:
+    """Does `resource` point at `target`: by a known value among `keys`, or by a dependency?
+
+    In a real preview of a new stack, a reference to another resource's output (an ARN, an
+    id) is unknown; the engine still reports the dependency, so that decides.
+    """
+    known = not isinstance(value, Unknown) and value not in (None, "")
+    if known and any(
+        k not in (None, "") and not isinstance(k, Unknown) and value == k for k in keys
+    ):
+        return True
+    deps = {d.urn for d in resource.dependencies}
+    for prop_deps in resource.property_dependencies.values():
+        deps.update(d.urn for d in prop_deps)
+    if target.urn in deps:
+        return True
+    # A parent that is the target (rare) also counts.
+    return resource.parent is not None and resource.parent.urn == target.urn
+
+
+SECRET_NAME_RE = r"(?i)(secret|passw(or)?d|passphrase|token|api[_-]?key|private[_-]?key|credential|signing[_-]?key|access[_-]?key)"
+
+
+def looks_secret(key: str, pattern: str) -> bool:
+    return re.search(pattern, key) is not None
+
+
+MANDATORY = EnforcementLevel.MANDATORY

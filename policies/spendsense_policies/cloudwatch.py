@@ -1,0 +1,511 @@
+"""CloudWatch: the runbook's targets as alarms, the SpendSense-API dashboard, log retention.
+
+Targets (runbook "Key Metrics" and "Resource Scaling"): p95 latency < 500 ms, error rate < 1 %,
+uptime 99.9 %, and scaling attention when CPU > 70 % or memory > 80 %. For every App Runner
+service in the stack there must be an alarm per target, at the target or tighter, with an
+action (an alarm that tells nobody is not monitoring).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import Policy, PolicyResource
+
+from spendsense_policies.base import (
+    PendingUnknowns,
+    Props,
+    Unknown,
+    fmt,
+    get,
+    number,
+    of_type,
+    refers_to,
+    resource_policy,
+    stack_policy,
+)
+from spendsense_policies.config import limit, schema
+
+SERVICE = "aws:apprunner/service:Service"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+APPRUNNER_NS = "AWS/AppRunner"
+ROUTE53_NS = "AWS/Route53"
+ABOVE = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold"}
+
+
+@dataclass
+class Metric:
+    namespace: Any
+    name: Any
+    dimensions: Any
+    stat: Any
+
+
+@dataclass
+class Alarm:
+    resource: PolicyResource
+    metrics: list[Metric]
+    threshold: Any
+    comparison: Any
+    actions: Any
+    actions_enabled: Any
+    expressions: list[Any] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        name = get(self.resource.props, "name")
+        return f'"{name}"' if isinstance(name, str) else self.resource.name
+
+
+def read_alarm(resource: PolicyResource) -> Alarm:
+    props = resource.props
+    metrics = [
+        Metric(
+            get(props, "namespace"),
+            get(props, "metricName"),
+            get(props, "dimensions", default={}),
+            get(props, "extendedStatistic") or get(props, "statistic"),
+        )
+    ]
+    expressions = []
+    queries = get(props, "metricQueries", default=[])
+    if isinstance(queries, Sequence):
+        for i in range(len(queries)):
+            query = get(queries, i)
+            metric = get(query, "metric")
+            if metric is not None:
+                metrics.append(
+                    Metric(
+                        get(metric, "namespace"),
+                        get(metric, "metricName"),
+                        get(metric, "dimensions", default={}),
+                        get(metric, "stat"),
+                    )
+                )
+            expression = get(query, "expression")
+            if expression is not None:
+                expressions.append(expression)
+    return Alarm(
+        resource=resource,
+        metrics=metrics,
+        threshold=get(props, "threshold"),
+        comparison=get(props, "comparisonOperator"),
+        actions=get(props, "alarmActions", default=[]),
+        actions_enabled=get(props, "actionsEnabled", default=True),
+        expressions=expressions,
+    )
+
+
+def _for_service(alarm: Alarm, metric: Metric, service: PolicyResource, service_name: Any) -> bool:
+    if metric.namespace != APPRUNNER_NS:
+        return False
+    dimension = get(metric.dimensions, "ServiceName")
+    if isinstance(dimension, str) and isinstance(service_name, str):
+        return dimension == service_name
+    return refers_to(alarm.resource, service, None)
+
+
+def _action_problem(alarm: Alarm) -> str | None:
+    if isinstance(alarm.actions, Unknown):
+        return None
+    if alarm.actions_enabled is False:
+        return f"alarm {alarm.label} has actionsEnabled=false, so it notifies nobody; enable its actions"
+    if not alarm.actions or len(alarm.actions) == 0:
+        return (
+            f"alarm {alarm.label} has no alarmActions, so it notifies nobody; send it to the "
+            "alert SNS topic"
+        )
+    return None
+
+
+def _unknowns(alarm: Alarm, *values: Any) -> list[str]:
+    return [f"{alarm.label} {v.path} is" for v in values if isinstance(v, Unknown)]
+
+
+Judge = Callable[[Alarm, Mapping[str, Any]], list[str]]
+
+
+def _per_service(
+    resources: Sequence[PolicyResource],
+    config: Mapping[str, Any],
+    select: Callable[[Alarm, PolicyResource, Any], bool],
+    judge: Judge,
+    missing: Callable[[str], str],
+) -> Iterator[tuple[str, str]]:
+    """For each service: some selected alarm must pass `judge`; report the closest misses."""
+    alarms = [read_alarm(r) for r in of_type(resources, ALARM)]
+    pending: list[str] = []
+    for service in of_type(resources, SERVICE):
+        service_name = get(service.props, "serviceName")
+        label = service_name if isinstance(service_name, str) else service.name
+        candidates = [a for a in alarms if select(a, service, service_name)]
+        if not candidates:
+            yield service.urn, missing(label)
+            continue
+        findings: list[tuple[Alarm, list[str]]] = []
+        unknown: list[str] = []
+        for alarm in candidates:
+            problems = judge(alarm, config)
+            action = _action_problem(alarm)
+            if action:
+                problems.append(action)
+            gaps = _unknowns(alarm, alarm.threshold, alarm.comparison, alarm.actions)
+            if not problems and not gaps:
+                break
+            if problems:
+                findings.append((alarm, problems))
+            else:
+                unknown.extend(gaps)
+        else:
+            if unknown:
+                pending.extend(unknown)
+                continue
+            for alarm, problems in findings:
+                for problem in problems:
+                    yield alarm.resource.urn, problem
+    if pending:
+        raise PendingUnknowns(pending)
+
+
+def _is_metric(name: str) -> Callable[[Alarm, PolicyResource, Any], bool]:
+    def select(alarm: Alarm, service: PolicyResource, service_name: Any) -> bool:
+        return any(
+            m.name == name and _for_service(alarm, m, service, service_name) for m in alarm.metrics
+        )
+
+    return select
+
+
+def _threshold_problem(
+    alarm: Alarm, limit_value: float, what: str, unit: str, key: str
+) -> list[str]:
+    threshold = number(alarm.threshold)
+    problems = []
+    if isinstance(alarm.comparison, str) and alarm.comparison not in ABOVE:
+        problems.append(
+            f"alarm {alarm.label} uses {alarm.comparison}; it must fire when {what} rises above "
+            "the target (GreaterThanThreshold)"
+        )
+    if threshold is not None and threshold > limit_value:
+        problems.append(
+            f"alarm {alarm.label} fires only above {fmt(threshold)}{unit} {what}; the runbook's "
+            f"target is {fmt(limit_value)}{unit}: set {key} to {fmt(limit_value)} or lower"
+        )
+    return problems
+
+
+_PERCENTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")
+
+
+def judge_latency(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
+    problems = _threshold_problem(
+        alarm,
+        float(config["latencyP95Ms"]),
+        "p95 latency",
+        " ms",
+        "spendsense:monitoring.latencyP95Ms",
+    )
+    stats = [m.stat for m in alarm.metrics if m.name == "RequestLatency"]
+    good = [
+        s
+        for s in stats
+        if isinstance(s, str) and (m := _PERCENTILE.match(s)) and float(m.group(1)) >= 95
+    ]
+    if stats and not good and not any(isinstance(s, Unknown) for s in stats):
+        problems.append(
+            f"alarm {alarm.label} watches RequestLatency with statistic {stats[0]}; the target is "
+            'on the 95th percentile: use extendedStatistic "p95"'
+        )
+    return problems
+
+
+def judge_error_rate(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
+    names = {m.name for m in alarm.metrics}
+    if "Requests" not in names:
+        return [
+            f"alarm {alarm.label} counts 5xxStatusResponses without dividing by Requests; alarm "
+            "on the rate: metric math 100 * 5xxStatusResponses / Requests"
+        ]
+    threshold = number(alarm.threshold)
+    as_percent = any(isinstance(e, str) and "100" in e for e in alarm.expressions)
+    shown = alarm.threshold
+    if threshold is not None and not as_percent:
+        shown = threshold * 100  # the expression is a fraction (errors / requests)
+    copy = Alarm(
+        alarm.resource, alarm.metrics, shown, alarm.comparison, alarm.actions, alarm.actions_enabled
+    )
+    return _threshold_problem(
+        copy, float(config["errorRatePercent"]), "5xx error rate", " %",
+        "spendsense:monitoring.errorRatePercent",
+    )  # fmt: skip
+
+
+def judge_cpu(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
+    return _threshold_problem(
+        alarm,
+        float(config["cpuPercent"]),
+        "CPU utilization",
+        " %",
+        "spendsense:monitoring.cpuPercent",
+    )
+
+
+def judge_memory(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
+    return _threshold_problem(
+        alarm, float(config["memoryPercent"]), "memory utilization", " %",
+        "spendsense:monitoring.memoryPercent",
+    )  # fmt: skip
+
+
+def check_latency(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    yield from _per_service(
+        resources, config, _is_metric("RequestLatency"), judge_latency,
+        lambda s: (
+            f"App Runner service {s} has no p95 latency alarm; add a CloudWatch alarm on "
+            f"{APPRUNNER_NS} RequestLatency (extendedStatistic p95, dimension ServiceName={s}) "
+            f"at {fmt(number(config['latencyP95Ms']))} ms or lower, with an alarm action"
+        ),
+    )  # fmt: skip
+
+
+def check_error_rate(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    yield from _per_service(
+        resources, config, _is_metric("5xxStatusResponses"), judge_error_rate,
+        lambda s: (
+            f"App Runner service {s} has no 5xx error-rate alarm; add a CloudWatch alarm with "
+            f"metric math 100 * 5xxStatusResponses / Requests ({APPRUNNER_NS}, ServiceName={s}) "
+            f"at {fmt(number(config['errorRatePercent']))} % or lower, with an alarm action"
+        ),
+    )  # fmt: skip
+
+
+def check_utilization(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    yield from _per_service(
+        resources, config, _is_metric("CPUUtilization"), judge_cpu,
+        lambda s: (
+            f"App Runner service {s} has no CPU alarm; add a CloudWatch alarm on {APPRUNNER_NS} "
+            f"CPUUtilization (ServiceName={s}) at {fmt(number(config['cpuPercent']))} % or lower, "
+            "with an alarm action"
+        ),
+    )  # fmt: skip
+    yield from _per_service(
+        resources, config, _is_metric("MemoryUtilization"), judge_memory,
+        lambda s: (
+            f"App Runner service {s} has no memory alarm; add a CloudWatch alarm on {APPRUNNER_NS} "
+            f"MemoryUtilization (ServiceName={s}) at {fmt(number(config['memoryPercent']))} % or "
+            "lower, with an alarm action"
+        ),
+    )  # fmt: skip
+
+
+AVAILABILITY_METRICS = {"HealthCheckStatus", "HealthCheckPercentageHealthy"}
+
+
+def check_availability(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    services = list(of_type(resources, SERVICE))
+    health_checks = list(of_type(resources, HEALTH_CHECK))
+    path = str(config["healthCheckPath"])
+
+    def select(alarm: Alarm, service: PolicyResource, service_name: Any) -> bool:
+        metrics = [
+            m for m in alarm.metrics if m.namespace == ROUTE53_NS and m.name in AVAILABILITY_METRICS
+        ]
+        if not metrics:
+            return False
+        if len(services) == 1:
+            return True
+        for check in health_checks:
+            if refers_to(alarm.resource, check, None) and refers_to(check, service, None):
+                return True
+        return refers_to(alarm.resource, service, None)
+
+    def judge(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
+        problems = []
+        for check in health_checks:
+            if not refers_to(alarm.resource, check, None):
+                continue
+            kind = get(check.props, "type")
+            resource_path = get(check.props, "resourcePath")
+            if isinstance(kind, str) and kind not in (
+                "HTTPS",
+                "HTTPS_STR_MATCH",
+                "HTTP",
+                "HTTP_STR_MATCH",
+            ):
+                problems.append(
+                    f"health check {check.name} is of type {kind}; probe the API over HTTPS on {path}"
+                )
+            elif isinstance(resource_path, str) and resource_path != path:
+                problems.append(
+                    f'health check {check.name} probes "{resource_path}"; the API answers on "{path}"'
+                )
+        return problems
+
+    yield from _per_service(
+        resources, config, select, judge,
+        lambda s: (
+            f"App Runner service {s} has no availability alarm; add a Route 53 health check on "
+            f"https://<service url>{path} and a CloudWatch alarm on {ROUTE53_NS} HealthCheckStatus "
+            f"(target uptime {config['availabilityPercent']} %), with an alarm action"
+        ),
+    )  # fmt: skip
+
+
+def check_dashboard(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    prefix = str(config["dashboardNamePrefix"])
+    dashboards = [
+        d for d in of_type(resources, DASHBOARD)
+        if not isinstance(n := get(d.props, "dashboardName"), str) or n.startswith(prefix)
+    ]  # fmt: skip
+    pending: list[str] = []
+    for service in of_type(resources, SERVICE):
+        service_name = get(service.props, "serviceName")
+        label = service_name if isinstance(service_name, str) else service.name
+        if not dashboards:
+            yield (
+                service.urn,
+                (
+                    f"App Runner service {label} has no CloudWatch dashboard named {prefix}...; the "
+                    f"runbook's first stop is the {prefix} dashboard: add one with its latency, "
+                    "errors, requests, CPU and memory"
+                ),
+            )
+            continue
+        bodies = [get(d.props, "dashboardBody") for d in dashboards]
+        if any(
+            isinstance(b, str) and isinstance(service_name, str) and service_name in b
+            for b in bodies
+        ):
+            continue
+        if any(isinstance(b, Unknown) for b in bodies) or isinstance(service_name, Unknown):
+            pending.append(f"the dashboard body for {label} is")
+            continue
+        yield (
+            dashboards[0].urn,
+            (
+                f"dashboard {get(dashboards[0].props, 'dashboardName')} shows no metric of App Runner "
+                f"service {label}; add widgets for its RequestLatency, 5xxStatusResponses, "
+                "CPUUtilization and MemoryUtilization"
+            ),
+        )
+    if pending:
+        raise PendingUnknowns(pending)
+
+
+def check_log_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
+    days = number(props.get("retentionInDays"))
+    accepted = [number(d) for d in config["acceptedDays"]]
+    minimum = number(config["minimumDays"]) or 0
+    if not days:
+        yield (
+            "retentionInDays is not set, so the logs are kept (and paid for) forever; set "
+            "spendsense:monitoring.logRetentionDays (e.g. 30 or 90)"
+        )
+    elif days not in accepted:
+        yield (
+            f"retentionInDays is {fmt(days)}, which CloudWatch Logs does not accept; use one of "
+            f"{', '.join(fmt(d) for d in accepted)}"
+        )
+    elif days < minimum:
+        yield (
+            f"retentionInDays is {fmt(days)}; logs must be kept at least {fmt(minimum)} days to "
+            f"investigate incidents: set spendsense:monitoring.logRetentionDays to {fmt(minimum)} or more"
+        )
+
+
+def policies() -> list[Policy]:
+    targets = {
+        "latencyP95Ms": (
+            limit("cloudwatch", "latencyP95Ms"),
+            "Highest p95 latency threshold (ms).",
+        ),
+        "errorRatePercent": (
+            limit("cloudwatch", "errorRatePercent"),
+            "Highest 5xx rate threshold (%).",
+        ),
+        "cpuPercent": (limit("cloudwatch", "cpuPercent"), "Highest CPU threshold (%)."),
+        "memoryPercent": (limit("cloudwatch", "memoryPercent"), "Highest memory threshold (%)."),
+    }
+    return [
+        stack_policy(
+            "aws-cloudwatch-latency-alarm",
+            "Every App Runner service must have a p95 RequestLatency alarm at the runbook's 500 ms "
+            "or tighter, with an action.",
+            check_latency,
+            config=schema({"latencyP95Ms": targets["latencyP95Ms"]}),
+        ),
+        stack_policy(
+            "aws-cloudwatch-error-rate-alarm",
+            "Every App Runner service must have a 5xx error-rate alarm at the runbook's 1 % or "
+            "tighter, with an action.",
+            check_error_rate,
+            config=schema({"errorRatePercent": targets["errorRatePercent"]}),
+        ),
+        stack_policy(
+            "aws-cloudwatch-availability-alarm",
+            "Every App Runner service must have an availability alarm (a Route 53 health check on "
+            "/health) for the runbook's 99.9 % uptime target, with an action.",
+            check_availability,
+            config=schema(
+                {
+                    "availabilityPercent": (
+                        limit("cloudwatch", "availabilityPercent"),
+                        "Uptime target (%).",
+                    ),
+                    "healthCheckPath": (
+                        limit("apprunner", "healthCheckPath"),
+                        "The API's health path.",
+                    ),
+                }
+            ),
+        ),
+        stack_policy(
+            "aws-cloudwatch-utilization-alarms",
+            "Every App Runner service must have CPU (70 %) and memory (80 %) utilization alarms, "
+            "the runbook's scaling signals, with actions.",
+            check_utilization,
+            config=schema(
+                {"cpuPercent": targets["cpuPercent"], "memoryPercent": targets["memoryPercent"]}
+            ),
+        ),
+        stack_policy(
+            "aws-cloudwatch-dashboard",
+            "Every App Runner service must appear on a CloudWatch dashboard named like the "
+            "runbook's SpendSense-API.",
+            check_dashboard,
+            config=schema(
+                {"dashboardNamePrefix": ("SpendSense-API", "Dashboard names must start with this.")}
+            ),
+        ),
+        resource_policy(
+            "aws-cloudwatch-log-retention",
+            "CloudWatch log groups must have a retention period that CloudWatch accepts, not "
+            "'never expire' (Checkov CKV_AWS_66).",
+            {LOG_GROUP: check_log_retention},
+            config=schema(
+                {
+                    "acceptedDays": (
+                        limit("cloudwatch", "logRetentionDays"),
+                        "Retention values CloudWatch accepts.",
+                    ),
+                    "minimumDays": (7, "Shortest retention allowed (days)."),
+                }
+            ),
+        ),
+    ]

@@ -1,0 +1,147 @@
+"""ECR: the API's image registry scans on push, keeps tags immutable and expires old images."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import Policy, PolicyResource
+
+from spendsense_policies.base import (
+    PendingUnknowns,
+    Props,
+    Unknown,
+    get,
+    number,
+    of_type,
+    refers_to,
+    resource_policy,
+    stack_policy,
+)
+from spendsense_policies.config import schema
+
+REPOSITORY = "aws:ecr/repository:Repository"
+LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+
+
+def check_scan_on_push(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
+    scanning = props.get("imageScanningConfiguration") or {}
+    if scanning.get("scanOnPush") is not True:
+        yield (
+            "imageScanningConfiguration.scanOnPush is not true, so pushed images are never "
+            "scanned for vulnerabilities; set scanOnPush=True"
+        )
+
+
+def check_immutable_tags(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
+    mutability = props.get("imageTagMutability") or "MUTABLE"
+    allowed = list(config["allowed"])
+    if mutability not in allowed:
+        yield (
+            f'imageTagMutability is "{mutability}", so a tag can be moved to another image and a '
+            f'rollback may deploy the wrong code; set it to "{allowed[0]}"'
+        )
+
+
+def _rules(policy_text: Any) -> list[Mapping[str, Any]] | None:
+    if not isinstance(policy_text, str):
+        return None
+    try:
+        document = json.loads(policy_text)
+    except ValueError:
+        return None
+    rules = document.get("rules") if isinstance(document, dict) else None
+    return rules if isinstance(rules, list) else None
+
+
+def _lifecycle_problem(rules: list[Mapping[str, Any]], config: Mapping[str, Any]) -> str | None:
+    cap = number(config["maxImages"])
+    counts = []
+    for rule in rules:
+        selection = rule.get("selection") or {}
+        if (rule.get("action") or {}).get("type") != "expire":
+            continue
+        if selection.get("countType") == "imageCountMoreThan":
+            counts.append(number(selection.get("countNumber")) or 0)
+    if not counts:
+        return (
+            "has no rule that expires images beyond a count (countType imageCountMoreThan), so "
+            "the repository grows without bound; keep the newest spendsense:registry.keepImages"
+        )
+    if cap is not None and min(counts) > cap:
+        return (
+            f"keeps up to {min(counts):g} images, more than the limit of {cap:g}; "
+            f"lower spendsense:registry.keepImages to {cap:g} or less"
+        )
+    return None
+
+
+def check_lifecycle(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    policies = list(of_type(resources, LIFECYCLE))
+    pending: list[str] = []
+    for repo in of_type(resources, REPOSITORY):
+        name = get(repo.props, "name")
+        mine = [p for p in policies if refers_to(p, repo, get(p.props, "repository"), name)]
+        if not mine:
+            yield (
+                repo.urn,
+                (
+                    f"ECR repository {repo.name} has no aws.ecr.LifecyclePolicy, so old images are "
+                    "kept (and paid for) forever; add one that keeps the newest "
+                    "spendsense:registry.keepImages images"
+                ),
+            )
+            continue
+        text = get(mine[0].props, "policy")
+        if isinstance(text, Unknown):
+            pending.append(f"the lifecycle policy of {repo.name} is")
+            continue
+        rules = _rules(text)
+        if rules is None:
+            yield (
+                mine[0].urn,
+                (
+                    f"the lifecycle policy of {repo.name} is not a JSON document with a 'rules' list; "
+                    "write it with json.dumps({'rules': [...]})"
+                ),
+            )
+            continue
+        problem = _lifecycle_problem(rules, config)
+        if problem:
+            yield mine[0].urn, f"the lifecycle policy of {repo.name} {problem}"
+    if pending:
+        raise PendingUnknowns(pending)
+
+
+def policies() -> list[Policy]:
+    return [
+        resource_policy(
+            "aws-ecr-scan-on-push",
+            "ECR repositories must scan images on push (Checkov CKV_AWS_163).",
+            {REPOSITORY: check_scan_on_push},
+        ),
+        resource_policy(
+            "aws-ecr-immutable-tags",
+            "ECR image tags must be immutable, so a tag always names the same image "
+            "(Checkov CKV_AWS_51).",
+            {REPOSITORY: check_immutable_tags},
+            config=schema(
+                {
+                    "allowed": (
+                        ["IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"],
+                        "Accepted imageTagMutability values.",
+                    )
+                }
+            ),
+        ),
+        stack_policy(
+            "aws-ecr-lifecycle-policy",
+            "Every ECR repository must have a lifecycle policy that keeps a bounded number of "
+            "images.",
+            check_lifecycle,
+            config=schema({"maxImages": (100, "Most images a lifecycle policy may keep.")}),
+        ),
+    ]

@@ -1,0 +1,355 @@
+"""Drive a CrossGuard policy pack through its Analyzer gRPC interface, as the engine does.
+
+The pack runs as its own process (cwd = the pack folder, ``python __main__.py``) and writes
+its port as the first line of stdout. `PolicyPackProcess.start` returns at once, so callers can
+do other work (import the providers, run the program) while the pack starts; `connect` waits
+for the port. The process is always killed by `close` (or the context manager).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PACK_DIR = Path(__file__).resolve().parents[3] / "policies"
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+_PREVIEW_PREFIX = re.compile(r"^can't run policy '[^']*' from policy pack '[^']*' during preview: ")
+
+
+class PackError(Exception):
+    """The pack did not start or did not answer; one line, with the pack's stderr if any."""
+
+
+@dataclass(frozen=True)
+class PackResource:
+    """A resource as the analyzer receives it (inputs in the engine's wire form)."""
+
+    urn: str
+    type: str
+    name: str
+    properties: Any  # google.protobuf.struct_pb2.Struct
+    parent: str = ""
+    protect: bool = False
+    dependencies: Sequence[str] = ()
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    policy: str
+    level: str
+    urn: str
+    message: str
+    description: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "policy": self.policy,
+            "level": self.level,
+            "urn": self.urn,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    description: str
+    level: str
+    kind: str  # "resource" or "stack"
+    defaults: dict[str, Any]
+
+
+def _level_name(value: int) -> str:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    return str(analyzer_pb2.EnforcementLevel.Name(value)).lower()
+
+
+def _level_value(name: str) -> int:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    return int(analyzer_pb2.EnforcementLevel.Value(name.upper()))
+
+
+def merge_config(
+    policies: Iterable[PolicyInfo], user: Mapping[str, Any] | None = None
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every policy's config as the Pulumi CLI sends it: schema defaults, then the user's file.
+
+    The file has the CLI's format: ``{"all": "mandatory", "<policy>": "advisory" | {
+    "enforcementLevel": "...", "<property>": value}}``.
+    """
+    user = dict(user or {})
+    everyone = user.get("all")
+    if isinstance(everyone, Mapping):
+        everyone = everyone.get("enforcementLevel")
+    merged: dict[str, tuple[str, dict[str, Any]]] = {}
+    for policy in policies:
+        level = str(everyone) if everyone else policy.level
+        properties = dict(policy.defaults)
+        own = user.get(policy.name)
+        if isinstance(own, str):
+            level = own
+        elif isinstance(own, Mapping):
+            level = str(own.get("enforcementLevel") or level)
+            properties.update({k: v for k, v in own.items() if k != "enforcementLevel"})
+        if level not in LEVELS:
+            raise PackError(f"policy config: {policy.name}: unknown enforcement level {level!r}; use one of {', '.join(LEVELS)}")  # fmt: skip
+        merged[policy.name] = (level, properties)
+    unknown = sorted(set(user) - {"all"} - set(merged))
+    if unknown:
+        raise PackError(f"policy config names unknown policies: {', '.join(unknown)}")
+    return merged
+
+
+def load_policy_config(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PackError(f"policy config {path}: not a readable JSON object ({exc})") from None
+    if not isinstance(data, dict):
+        raise PackError(f"policy config {path}: must be a JSON object of policy names")
+    return data
+
+
+class PolicyPackProcess:
+    """A running policy pack and a gRPC client for it."""
+
+    def __init__(self, process: subprocess.Popen[bytes], pack_dir: Path) -> None:
+        self.process = process
+        self.pack_dir = pack_dir
+        self.port: int | None = None
+        self._channel: Any = None
+        self._stub: Any = None
+
+    @classmethod
+    def start(cls, pack_dir: Path = PACK_DIR, python: str | None = None) -> PolicyPackProcess:
+        """Start the pack like the engine: its folder as cwd, `python __main__.py`."""
+        if not (pack_dir / "__main__.py").is_file():
+            raise PackError(f"policy pack: {pack_dir}/__main__.py does not exist")
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)  # the pack must stand on its own
+        env["PYTHONUNBUFFERED"] = "1"
+        process = subprocess.Popen(
+            [python or sys.executable, "__main__.py"],
+            cwd=pack_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        return cls(process, pack_dir)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def connect(self, timeout: float = 30.0) -> None:
+        """Wait for the port line and open the channel; PackError if the pack dies or hangs."""
+        if self._stub is not None:
+            return
+        import grpc
+        from pulumi.runtime.proto import analyzer_pb2_grpc
+
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise PackError(
+                    f"policy pack in {self.pack_dir} did not print its port within {timeout:g} s"
+                )
+            ready, _, _ = select.select([self.process.stdout], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self.process.stdout.fileno(), 64)
+            if not chunk:
+                self._fail_started()
+            line += chunk
+        try:
+            self.port = int(line.strip())
+        except ValueError:
+            self.close()
+            raise PackError(
+                f"policy pack printed {line.strip()[:80]!r} instead of its port"
+            ) from None
+        self._channel = grpc.insecure_channel(
+            f"127.0.0.1:{self.port}",
+            options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
+        )
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+
+    def _fail_started(self) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        stderr = b""
+        if self.process.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stderr = self.process.stderr.read()
+        lines = [ln for ln in stderr.decode("utf-8", "replace").strip().splitlines() if ln.strip()]
+        reason = lines[-1].strip() if lines else f"exit code {self.process.returncode}"
+        self.close()
+        raise PackError(f"policy pack in {self.pack_dir} did not start: {reason[:300]}")
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+            self._stub = None
+        if self.process.poll() is None:
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def stub(self) -> Any:
+        self.connect()
+        return self._stub
+
+    # -- the Analyzer interface ------------------------------------------------------------
+    def info(self) -> tuple[str, list[PolicyInfo]]:
+        """(pack name, its policies) from GetAnalyzerInfo."""
+        from google.protobuf import empty_pb2, json_format
+
+        answer = self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+        policies = []
+        for policy in answer.policies:
+            schema = json_format.MessageToDict(policy.configSchema.properties)
+            defaults = {
+                k: v["default"] for k, v in schema.items() if isinstance(v, dict) and "default" in v
+            }
+            kind = "stack" if policy.policy_type == 2 else "resource"
+            policies.append(
+                PolicyInfo(
+                    policy.name,
+                    policy.description,
+                    _level_name(policy.enforcementLevel),
+                    kind,
+                    defaults,
+                )
+            )
+        return answer.name, policies
+
+    def configure(self, config: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
+        from google.protobuf import struct_pb2
+        from pulumi.runtime.proto import analyzer_pb2
+
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, (level, properties) in config.items():
+            struct = struct_pb2.Struct()
+            struct.update(dict(properties))
+            request.policyConfig[name].CopyFrom(
+                analyzer_pb2.PolicyConfig(enforcementLevel=_level_value(level), properties=struct)  # type: ignore[arg-type]
+            )
+        self.stub.Configure(request)
+
+    def configure_stack(self, stack: str, project: str, *, dry_run: bool = True) -> None:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        self.stub.ConfigureStack(
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=stack, project=project, dry_run=dry_run
+            )
+        )
+
+    @staticmethod
+    def _options(resource: PackResource) -> Any:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        return analyzer_pb2.AnalyzerResourceOptions(
+            protect=resource.protect, parent=resource.parent
+        )
+
+    def _diagnostics(self, answer: Any, default_urn: str) -> list[Diagnostic]:
+        found = []
+        for diagnostic in answer.diagnostics:
+            message = diagnostic.message
+            prefix = diagnostic.description + "\n"
+            if diagnostic.description and message.startswith(prefix):
+                message = message[len(prefix) :]
+            # The SDK's wording for a value unknown during preview; keep only the policy's part.
+            message = _PREVIEW_PREFIX.sub("", message)
+            found.append(
+                Diagnostic(
+                    policy=diagnostic.policyName,
+                    level=_level_name(diagnostic.enforcementLevel),
+                    urn=diagnostic.urn or default_urn,
+                    message=message.strip(),
+                    description=diagnostic.description,
+                )
+            )
+        return found
+
+    def _request(self, resource: PackResource) -> Any:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        return analyzer_pb2.AnalyzeRequest(
+            type=resource.type,
+            properties=resource.properties,
+            urn=resource.urn,
+            name=resource.name,
+            options=self._options(resource),
+        )
+
+    def analyze(self, resource: PackResource) -> list[Diagnostic]:
+        return self._diagnostics(self.stub.Analyze(self._request(resource)), resource.urn)
+
+    def analyze_many(self, resources: Sequence[PackResource], window: int = 8) -> list[Diagnostic]:
+        """`Analyze` for every resource, `window` calls in flight at a time, in order."""
+        futures: list[tuple[PackResource, Any]] = []
+        found: list[Diagnostic] = []
+        for resource in resources:
+            futures.append((resource, self.stub.Analyze.future(self._request(resource))))
+            if len(futures) >= window:
+                done, future = futures.pop(0)
+                found.extend(self._diagnostics(future.result(), done.urn))
+        for done, future in futures:
+            found.extend(self._diagnostics(future.result(), done.urn))
+        return found
+
+    def analyze_stack(
+        self, resources: Sequence[PackResource], stack_urn: str = ""
+    ) -> list[Diagnostic]:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        request = analyzer_pb2.AnalyzeStackRequest()
+        for resource in resources:
+            item = request.resources.add()
+            item.type = resource.type
+            item.properties.CopyFrom(resource.properties)
+            item.urn = resource.urn
+            item.name = resource.name
+            item.options.CopyFrom(self._options(resource))
+            item.parent = resource.parent
+            item.dependencies.extend(resource.dependencies)
+            for key, urns in resource.property_dependencies.items():
+                item.propertyDependencies[key].urns.extend(urns)
+        return self._diagnostics(self.stub.AnalyzeStack(request), stack_urn)
+
+
+def struct_of(properties: Mapping[str, Any]) -> Any:
+    """A protobuf Struct from plain JSON-like properties (tests and the bench)."""
+    from google.protobuf import struct_pb2
+
+    struct = struct_pb2.Struct()
+    struct.update(dict(properties))
+    return struct
