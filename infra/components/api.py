@@ -241,11 +241,13 @@ class ApiService(pulumi.ComponentResource):
                         "detail-type": ["AppRunner Service Operation Status Change"],
                         "resources": [arn],
                         "detail": {
+                            # The failure statuses App Runner sends (EventBridge reference).
                             "operationStatus": [
-                                "DeploymentFailed",
+                                "CreateServiceFailed",
                                 "UpdateServiceFailed",
-                                "RollbackSucceeded",
-                                "RollbackFailed",
+                                "DeploymentFailed",
+                                "PauseServiceFailed",
+                                "ResumeServiceFailed",
                             ]
                         },
                     }
