@@ -106,7 +106,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         wire.CopyFrom(request.object)
         plain = json_format.MessageToDict(wire)
         dependencies = sorted(
-            {*request.dependencies, *(u for d in request.propertyDependencies.values() for u in d.urns)}
+            {
+                *request.dependencies,
+                *(u for d in request.propertyDependencies.values() for u in d.urns),
+            }
         )
         self.recorded.append(
             RecordedResource(
@@ -139,7 +142,9 @@ def _kebab(name: str) -> str:
 class RealisticMocks(pulumi_mocks.Mocks):
     """Outputs shaped like the real cloud's, derived deterministically from names."""
 
-    def __init__(self, region: str = "us-east-1", gcp_project: str = "spendsense-production") -> None:
+    def __init__(
+        self, region: str = "us-east-1", gcp_project: str = "spendsense-production"
+    ) -> None:
         self.region = region
         self.gcp_project = gcp_project
 
@@ -158,7 +163,7 @@ class RealisticMocks(pulumi_mocks.Mocks):
         resource_id = state.pop("__id", None) or f"{physical}-{_short_hash(typ + name)}"
         return resource_id, state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -166,18 +171,18 @@ class RealisticMocks(pulumi_mocks.Mocks):
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
                 "userId": "AIDMOCK",
                 "id": ACCOUNT_ID,
-            }
+            }, []
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return {"json": "{}", "id": "policy"}
+            return {"json": "{}", "id": "policy"}, []
         if token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId") or self.gcp_project
-            return {"projectId": project, "number": _project_number(project), "id": project}
+            return {"projectId": project, "number": _project_number(project), "id": project}, []
         if token == "gcp:projects/getProject:getProject":
-            return {"projects": [], "id": "projects"}
+            return {"projects": [], "id": "projects"}, []
         if token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
             project = args.args.get("project") or self.gcp_project
             number = _project_number(project)
@@ -185,8 +190,8 @@ class RealisticMocks(pulumi_mocks.Mocks):
                 "emailAddress": f"service-{number}@gs-project-accounts.iam.gserviceaccount.com",
                 "member": f"serviceAccount:service-{number}@gs-project-accounts.iam.gserviceaccount.com",
                 "id": project,
-            }
-        return {}
+            }, []
+        return {}, []
 
 
 def _project_number(project: str) -> str:
@@ -214,7 +219,11 @@ def _ecr_repository(mocks: RealisticMocks, physical: str, inputs: Mapping[str, A
 
 
 def _iam_role(mocks: RealisticMocks, physical: str, inputs: Mapping[str, Any]) -> dict:
-    return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}", "uniqueId": "AROAMOCK", "__id": physical}
+    return {
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}",
+        "uniqueId": "AROAMOCK",
+        "__id": physical,
+    }
 
 
 def _sns_topic(mocks: RealisticMocks, physical: str, inputs: Mapping[str, Any]) -> dict:
@@ -267,8 +276,12 @@ _TYPE_OUTPUTS: dict[str, Callable[[RealisticMocks, str, Mapping[str, Any]], dict
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:kms/key:Key": _kms_key,
     "aws:lambda/function:Function": _lambda,
-    "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion": _generic_arn("apprunner"),  # fmt: skip
-    "aws:apprunner/observabilityConfiguration:ObservabilityConfiguration": _generic_arn("apprunner"),
+    "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion": _generic_arn(
+        "apprunner"
+    ),  # fmt: skip
+    "aws:apprunner/observabilityConfiguration:ObservabilityConfiguration": _generic_arn(
+        "apprunner"
+    ),
     "gcp:serviceaccount/account:Account": _gcp_service_account,
     "gcp:storage/bucket:Bucket": _gcp_bucket,
 }
