@@ -1,0 +1,229 @@
+"""Typed, frozen settings of the CI trust stack, parsed once from its configuration.
+
+`parse_trust_settings` is a pure function from the raw configuration (``{"aws:region": ...,
+"spendsense-ci-trust:github": {...}}``, structured values already decoded) to a
+`TrustSettings` object. A bad value becomes one `TrustSettingsError` line that names the key as
+written in `Pulumi.<stack>.yaml`, what is allowed and what was given, for example::
+
+    spendsense-ci-trust:github.owner: must be a GitHub owner name ... (got "my org")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "spendsense-ci-trust"
+STACK_ENVIRONMENTS = ("staging", "production")
+
+# The GCP roles a deploy service account may grant to others (to the program's own service
+# accounts and service agents). Everything else it cannot grant, so it cannot make itself or
+# anyone else an owner (an IAM condition on `modifiedGrantsByRole`, see program.py).
+DEFAULT_GRANTABLE_ROLES = (
+    "roles/datastore.importExportAdmin",
+    "roles/datastore.user",
+    "roles/storage.objectViewer",
+    "roles/storage.objectAdmin",
+    "roles/storage.legacyBucketReader",
+    "roles/cloudscheduler.jobRunner",
+    "roles/iam.serviceAccountTokenCreator",
+    "roles/iam.serviceAccountUser",
+)
+
+
+class TrustSettingsError(pulumi.RunError):
+    """A bad setting; Pulumi prints a RunError as its message alone, without a traceback."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")
+
+
+def _got(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _matches(pattern: str, what: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {what} (got {_got(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+GithubName = Annotated[str, _matches(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})", "a GitHub owner or repository name (letters, digits, ., _ and -)")]  # fmt: skip
+GcpProject = Annotated[str, _matches(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id (6-30 lower-case letters, digits and dashes)")]  # fmt: skip
+BucketName = Annotated[str, _matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3/GCS bucket name (3-63 lower-case letters, digits, . and -)")]  # fmt: skip
+Prefix = Annotated[str, _matches(r"[A-Za-z][A-Za-z0-9-]{2,39}", "a resource name prefix such as spendsense (3-40 letters, digits and -)")]  # fmt: skip
+GcpRole = Annotated[str, _matches(r"roles/[A-Za-z0-9_.]+", "a predefined GCP role such as roles/datastore.user")]  # fmt: skip
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class GithubSettings(_Model):
+    """The one repository whose workflows are trusted."""
+
+    owner: GithubName
+    repository: GithubName
+    # The branch deploys and scheduled checks run from.
+    default_branch: Annotated[str, _matches(r"[A-Za-z0-9._/-]{1,100}", "a branch name")] = "main"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repository}"
+
+
+class EnvironmentSettings(_Model):
+    """One GitHub environment (= one Pulumi stack of the main program)."""
+
+    name: Annotated[str, AfterValidator(lambda v: _one_of(v, STACK_ENVIRONMENTS))]
+    gcp_project: GcpProject
+
+
+class ChecksSettings(_Model):
+    """What the scheduled checks read (production) and where the restore drill imports."""
+
+    environment: Annotated[str, AfterValidator(lambda v: _one_of(v, STACK_ENVIRONMENTS))] = (
+        "production"
+    )
+    backup_bucket: BucketName = "spendsense-backups"
+    drill_project: GcpProject = "spendsense-test"
+
+
+class StateSettings(_Model):
+    """The Pulumi state backend: an S3 bucket and the KMS key of the stacks' secrets."""
+
+    bucket_name: BucketName
+    noncurrent_version_days: Annotated[int, AfterValidator(lambda v: _at_least(v, 30))] = 365
+    protect: bool = True
+
+
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)} (got {_got(value)})")
+    return value
+
+
+def _at_least(value: int, low: int) -> int:
+    if value < low:
+        raise ValueError(f"must be at least {low} (got {value})")
+    return value
+
+
+class TrustSettings(_Model):
+    aws_region: str
+    gcp_project: GcpProject  # hosts the workload identity pool and the CI service accounts
+    github: GithubSettings
+    environments: tuple[EnvironmentSettings, ...]
+    checks: ChecksSettings = ChecksSettings()
+    state: StateSettings
+    # Physical-name prefixes of what the main program creates (IAM resource patterns).
+    resource_prefixes: tuple[Prefix, ...] = ("spendsense", "SpendSense")
+    grantable_roles: tuple[GcpRole, ...] = DEFAULT_GRANTABLE_ROLES
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"Project": "spendsense", "Environment": "ci", "ManagedBy": "pulumi"}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"project": "spendsense", "environment": "ci", "managed-by": "pulumi"}
+
+    def environment(self, name: str) -> EnvironmentSettings:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise TrustSettingsError(
+            f"{NAMESPACE}:checks.environment",
+            f"must name one of the environments ({', '.join(e.name for e in self.environments)}) "
+            f"(got {_got(name)})",
+        )
+
+
+_OBJECTS = {"github", "environments", "checks", "state", "resourcePrefixes", "grantableRoles"}
+_REQUIRED = ("github", "environments", "state")
+
+
+def parse_trust_settings(raw: Mapping[str, Any]) -> TrustSettings:
+    """Parse the trust stack's configuration (full keys, structured values decoded)."""
+    for key in raw:
+        namespace, _, name = key.partition(":")
+        if namespace == NAMESPACE and name not in _OBJECTS:
+            known = ", ".join(f"{NAMESPACE}:{k}" for k in sorted(_OBJECTS))
+            raise TrustSettingsError(key, f"is not a known setting (allowed: {known})")
+    for key in ("aws:region", "gcp:project"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise TrustSettingsError(key, "is required (a plain string in the stack file)")
+    for name in _REQUIRED:
+        if f"{NAMESPACE}:{name}" not in raw:
+            raise TrustSettingsError(f"{NAMESPACE}:{name}", "is required; see docs/ci.md")
+    data = {
+        "awsRegion": raw["aws:region"],
+        "gcpProject": raw["gcp:project"],
+        **{name: raw[f"{NAMESPACE}:{name}"] for name in _OBJECTS if f"{NAMESPACE}:{name}" in raw},
+    }
+    try:
+        settings = TrustSettings.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = [str(part) for part in error["loc"]]
+        head = {"awsRegion": "aws:region", "gcpProject": "gcp:project"}.get(location[0])
+        key = head or f"{NAMESPACE}:{location[0]}"
+        for part in location[1:]:
+            key += f"[{part}]" if part.isdigit() else f".{part}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "is not a known field; check the spelling"
+        elif error["type"] == "missing":
+            message = "is required"
+        raise TrustSettingsError(key, message) from None
+    names = [env.name for env in settings.environments]
+    if len(set(names)) != len(names) or not names:
+        raise TrustSettingsError(
+            f"{NAMESPACE}:environments",
+            f"must list each of {', '.join(STACK_ENVIRONMENTS)} at most once (got {names})",
+        )
+    settings.environment(settings.checks.environment)  # must exist
+    return settings
+
+
+def load_trust_settings() -> TrustSettings:
+    """Read the running stack's configuration (engine or mock runtime) and parse it."""
+    import json
+    import os
+
+    from pulumi.runtime import config as runtime_config
+
+    raw: dict[str, Any] = {}
+    sources: list[Mapping[str, Any]] = []
+    if "PULUMI_CONFIG" in os.environ:
+        sources.append(json.loads(os.environ["PULUMI_CONFIG"]))
+    sources.append(runtime_config.CONFIG.get())
+    for source in sources:
+        for key, value in source.items():
+            raw[key] = _decode(value)
+    return parse_trust_settings(raw)
+
+
+def _decode(value: Any) -> Any:
+    import json
+
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
