@@ -89,6 +89,39 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
 
     # --- GCP and Vercel (part 2): Firestore, backups, the frontend's environment -------------
     # PART-2-BEGIN
+    from infra.components.backups import Backups, BackupsArgs
+    from infra.components.firestore import Firestore, FirestoreArgs
+    from infra.components.frontend import Frontend, FrontendArgs
+
+    firestore = Firestore("firestore", FirestoreArgs(settings=settings, provider=providers.gcp))
+    backups = Backups(
+        "backups",
+        BackupsArgs(
+            settings=settings,
+            provider=providers.gcp,
+            database=firestore.database,
+            notification_channel_ids=[c.id for c in firestore.notification_channels],
+        ),
+    )
+    frontend = Frontend(
+        "frontend", FrontendArgs(settings=settings, provider=providers.vercel, api_url=api_url)
+    )
+    outputs.update(
+        {
+            "firestore_project": settings.gcp_project,
+            "firestore_database": firestore.database.name,
+            "backup_bucket": backups.bucket.name,
+            "backup_prefix": backups.prefix,
+            "backup_schedule": backups.schedule,
+            "backup_time_zone": backups.time_zone,
+            "backup_workflow": backups.workflow.name,
+            "vercel_project_id": settings.frontend.vercel_project_id,
+            "vercel_team_id": settings.frontend.vercel_team_id,
+            "frontend_url": settings.frontend.url,
+            "frontend_api_url_target": frontend.targets[0],
+            "frontend_redeploy_note": frontend.redeploy_note,
+        }
+    )
     # PART-2-END
     return outputs
 

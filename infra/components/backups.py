@@ -1,0 +1,418 @@
+"""Backups that cannot be lost: the export bucket, the daily export and its alerts.
+
+Owns:
+- the bucket `backup.bucketName`: uniform bucket-level access, public access prevention
+  enforced, not requester-pays, no versioning (a retention policy excludes it), access logs to
+  a second bucket; a lifecycle rule deletes `daily/` objects after `backup.retentionDays` and
+  `manual-*` objects after `backup.manualRetentionDays`; a bucket retention policy of
+  `backup.retentionDays` (locked when `backup.lockRetentionPolicy`) and soft delete, so no
+  object can be deleted or overwritten early by anyone, whatever key leaks or prefix is wrong;
+- the daily export: a Cloud Scheduler job (`backup.schedule` in `backup.timeZone`) that starts
+  a Cloud Workflows workflow (`infra/workflows/firestore_export.yaml`) which names the folder
+  `daily/YYYYMMDD_HHMMSS/` and calls the Firestore export connector, waiting for the export;
+- two service accounts: the workflow's, with only `roles/datastore.importExportAdmin` on the
+  project and bucket metadata read on the bucket; and the scheduler's, with only
+  `roles/workflows.invoker`, so the account that can export cannot also start workflows;
+- the Firestore service agents' bucket access: this project's (write exports, read them for a
+  restore) and the restore drill's test project's (`backup.testProject`: read only);
+- alerts when an export fails and when none has succeeded for `backup.maxExportAgeHours`.
+
+Deliberately not here: the database (`firestore.py`, which also owns the e-mail notification
+channels these alerts reuse), restores (a runbook procedure run by people, `spendsense`), and
+the IAM of the people who deploy this program (they need `iam.serviceAccounts.actAs` on the
+workflow's account).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.components.common import child, gcp_labels, stateful
+from infra.settings import Settings
+
+DAILY_PREFIX = "daily/"
+MANUAL_PREFIX = "manual-"
+WORKFLOW_SOURCE = Path(__file__).resolve().parent.parent / "workflows" / "firestore_export.yaml"
+EXPORT_ROLE = "roles/datastore.importExportAdmin"
+# Bucket metadata and object listing, no object content: enough for the export call to check
+# the destination, not enough to read or change a backup.
+EXPORT_BUCKET_ROLE = "roles/storage.legacyBucketReader"
+# The Firestore service agent does the writing (export) and the reading (import).
+AGENT_WRITE_ROLES = ("roles/storage.objectCreator", "roles/storage.legacyBucketReader")
+AGENT_READ_ROLES = ("roles/storage.objectViewer", "roles/storage.legacyBucketReader")
+# Cloud Storage writes usage logs as this group (docs: "Usage logs & storage logs").
+STORAGE_ANALYTICS = "group:cloud-storage-analytics@google.com"
+DAY_SECONDS = 86_400
+
+
+def firestore_agent(project_number: str) -> str:
+    """The Firestore service agent of a project, as an IAM member."""
+    return f"serviceAccount:service-{project_number}@gcp-sa-firestore.iam.gserviceaccount.com"
+
+
+def workflow_source() -> str:
+    return WORKFLOW_SOURCE.read_text(encoding="utf-8")
+
+
+def scheduler_body() -> str:
+    """The executions.create body Cloud Scheduler posts, base64-encoded as the API wants."""
+    body = {"argument": json.dumps({"trigger": "cloud-scheduler"})}
+    return base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def missing_export_query(workflow: str, hours: int) -> str:
+    """PromQL: true when no execution of `workflow` succeeded in the last `hours` hours.
+
+    A metric-absence condition would be simpler but stops at 23.5 hours; PromQL conditions
+    may look back further. `absent_over_time` covers "no successful run at all" (no series),
+    the `increase` half covers a series that exists but did not grow.
+    """
+    series = (
+        "workflows_googleapis_com:finished_execution_count{"
+        'monitored_resource="workflows.googleapis.com/Workflow",'
+        f'workflow_id="{workflow}",status="SUCCEEDED"'
+        "}"
+    )
+    return f"(sum(increase({series}[{hours}h])) < 1) or on() absent_over_time({series}[{hours}h])"
+
+
+@dataclass
+class BackupsArgs:
+    settings: Settings
+    provider: pulumi.ProviderResource
+    database: gcp.firestore.Database
+    notification_channel_ids: Sequence[pulumi.Input[str]]
+
+
+class Backups(pulumi.ComponentResource):
+    """The backup bucket, the scheduled export and its alerts (`spendsense:gcp:Backups`)."""
+
+    bucket: gcp.storage.Bucket
+    log_bucket: gcp.storage.Bucket
+    export_account: gcp.serviceaccount.Account
+    scheduler_account: gcp.serviceaccount.Account
+    workflow: gcp.workflows.Workflow
+    job: gcp.cloudscheduler.Job
+
+    def __init__(
+        self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("spendsense:gcp:Backups", name, None, opts)
+        self._name = name
+        self._settings = args.settings
+        self._provider = args.provider
+        settings = args.settings
+        backup = settings.backup
+
+        project = gcp.organizations.get_project_output(
+            project_id=settings.gcp_project,
+            opts=pulumi.InvokeOutputOptions(provider=self._provider),
+        )
+        self.log_bucket = self._log_bucket()
+        self.bucket = self._bucket()
+        self.export_account, self.scheduler_account = self._accounts()
+        self._agent_access(project.number, AGENT_WRITE_ROLES + AGENT_READ_ROLES, "agent", args)
+        if backup.test_project:
+            test = gcp.organizations.get_project_output(
+                project_id=backup.test_project,
+                opts=pulumi.InvokeOutputOptions(provider=self._provider),
+            )
+            self._agent_access(test.number, AGENT_READ_ROLES, "test-agent", None)
+        self.workflow = self._workflow()
+        self.job = self._schedule()
+        self.alert_policies = self._alerts(args.notification_channel_ids)
+
+        self.prefix = DAILY_PREFIX
+        self.schedule = backup.schedule
+        self.time_zone = backup.time_zone
+        self.register_outputs(
+            {
+                "bucket": self.bucket.name,
+                "prefix": self.prefix,
+                "schedule": self.schedule,
+                "time_zone": self.time_zone,
+                "workflow": self.workflow.name,
+            }
+        )
+
+    # -- buckets ---------------------------------------------------------------------------
+    def _common_bucket_args(self) -> dict[str, Any]:
+        settings = self._settings
+        return {
+            "project": settings.gcp_project,
+            "location": settings.backup.location,
+            "storage_class": "STANDARD",
+            "uniform_bucket_level_access": True,
+            "public_access_prevention": "enforced",
+            "requester_pays": False,
+            "force_destroy": False,
+            "labels": gcp_labels(settings),
+        }
+
+    def _log_bucket(self) -> gcp.storage.Bucket:
+        settings = self._settings
+        log_bucket = gcp.storage.Bucket(
+            f"{self._name}-access-logs",
+            name=settings.backup.log_bucket_name,
+            lifecycle_rules=[
+                {
+                    "action": {"type": "Delete"},
+                    "condition": {"age": settings.backup.access_log_retention_days},
+                }
+            ],
+            **self._common_bucket_args(),
+            opts=child(self, self._provider, **stateful(settings)),
+        )
+        gcp.storage.BucketIAMMember(
+            f"{self._name}-access-logs-writer",
+            bucket=log_bucket.name,
+            role="roles/storage.objectCreator",
+            member=STORAGE_ANALYTICS,
+            opts=child(self, self._provider),
+        )
+        return log_bucket
+
+    def _bucket(self) -> gcp.storage.Bucket:
+        settings = self._settings
+        backup = settings.backup
+        return gcp.storage.Bucket(
+            f"{self._name}-bucket",
+            name=backup.bucket_name,
+            # A retention policy and object versioning cannot be used together; the retention
+            # policy is what stops early deletes and overwrites.
+            versioning={"enabled": False},
+            retention_policy={
+                "retention_period": str(backup.retention_days * DAY_SECONDS),
+                "is_locked": backup.lock_retention_policy,
+            },
+            soft_delete_policy={
+                "retention_duration_seconds": backup.soft_delete_days * DAY_SECONDS
+            },
+            lifecycle_rules=[
+                {
+                    "action": {"type": "Delete"},
+                    "condition": {"age": backup.retention_days, "matches_prefixes": [DAILY_PREFIX]},
+                },
+                {
+                    "action": {"type": "Delete"},
+                    "condition": {
+                        "age": backup.manual_retention_days,
+                        "matches_prefixes": [MANUAL_PREFIX],
+                    },
+                },
+                {
+                    "action": {"type": "AbortIncompleteMultipartUpload"},
+                    "condition": {"age": 1},
+                },
+            ],
+            logging={"log_bucket": self.log_bucket.name, "log_object_prefix": backup.bucket_name},
+            **self._common_bucket_args(),
+            opts=child(self, self._provider, **stateful(settings)),
+        )
+
+    # -- identities ------------------------------------------------------------------------
+    def _accounts(self) -> tuple[gcp.serviceaccount.Account, gcp.serviceaccount.Account]:
+        settings = self._settings
+        export = gcp.serviceaccount.Account(
+            f"{self._name}-export-sa",
+            project=settings.gcp_project,
+            account_id="firestore-backup-export",
+            display_name="Firestore daily export (Cloud Workflows)",
+            description="Runs the daily Firestore export workflow. Only datastore.importExportAdmin.",
+            opts=child(self, self._provider),
+        )
+        gcp.projects.IAMMember(
+            f"{self._name}-export-sa-import-export",
+            project=settings.gcp_project,
+            role=EXPORT_ROLE,
+            member=export.member,
+            opts=child(self, self._provider),
+        )
+        gcp.storage.BucketIAMMember(
+            f"{self._name}-export-sa-bucket",
+            bucket=self.bucket.name,
+            role=EXPORT_BUCKET_ROLE,
+            member=export.member,
+            opts=child(self, self._provider),
+        )
+        scheduler = gcp.serviceaccount.Account(
+            f"{self._name}-scheduler-sa",
+            project=settings.gcp_project,
+            account_id="firestore-backup-scheduler",
+            display_name="Firestore daily export (Cloud Scheduler)",
+            description="Starts the daily Firestore export workflow. Only workflows.invoker.",
+            opts=child(self, self._provider),
+        )
+        gcp.projects.IAMMember(
+            f"{self._name}-scheduler-sa-invoker",
+            project=settings.gcp_project,
+            role="roles/workflows.invoker",
+            member=scheduler.member,
+            opts=child(self, self._provider),
+        )
+        return export, scheduler
+
+    def _agent_access(
+        self,
+        project_number: pulumi.Output[str],
+        roles: Sequence[str],
+        role_name: str,
+        args: BackupsArgs | None,
+    ) -> None:
+        """Bucket roles for a project's Firestore service agent (it reads and writes exports)."""
+        member = project_number.apply(firestore_agent)
+        # The agent exists once the project's Firestore database does.
+        depends = [args.database] if args is not None else []
+        for role in dict.fromkeys(roles):
+            short = role.removeprefix("roles/storage.").replace(".", "-").lower()
+            gcp.storage.BucketIAMMember(
+                f"{self._name}-{role_name}-{short}",
+                bucket=self.bucket.name,
+                role=role,
+                member=member,
+                opts=child(self, self._provider, depends_on=depends),
+            )
+
+    # -- the export ------------------------------------------------------------------------
+    def _workflow(self) -> gcp.workflows.Workflow:
+        settings = self._settings
+        backup = settings.backup
+        return gcp.workflows.Workflow(
+            f"{self._name}-export-workflow",
+            project=settings.gcp_project,
+            region=backup.region,
+            name=backup.workflow_name,
+            description=(
+                f"Exports Firestore {settings.firestore.database} to "
+                f"gs://{backup.bucket_name}/{DAILY_PREFIX}YYYYMMDD_HHMMSS/ and waits for it."
+            ),
+            service_account=self.export_account.email,
+            source_contents=workflow_source(),
+            user_env_vars={
+                "FIRESTORE_DATABASE": settings.firestore.database,
+                "BACKUP_BUCKET": self.bucket.name,
+                "BACKUP_PREFIX": DAILY_PREFIX,
+            },
+            labels=gcp_labels(settings),
+            deletion_protection=False,
+            opts=child(self, self._provider),
+        )
+
+    def _schedule(self) -> gcp.cloudscheduler.Job:
+        settings = self._settings
+        backup = settings.backup
+        uri = pulumi.Output.concat(
+            "https://workflowexecutions.googleapis.com/v1/projects/",
+            settings.gcp_project,
+            "/locations/",
+            backup.region,
+            "/workflows/",
+            self.workflow.name,
+            "/executions",
+        )
+        return gcp.cloudscheduler.Job(
+            f"{self._name}-export-schedule",
+            project=settings.gcp_project,
+            region=backup.region,
+            description=(
+                f"Daily Firestore export at {backup.schedule} {backup.time_zone} "
+                f"into gs://{backup.bucket_name}/{DAILY_PREFIX}"
+            ),
+            schedule=backup.schedule,
+            time_zone=backup.time_zone,
+            attempt_deadline="180s",
+            # Retries cover only starting the workflow; the workflow itself is not retried.
+            retry_config={"retry_count": 3, "min_backoff_duration": "60s"},
+            http_target={
+                "http_method": "POST",
+                "uri": uri,
+                "body": scheduler_body(),
+                "headers": {"Content-Type": "application/json"},
+                "oauth_token": {
+                    "service_account_email": self.scheduler_account.email,
+                    "scope": "https://www.googleapis.com/auth/cloud-platform",
+                },
+            },
+            opts=child(self, self._provider),
+        )
+
+    # -- alerts ----------------------------------------------------------------------------
+    def _alerts(self, channels: Sequence[pulumi.Input[str]]) -> list[gcp.monitoring.AlertPolicy]:
+        settings = self._settings
+        backup = settings.backup
+        workflow = backup.workflow_name
+        failed = gcp.monitoring.AlertPolicy(
+            f"{self._name}-alert-export-failed",
+            project=settings.gcp_project,
+            display_name=f"Firestore daily export failed ({settings.environment})",
+            combiner="OR",
+            conditions=[
+                {
+                    "display_name": "An export workflow execution failed or was cancelled",
+                    "condition_threshold": {
+                        "filter": " AND ".join(
+                            [
+                                'resource.type = "workflows.googleapis.com/Workflow"',
+                                f'resource.label.workflow_id = "{workflow}"',
+                                'metric.type = "workflows.googleapis.com/finished_execution_count"',
+                                'metric.label.status = one_of("FAILED", "CANCELLED")',
+                            ]
+                        ),
+                        "comparison": "COMPARISON_GT",
+                        "threshold_value": 0,
+                        "duration": "0s",
+                        "aggregations": [
+                            {"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}
+                        ],
+                    },
+                }
+            ],
+            notification_channels=list(channels),
+            documentation=self._doc(
+                f"The daily Firestore export (workflow `{workflow}` in {backup.region}) failed. "
+                "Look at the failed execution's error, fix it, then run "
+                f"`gcloud workflows run {workflow} --location {backup.region}` and check that "
+                f"a new folder appeared under gs://{backup.bucket_name}/{DAILY_PREFIX}."
+            ),
+            user_labels=gcp_labels(settings),
+            opts=child(self, self._provider),
+        )
+        hours = backup.max_export_age_hours
+        missing = gcp.monitoring.AlertPolicy(
+            f"{self._name}-alert-export-missing",
+            project=settings.gcp_project,
+            display_name=f"No Firestore export in {hours} hours ({settings.environment})",
+            combiner="OR",
+            conditions=[
+                {
+                    "display_name": f"No successful export workflow execution in {hours} h",
+                    "condition_prometheus_query_language": {
+                        "query": missing_export_query(workflow, hours),
+                        "duration": "0s",
+                        "evaluation_interval": "300s",
+                    },
+                }
+            ],
+            notification_channels=list(channels),
+            documentation=self._doc(
+                f"No daily Firestore export has succeeded for {hours} hours: the newest backup "
+                f"under gs://{backup.bucket_name}/{DAILY_PREFIX} is getting old. Check that the "
+                f"Cloud Scheduler job is enabled and that workflow `{workflow}` ran, then run "
+                f"it by hand (`gcloud workflows run {workflow} --location {backup.region}`)."
+            ),
+            user_labels=gcp_labels(settings),
+            opts=child(self, self._provider),
+        )
+        return [failed, missing]
+
+    @staticmethod
+    def _doc(content: str) -> Mapping[str, str]:
+        return {"content": content, "mime_type": "text/markdown"}

@@ -1,0 +1,91 @@
+"""The frontend's environment on Vercel: `NEXT_PUBLIC_API_URL` for this stack's deployments.
+
+Owns one Vercel project environment variable, `NEXT_PUBLIC_API_URL`, set to
+`frontend.apiUrl` or else `https://` + the App Runner service URL, on the Vercel target the
+stack names (`frontend.target`: production for the production stack, preview for staging, so
+pull-request previews talk to the staging API).
+
+`NEXT_PUBLIC_` values are compiled into the frontend when Vercel builds it: changing one here
+changes nothing that users see until a new deployment is built (`vercel --prod`, or a push).
+`REDEPLOY_NOTE` says so in the stack outputs and in `spendsense plan`.
+
+Deliberately not here: the Vercel project itself, its domains and its deployments (the
+runbook deploys with `vercel --prod` and rolls back with `vercel promote`), and secrets: a
+secret never goes into a `NEXT_PUBLIC_` variable (it would be shipped to every browser), and
+any secret added later must be created with `sensitive=True` (see `SENSITIVE_PREFIXES`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumiverse_vercel as vercel
+
+from infra.components.common import child
+from infra.settings import Settings
+
+API_URL_VARIABLE = "NEXT_PUBLIC_API_URL"
+PUBLIC_PREFIX = "NEXT_PUBLIC_"
+REDEPLOY_NOTE = (
+    "NEXT_PUBLIC_ values are compiled into the frontend at build time: a change takes effect "
+    "only with a new Vercel deployment (vercel --prod, or push a commit)."
+)
+
+
+def is_public(key: str) -> bool:
+    """A variable that Next.js inlines into the browser bundle: never a secret."""
+    return key.startswith(PUBLIC_PREFIX)
+
+
+@dataclass
+class FrontendArgs:
+    settings: Settings
+    provider: pulumi.ProviderResource
+    # `settings.frontend.apiUrl` or `https://` + the App Runner service URL (program.py).
+    api_url: pulumi.Input[str]
+
+
+class Frontend(pulumi.ComponentResource):
+    """The Vercel project's API URL variable (type `spendsense:vercel:Frontend`)."""
+
+    api_url_variable: vercel.ProjectEnvironmentVariable
+
+    def __init__(
+        self, name: str, args: FrontendArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("spendsense:vercel:Frontend", name, None, opts)
+        settings = args.settings
+        frontend = settings.frontend
+        self.targets = [frontend.target]
+        self.api_url = pulumi.Output.from_input(args.api_url).apply(_require_https)
+        self.api_url_variable = vercel.ProjectEnvironmentVariable(
+            f"{name}-api-url",
+            project_id=frontend.vercel_project_id,
+            team_id=frontend.vercel_team_id,
+            key=API_URL_VARIABLE,
+            value=self.api_url,
+            targets=self.targets,
+            # The API's URL is public by nature (every browser sees it); sensitive variables
+            # cannot be read back, which would hide a wrong URL from `vercel env ls`.
+            sensitive=False,
+            comment=f"Managed by Pulumi (SpendSense {settings.environment}). {REDEPLOY_NOTE}",
+            opts=child(self, args.provider),
+        )
+        self.redeploy_note = REDEPLOY_NOTE
+        self.register_outputs(
+            {
+                "api_url": self.api_url,
+                "targets": self.targets,
+                "redeploy_note": self.redeploy_note,
+            }
+        )
+
+
+def _require_https(url: str) -> str:
+    if not url.startswith("https://"):
+        raise pulumi.RunError(
+            f"{API_URL_VARIABLE}: must be an https:// URL (got {url!r}); "
+            "set spendsense:frontend.apiUrl or check the App Runner service URL"
+        )
+    return url.rstrip("/")
