@@ -207,3 +207,60 @@ def firestore_emulator() -> Iterator[Any]:
 
 def unique_project(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# --- App Runner (botocore Stubber, checked against the API model) ---------------------------
+
+SERVICE_ARN = BASE_OUTPUTS["api_service_arn"]
+
+
+def service(status: str = "RUNNING") -> dict[str, Any]:
+    """A DescribeService `Service` with every field the API model requires."""
+    from datetime import UTC, datetime
+
+    return {
+        "ServiceName": "spendsense-api",
+        "ServiceId": "8fe1e10304f84fd2b0df550fe98a71fa",
+        "ServiceArn": SERVICE_ARN,
+        "ServiceUrl": "abc123.us-east-1.awsapprunner.com",
+        "CreatedAt": datetime(2026, 1, 1, tzinfo=UTC),
+        "UpdatedAt": datetime(2026, 11, 1, tzinfo=UTC),
+        "Status": status,
+        "SourceConfiguration": {
+            "ImageRepository": {
+                "ImageIdentifier": "123456789012.dkr.ecr.us-east-1.amazonaws.com/spendsense-api:v42",
+                "ImageRepositoryType": "ECR",
+            }
+        },
+        "InstanceConfiguration": {"Cpu": "2048", "Memory": "4096"},
+        "AutoScalingConfigurationSummary": {},
+        "NetworkConfiguration": {},
+    }
+
+
+def operation_summary(operation_id: str, kind: str, status: str) -> dict[str, Any]:
+    return {"Id": operation_id, "Type": kind, "Status": status, "TargetArn": SERVICE_ARN}
+
+
+@pytest.fixture
+def apprunner_stub() -> Iterator[Any]:
+    """A real botocore App Runner client under ModelCheckedStubber; asserts every expected call
+    was made."""
+    from tests.apprunner_stub import ModelCheckedStubber, apprunner_client
+
+    client = apprunner_client()
+    stubber = ModelCheckedStubber(client)
+    stubber.activate()
+    yield stubber
+    stubber.deactivate()
+
+
+@pytest.fixture
+def health_server(http_server: ScriptedServer) -> ScriptedServer:
+    """The API's /health on a real local HTTP server, healthy unless a test says otherwise."""
+    http_server.on(
+        "GET",
+        "/health",
+        (200, {"status": "healthy", "database": "healthy", "api_version": "1.0.0"}),
+    )
+    return http_server

@@ -1,0 +1,181 @@
+"""Rotate the JWT signing secret now (runbook, monthly "Rotate JWT secrets").
+
+Order and why:
+1. the App Runner service must not be busy (else the deployment in step 3 cannot start, and
+   the instances would keep the old key for an unknown time);
+2. Secrets Manager `RotateSecret` with `RotateImmediately`: the secret's rotation function
+   writes a new version and moves `AWSCURRENT` to it (the old value stays as `AWSPREVIOUS`);
+   wait until the new version is `AWSCURRENT`;
+3. App Runner `StartDeployment`, followed until it ends, so every instance reads the new value;
+4. the health gate: `GET <api_url>/health` must be healthy.
+
+The secret's value is never read or printed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from spendsense.clients import describe_aws_error
+from spendsense.errors import OperationFailed
+from spendsense.ops import apprunner
+from spendsense.ops.health import HealthResult, check_health, health_url
+
+CURRENT = "AWSCURRENT"
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    secret_arn: str
+    previous_version: str | None
+    new_version: str
+    operation_id: str
+    health: HealthResult
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "secret_arn": self.secret_arn,
+            "previous_version": self.previous_version,
+            "new_version": self.new_version,
+            "deployment_operation_id": self.operation_id,
+            "health": self.health.to_json(),
+        }
+
+
+def current_version(secret: dict[str, Any]) -> str | None:
+    for version, stages in (secret.get("VersionIdsToStages") or {}).items():
+        if CURRENT in stages:
+            return str(version)
+    return None
+
+
+def describe_secret(client: Any, arn: str) -> dict[str, Any]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        secret: dict[str, Any] = client.describe_secret(SecretId=arn)
+    except (ClientError, BotoCoreError) as exc:
+        raise describe_aws_error(exc, f"describe secret {arn}") from None
+    return secret
+
+
+def rotate_now(
+    client: Any,
+    arn: str,
+    *,
+    timeout: float,
+    poll: float = 5,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[str | None, str]:
+    """RotateSecret now and wait until the new version is AWSCURRENT; (old, new) version ids."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    secret = describe_secret(client, arn)
+    if not secret.get("RotationEnabled"):
+        raise OperationFailed(
+            f"secret {arn} has no rotation configured (RotationEnabled is false); "
+            "`pulumi up` sets it (policy aws-secretsmanager-rotation)"
+        )
+    before = current_version(secret)
+    try:
+        response = client.rotate_secret(SecretId=arn, RotateImmediately=True)
+    except (ClientError, BotoCoreError) as exc:
+        raise describe_aws_error(exc, f"rotate secret {arn}") from None
+    new = str(response["VersionId"])
+    deadline = clock() + timeout
+    while True:
+        secret = describe_secret(client, arn)
+        if CURRENT in (secret.get("VersionIdsToStages") or {}).get(new, []):
+            return before, new
+        if progress is not None:
+            progress(
+                f"rotation of {secret.get('Name', arn)}: waiting for version {new} to be {CURRENT}"
+            )
+        if clock() >= deadline:
+            raise OperationFailed(
+                f"rotation of secret {arn} started (version {new}) but it was not {CURRENT} "
+                f"within {timeout:g} s; nothing was deployed; check the rotation function's logs "
+                "in CloudWatch (/aws/lambda/...)"
+            )
+        sleep(max(0.0, min(poll, deadline - clock())))
+
+
+def health_gate(
+    api_url: str,
+    *,
+    attempts: int = 6,
+    interval: float = 10,
+    timeout: float = 10,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
+) -> HealthResult:
+    """`GET <api_url>/health` until healthy, at most `attempts` times; the last result."""
+    url = health_url(api_url)
+    result = check_health(url, timeout)
+    for _ in range(attempts - 1):
+        if result.healthy:
+            break
+        if progress is not None:
+            progress(f"health {url}: {result.summary()}; checking again in {interval:g} s")
+        sleep(interval)
+        result = check_health(url, timeout)
+    return result
+
+
+def rotate_jwt(
+    secrets: Any,
+    apprunner_client: Any,
+    *,
+    secret_arn: str,
+    service_arn: str,
+    api_url: str,
+    timeout: float,
+    poll: float = 5,
+    health_attempts: int = 6,
+    health_interval: float = 10,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RotationResult:
+    """Rotate, deploy, gate on health; a failure says what state it left behind."""
+    apprunner.ensure_not_busy(apprunner_client, service_arn)
+    before, new = rotate_now(
+        secrets, secret_arn, timeout=timeout, poll=poll, progress=progress, sleep=sleep
+    )
+    if progress is not None:
+        progress(f"secret rotated: version {new} is {CURRENT}; starting an App Runner deployment")
+    state = f"the secret is rotated (version {new} is {CURRENT}, the old one is AWSPREVIOUS)"
+    try:
+        operation = apprunner.start_deployment(apprunner_client, service_arn)
+        apprunner.wait_for_operation(
+            apprunner_client,
+            service_arn,
+            operation,
+            timeout=timeout,
+            poll=poll,
+            progress=progress,
+            sleep=sleep,
+        )
+    except OperationFailed as exc:
+        raise OperationFailed(
+            f"{exc} -- {state}, but the deployment did not finish, so instances may still sign "
+            "with the old key; fix the cause and run `spendsense deploy` to redeploy"
+        ) from None
+    health = health_gate(
+        api_url,
+        attempts=health_attempts,
+        interval=health_interval,
+        sleep=sleep,
+        progress=progress,
+    )
+    if not health.healthy:
+        raise OperationFailed(
+            f"after the deployment {health.url} is {health.summary()} -- {state} and deployed "
+            f"(operation {operation}); see `spendsense logs`, and `spendsense rollback api` if "
+            "the new key broke it"
+        )
+    return RotationResult(secret_arn, before, new, operation, health)
