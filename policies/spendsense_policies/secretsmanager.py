@@ -54,7 +54,8 @@ def rotation_days(rules: Any) -> float | Unknown | None:
             if month in ("*", "?") and (
                 day_of_month not in ("*", "?") or day_of_week not in ("*", "?")
             ):
-                return 7.0 if day_of_week not in ("*", "?") and day_of_month in ("*", "?") else 31.0
+                # Weekly, or monthly (a calendar month counts as the runbook's "monthly").
+                return 7.0 if day_of_week not in ("*", "?") and day_of_month in ("*", "?") else 30.0
             if month in ("*", "?"):
                 return 1.0
     return None

@@ -1,0 +1,197 @@
+"""CloudWatch: the runbook's targets as alarms with actions, the dashboard, log retention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.policies import compliant as c
+from tests.policies.conftest import Pack, only
+
+
+def stack_with(name: str, props: dict[str, Any] | None) -> list[Any]:
+    return c.stack(**{name: props})
+
+
+# --- latency ------------------------------------------------------------------------------
+def test_missing_latency_alarm(pack: Pack) -> None:
+    diagnostic = only(
+        pack.analyze_stack(stack_with("latency", None)), "aws-cloudwatch-latency-alarm"
+    )
+    assert "App Runner service spendsense-api has no p95 latency alarm" in diagnostic.message
+    assert diagnostic.urn.endswith("::service")
+
+
+def test_latency_threshold_of_two_seconds(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("latency", c.changed(c.latency_alarm(), "threshold", 2000))
+    )
+    message = only(found, "aws-cloudwatch-latency-alarm").message
+    assert "fires only above 2000 ms p95 latency; the runbook's target is 500 ms" in message
+
+
+def test_latency_alarm_on_average(pack: Pack) -> None:
+    alarm = c.changed(
+        c.changed(c.latency_alarm(), "extendedStatistic", "-"), "statistic", "Average"
+    )
+    found = pack.analyze_stack(stack_with("latency", alarm))
+    assert "with statistic Average" in only(found, "aws-cloudwatch-latency-alarm").message
+
+
+def test_latency_alarm_without_action(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("latency", c.changed(c.latency_alarm(), "alarmActions", []))
+    )
+    assert (
+        "has no alarmActions, so it notifies nobody"
+        in only(found, "aws-cloudwatch-latency-alarm").message
+    )
+
+
+def test_latency_alarm_for_another_service_does_not_count(pack: Pack) -> None:
+    alarm = c.changed(c.latency_alarm(), "dimensions.ServiceName", "some-other-service")
+    assert "has no p95 latency alarm" in only(pack.analyze_stack(stack_with("latency", alarm)), "aws-cloudwatch-latency-alarm").message  # fmt: skip
+
+
+def test_unknown_latency_threshold_cannot_be_checked(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("latency", c.changed(c.latency_alarm(), "threshold", c.UNKNOWN))
+    )
+    diagnostic = only(found, "aws-cloudwatch-latency-alarm")
+    assert diagnostic.level == "advisory"
+    assert diagnostic.message.startswith("cannot be checked until deployment")
+
+
+# --- error rate ---------------------------------------------------------------------------
+def test_missing_error_rate_alarm(pack: Pack) -> None:
+    found = pack.analyze_stack(stack_with("errors", None))
+    assert "has no 5xx error-rate alarm" in only(found, "aws-cloudwatch-error-rate-alarm").message
+
+
+def test_error_rate_threshold_of_five_percent(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("errors", c.changed(c.error_rate_alarm(), "threshold", 5))
+    )
+    assert "fires only above 5 % 5xx error rate; the runbook's target is 1 %" in only(found, "aws-cloudwatch-error-rate-alarm").message  # fmt: skip
+
+
+def test_error_rate_as_a_fraction_is_read_as_percent(pack: Pack) -> None:
+    """errors / requests with threshold 0.05 is 5 %."""
+    alarm = c.changed(c.changed(c.error_rate_alarm(), "metricQueries.2.expression", "errors / requests"), "threshold", 0.05)  # fmt: skip
+    assert "fires only above 5 % 5xx error rate" in only(pack.analyze_stack(stack_with("errors", alarm)), "aws-cloudwatch-error-rate-alarm").message  # fmt: skip
+
+
+def test_error_count_without_requests_is_not_a_rate(pack: Pack) -> None:
+    alarm = c.error_rate_alarm()
+    alarm["metricQueries"] = [alarm["metricQueries"][0] | {"returnData": True}]
+    found = pack.analyze_stack(stack_with("errors", alarm))
+    assert "without dividing by Requests" in only(found, "aws-cloudwatch-error-rate-alarm").message
+
+
+# --- availability -------------------------------------------------------------------------
+def test_missing_availability_alarm(pack: Pack) -> None:
+    found = pack.analyze_stack(stack_with("availability", None))
+    assert "has no availability alarm" in only(found, "aws-cloudwatch-availability-alarm").message
+
+
+def test_availability_alarm_without_action(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("availability", c.changed(c.availability_alarm(), "alarmActions", []))
+    )
+    assert "notifies nobody" in only(found, "aws-cloudwatch-availability-alarm").message
+
+
+def test_health_check_on_wrong_path(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("health-check", c.changed(c.health_check(), "resourcePath", "/"))
+    )
+    assert (
+        'probes "/"; the API answers on "/health"'
+        in only(found, "aws-cloudwatch-availability-alarm").message
+    )
+
+
+# --- utilization --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "builder", "threshold", "expected"),
+    [
+        (
+            "cpu",
+            c.cpu_alarm,
+            90,
+            "fires only above 90 % CPU utilization; the runbook's target is 70 %",
+        ),
+        (
+            "memory",
+            c.memory_alarm,
+            95,
+            "fires only above 95 % memory utilization; the runbook's target is 80 %",
+        ),
+    ],
+)
+def test_utilization_thresholds(
+    pack: Pack, name: str, builder: Any, threshold: int, expected: str
+) -> None:
+    found = pack.analyze_stack(stack_with(name, c.changed(builder(), "threshold", threshold)))
+    assert expected in only(found, "aws-cloudwatch-utilization-alarms").message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("cpu", "has no CPU alarm"), ("memory", "has no memory alarm")]
+)
+def test_missing_utilization_alarm(pack: Pack, name: str, expected: str) -> None:
+    found = pack.analyze_stack(stack_with(name, None))
+    assert expected in only(found, "aws-cloudwatch-utilization-alarms").message
+
+
+def test_utilization_alarm_firing_below_threshold_is_wrong(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("cpu", c.changed(c.cpu_alarm(), "comparisonOperator", "LessThanThreshold"))
+    )
+    assert "uses LessThanThreshold" in only(found, "aws-cloudwatch-utilization-alarms").message
+
+
+# --- dashboard ----------------------------------------------------------------------------
+def test_missing_dashboard(pack: Pack) -> None:
+    found = pack.analyze_stack(stack_with("dashboard", None))
+    assert (
+        "has no CloudWatch dashboard named SpendSense-API"
+        in only(found, "aws-cloudwatch-dashboard").message
+    )
+
+
+def test_dashboard_without_the_service(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("dashboard", c.changed(c.dashboard(), "dashboardBody", '{"widgets": []}'))
+    )
+    assert (
+        "shows no metric of App Runner service spendsense-api"
+        in only(found, "aws-cloudwatch-dashboard").message
+    )
+
+
+def test_dashboard_with_another_name(pack: Pack) -> None:
+    found = pack.analyze_stack(
+        stack_with("dashboard", c.changed(c.dashboard(), "dashboardName", "Misc"))
+    )
+    assert "has no CloudWatch dashboard" in only(found, "aws-cloudwatch-dashboard").message
+
+
+# --- log retention ------------------------------------------------------------------------
+def test_compliant_log_group(pack: Pack) -> None:
+    assert pack.analyze(c.LOG_GROUP, c.log_group()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("-", "retentionInDays is not set, so the logs are kept (and paid for) forever"),
+        (0, "retentionInDays is not set"),
+        (45, "retentionInDays is 45, which CloudWatch Logs does not accept"),
+        (3, "retentionInDays is 3; logs must be kept at least 7 days"),
+    ],
+)
+def test_log_retention_violations(pack: Pack, value: Any, expected: str) -> None:
+    found = pack.analyze(c.LOG_GROUP, c.changed(c.log_group(), "retentionInDays", value))
+    assert expected in only(found, "aws-cloudwatch-log-retention").message

@@ -1,0 +1,129 @@
+"""Firestore: no open rules, delete protection and PITR in production, the daily export."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.policies import compliant as c
+from tests.policies.conftest import Pack, only
+
+OPEN = "gcp-firestore-rules-no-open-access"
+
+
+def test_compliant_rules(pack: Pack) -> None:
+    assert pack.analyze(c.RULESET, c.ruleset()) == []
+
+
+def test_the_repository_rules_file_passes(pack: Pack) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "firestore" / "firestore.rules").read_text()
+    assert pack.analyze(c.RULESET, c.ruleset(text)) == []
+
+
+@pytest.mark.parametrize(
+    ("replacement", "expected"),
+    [
+        ("allow read, write: if true;", "`allow read, write` is `if true`"),
+        ("allow read: if (true);", "`allow read` is `if true`"),
+        ("allow read, write;", "`allow read, write` has no condition"),
+        (
+            "allow read, write: if request.time < timestamp.date(2026, 12, 31);",
+            "is only a time limit (the test-mode leftover)",
+        ),
+        ("allow write: if request.auth != null || true;", "`allow write` is `if true`"),
+    ],
+)
+def test_open_rules(pack: Pack, replacement: str, expected: str) -> None:
+    content = c.GOOD_RULES.replace("allow read, write: if false;", replacement)
+    message = only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    assert expected in message and "firestore.rules line 9" in message
+
+
+def test_open_rule_in_a_comment_is_ignored(pack: Pack) -> None:
+    content = c.GOOD_RULES.replace("// Operators", "// allow read, write: if true; Operators")
+    assert pack.analyze(c.RULESET, c.ruleset(content)) == []
+
+
+def test_time_limit_combined_with_auth_is_not_open(pack: Pack) -> None:
+    content = c.GOOD_RULES.replace(
+        "allow read, write: if false;",
+        "allow read: if request.auth != null && request.time < timestamp.date(2027, 1, 1);",
+    )
+    assert pack.analyze(c.RULESET, c.ruleset(content)) == []
+
+
+def test_rules_version_1(pack: Pack) -> None:
+    content = c.GOOD_RULES.replace("rules_version = '2';\n", "")
+    assert (
+        "does not declare rules_version = '2'"
+        in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    )
+
+
+def test_compliant_database(pack: Pack) -> None:
+    assert pack.analyze(c.DATABASE, c.database(), protect=True) == []
+
+
+@pytest.mark.parametrize("value", ["DELETE_PROTECTION_DISABLED", "-"])
+def test_production_database_without_delete_protection(pack: Pack, value: str) -> None:
+    found = pack.analyze(
+        c.DATABASE, c.changed(c.database(), "deleteProtectionState", value), protect=True
+    )
+    assert (
+        "a production database must not be deletable"
+        in only(found, "gcp-firestore-delete-protection").message
+    )
+
+
+def test_production_database_without_pitr(pack: Pack) -> None:
+    props = c.changed(
+        c.database(), "pointInTimeRecoveryEnablement", "POINT_IN_TIME_RECOVERY_DISABLED"
+    )
+    found = pack.analyze(c.DATABASE, props, protect=True)
+    assert 'pointInTimeRecoveryEnablement is "POINT_IN_TIME_RECOVERY_DISABLED"' in only(found, "gcp-firestore-point-in-time-recovery").message  # fmt: skip
+
+
+# --- the daily export ---------------------------------------------------------------------
+def test_no_export_job(pack: Pack) -> None:
+    diagnostic = only(pack.analyze_stack(c.stack(job=None)), "gcp-firestore-export-schedule")
+    assert "no Cloud Scheduler job exports Firestore" in diagnostic.message
+    assert diagnostic.urn.endswith("::database")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("schedule", "0 3 * * *", '"0 3 * * *" (UTC)'),
+        ("timeZone", "America/New_York", '"0 2 * * *" (America/New_York)'),
+    ],
+)
+def test_export_at_the_wrong_time(pack: Pack, field: str, value: str, shown: str) -> None:
+    found = pack.analyze_stack(c.stack(job=c.changed(c.job(), field, value)))
+    message = only(found, "gcp-firestore-export-schedule").message
+    assert f"runs at {shown}; the runbook exports daily at 02:00 UTC" in message
+
+
+def test_export_without_time_zone_is_utc(pack: Pack) -> None:
+    assert pack.analyze_stack(c.stack(job=c.changed(c.job(), "timeZone", "-"))) == []
+
+
+def test_export_not_into_daily(pack: Pack) -> None:
+    source = c.workflow()["sourceContents"].replace("/daily/", "/exports/")
+    found = pack.analyze_stack(c.stack(workflow=c.changed(c.workflow(), "sourceContents", source)))
+    assert "does not write under daily/" in only(found, "gcp-firestore-export-schedule").message
+
+
+def test_direct_export_call_is_an_export_job(pack: Pack) -> None:
+    body = base64.b64encode(b'{"outputUriPrefix": "gs://spendsense-backups/daily/"}').decode()
+    job: dict[str, Any] = c.changed(c.job(), "httpTarget.uri", "https://firestore.googleapis.com/v1/projects/p/databases/(default):exportDocuments")  # fmt: skip
+    job = c.changed(job, "httpTarget.body", body)
+    assert pack.analyze_stack(c.stack(job=job, workflow=None)) == []
+
+
+def test_paused_export(pack: Pack) -> None:
+    found = pack.analyze_stack(c.stack(job=c.changed(c.job(), "paused", True)))
+    assert "is paused" in only(found, "gcp-firestore-export-schedule").message

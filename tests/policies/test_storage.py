@@ -1,0 +1,109 @@
+"""Cloud Storage: backups kept exactly the retention; buckets private."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.policies import compliant as c
+from tests.policies.conftest import Pack, only
+
+
+def test_compliant_backup_bucket(pack: Pack) -> None:
+    assert pack.analyze(c.BUCKET, c.bucket(), protect=True) == []
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [
+        (
+            7,
+            "daily/ objects are deleted after 7 days; the runbook keeps daily backups exactly 30 days (backups the runbook promises are lost)",
+        ),
+        (
+            90,
+            "daily/ objects are deleted after 90 days; the runbook keeps daily backups exactly 30 days (backups are kept too long)",
+        ),
+    ],
+)
+def test_backup_deleted_at_wrong_age(pack: Pack, age: int, expected: str) -> None:
+    found = pack.analyze(
+        c.BUCKET, c.changed(c.bucket(), "lifecycleRules.0.condition.age", age), protect=True
+    )
+    assert expected in only(found, "gcp-storage-backup-retention").message
+
+
+def test_backups_never_deleted(pack: Pack) -> None:
+    props = c.changed(c.bucket(), "lifecycleRules", [c.bucket()["lifecycleRules"][1]])
+    found = pack.analyze(c.BUCKET, props, protect=True)
+    assert "no lifecycle rule deletes daily/ objects, so daily backups are kept forever" in only(found, "gcp-storage-backup-retention").message  # fmt: skip
+
+
+def test_rule_for_every_object_deletes_backups_sooner(pack: Pack) -> None:
+    """A Delete rule without a prefix applies to daily/ too."""
+    rules = [
+        *c.bucket()["lifecycleRules"],
+        {"action": {"type": "Delete"}, "condition": {"age": 14}},
+    ]
+    found = pack.analyze(c.BUCKET, c.changed(c.bucket(), "lifecycleRules", rules), protect=True)
+    assert "deleted after 14 days" in only(found, "gcp-storage-backup-retention").message
+
+
+def test_bucket_lock_longer_than_retention(pack: Pack) -> None:
+    props = c.changed(
+        c.bucket(), "retentionPolicy", {"retentionPeriod": str(365 * 86400), "isLocked": True}
+    )
+    found = pack.analyze(c.BUCKET, props, protect=True)
+    assert "retentionPolicy.retentionPeriod holds every object 365 days" in only(found, "gcp-storage-backup-retention").message  # fmt: skip
+
+
+def test_bucket_lock_equal_to_retention_is_fine(pack: Pack) -> None:
+    props = c.changed(
+        c.bucket(), "retentionPolicy", {"retentionPeriod": str(30 * 86400), "isLocked": True}
+    )
+    assert pack.analyze(c.BUCKET, props, protect=True) == []
+
+
+def test_retention_is_policy_config(pack: Pack) -> None:
+    props = c.changed(c.bucket(), "lifecycleRules.0.condition.age", 7)
+    with pack.configured({"gcp-storage-backup-retention": {"retentionDays": 7}}):
+        assert pack.analyze(c.BUCKET, props, protect=True) == []
+
+
+def test_other_buckets_need_no_backup_rule(pack: Pack) -> None:
+    props = c.changed(c.changed(c.bucket(), "name", "spendsense-assets"), "lifecycleRules", [])
+    assert pack.analyze(c.BUCKET, props, protect=True) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("uniformBucketLevelAccess", False, "uniformBucketLevelAccess is not true"),
+        ("uniformBucketLevelAccess", "-", "CKV_GCP_29"),
+        ("publicAccessPrevention", "inherited", 'publicAccessPrevention is "inherited"'),
+        ("publicAccessPrevention", "-", "CKV_GCP_114"),
+    ],
+)
+def test_bucket_not_private(pack: Pack, field: str, value: Any, expected: str) -> None:
+    found = pack.analyze(c.BUCKET, c.changed(c.bucket(), field, value), protect=True)
+    assert expected in only(found, "gcp-storage-bucket-private").message
+
+
+@pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers"])
+def test_public_grant(pack: Pack, member: str) -> None:
+    props = {"bucket": "spendsense-backups", "role": "roles/storage.objectViewer", "member": member}
+    found = pack.analyze(c.BUCKET_MEMBER, props)
+    assert (
+        f"grants roles/storage.objectViewer to {member}"
+        in only(found, "gcp-storage-bucket-private").message
+    )
+
+
+def test_grant_to_a_service_account_is_fine(pack: Pack) -> None:
+    props = {
+        "bucket": "b",
+        "role": "roles/storage.objectAdmin",
+        "member": "serviceAccount:x@p.iam.gserviceaccount.com",
+    }
+    assert pack.analyze(c.BUCKET_MEMBER, props) == []
