@@ -15,6 +15,7 @@ from typing import Any
 
 from spendsense.clients import describe_aws_error
 from spendsense.errors import OperationFailed
+from spendsense.ops.health import HealthResult
 
 # Extra retries on throttling on top of botocore's own (the Stubber bypasses botocore's).
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
@@ -269,4 +270,114 @@ def service_state(service: dict[str, Any]) -> ServiceState:
         url=service.get("ServiceUrl"),
         cpu=instance.get("Cpu"),
         memory=instance.get("Memory"),
+    )
+
+
+def gate_health(
+    check: Callable[[], HealthResult],
+    *,
+    attempts: int,
+    delay: float,
+    progress: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> HealthResult:
+    """Check the API up to `attempts` times, `delay` seconds apart; the first healthy or last result."""
+    result = check()
+    for attempt in range(2, attempts + 1):
+        if result.healthy:
+            break
+        progress(f"health check: {result.summary()}; trying again ({attempt}/{attempts})")
+        sleep(delay)
+        result = check()
+    progress(f"health check: {result.summary()}")
+    return result
+
+
+def roll_out(
+    client: Any,
+    service: dict[str, Any],
+    target: str,
+    *,
+    api_health: Callable[[], HealthResult],
+    timeout: float,
+    poll: float = 10,
+    revert_on_failure: bool = True,
+    health_attempts: int = 3,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    verb: str = "deploy",
+) -> str:
+    """Point the service at `target`, follow the operation, then require a healthy API.
+
+    On a failed operation or an unhealthy API, and if `revert_on_failure`, go back to the
+    image that ran before through the same path, then raise OperationFailed saying what
+    happened. Returns a one-line summary on success.
+    """
+    say = progress or (lambda message: None)
+    arn = str(service["ServiceArn"])
+    previous = current_image(service)
+
+    def apply(image: str, current: dict[str, Any]) -> None:
+        if current_image(current) == image:
+            operation_id = start_deployment(client, arn)
+            say(f"StartDeployment of {image}: operation {operation_id}")
+        else:
+            operation_id = update_image(client, current, image)
+            say(f"UpdateService to {image}: operation {operation_id}")
+        wait_for_operation(
+            client,
+            arn,
+            operation_id,
+            timeout=timeout,
+            poll=poll,
+            progress=say,
+            sleep=sleep,
+            clock=clock,
+        )
+
+    def healthy() -> HealthResult:
+        return gate_health(
+            api_health, attempts=health_attempts, delay=poll, progress=say, sleep=sleep
+        )
+
+    failure: str
+    try:
+        apply(target, service)
+    except OperationEnded as exc:
+        failure = str(exc)
+    else:
+        result = healthy()
+        if result.healthy:
+            return f"{verb} of {target} succeeded; the API is {result.summary()}"
+        failure = f"the API is unhealthy after the {verb}: {result.reason}"
+
+    if not revert_on_failure or previous is None or previous == target:
+        why = (
+            "nothing to go back to (it already ran this image)"
+            if previous == target or previous is None
+            else "this command does not undo itself"
+        )
+        raise OperationFailed(f"{verb} of {target} failed: {failure}; not rolled back: {why}")
+    say(f"rolling back to {previous}")
+    try:
+        now = describe_service(client, arn)
+        if current_image(now) == previous:
+            say(f"App Runner already points the service back at {previous}")
+        else:
+            apply(previous, now)
+        after = healthy()
+    except OperationFailed as exc:
+        raise OperationFailed(
+            f"{verb} of {target} failed ({failure}) and the rollback to {previous} failed too "
+            f"({exc}); the service needs attention: `spendsense status`"
+        ) from None
+    if after.healthy:
+        raise OperationFailed(
+            f"{verb} of {target} failed ({failure}); rolled back to {previous}, "
+            f"which is {after.summary()}"
+        )
+    raise OperationFailed(
+        f"{verb} of {target} failed ({failure}); rolled back to {previous}, "
+        f"but the API is still unhealthy: {after.reason}"
     )

@@ -152,8 +152,34 @@ def write_outputs(tmp_path: Path, api_server: tuple[str, ApiBehaviour]):
     return write
 
 
+@pytest.fixture(scope="session")
+def _apprunner_client() -> Any:
+    """One real botocore App Runner client (creating one loads the API model: ~0.3 s)."""
+    return apprunner_client()
+
+
+@pytest.fixture(scope="session")
+def aws_admin(moto_server: str):
+    """aws_admin(service): a boto3 client on the moto server for arranging test data, made once."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            clients[service] = session.client(service, endpoint_url=moto_server)
+        return clients[service]
+
+    return client
+
+
 @pytest.fixture
-def apprunner(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModelCheckedStubber]:
+def apprunner(
+    monkeypatch: pytest.MonkeyPatch, _apprunner_client: Any
+) -> Iterator[ModelCheckedStubber]:
     """A model-checked App Runner Stubber at the commands' one seam; all expectations must be met."""
     from botocore.model import Shape
     from spendsense.ops import apprunner as ops_apprunner
@@ -162,7 +188,7 @@ def apprunner(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModelCheckedStubber]:
     # `shape.enum`, which only botocore's StringShape has, so any integer or boolean field
     # (MaxResults, AutoDeploymentsEnabled) crashed the check. Non-string shapes have no enum.
     monkeypatch.setattr(Shape, "enum", (), raising=False)
-    client = apprunner_client()
+    client = _apprunner_client
     stubber = ModelCheckedStubber(client)
     monkeypatch.setattr(ops_apprunner, "make_apprunner_client", lambda: client)
     monkeypatch.setattr(ops_apprunner, "RETRY_DELAYS", (0.0, 0.0, 0.0, 0.0))

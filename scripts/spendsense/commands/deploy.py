@@ -1,0 +1,199 @@
+"""`spendsense deploy` and `spendsense rollback api`: one guarded path for changing the image.
+
+Both check the tag in ECR, refuse a busy service, point App Runner at the image (or redeploy
+it), follow the operation through ListOperations, and require a healthy API afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from spendsense.errors import BadInput
+from spendsense.options import outputs_option, stack_option, yes_option
+
+HEALTH_ATTEMPTS = 3
+
+
+def _common(fn):  # type: ignore[no-untyped-def]
+    fn = click.option(
+        "--poll-seconds",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        hidden=True,
+        help="Seconds between ListOperations polls and health retries.",
+    )(fn)
+    fn = click.option(
+        "--health-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=10.0,
+        show_default=True,
+        help="Seconds each health check may take.",
+    )(fn)
+    fn = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1200.0,
+        show_default=True,
+        help="Seconds to wait for the App Runner operation to end.",
+    )(fn)
+    fn = yes_option(fn)
+    fn = outputs_option(fn)
+    return stack_option()(fn)
+
+
+def _guarded_change(
+    *,
+    stack: str,
+    outputs_file: str | None,
+    tag: str,
+    option: str,
+    yes: bool,
+    timeout: float,
+    health_timeout: float,
+    poll_seconds: float,
+    verb: str,
+    revert_on_failure: bool,
+    pick_previous: bool,
+) -> None:
+    from spendsense.clients import make_client
+    from spendsense.ops import apprunner, ecr
+    from spendsense.ops.health import check_health, health_url
+    from spendsense.ops.progress import make_progress
+    from spendsense.outputs import load_outputs
+
+    outputs = load_outputs(stack, outputs_file)
+    arn = str(outputs.require("api_service_arn"))
+    repository_url = str(outputs.require("ecr_repository_url"))
+    repository_name = str(outputs.require("ecr_repository_name"))
+    url = health_url(str(outputs.require("api_url")))
+
+    ecr_client = make_client("ecr")
+    client = apprunner.make_apprunner_client()
+    if pick_previous:
+        service = apprunner.describe_service(client, arn)
+        running = ecr.tag_of(apprunner.current_image(service), repository_url)
+        found = ecr.previous_tag(ecr.list_images(ecr_client, repository_name), running)
+        if found is None:
+            raise BadInput(
+                f"cannot tell the image before {running or apprunner.current_image(service)!r} "
+                f"in ECR repository {repository_name}; pass --to TAG"
+            )
+        tag = found
+    else:
+        ecr.require_tag(ecr_client, repository_name, tag, option)
+    service = apprunner.ensure_not_busy(client, arn)
+    target = ecr.image_uri(repository_url, tag)
+    previous = apprunner.current_image(service)
+    name = service.get("ServiceName") or apprunner.service_name_from_arn(arn)
+    if verb == "rollback" and previous == target:
+        raise BadInput(f"{option}: service {name} already runs {target}; pick another tag")
+
+    how = "redeploy" if previous == target else f"point it from {previous} to"
+    if not yes:
+        click.echo(f"Would {how} {target} on App Runner service {name} (stack {stack}),")
+        click.echo(f"Would follow the App Runner operation for up to {timeout:g} s,")
+        click.echo(f"Would then require {url} to be healthy.")
+        if revert_on_failure and previous and previous != target:
+            click.echo(
+                f"Would roll back to {previous} if the {verb} fails or the API is unhealthy."
+            )
+        click.echo("Nothing changed. Run again with --yes to do it.")
+        return
+    summary = apprunner.roll_out(
+        client,
+        service,
+        target,
+        api_health=lambda: check_health(url, health_timeout),
+        timeout=timeout,
+        poll=poll_seconds,
+        revert_on_failure=revert_on_failure,
+        health_attempts=HEALTH_ATTEMPTS,
+        progress=make_progress(),
+        sleep=time.sleep,
+        verb=verb,
+    )
+    click.echo(summary)
+
+
+@click.command("deploy")
+@click.option("--image-tag", "image_tag", required=True, help="The ECR image tag to run.")
+@_common
+def deploy(
+    stack: str,
+    outputs_file: str | None,
+    yes: bool,
+    timeout: float,
+    health_timeout: float,
+    poll_seconds: float,
+    image_tag: str,
+) -> None:
+    """Deploy an image that is already in the stack's ECR repository to the API.
+
+    Checks the tag exists, points App Runner at it (or redeploys it if the service already
+    runs it), follows the operation until it ends, then requires GET <api_url>/health to be
+    healthy. If the deployment fails or the API is unhealthy, it rolls back to the image that
+    ran before and exits 1. Without --yes it only prints what it would do.
+
+    \b
+    Example:
+      spendsense deploy --stack production --image-tag 20261127_0930 --yes
+    """
+    from spendsense.ops.ecr import validate_tag
+
+    _guarded_change(
+        stack=stack,
+        outputs_file=outputs_file,
+        tag=validate_tag(image_tag, "--image-tag"),
+        option="--image-tag",
+        yes=yes,
+        timeout=timeout,
+        health_timeout=health_timeout,
+        poll_seconds=poll_seconds,
+        verb="deploy",
+        revert_on_failure=True,
+        pick_previous=False,
+    )
+
+
+@click.command("api")
+@click.option(
+    "--to", "to_tag", default=None, help="The tag to go back to (default: the previous image)."
+)
+@_common
+def rollback_api(
+    stack: str,
+    outputs_file: str | None,
+    yes: bool,
+    timeout: float,
+    health_timeout: float,
+    poll_seconds: float,
+    to_tag: str | None,
+) -> None:
+    """Roll the API back to the previous image (or --to TAG), through deploy's guarded path.
+
+    "Previous" is the image pushed to ECR just before the one the service runs. If the
+    rollback itself fails or leaves the API unhealthy, it exits 1 and says so; it does not go
+    forward again. Without --yes it only prints what it would do.
+
+    \b
+    Example:
+      spendsense rollback api --stack production --yes
+      spendsense rollback api --stack production --to 20261120_1400 --yes
+    """
+    from spendsense.ops.ecr import validate_tag
+
+    _guarded_change(
+        stack=stack,
+        outputs_file=outputs_file,
+        tag=validate_tag(to_tag, "--to") if to_tag is not None else "",
+        option="--to",
+        yes=yes,
+        timeout=timeout,
+        health_timeout=health_timeout,
+        poll_seconds=poll_seconds,
+        verb="rollback",
+        revert_on_failure=False,
+        pick_previous=to_tag is None,
+    )
