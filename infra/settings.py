@@ -342,7 +342,7 @@ class FrontendSettings(_Model):
     vercel_team_id: Annotated[str | None, AfterValidator(lambda v: v if v is None else matches(r"team_[A-Za-z0-9]+", "a Vercel team id such as team_abc123")(v))] = None  # fmt: skip
     api_url: Annotated[str | None, AfterValidator(lambda v: v if v is None else _https_url(v))] = None  # fmt: skip
     # Which Vercel deployments read this stack's API: production or pull-request previews.
-    target: Literal["production", "preview"] = "production"
+    target: Annotated[str, AfterValidator(one_of("production", "preview"))] = "production"
 
 
 class Settings(BaseModel):
