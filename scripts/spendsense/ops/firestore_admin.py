@@ -1,0 +1,455 @@
+"""Firestore export/import and document counts: one seam, two implementations.
+
+`ExportImport` is what backup, restore and drill need: export a database to a `gs://` folder,
+and import a `gs://` export folder into a database, following the work until it ends.
+
+- `ManagedExportImport` (production): the Firestore Admin REST API,
+  `POST /v1/projects/{p}/databases/{db}:exportDocuments` (`outputUriPrefix`, and
+  `snapshotTime` for an export of the database as it was at an earlier time) and
+  `:importDocuments` (`inputUriPrefix`). Both answer a long-running operation, followed with
+  `GET /v1/{operation name}` until `done`: then it has a `response` (success) or an `error`
+  (`code` 1 is CANCELLED: a cancelled export may leave partial data in its folder).
+- `EmulatorExportImport` (selected when FIRESTORE_EMULATOR_HOST is set): the emulator has no
+  Admin API (`:exportDocuments` answers 404); it has its own `:export` / `:import` endpoints
+  that read and write a folder on the emulator's machine. So this implementation STAGES the
+  export through a local temporary folder: an export is written there by the emulator and
+  then uploaded to the `gs://` folder (the GCS emulator, through STORAGE_EMULATOR_HOST), the
+  metadata file renamed `<folder>.overall_export_metadata` as a managed export names it; an
+  import downloads the `gs://` folder to a temporary folder and has the emulator import it.
+  The emulator must run on the same machine as the command.
+
+`DataApi` counts documents per collection id with `runAggregationQuery` (a collection-group
+COUNT) and lists top-level collections with `listCollectionIds`, against the managed API or
+the emulator (with the emulator's `owner` token, which bypasses security rules).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+
+from spendsense.errors import BadInput, OperationFailed
+
+FIRESTORE_API = "https://firestore.googleapis.com"
+SCOPES = (
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/datastore",
+)
+CANCELLED = 1  # google.rpc.Code.CANCELLED
+
+
+class ExportCancelled(OperationFailed):
+    """The operation was cancelled before it finished."""
+
+
+class AdminTimedOut(OperationFailed):
+    """The operation did not finish within the timeout (it keeps running in the background)."""
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    name: str
+    state: str
+    documents: int | None = None
+    bytes: int | None = None
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def split_gs(uri: str) -> tuple[str, str]:
+    """`gs://bucket/a/b/` -> (`bucket`, `a/b/`)."""
+    if not uri.startswith("gs://"):
+        raise BadInput(f"{uri!r} is not a gs:// URI")
+    bucket, _, prefix = uri[len("gs://") :].partition("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+class ExportImport(Protocol):
+    kind: str
+
+    def export_documents(
+        self,
+        project: str,
+        database: str,
+        output_uri: str,
+        *,
+        snapshot_time: datetime | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> OperationResult: ...
+
+    def import_documents(
+        self,
+        project: str,
+        database: str,
+        input_uri: str,
+        *,
+        progress: Callable[[str], None] | None = None,
+    ) -> OperationResult: ...
+
+
+# --- HTTP helpers ----------------------------------------------------------------------------
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        status = error.get("status") or error.get("code") or ""
+        return f"{status}: {error.get('message', '')}".strip(": ")
+    return str(body)[:200]
+
+
+def _send(
+    session: Any, method: str, url: str, doing: str, json_body: Any = None, timeout: float = 60
+) -> Any:
+    try:
+        response = session.request(method, url, json=json_body, timeout=timeout)
+    except requests.RequestException as exc:
+        raise OperationFailed(f"{doing}: cannot reach {url.split('/v1/')[0]} ({exc})") from None
+    if response.status_code in (401, 403):
+        raise BadInput(
+            f"{doing}: permission denied ({_error_message(response)}); the account needs the "
+            "Cloud Datastore Import Export Admin role and access to the bucket"
+        )
+    if response.status_code == 404:
+        raise BadInput(
+            f"{doing}: not found ({_error_message(response)}); check the project and database"
+        )
+    if not response.ok:
+        raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_error_message(response)}")
+    try:
+        return response.json()
+    except ValueError:
+        raise OperationFailed(f"{doing}: the answer is not JSON") from None
+
+
+def google_session() -> Any:
+    """An authorised requests session with Application Default Credentials."""
+    try:
+        import google.auth
+        from google.auth.transport.requests import AuthorizedSession
+
+        credentials, _ = google.auth.default(scopes=list(SCOPES))
+    except Exception as exc:  # DefaultCredentialsError and friends
+        raise BadInput(
+            f"no Google credentials ({type(exc).__name__}); run `gcloud auth application-default "
+            "login` or set GOOGLE_APPLICATION_CREDENTIALS"
+        ) from None
+    return AuthorizedSession(credentials)
+
+
+# --- managed: the Admin API ------------------------------------------------------------------
+
+
+class ManagedExportImport:
+    kind = "managed"
+
+    def __init__(
+        self,
+        session: Any,
+        base_url: str | None = None,
+        *,
+        timeout: float = 3600,
+        poll: float = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session = session
+        self.base_url = (
+            base_url or os.environ.get("SPENDSENSE_FIRESTORE_API") or FIRESTORE_API
+        ).rstrip("/")
+        self.timeout = timeout
+        self.poll = poll
+        self.sleep = sleep
+        self.clock = clock
+
+    def _database_url(self, project: str, database: str) -> str:
+        return f"{self.base_url}/v1/projects/{project}/databases/{quote(database, safe='()')}"
+
+    def earliest_version_time(self, project: str, database: str) -> datetime | None:
+        """The database's `earliestVersionTime` (how far back a snapshot export can go)."""
+        body = _send(
+            self.session,
+            "GET",
+            self._database_url(project, database),
+            f"read Firestore database {project}/{database}",
+        )
+        text = body.get("earliestVersionTime") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            return None
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    def export_documents(
+        self,
+        project: str,
+        database: str,
+        output_uri: str,
+        *,
+        snapshot_time: datetime | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> OperationResult:
+        body: dict[str, Any] = {"outputUriPrefix": output_uri.rstrip("/")}
+        if snapshot_time is not None:
+            earliest = self.earliest_version_time(project, database)
+            if earliest is not None and snapshot_time < earliest:
+                raise BadInput(
+                    f"--at: {rfc3339(snapshot_time)} is before the earliest version the database "
+                    f"keeps ({rfc3339(earliest)}); point-in-time recovery keeps 7 days "
+                    "(1 hour without it)"
+                )
+            body["snapshotTime"] = rfc3339(snapshot_time)
+        operation = _send(
+            self.session,
+            "POST",
+            f"{self._database_url(project, database)}:exportDocuments",
+            f"start the export of {project}/{database}",
+            body,
+        )
+        return self._follow(operation, "export", where=output_uri, progress=progress)
+
+    def import_documents(
+        self,
+        project: str,
+        database: str,
+        input_uri: str,
+        *,
+        progress: Callable[[str], None] | None = None,
+    ) -> OperationResult:
+        operation = _send(
+            self.session,
+            "POST",
+            f"{self._database_url(project, database)}:importDocuments",
+            f"start the import into {project}/{database}",
+            {"inputUriPrefix": input_uri.rstrip("/")},
+        )
+        return self._follow(operation, "import", where=input_uri, progress=progress)
+
+    def _follow(
+        self,
+        operation: dict[str, Any],
+        what: str,
+        *,
+        where: str,
+        progress: Callable[[str], None] | None,
+    ) -> OperationResult:
+        name = str(operation.get("name") or "")
+        if not name:
+            raise OperationFailed(f"the {what} request answered no operation name")
+        deadline = self.clock() + self.timeout
+        while True:
+            metadata = operation.get("metadata") or {}
+            state = str(
+                metadata.get("operationState")
+                or ("DONE" if operation.get("done") else "PROCESSING")
+            )
+            work = metadata.get("progressDocuments") or {}
+            done_docs = work.get("completedWork")
+            if progress is not None:
+                total = work.get("estimatedWork")
+                counted = f", {done_docs or 0}/{total} documents" if total else ""
+                progress(f"{what} {name.rsplit('/', 1)[-1]}: {state}{counted}")
+            if operation.get("done"):
+                error = operation.get("error")
+                if error:
+                    code = error.get("code")
+                    message = error.get("message", "")
+                    if code == CANCELLED or state == "CANCELLED":
+                        partial = (
+                            f"; it may have left partial data in {where} (no "
+                            ".overall_export_metadata, so restore refuses it): delete that folder"
+                            if what == "export"
+                            else f"; the database may hold part of {where}: import it again"
+                        )
+                        raise ExportCancelled(f"{what} operation {name} was cancelled{partial}")
+                    raise OperationFailed(f"{what} operation {name} failed: {message or code}")
+                work_bytes = (metadata.get("progressBytes") or {}).get("completedWork")
+                return OperationResult(
+                    name,
+                    "SUCCESSFUL" if state in ("DONE", "SUCCESSFUL") else state,
+                    int(done_docs) if done_docs is not None else None,
+                    int(work_bytes) if work_bytes is not None else None,
+                )
+            if self.clock() >= deadline:
+                raise AdminTimedOut(
+                    f"{what} operation {name} still {state} after {self.timeout:g} s; it keeps "
+                    f"running: follow it with `gcloud firestore operations describe {name}`"
+                )
+            self.sleep(max(0.0, min(self.poll, deadline - self.clock())))
+            operation = _send(
+                self.session, "GET", f"{self.base_url}/v1/{name}", f"follow {what} operation {name}"
+            )
+
+
+# --- the emulator: its own endpoints, staged through a local folder ------------------------
+
+
+class EmulatorExportImport:
+    kind = "emulator"
+
+    def __init__(self, host: str, storage: Any) -> None:
+        self.host = host
+        self.storage = storage
+
+    def _emulator(self, project: str, database: str) -> Any:
+        from spendsense.firestore_emulator import DEFAULT_DATABASE, FirestoreEmulator
+
+        if database != DEFAULT_DATABASE:
+            raise BadInput(
+                f"the Firestore emulator exports and imports only the {DEFAULT_DATABASE} "
+                f"database (got {database!r})"
+            )
+        name, _, port = self.host.rpartition(":")
+        if not port.isdigit():
+            raise BadInput(f"FIRESTORE_EMULATOR_HOST={self.host!r} must be HOST:PORT")
+        return FirestoreEmulator(project=project, host=name or "127.0.0.1", port=int(port))
+
+    def export_documents(
+        self,
+        project: str,
+        database: str,
+        output_uri: str,
+        *,
+        snapshot_time: datetime | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> OperationResult:
+        if snapshot_time is not None:
+            raise BadInput("--at: the Firestore emulator has no point-in-time exports")
+        emulator = self._emulator(project, database)
+        bucket_name, prefix = split_gs(output_uri)
+        folder_name = prefix.rstrip("/").rsplit("/", 1)[-1]
+        bucket = self.storage.bucket(bucket_name)
+        with tempfile.TemporaryDirectory(prefix="spendsense-export-") as tmp:
+            written = Path(emulator.export(tmp))
+            if progress is not None:
+                progress(f"export: the emulator wrote {written.name}; uploading to {output_uri}")
+            files = sorted(p for p in written.rglob("*") if p.is_file())
+            # The metadata goes last, as Firestore writes it: its presence means complete.
+            files.sort(key=lambda p: p.name.endswith(".overall_export_metadata"))
+            total = 0
+            for path in files:
+                relative = path.relative_to(written).as_posix()
+                if relative.endswith(".overall_export_metadata"):
+                    relative = f"{folder_name}.overall_export_metadata"
+                bucket.blob(prefix + relative).upload_from_filename(str(path))
+                total += path.stat().st_size
+        return OperationResult(f"emulator-export:{written.name}", "SUCCESSFUL", None, total)
+
+    def import_documents(
+        self,
+        project: str,
+        database: str,
+        input_uri: str,
+        *,
+        progress: Callable[[str], None] | None = None,
+    ) -> OperationResult:
+        emulator = self._emulator(project, database)
+        bucket_name, prefix = split_gs(input_uri)
+        folder_name = prefix.rstrip("/").rsplit("/", 1)[-1] or "export"
+        with tempfile.TemporaryDirectory(prefix="spendsense-import-") as tmp:
+            local = Path(tmp) / folder_name
+            total = 0
+            for blob in self.storage.list_blobs(bucket_name, prefix=prefix):
+                target = local / blob.name[len(prefix) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                blob.download_to_filename(str(target))
+                total += target.stat().st_size
+            if progress is not None:
+                progress(f"import: staged {input_uri} ({total} bytes); the emulator imports it")
+            emulator.import_(str(local))
+        return OperationResult(f"emulator-import:{folder_name}", "SUCCESSFUL", None, total)
+
+
+def export_import_backend(storage: Any, *, timeout: float, poll: float) -> ExportImport:
+    """The emulator implementation when FIRESTORE_EMULATOR_HOST is set, else the Admin API."""
+    host = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    if host:
+        return EmulatorExportImport(host, storage)
+    return ManagedExportImport(google_session(), timeout=timeout, poll=poll)
+
+
+# --- counting documents ------------------------------------------------------------------------
+
+
+class DataApi:
+    """Firestore's data REST API (`.../documents:runAggregationQuery`, `:listCollectionIds`)."""
+
+    def __init__(self, session: Any, base_url: str, project: str, database: str) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.project = project
+        self.database = database
+
+    @property
+    def documents_url(self) -> str:
+        return f"{self.base_url}/v1/projects/{self.project}/databases/{quote(self.database, safe='()')}/documents"
+
+    def collection_ids(self) -> list[str]:
+        """The top-level collection ids (every page)."""
+        ids: list[str] = []
+        token: str | None = None
+        while True:
+            body: dict[str, Any] = {"pageSize": 300}
+            if token:
+                body["pageToken"] = token
+            answer = _send(
+                self.session,
+                "POST",
+                f"{self.documents_url}:listCollectionIds",
+                f"list the collections of {self.project}/{self.database}",
+                body,
+            )
+            ids.extend(answer.get("collectionIds", []) if isinstance(answer, dict) else [])
+            token = answer.get("nextPageToken") if isinstance(answer, dict) else None
+            if not token:
+                return sorted(ids)
+
+    def count(self, collection_id: str) -> int:
+        """Documents in every collection with this id, at any depth (collection-group COUNT)."""
+        body = {
+            "structuredAggregationQuery": {
+                "structuredQuery": {
+                    "from": [{"collectionId": collection_id, "allDescendants": True}]
+                },
+                "aggregations": [{"alias": "n", "count": {}}],
+            }
+        }
+        answer = _send(
+            self.session,
+            "POST",
+            f"{self.documents_url}:runAggregationQuery",
+            f"count the documents of {collection_id} in {self.project}/{self.database}",
+            body,
+        )
+        for item in answer if isinstance(answer, list) else [answer]:
+            fields = (item.get("result") or {}).get("aggregateFields") or {}
+            if "n" in fields:
+                return int(fields["n"].get("integerValue", 0))
+        return 0
+
+    def counts(self, collection_ids: list[str]) -> dict[str, int]:
+        return {cid: self.count(cid) for cid in sorted(set(collection_ids))}
+
+
+def data_api(project: str, database: str) -> DataApi:
+    """The data API for a database: the emulator (owner token) or the managed service."""
+    host = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    if host:
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer owner"
+        return DataApi(session, f"http://{host}", project, database)
+    return DataApi(google_session(), FIRESTORE_API, project, database)
