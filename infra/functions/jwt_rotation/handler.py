@@ -368,7 +368,7 @@ def redeploy(
 
 def find_service(apprunner: Any, name: str) -> str | None:
     """The ARN of the live App Runner service with this name, or None."""
-    kwargs: dict[str, Any] = {"MaxResults": 20}
+    kwargs: dict[str, Any] = {}
     while True:
         page = apprunner.list_services(**kwargs)
         for summary in page.get("ServiceSummaryList", []):
