@@ -1,0 +1,182 @@
+"""The runbook's "Check Overall System Status" as one table of checks.
+
+frontend (HTTP 200 from the Vercel URL), API health, the App Runner service's state, the
+stack's CloudWatch alarms in ALARM, and the age of the newest daily backup. A check that
+cannot run (no credentials, an output missing) is a failing row that says why, so the table
+always shows every part of the system.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from spendsense.clients import describe_aws_error
+from spendsense.errors import SpendsenseError
+
+OK = "ok"
+FAILING = "failing"
+NOT_CHECKED = "not checked"
+
+# The daily export runs at 02:00 UTC: a day plus two hours of slack before it counts as late.
+BACKUP_MAX_AGE = timedelta(hours=26)
+# An incomplete newest export younger than this is taken to be running now.
+BACKUP_RUNNING_FOR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: str
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "state": self.state, "detail": self.detail, **self.data}
+
+
+def _guard(name: str, fn: Callable[[], Check]) -> Check:
+    try:
+        return fn()
+    except SpendsenseError as exc:
+        return Check(name, FAILING, str(exc))
+
+
+def check_frontend(url: str, timeout: float) -> Check:
+    """The frontend answers HTTP 200 (following redirects), like `curl -I <frontend_url>`."""
+    started = time.perf_counter()
+    try:
+        response = requests.get(url, timeout=timeout, allow_redirects=True, stream=True)
+        response.close()
+    except requests.exceptions.Timeout:
+        return Check("frontend", FAILING, f"{url}: no answer within {timeout:g} s")
+    except requests.exceptions.RequestException as exc:
+        why = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
+        return Check("frontend", FAILING, f"{url}: {why}")
+    latency = (time.perf_counter() - started) * 1000
+    data = {"url": url, "status_code": response.status_code, "latency_ms": round(latency, 1)}
+    if response.status_code != 200:
+        return Check("frontend", FAILING, f"{url}: HTTP {response.status_code}", data)
+    return Check("frontend", OK, f"{url}: HTTP 200 ({latency:.0f} ms)", data)
+
+
+def check_api(api_url: str, timeout: float) -> Check:
+    from spendsense.ops.health import check_health, health_url
+
+    result = check_health(health_url(api_url), timeout)
+    data = result.to_json()
+    data.pop("body", None)
+    return Check(
+        "api", OK if result.healthy else FAILING, f"{result.url}: {result.summary()}", data
+    )
+
+
+def check_service(client: Any, arn: str) -> Check:
+    from spendsense.ops.apprunner import BUSY, describe_service, service_state
+
+    state = service_state(describe_service(client, arn))
+    data = {
+        "service": state.name,
+        "status": state.status,
+        "image": state.image,
+        "cpu": state.cpu,
+        "memory": state.memory,
+    }
+    detail = f"{state.name} {state.status}, image {state.image or 'unknown'}"
+    if state.status == "RUNNING":
+        return Check("service", OK, detail, data)
+    if state.status == BUSY:
+        return Check("service", OK, detail + " (an operation is running)", data)
+    return Check("service", FAILING, detail, data)
+
+
+def alarms_in_alarm(client: Any, prefix: str) -> list[str]:
+    """Names of the alarms (metric and composite) named `<prefix>...` that are in ALARM."""
+    names: list[str] = []
+    try:
+        paginator = client.get_paginator("describe_alarms")
+        for page in paginator.paginate(
+            AlarmNamePrefix=prefix,
+            StateValue="ALARM",
+            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+        ):
+            # StateValue is filtered again here: some implementations (moto) apply only one
+            # of AlarmNamePrefix and StateValue.
+            for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                if alarm.get("StateValue") == "ALARM":
+                    names.append(alarm["AlarmName"])
+    except Exception as exc:
+        raise describe_aws_error(exc, "list CloudWatch alarms") from None
+    return sorted(names)
+
+
+def check_alarms(client: Any, prefix: str) -> Check:
+    names = alarms_in_alarm(client, prefix)
+    data = {"prefix": prefix, "in_alarm": names}
+    if names:
+        return Check("alarms", FAILING, f"{len(names)} in ALARM: {', '.join(names)}", data)
+    return Check("alarms", OK, f"none of {prefix}* in ALARM", data)
+
+
+def check_backup(
+    make_storage_client: Callable[[], Any] | None,
+    bucket: str | None,
+    prefix: str,
+    now: datetime | None = None,
+) -> Check:
+    """The newest daily export is complete and at most BACKUP_MAX_AGE old."""
+    try:
+        from spendsense.ops.backups import newest_daily_export
+    except ImportError:
+        return Check("backup", NOT_CHECKED, "the backup commands are not installed")
+    if not bucket:
+        return Check("backup", NOT_CHECKED, "stack output 'backup_bucket' is missing")
+    if make_storage_client is None:
+        from spendsense.clients import storage_client
+
+        make_storage_client = storage_client
+    now = now or datetime.now(UTC)
+    newest = newest_daily_export(make_storage_client(), bucket, prefix)
+    if newest is None:
+        return Check("backup", FAILING, f"no daily export under gs://{bucket}/{prefix}")
+    age = now - newest.time
+    hours = age.total_seconds() / 3600
+    data = {"path": newest.path, "age_hours": round(hours, 1), "complete": newest.complete}
+    detail = f"newest daily export {newest.path} is {hours:.1f} h old"
+    if not newest.complete:
+        if age <= BACKUP_RUNNING_FOR:
+            return Check("backup", OK, detail + " (still running)", data)
+        return Check("backup", FAILING, detail + " and incomplete (no export metadata)", data)
+    if age > BACKUP_MAX_AGE:
+        limit = BACKUP_MAX_AGE.total_seconds() / 3600
+        return Check("backup", FAILING, detail + f" (older than {limit:.0f} h)", data)
+    return Check("backup", OK, detail, data)
+
+
+def system_status(
+    *,
+    frontend_url: str,
+    api_url: str,
+    service_arn: str,
+    alarm_prefix: str,
+    backup_bucket: str | None,
+    backup_prefix: str,
+    apprunner: Callable[[], Any],
+    cloudwatch: Callable[[], Any],
+    storage: Callable[[], Any] | None = None,
+    timeout: float = 10.0,
+    now: datetime | None = None,
+) -> list[Check]:
+    """Every check, in the runbook's order; none raises."""
+    return [
+        _guard("frontend", lambda: check_frontend(frontend_url, timeout)),
+        _guard("api", lambda: check_api(api_url, timeout)),
+        _guard("service", lambda: check_service(apprunner(), service_arn)),
+        _guard("alarms", lambda: check_alarms(cloudwatch(), alarm_prefix)),
+        _guard("backup", lambda: check_backup(storage, backup_bucket, backup_prefix, now)),
+    ]

@@ -1,0 +1,169 @@
+"""`spendsense status`: frontend, API health, App Runner service, alarms in ALARM (moto) and the
+newest daily backup (GCS emulator) in one table; exit 1 if anything is failing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from spendsense.cli import main
+
+from tests.scripts.cli1.conftest import SERVICE_ARN, SERVICE_NAME, service
+
+
+@pytest.fixture
+def cloudwatch(aws_env, aws_admin):
+    client = aws_admin("cloudwatch")
+
+    def alarm(name: str, state: str) -> None:
+        client.put_metric_alarm(
+            AlarmName=name,
+            MetricName="RequestLatency",
+            Namespace="AWS/AppRunner",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=500,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        client.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+
+    return alarm
+
+
+def put_export(bucket, age: timedelta, complete: bool = True) -> str:
+    stamp = (datetime.now(UTC) - age).strftime("%Y%m%d_%H%M%S")
+    folder = f"daily/{stamp}/"
+    bucket.blob(folder + "all_namespaces/all_kinds/output-0").upload_from_string(b"x")
+    if complete:
+        bucket.blob(f"{folder}{stamp}.overall_export_metadata").upload_from_string(b"m")
+    return f"gs://{bucket.name}/{folder}"
+
+
+@pytest.fixture
+def run(write_outputs, gcs_bucket, capsys):
+    def run(*extra: str, **overrides):
+        overrides.setdefault("backup_bucket", gcs_bucket.name)
+        path = write_outputs(**overrides)
+        code = main(["status", "--stack", "staging", "--outputs", path, "--timeout", "2", *extra])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def test_everything_ok_exits_0_with_one_row_per_part(
+    apprunner, cloudwatch, gcs_bucket, api_server, run
+):
+    apprunner.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
+    cloudwatch(f"{SERVICE_NAME}-latency-p95", "OK")
+    cloudwatch("some-other-service-latency-p95", "ALARM")  # not this stack's
+    path = put_export(gcs_bucket, timedelta(hours=3))
+    code, out, err = run("--json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert data["ok"] is True
+    states = {check["name"]: check["state"] for check in data["checks"]}
+    assert states == {
+        "frontend": "ok",
+        "api": "ok",
+        "service": "ok",
+        "alarms": "ok",
+        "backup": "ok",
+    }
+    backup = next(check for check in data["checks"] if check["name"] == "backup")
+    assert backup["path"] == path
+    assert 2.9 < backup["age_hours"] < 3.1
+    apprunner.assert_no_pending_responses()
+
+
+def test_failing_parts_are_shown_and_exit_1(apprunner, cloudwatch, gcs_bucket, api_server, run):
+    apprunner.add_response("describe_service", {"Service": service(status="PAUSED")})
+    cloudwatch(f"{SERVICE_NAME}-latency-p95", "ALARM")
+    cloudwatch(f"{SERVICE_NAME}-error-rate", "ALARM")
+    cloudwatch(f"{SERVICE_NAME}-cpu", "OK")
+    put_export(gcs_bucket, timedelta(hours=30))
+    api_server[1].answer(503, {"status": "unhealthy", "database": "unhealthy"})
+    api_server[1].frontend_code = 404
+    code, out, err = run()
+    assert code == 1
+    assert err == "error: 5 check(s) failing: frontend, api, service, alarms, backup\n"
+    lines = out.splitlines()
+    assert lines[0].startswith("stack staging (outputs from ")
+    url = api_server[0]
+    assert lines[1] == f"  frontend  FAIL  {url}/: HTTP 404"
+    assert lines[2].startswith(f"  api       FAIL  {url}/health: unhealthy: HTTP 503 (")
+    assert lines[3].startswith(f"  service   FAIL  {SERVICE_NAME} PAUSED, image ")
+    assert lines[4] == (
+        f"  alarms    FAIL  2 in ALARM: {SERVICE_NAME}-error-rate, {SERVICE_NAME}-latency-p95"
+    )
+    assert lines[5].startswith(
+        f"  backup    FAIL  newest daily export gs://{gcs_bucket.name}/daily/"
+    )
+    assert lines[5].endswith(" h old (older than 26 h)")
+
+
+def test_an_incomplete_old_export_is_failing(apprunner, cloudwatch, gcs_bucket, run):
+    apprunner.add_response("describe_service", {"Service": service()})
+    put_export(gcs_bucket, timedelta(hours=30))
+    put_export(gcs_bucket, timedelta(hours=5), complete=False)
+    code, out, _ = run("--json")
+    assert code == 1
+    backup = json.loads(out)["checks"][-1]
+    assert backup["state"] == "failing"
+    assert backup["detail"].endswith("h old and incomplete (no export metadata)")
+
+
+def test_no_daily_export_at_all_is_failing(apprunner, cloudwatch, gcs_bucket, run):
+    apprunner.add_response("describe_service", {"Service": service()})
+    code, out, _ = run("--json")
+    assert code == 1
+    assert (
+        json.loads(out)["checks"][-1]["detail"]
+        == f"no daily export under gs://{gcs_bucket.name}/daily/"
+    )
+
+
+def test_without_a_backup_bucket_output_the_backup_is_not_checked(apprunner, cloudwatch, run):
+    apprunner.add_response("describe_service", {"Service": service()})
+    code, out, _ = run(backup_bucket=None)
+    assert code == 0
+    assert out.splitlines()[-1] == "  backup    --    stack output 'backup_bucket' is missing"
+
+
+def test_a_check_that_cannot_run_is_a_failing_row_not_a_crash(apprunner, cloudwatch, run):
+    apprunner.add_client_error(
+        "describe_service",
+        service_error_code="AccessDeniedException",
+        service_message="no",
+        http_status_code=403,
+    )
+    code, out, _ = run()
+    assert code == 1
+    assert (
+        "  service   FAIL  describe the App Runner service: AWS refused the credentials (AccessDeniedException: no)"
+        in out
+    )
+
+
+def test_missing_output_is_bad_input(apprunner, write_outputs, capsys):
+    path = write_outputs(frontend_url=None)
+    assert main(["status", "--stack", "staging", "--outputs", path]) == 2
+    assert capsys.readouterr().err == (
+        f"error: stack output 'frontend_url' is missing or unknown in {path}; "
+        "run `pulumi up` for stack staging or pass --outputs FILE that has it\n"
+    )
+
+
+def test_unknown_stack_is_bad_input(capsys):
+    assert main(["status", "--stack", "prod"]) == 2
+    assert capsys.readouterr().err == (
+        "error: Invalid value for '--stack': 'prod' is not one of 'staging', 'production'. "
+        "(see `spendsense status --help`)\n"
+    )
+
+
+def test_help_has_an_example(capsys):
+    assert main(["status", "--help"]) == 0
+    assert "spendsense status --stack production" in capsys.readouterr().out
