@@ -509,3 +509,70 @@ def export_counts(client: Any, export: Export) -> ExportContents:
             handle.seek(0)
             count_records(handle, f"gs://{export.bucket}/{blob.name}", counts)
     return ExportContents(counts=dict(sorted(counts.items())), files=len(blobs))
+
+
+# --- manual export -------------------------------------------------------------------------
+
+PITR_WINDOW = timedelta(days=7)
+
+
+def parse_at(text: str, now: datetime) -> datetime:
+    """`--at`: an ISO 8601 time with an offset, on a whole minute, in the past, within the
+    point-in-time-recovery window (7 days); exit 2 otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadInput(
+            f"--at: {text!r} is not an ISO 8601 time with an offset; e.g. 2026-11-27T03:15:00Z"
+        )
+    moment = moment.astimezone(UTC)
+    if moment.second or moment.microsecond:
+        rounded = moment.replace(second=0, microsecond=0)
+        raise BadInput(
+            f"--at: {text!r} is not on a whole minute; Firestore exports snapshots by the minute "
+            f"(e.g. {rounded:%Y-%m-%dT%H:%MZ})"
+        )
+    if moment >= now:
+        raise BadInput(f"--at: {text!r} is not in the past")
+    if now - moment > PITR_WINDOW:
+        raise BadInput(
+            f"--at: {text!r} is more than 7 days ago, outside the point-in-time-recovery window; "
+            "restore a daily export instead (`spendsense backup list`)"
+        )
+    return moment
+
+
+def create_manual_export(
+    backend: Any,
+    storage: Any,
+    *,
+    bucket: str,
+    project: str,
+    database: str,
+    now: datetime,
+    at: datetime | None = None,
+    progress: Any = None,
+) -> Export:
+    """Export the database to `gs://<bucket>/manual-YYYYMMDD_HHMMSS/` and check the result.
+
+    The folder is named after the data's time: `--at` when given, else now.
+    """
+    prefix = manual_export_prefix(at or now)
+    if _list_blobs(storage, bucket, prefix):
+        raise BadInput(
+            f"gs://{bucket}/{prefix} already exists; wait a second and run it again, or pick "
+            "another --at"
+        )
+    backend.export_documents(
+        project, database, f"gs://{bucket}/{prefix}", snapshot_time=at, progress=progress
+    )
+    blobs = _list_blobs(storage, bucket, prefix)
+    exports = _group(bucket, blobs, _MANUAL_RE, "manual", "")
+    if not exports or not exports[0].complete:
+        raise OperationFailed(
+            f"the export operation ended but gs://{bucket}/{prefix} has no {METADATA_SUFFIX}; "
+            "treat it as failed and delete that folder"
+        )
+    return exports[0]

@@ -264,3 +264,16 @@ def health_server(http_server: ScriptedServer) -> ScriptedServer:
         (200, {"status": "healthy", "database": "healthy", "api_version": "1.0.0"}),
     )
     return http_server
+
+
+def lay_out_export(gcs: Gcs, folder: str, complete: bool = True, outputs: int = 2) -> None:
+    """Objects named as a managed Firestore export writes them into `folder` (no trailing /):
+    `<folder>/all_namespaces/all_kinds/{all_namespaces_all_kinds.export_metadata,output-N}`
+    and, when complete, `<folder>/<name>.overall_export_metadata` (written last)."""
+    name = folder.rsplit("/", 1)[-1]
+    kinds = f"{folder}/all_namespaces/all_kinds"
+    for index in range(outputs):
+        gcs.put(f"{kinds}/output-{index}", b"\x00" * 100)
+    gcs.put(f"{kinds}/all_namespaces_all_kinds.export_metadata", b"m" * 10)
+    if complete:
+        gcs.put(f"{folder}/{name}.overall_export_metadata", b"o" * 5)

@@ -1,0 +1,194 @@
+"""`spendsense backup list|verify|create`: the Firestore exports in the backup bucket."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from spendsense.clients import storage_client
+from spendsense.errors import OperationFailed
+from spendsense.ops.backups import (
+    DAILY_PREFIX,
+    Export,
+    create_manual_export,
+    list_exports,
+    manual_export_prefix,
+    parse_at,
+    parse_duration,
+    verify_exports,
+)
+from spendsense.ops.progress import make_progress
+from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.outputs import StackOutputs, load_outputs
+from spendsense.repo import REPO_ROOT
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _row(export: Export) -> str:
+    state = "complete" if export.complete else "INCOMPLETE"
+    return (
+        f"{export.time:%Y-%m-%d %H:%M:%S}Z  {export.kind:<6}  {state:<10}  "
+        f"{_human_size(export.size_bytes):>10}  {export.objects:>5} objects  {export.path}"
+    )
+
+
+def retention_days(outputs: StackOutputs) -> int:
+    """The daily exports' retention: the stack output if present, else policies/limits.json."""
+    value = outputs.get("backup_retention_days")
+    if value is None:
+        limits = json.loads((REPO_ROOT / "policies" / "limits.json").read_text(encoding="utf-8"))
+        value = limits["backup"]["retentionDays"]
+    return int(value)
+
+
+def _now(text: str | None) -> datetime:
+    from spendsense.ops.window import parse_now
+
+    return parse_now(text)
+
+
+now_option = click.option("--now", "now_text", default=None, hidden=True)
+
+
+@click.group()
+def backup() -> None:
+    """The Firestore exports in the backup bucket (daily and manual)."""
+
+
+@backup.command("list")
+@stack_option()
+@outputs_option
+@json_option
+def list_command(stack: str, outputs_file: str | None, as_json: bool) -> None:
+    """The exports, newest first: time, kind, complete or not, size and object count."""
+    outputs = load_outputs(stack, outputs_file)
+    bucket = outputs.require("backup_bucket")
+    prefix = outputs.get("backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(outputs.get("firestore_project")), bucket, prefix)
+    if as_json:
+        click.echo(
+            json.dumps({"bucket": bucket, "exports": [e.to_json() for e in exports]}, indent=2)
+        )
+        return
+    if not exports:
+        click.echo(f"no exports in gs://{bucket}/{prefix} or gs://{bucket}/manual-*")
+        return
+    for export in exports:
+        click.echo(_row(export))
+
+
+@backup.command("verify")
+@stack_option()
+@outputs_option
+@json_option
+@click.option(
+    "--max-age",
+    default="26h",
+    show_default=True,
+    help="The newest daily export must be younger than this (s, m, h or d).",
+)
+@now_option
+def verify_command(
+    stack: str, outputs_file: str | None, as_json: bool, max_age: str, now_text: str | None
+) -> None:
+    """The runbook's daily "Verify backups completed": exit 1 with the reason if not."""
+    limit = parse_duration(max_age, "--max-age")
+    outputs = load_outputs(stack, outputs_file)
+    bucket = outputs.require("backup_bucket")
+    prefix = outputs.get("backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(outputs.get("firestore_project")), bucket, prefix)
+    result = verify_exports(
+        exports, now=_now(now_text), max_age=limit, retention_days=retention_days(outputs)
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    elif result.ok and result.newest is not None:
+        age = result.newest.age(result.checked_at).total_seconds() / 3600
+        click.echo(
+            f"ok: newest daily export {result.newest.path} is complete and {age:.1f} h old; "
+            f"{result.daily_count} daily exports, none older than {result.retention_days} days + 1"
+        )
+    if not result.ok:
+        raise OperationFailed("backups not verified: " + "; ".join(result.problems))
+
+
+@backup.command("create")
+@stack_option()
+@outputs_option
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    metavar="TIME",
+    help="Export the database as it was at this earlier time (ISO 8601, whole minute, "
+    "within the 7-day point-in-time-recovery window).",
+)
+@yes_option
+@json_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds to wait for the export.",
+)
+@click.option("--poll-interval", type=click.FloatRange(min=0), default=10, hidden=True)
+@now_option
+def create_command(
+    stack: str,
+    outputs_file: str | None,
+    at_text: str | None,
+    yes: bool,
+    as_json: bool,
+    timeout: float,
+    poll_interval: float,
+    now_text: str | None,
+) -> None:
+    """A manual export to gs://<bucket>/manual-YYYYMMDD_HHMMSS/ (the runbook's "Manual
+    Backup"), followed until it is done, failed or cancelled."""
+    now = _now(now_text)
+    at = parse_at(at_text, now) if at_text else None
+    outputs = load_outputs(stack, outputs_file)
+    bucket = outputs.require("backup_bucket")
+    project = outputs.require("firestore_project")
+    database = outputs.get("firestore_database") or "(default)"
+    target = f"gs://{bucket}/{manual_export_prefix(at or now)}"
+    what = f"database {project}/{database}" + (f" as it was at {at:%Y-%m-%dT%H:%MZ}" if at else "")
+    if not yes:
+        if as_json:
+            click.echo(json.dumps({"would_export": what, "to": target, "created": False}, indent=2))
+        else:
+            click.echo(f"Would export {what} to {target}")
+            click.echo("Pass --yes to do it.")
+        return
+    from spendsense.ops.firestore_admin import export_import_backend
+
+    storage = storage_client(project)
+    backend = export_import_backend(storage, timeout=timeout, poll=poll_interval)
+    export = create_manual_export(
+        backend,
+        storage,
+        bucket=bucket,
+        project=project,
+        database=database,
+        now=now,
+        at=at,
+        progress=make_progress(as_json),
+    )
+    if as_json:
+        click.echo(json.dumps({**export.to_json(), "created": True}, indent=2))
+    else:
+        click.echo(
+            f"Exported {what} to {export.path} ({_human_size(export.size_bytes)}, "
+            f"{export.objects} objects, complete)"
+        )

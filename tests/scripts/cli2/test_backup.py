@@ -1,0 +1,228 @@
+"""`spendsense backup list|verify` against the GCS emulator, with exports laid out as
+Firestore writes them (complete, incomplete, too old, too new)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from spendsense.cli import main
+from spendsense.ops.backups import newest_daily_export
+
+from tests.scripts.cli2.conftest import lay_out_export
+
+NOW = "2026-11-27T09:00:00Z"
+
+
+@pytest.fixture
+def outputs(gcs, write_outputs):
+    return write_outputs("production", backup_bucket=gcs.bucket)
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+def test_list_shows_daily_and_manual_newest_first_with_completeness(gcs, outputs, capsys):
+    """list: every export, newest first, with kind, completeness, size and object count."""
+    lay_out_export(gcs, "daily/20261126_020000")
+    lay_out_export(gcs, "daily/20261127_020000", complete=False)
+    lay_out_export(gcs, "manual-20261126_153000", outputs=1)
+    gcs.put("daily/README.txt")  # not an export folder: ignored
+    gcs.put("daily/2026-11-25/output-0")  # not the layout: ignored
+    assert run("backup", "list", "--stack", "production", "--outputs", outputs, "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["bucket"] == gcs.bucket
+    assert data["exports"] == [
+        {
+            "path": f"gs://{gcs.bucket}/daily/20261127_020000/",
+            "kind": "daily",
+            "time": "2026-11-27T02:00:00Z",
+            "complete": False,
+            "size_bytes": 210,
+            "objects": 3,
+        },
+        {
+            "path": f"gs://{gcs.bucket}/manual-20261126_153000/",
+            "kind": "manual",
+            "time": "2026-11-26T15:30:00Z",
+            "complete": True,
+            "size_bytes": 115,
+            "objects": 3,
+        },
+        {
+            "path": f"gs://{gcs.bucket}/daily/20261126_020000/",
+            "kind": "daily",
+            "time": "2026-11-26T02:00:00Z",
+            "complete": True,
+            "size_bytes": 215,
+            "objects": 4,
+        },
+    ]
+
+
+def test_list_text_marks_incomplete_exports(gcs, outputs, capsys):
+    """The text listing says INCOMPLETE for an export without its metadata file."""
+    lay_out_export(gcs, "daily/20261127_020000", complete=False)
+    assert run("backup", "list", "--stack", "production", "--outputs", outputs) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("2026-11-27 02:00:00Z  daily   INCOMPLETE")
+    assert line.endswith(f"gs://{gcs.bucket}/daily/20261127_020000/")
+
+
+def test_newest_daily_export_reads_the_time_from_the_folder_name(gcs):
+    """newest_daily_export (used by `status`): newest by folder name, manual ones excluded."""
+    lay_out_export(gcs, "daily/20261125_020000")
+    lay_out_export(gcs, "daily/20261126_020000", complete=False)
+    lay_out_export(gcs, "manual-20261127_080000")
+    export = newest_daily_export(gcs.client, gcs.bucket)
+    assert export is not None
+    assert export.path == f"gs://{gcs.bucket}/daily/20261126_020000/"
+    assert export.time.isoformat() == "2026-11-26T02:00:00+00:00"
+    assert (export.kind, export.complete, export.objects) == ("daily", False, 3)
+    assert newest_daily_export(gcs.client, gcs.bucket, prefix="nothing/") is None
+
+
+def test_verify_passes_for_a_fresh_complete_export(gcs, outputs, capsys):
+    """verify: newest daily export complete and younger than 26 h, none past retention: exit 0."""
+    lay_out_export(gcs, "daily/20261127_020000")
+    lay_out_export(gcs, "daily/20261028_020000")  # 30 days + 7 h: within retention + 1 day
+    code = run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW)
+    assert code == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith(
+        f"ok: newest daily export gs://{gcs.bucket}/daily/20261127_020000/ is complete and 7.0 h old"
+    )
+
+
+def test_verify_fails_when_the_newest_export_is_incomplete(gcs, outputs, capsys):
+    """An incomplete newest daily export: exit 1, naming it, even if an older one is fine."""
+    lay_out_export(gcs, "daily/20261126_020000")
+    lay_out_export(gcs, "daily/20261127_020000", complete=False)
+    assert run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW) == 1
+    assert capsys.readouterr().err == (
+        f"error: backups not verified: the newest daily export gs://{gcs.bucket}/daily/"
+        "20261127_020000/ is incomplete (no .overall_export_metadata): it failed or is still running\n"
+    )
+
+
+def test_verify_fails_when_the_newest_export_is_too_old(gcs, outputs, capsys):
+    """Newest daily export older than --max-age: exit 1 with its age and the limit."""
+    lay_out_export(gcs, "daily/20261126_020000")  # 31 h before NOW
+    assert run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW) == 1
+    assert "is 31.0 h old, over the limit of 26.0 h" in capsys.readouterr().err
+    # A longer limit accepts it.
+    assert (
+        run(
+            "backup",
+            "verify",
+            "--stack",
+            "production",
+            "--outputs",
+            outputs,
+            "--now",
+            NOW,
+            "--max-age",
+            "2d",
+        )
+        == 0
+    )
+
+
+def test_verify_fails_when_the_lifecycle_rule_keeps_old_exports(gcs, outputs, capsys):
+    """A daily export older than retention + 1 day: exit 1 blaming the lifecycle rule."""
+    lay_out_export(gcs, "daily/20261127_020000")
+    lay_out_export(gcs, "daily/20261025_020000")  # 33 days old
+    assert (
+        run(
+            "backup",
+            "verify",
+            "--stack",
+            "production",
+            "--outputs",
+            outputs,
+            "--now",
+            NOW,
+            "--json",
+        )
+        == 1
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False
+    assert data["problems"] == [
+        f"1 daily export(s) older than the 30-day retention plus a day (oldest gs://{gcs.bucket}/"
+        "daily/20261025_020000/): the bucket's lifecycle rule is not deleting them"
+    ]
+
+
+def test_verify_fails_for_an_export_dated_in_the_future(gcs, outputs, capsys):
+    """A daily export named after a time still to come: exit 1 (a clock or naming fault)."""
+    lay_out_export(gcs, "daily/20261127_020000")
+    lay_out_export(gcs, "daily/20261128_020000")
+    assert run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW) == 1
+    assert "dated in the future" in capsys.readouterr().err
+
+
+def test_verify_fails_with_no_export_at_all(gcs, outputs, capsys):
+    """An empty bucket: exit 1 pointing at the scheduler job."""
+    assert run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW) == 1
+    assert capsys.readouterr().err == (
+        "error: backups not verified: no daily export found; check the Cloud Scheduler export job\n"
+    )
+
+
+def test_verify_rejects_a_bad_max_age(outputs, capsys):
+    """--max-age that is not a duration: exit 2 with the expected form."""
+    assert (
+        run("backup", "verify", "--stack", "production", "--outputs", outputs, "--max-age", "soon")
+        == 2
+    )
+    assert capsys.readouterr().err == (
+        "error: --max-age: 'soon' is not a duration; use a positive number with s, m, h or d (e.g. 26h)\n"
+    )
+
+
+def test_create_without_yes_names_the_folder_and_does_nothing(gcs, outputs, capsys):
+    """create without --yes: 'Would export ... to gs://<bucket>/manual-<now>/'; bucket unchanged."""
+    assert run("backup", "create", "--stack", "production", "--outputs", outputs, "--now", NOW) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"Would export database spendsense-production/(default) to gs://{gcs.bucket}/manual-20261127_090000/"
+    )
+    assert gcs.names() == []
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        (
+            "yesterday",
+            "--at: 'yesterday' is not an ISO 8601 time with an offset; e.g. 2026-11-27T03:15:00Z",
+        ),
+        (
+            "2026-11-27T03:15:30Z",
+            "--at: '2026-11-27T03:15:30Z' is not on a whole minute; Firestore exports snapshots by the minute (e.g. 2026-11-27T03:15Z)",
+        ),
+        ("2026-11-27T10:00:00Z", "--at: '2026-11-27T10:00:00Z' is not in the past"),
+        (
+            "2026-11-19T09:00:00Z",
+            "--at: '2026-11-19T09:00:00Z' is more than 7 days ago, outside the point-in-time-recovery window; restore a daily export instead (`spendsense backup list`)",
+        ),
+    ],
+)
+def test_create_rejects_a_bad_at(outputs, capsys, at, message):
+    """--at must be an offset time on a whole minute, in the past, within 7 days: else exit 2."""
+    assert (
+        run(
+            "backup",
+            "create",
+            "--stack",
+            "production",
+            "--outputs",
+            outputs,
+            "--now",
+            NOW,
+            "--at",
+            at,
+        )
+        == 2
+    )
+    assert capsys.readouterr().err == f"error: {message}\n"
