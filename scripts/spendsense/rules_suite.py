@@ -8,23 +8,27 @@ rules). Any other answer (404, 400, 409) fails the case: a missing document is n
 that the rules denied access.
 
 Data is seeded with the rules bypassed (the emulator's `owner` token). Every case that
-writes works on a recommendation created for it alone (`Context.fresh_recommendation`), so
-no case depends on the order of the others, even against rules that wrongly allow writes.
+deletes, or writes something another case reads, works on a document created for it alone
+(`Context.fresh`, `Context.fresh_recommendation`), so no case depends on the order of the
+others, even against rules that wrongly allow writes (the open rules in tests/rules).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from spendsense.firestore_emulator import (
+    EmulatorError,
     FirestoreEmulator,
     FirestoreRest,
     Result,
     Timestamp,
     id_token,
+    to_fields,
 )
 
 Expect = Literal["allow", "deny"]
@@ -117,6 +121,12 @@ class Context:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids)}"
 
+    def fresh(self, collection: str, data: dict[str, Any], doc_id: str | None = None) -> str:
+        """Seed (rules bypassed) a new document for one case; returns its path."""
+        path = f"{collection}/{doc_id or self.new_id(collection.rsplit('/', 1)[-1])}"
+        self.rest.set(path, data)
+        return path
+
     def fresh_recommendation(self, user_id: str = ALICE) -> str:
         """Seed (rules bypassed) a new pending recommendation; returns its path."""
         path = f"recommendations/{self.new_id('rec')}"
@@ -184,8 +194,15 @@ def judge(case: Case, result: Result) -> Outcome:
 
 def seed(rest: FirestoreRest) -> None:
     """Write the suite's data with the rules bypassed."""
-    for path, data in SEED.items():
-        rest.set(path, data)
+    writes = [
+        {"update": {"name": rest.name(path), "fields": to_fields(data)}}
+        for path, data in SEED.items()
+    ]
+    result = rest.commit(writes)
+    if not result.ok:
+        raise EmulatorError(
+            f"seeding the rules suite's data failed: {result.status} {result.message}"
+        )
 
 
 def run_case(case: Case, context: Context) -> Outcome:
@@ -205,12 +222,18 @@ def run_suite(
     rules: str,
     project: str | None = None,
     cases: Iterable[Case] | None = None,
+    workers: int = 1,
 ) -> list[Outcome]:
-    """Load `rules` into a running emulator, seed, and run every case (raises
-    RulesCompileError if the rules do not compile)."""
+    """Load `rules` into a running emulator, seed, and run every case, in order (raises
+    RulesCompileError if the rules do not compile). Cases are independent of each other, so
+    `workers` > 1 runs them on that many threads; the outcomes keep the cases' order."""
     prepare(emulator, rules, project)
     context = Context(emulator.rest(project))
-    return [run_case(case, context) for case in (CASES if cases is None else cases)]
+    selected = list(CASES if cases is None else cases)
+    if workers <= 1:
+        return [run_case(case, context) for case in selected]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda case: run_case(case, context), selected))
 
 
 # --- The cases, grouped by collection; every allow and every deny of the model --------------
@@ -238,6 +261,12 @@ ALICE_TRANSACTIONS = f"users/{ALICE}/transactions"
 def _rec_query(c: Context, token: str | None, user_id: str | None) -> Result:
     where = [("user_id", "EQUAL", user_id)] if user_id is not None else None
     return c.rest.query("recommendations", token=token, where=where)
+
+
+def _delete_own_fresh_profile(c: Context) -> Result:
+    uid = c.new_id("user")
+    c.fresh("users", {"name": "Temporary"}, doc_id=uid)
+    return c.rest.delete(f"users/{uid}", c.token(uid))
 
 
 def _review_status_case(status: str) -> Case:
@@ -303,7 +332,7 @@ CASES: list[Case] = [
         "users_cannot_delete_own_profile",
         "deny",
         _USERS,
-        lambda c: c.rest.delete(ALICE_PROFILE, c.alice()),
+        lambda c: _delete_own_fresh_profile(c),
     ),
     Case(
         "users_admin_cannot_update_profile",
@@ -382,7 +411,7 @@ CASES: list[Case] = [
         "user_subcollections_owner_cannot_delete_transaction",
         "deny",
         _SUB,
-        lambda c: c.rest.delete(f"{ALICE_TRANSACTIONS}/tx2", c.alice()),
+        lambda c: c.rest.delete(c.fresh(ALICE_TRANSACTIONS, {"amount": -1.0}), c.alice()),
     ),
     Case(
         "user_subcollections_deeper_nesting_denied",
@@ -669,7 +698,7 @@ CASES: list[Case] = [
         "audit_logs_admin_cannot_delete",
         "deny",
         _AUDIT,
-        lambda c: c.rest.delete("audit_logs/log1", c.admin()),
+        lambda c: c.rest.delete(c.fresh("audit_logs", {"action": "x"}), c.admin()),
     ),
     # anything else
     Case(

@@ -106,7 +106,7 @@ def test(
             raise BadInput(f"--rules: {path} does not compile: {exc}") from exc
         for warning in warnings:
             click.echo(f"warning: {path}: {warning}", err=True)
-        outcomes = run_suite(emulator, text, cases=cases)
+        outcomes = run_suite(emulator, text, cases=cases, workers=4)
 
     failed = [outcome for outcome in outcomes if not outcome.passed]
     if as_json:
