@@ -28,3 +28,20 @@ def test_permissive_rules_are_open(firestore_emulator: FirestoreEmulator, name: 
     assert signed_out.get(f"users/{ALICE}", token=None).ok
     assert signed_out.create("anything", "x", {"by": "anyone"}, token=None).ok
     assert signed_out.delete("audit_logs/log1", token=None).ok
+
+
+@pytest.mark.parametrize("name", sorted(PERMISSIVE_EXAMPLES))
+def test_policy_pack_rejects_what_the_emulator_shows_open(name: str) -> None:
+    """gcp-firestore-rules-no-open-access flags each rules file the emulator shows is open."""
+    from spendsense_policies.firestore import rules_problems
+
+    problems = list(rules_problems(PERMISSIVE_EXAMPLES[name], f"{name}.rules"))
+    assert problems, f"the policy pack does not flag the {name} rules, which are open"
+
+
+def test_policy_pack_accepts_the_repository_rules() -> None:
+    """The rules the model suite proves closed pass gcp-firestore-rules-no-open-access."""
+    from spendsense.commands.rules import DEFAULT_RULES
+    from spendsense_policies.firestore import rules_problems
+
+    assert list(rules_problems(DEFAULT_RULES.read_text(), "firestore.rules")) == []
