@@ -52,12 +52,20 @@ AWS_TAGGABLE = {
 GCP_LABELABLE = {
     "gcp:cloudfunctionsv2/function:Function",
     "gcp:kms/cryptoKey:CryptoKey",
+    "gcp:monitoring/alertPolicy:AlertPolicy",
     "gcp:monitoring/notificationChannel:NotificationChannel",
     "gcp:pubsub/subscription:Subscription",
     "gcp:pubsub/topic:Topic",
     "gcp:secretmanager/secret:Secret",
     "gcp:storage/bucket:Bucket",
     "gcp:workflows/workflow:Workflow",
+}
+
+# Where a type keeps its resource labels when `labels` means something else (a notification
+# channel's `labels` is its configuration, e.g. the e-mail address).
+LABEL_FIELD = {
+    "gcp:monitoring/alertPolicy:AlertPolicy": "userLabels",
+    "gcp:monitoring/notificationChannel:NotificationChannel": "userLabels",
 }
 
 
@@ -79,7 +87,8 @@ def check_tags(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Itera
     if type_.startswith("aws:") and (type_ in AWS_TAGGABLE or "tags" in args.props):
         field, required, environment_key = "tags", list(config["awsTags"]), "Environment"
     elif type_.startswith("gcp:") and (type_ in GCP_LABELABLE or "labels" in args.props):
-        field, required, environment_key = "labels", list(config["gcpLabels"]), "environment"
+        field = LABEL_FIELD.get(type_, "labels")
+        required, environment_key = list(config["gcpLabels"]), "environment"
     else:
         return
     values = args.props.get(field) or {}

@@ -62,3 +62,19 @@ def test_environment_tag_must_match_the_stack(pack: Pack) -> None:
 
 def test_untaggable_type_is_not_judged(pack: Pack) -> None:
     assert pack.analyze(c.DASHBOARD, c.dashboard()) == []
+
+
+def test_notification_channel_labels_are_user_labels(pack: Pack) -> None:
+    """A notification channel's `labels` is its configuration; its labels are `userLabels`."""
+    channel = "gcp:monitoring/notificationChannel:NotificationChannel"
+    props = {
+        "type": "email",
+        "labels": {"email_address": "oncall@example.com"},
+        "userLabels": dict(c.LABELS),
+    }
+    assert pack.analyze(channel, props) == []
+    found = pack.analyze(channel, c.changed(props, "userLabels", "-"))
+    assert (
+        "userLabels lack project, environment, managed-by"
+        in only(found, "stack-required-tags").message
+    )

@@ -1,0 +1,63 @@
+"""`spendsense plan`: preview a stack offline and judge it with the policy pack (contract 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from spendsense.errors import BadInput, OperationFailed
+from spendsense.options import json_option, stack_option
+
+
+@click.command()
+@stack_option()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A stack file in the Pulumi.<stack>.yaml format to plan instead of the stack's own.",
+)
+@json_option
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print a pull-request comment.")
+@click.option(
+    "--outputs-file",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the planned stack outputs as JSON (for --outputs of other commands).",
+)
+def plan(
+    stack: str, config_file: str | None, as_json: bool, as_markdown: bool, outputs_file: str | None
+) -> None:
+    """Preview STACK without the Pulumi CLI or cloud credentials.
+
+    Runs the real program under Pulumi's mock runtime with the stack's settings, starts the
+    policy pack (policies/) as the engine does and sends it every resource and the stack,
+    with policies/config/<stack>.json. Prints the resources by component, the outputs and
+    every violation. Exit 0: no mandatory violation; 1: at least one; 2: bad input.
+    """
+    if as_json and as_markdown:
+        raise BadInput("--json and --markdown: choose one output format")
+    from spendsense.plan import render
+    from spendsense.plan.preview import run_plan
+
+    result = run_plan(stack, config_file)
+    if outputs_file:
+        try:
+            Path(outputs_file).write_text(render.outputs_json(result) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(
+                f"--outputs-file: cannot write {outputs_file} ({exc.strerror})"
+            ) from None
+    if as_json:
+        click.echo(render.as_json(result))
+    elif as_markdown:
+        click.echo(render.as_markdown(result))
+    else:
+        click.echo(render.as_text(result))
+    if not result.ok:
+        raise OperationFailed(
+            f"{stack}: {result.count('mandatory')} mandatory policy violation(s): "
+            + ", ".join(sorted({v.policy for v in result.violations if v.level == "mandatory"}))
+        )
