@@ -1,0 +1,258 @@
+"""`spendsense scale`: validate a new API size against the runbook's limits, write it into the
+stack file, and optionally apply it at once through the App Runner API.
+
+The limits come from `policies/limits.json`, the file the policy pack also reads, so the CLI
+can never accept a size the pack rejects. The stack file is edited with ruamel.yaml's
+round-trip mode, so its comments, order and layout survive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spendsense.errors import BadInput
+
+API_KEY = "spendsense:api"
+LIMITS_PATH = Path("policies") / "limits.json"
+_NUMBER = r"(\d+(?:\.\d+)?)"
+
+
+@dataclass(frozen=True)
+class ApprunnerLimits:
+    pairs: Mapping[str, tuple[str, ...]]
+    max_cpu: str
+    max_memory: str
+    min_instances: int
+    max_instances: int
+    max_concurrency: int
+
+    def allowed_cpus(self) -> list[str]:
+        top = size_value(self.max_cpu)
+        return [cpu for cpu in self.pairs if size_value(cpu) <= top]
+
+    def allowed_memories(self, cpu: str) -> list[str]:
+        top = size_value(self.max_memory)
+        return [memory for memory in self.pairs.get(cpu, ()) if size_value(memory) <= top]
+
+
+def load_limits(repo_root: Path) -> ApprunnerLimits:
+    """`apprunner` limits from `<repo_root>/policies/limits.json`."""
+    path = repo_root / LIMITS_PATH
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["apprunner"]
+        return ApprunnerLimits(
+            pairs={cpu: tuple(memories) for cpu, memories in data["cpuMemoryPairs"].items()},
+            max_cpu=str(data["maxCpu"]),
+            max_memory=str(data["maxMemory"]),
+            min_instances=int(data["minInstances"]),
+            max_instances=int(data["maxInstances"]),
+            max_concurrency=int(data["maxConcurrency"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{path}: cannot read the App Runner limits ({exc!r})") from None
+
+
+def size_value(text: str) -> float:
+    """`2 vCPU` -> 2.0, `0.5 GB` -> 0.5."""
+    match = re.match(_NUMBER, text.strip())
+    return float(match.group(1)) if match else float("nan")
+
+
+def _normalize(text: str, unit: str, known: list[str]) -> str | None:
+    """`2`, `2 vCPU`, `2vcpu` -> the spelling in `known` with the same number, else None."""
+    match = re.fullmatch(_NUMBER + r"\s*(" + unit + r")?", text.strip(), flags=re.IGNORECASE)
+    if not match:
+        return None
+    value = float(match.group(1))
+    return next((item for item in known if size_value(item) == value), f"{match.group(1)} {unit}")
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str  # the field inside spendsense:api (camelCase, as in the stack file)
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    stack_file: Path
+    changes: list[Change]
+    api: dict[str, Any] = field(default_factory=dict)  # the resulting values
+
+    @property
+    def instance_changed(self) -> bool:
+        return any(change.key in ("cpu", "memory") for change in self.changes)
+
+    @property
+    def scaling_changed(self) -> bool:
+        return any(change.key in ("minInstances", "maxInstances") for change in self.changes)
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def read_stack_file(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            document = _yaml().load(handle)
+    except FileNotFoundError:
+        raise BadInput(f"{path} does not exist; pass an existing stack file") from None
+    except Exception as exc:
+        raise BadInput(f"{path} is not valid YAML ({type(exc).__name__})") from None
+    config = document.get("config") if isinstance(document, Mapping) else None
+    api = config.get(API_KEY) if isinstance(config, Mapping) else None
+    if not isinstance(api, Mapping):
+        raise BadInput(f"{path} has no `config: {API_KEY}:` object to scale")
+    return document
+
+
+def plan_scale(
+    stack_file: Path,
+    limits: ApprunnerLimits,
+    *,
+    cpu: str | None = None,
+    memory: str | None = None,
+    min_instances: int | None = None,
+    max_instances: int | None = None,
+) -> ScalePlan:
+    """Validate the request against the limits and the stack file's current values."""
+    if cpu is None and memory is None and min_instances is None and max_instances is None:
+        raise BadInput("nothing to change: pass at least one of --cpu, --memory, --min, --max")
+    api = read_stack_file(stack_file)["config"][API_KEY]
+    name = stack_file.name
+    where = f"{LIMITS_PATH.as_posix()}"
+    cpus = limits.allowed_cpus()
+
+    new_cpu = str(api.get("cpu", ""))
+    if cpu is not None:
+        normal = _normalize(cpu, "vCPU", list(limits.pairs))
+        if normal not in cpus:
+            raise BadInput(
+                f"--cpu: {cpu!r} is not allowed; use one of {', '.join(cpus)} "
+                f"(App Runner's sizes up to apprunner.maxCpu {limits.max_cpu} in {where})"
+            )
+        new_cpu = normal
+    new_memory = str(api.get("memory", ""))
+    memories = limits.allowed_memories(new_cpu)
+    if memory is not None:
+        normal = _normalize(memory, "GB", [m for ms in limits.pairs.values() for m in ms])
+        if normal not in memories:
+            raise BadInput(
+                f"--memory: {memory!r} does not go with {new_cpu}; use one of "
+                f"{', '.join(memories) or 'nothing (no allowed pair)'} (App Runner's pairs up to "
+                f"apprunner.maxMemory {limits.max_memory} in {where})"
+            )
+        new_memory = normal
+    elif new_memory not in memories:
+        raise BadInput(
+            f"--cpu: {new_cpu} does not go with the stack's memory {new_memory} ({name}); "
+            f"pass --memory, one of {', '.join(memories)}"
+        )
+
+    low, high = limits.min_instances, limits.max_instances
+    for option, value in (("--min", min_instances), ("--max", max_instances)):
+        if value is not None and not low <= value <= high:
+            raise BadInput(
+                f"{option}: {value} is outside {low}..{high} "
+                f"(apprunner.minInstances..apprunner.maxInstances in {where})"
+            )
+    new_min = min_instances if min_instances is not None else int(api.get("minInstances", low))
+    new_max = max_instances if max_instances is not None else int(api.get("maxInstances", high))
+    if new_min > new_max:
+        if min_instances is not None and max_instances is not None:
+            raise BadInput(f"--min: {new_min} is above --max {new_max}")
+        if min_instances is not None:
+            raise BadInput(
+                f"--min: {new_min} is above the stack's maxInstances {new_max} ({name}); "
+                "raise --max too"
+            )
+        raise BadInput(
+            f"--max: {new_max} is below the stack's minInstances {new_min} ({name}); lower --min too"
+        )
+
+    wanted = {
+        "cpu": new_cpu,
+        "memory": new_memory,
+        "minInstances": new_min,
+        "maxInstances": new_max,
+    }
+    changes = [
+        Change(key, api.get(key), value) for key, value in wanted.items() if api.get(key) != value
+    ]
+    result = {**{key: api.get(key) for key in ("maxConcurrency",)}, **wanted}
+    return ScalePlan(stack_file=stack_file, changes=changes, api=result)
+
+
+def write_stack_file(plan: ScalePlan) -> None:
+    """Write the plan's changes into the stack file, keeping comments, order and layout."""
+    yaml = _yaml()
+    document = read_stack_file(plan.stack_file)
+    api = document["config"][API_KEY]
+    for change in plan.changes:
+        api[change.key] = change.new
+    with plan.stack_file.open("w", encoding="utf-8") as handle:
+        yaml.dump(document, handle)
+
+
+def apply_now(
+    client: Any,
+    service_arn: str,
+    plan: ScalePlan,
+    *,
+    timeout: float,
+    poll: float,
+    progress: Callable[[str], None],
+) -> str:
+    """Apply the plan through UpdateService (and a new auto scaling revision); the final status."""
+    from spendsense.ops import apprunner
+
+    service = apprunner.ensure_not_busy(client, service_arn)
+    changes: dict[str, Any] = {}
+    if plan.instance_changed:
+        instance: dict[str, Any] = {"Cpu": plan.api["cpu"], "Memory": plan.api["memory"]}
+        role = service.get("InstanceConfiguration", {}).get("InstanceRoleArn")
+        if role:
+            instance["InstanceRoleArn"] = role
+        changes["InstanceConfiguration"] = instance
+    if plan.scaling_changed:
+        summary = service.get("AutoScalingConfigurationSummary", {})
+        name = (
+            summary.get("AutoScalingConfigurationName")
+            or apprunner.service_name_from_arn(service_arn)[:32]
+        )
+        params: dict[str, Any] = {
+            "AutoScalingConfigurationName": name,
+            "MinSize": int(plan.api["minInstances"]),
+            "MaxSize": int(plan.api["maxInstances"]),
+        }
+        if plan.api.get("maxConcurrency") is not None:
+            params["MaxConcurrency"] = int(plan.api["maxConcurrency"])
+        created = apprunner.call(
+            client,
+            "create_auto_scaling_configuration",
+            "create an App Runner auto scaling configuration revision",
+            **params,
+        )
+        arn = created["AutoScalingConfiguration"]["AutoScalingConfigurationArn"]
+        progress(f"created auto scaling configuration {arn}")
+        changes["AutoScalingConfigurationArn"] = arn
+    operation_id = apprunner.update_service(
+        client, service_arn, "scale the App Runner service", **changes
+    )
+    progress(f"UpdateService: operation {operation_id}")
+    return apprunner.wait_for_operation(
+        client, service_arn, operation_id, timeout=timeout, poll=poll, progress=progress
+    )

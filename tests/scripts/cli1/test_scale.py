@@ -1,0 +1,270 @@
+"""`spendsense scale`: limits from policies/limits.json and App Runner's CPU/memory pairs; the
+change goes into a copy of Pulumi.<stack>.yaml with its comments and layout kept; --now --yes
+also applies it through UpdateService (model-checked Stubber). Bad input exits 2 and changes
+nothing. The real stack files are never touched."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from spendsense.cli import main
+from spendsense.repo import REPO_ROOT
+
+from tests.scripts.cli1.conftest import ACCOUNT, SERVICE_ARN, op, operation, service
+
+REAL_FILES = {stack: REPO_ROOT / f"Pulumi.{stack}.yaml" for stack in ("staging", "production")}
+
+
+@pytest.fixture(autouse=True)
+def real_stack_files_are_untouched():
+    before = {
+        stack: hashlib.sha256(path.read_bytes()).hexdigest() for stack, path in REAL_FILES.items()
+    }
+    yield
+    after = {
+        stack: hashlib.sha256(path.read_bytes()).hexdigest() for stack, path in REAL_FILES.items()
+    }
+    assert after == before, "a test changed a real Pulumi.<stack>.yaml"
+
+
+@pytest.fixture
+def stack_copy(tmp_path):
+    def copy(stack: str = "staging") -> Path:
+        target = tmp_path / f"Pulumi.{stack}.yaml"
+        shutil.copyfile(REAL_FILES[stack], target)
+        return target
+
+    return copy
+
+
+def scale(capsys, path: Path, stack: str, *args: str):
+    code = main(
+        ["scale", "--stack", stack, "--stack-file", str(path), "--poll-seconds", "0", *args]
+    )
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def changed_lines(original: Path, edited: Path) -> list[str]:
+    diff = difflib.unified_diff(
+        original.read_text().splitlines(), edited.read_text().splitlines(), lineterm="", n=0
+    )
+    return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def test_cpu_and_memory_are_written_keeping_comments_and_layout(stack_copy, capsys):
+    path = stack_copy("staging")
+    code, out, err = scale(capsys, path, "staging", "--cpu", "2", "--memory", "4 GB")
+    assert (code, err) == (0, "")
+    assert changed_lines(REAL_FILES["staging"], path) == [
+        "-    cpu: 1 vCPU",
+        "-    memory: 2 GB",
+        "+    cpu: 2 vCPU",
+        "+    memory: 4 GB",
+    ]
+    assert out.splitlines() == [
+        "Pulumi.staging.yaml: spendsense:api.cpu: 1 vCPU -> 2 vCPU",
+        "Pulumi.staging.yaml: spendsense:api.memory: 2 GB -> 4 GB",
+        f"Wrote {path}. Apply it with:",
+        "  pulumi up --stack staging",
+    ]
+
+
+def test_instance_range_is_written_in_the_production_file_unchanged_elsewhere(stack_copy, capsys):
+    path = stack_copy("production")
+    code, _, _ = scale(capsys, path, "production", "--min", "3", "--max", "12")
+    assert code == 0
+    assert changed_lines(REAL_FILES["production"], path) == [
+        "-    minInstances: 2",
+        "-    maxInstances: 10",
+        "+    minInstances: 3",
+        "+    maxInstances: 12",
+    ]
+
+
+def test_same_values_change_nothing(stack_copy, capsys):
+    path = stack_copy("production")
+    code, out, _ = scale(capsys, path, "production", "--cpu", "2 vCPU", "--memory", "4")
+    assert code == 0
+    assert out == "Pulumi.production.yaml already has these values; nothing to change.\n"
+    assert path.read_bytes() == REAL_FILES["production"].read_bytes()
+
+
+LIMITS = "policies/limits.json"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--cpu", "4 vCPU", "--memory", "8 GB"],
+            f"--cpu: '4 vCPU' is not allowed; use one of 0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU "
+            f"(App Runner's sizes up to apprunner.maxCpu 2 vCPU in {LIMITS})",
+        ),
+        (
+            ["--cpu", "lots"],
+            f"--cpu: 'lots' is not allowed; use one of 0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU "
+            f"(App Runner's sizes up to apprunner.maxCpu 2 vCPU in {LIMITS})",
+        ),
+        (
+            ["--cpu", "2 vCPU", "--memory", "6 GB"],
+            f"--memory: '6 GB' does not go with 2 vCPU; use one of 4 GB "
+            f"(App Runner's pairs up to apprunner.maxMemory 4 GB in {LIMITS})",
+        ),
+        (
+            ["--memory", "5 GB"],
+            f"--memory: '5 GB' does not go with 1 vCPU; use one of 2 GB, 3 GB, 4 GB "
+            f"(App Runner's pairs up to apprunner.maxMemory 4 GB in {LIMITS})",
+        ),
+        (
+            ["--cpu", "2"],
+            "--cpu: 2 vCPU does not go with the stack's memory 2 GB (Pulumi.staging.yaml); "
+            "pass --memory, one of 4 GB",
+        ),
+        (
+            ["--min", "0"],
+            f"--min: 0 is outside 1..25 (apprunner.minInstances..apprunner.maxInstances in {LIMITS})",
+        ),
+        (
+            ["--max", "26"],
+            f"--max: 26 is outside 1..25 (apprunner.minInstances..apprunner.maxInstances in {LIMITS})",
+        ),
+        (["--min", "5", "--max", "4"], "--min: 5 is above --max 4"),
+        (
+            ["--min", "4"],
+            "--min: 4 is above the stack's maxInstances 3 (Pulumi.staging.yaml); raise --max too",
+        ),
+        ([], "nothing to change: pass at least one of --cpu, --memory, --min, --max"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(
+    stack_copy, capsys, apprunner, args, message
+):
+    path = stack_copy("staging")
+    code, out, err = scale(capsys, path, "staging", *args, "--now", "--yes")
+    assert (code, out, err) == (2, "", f"error: {message}\n")
+    assert path.read_bytes() == REAL_FILES["staging"].read_bytes()
+    apprunner.assert_no_pending_responses()  # none queued: any App Runner call would have failed
+
+
+def test_now_without_yes_writes_the_file_but_only_says_what_it_would_do_live(
+    stack_copy, write_outputs, apprunner, capsys
+):
+    path = stack_copy("staging")
+    code, out, _ = scale(
+        capsys,
+        path,
+        "staging",
+        "--cpu",
+        "2",
+        "--memory",
+        "4",
+        "--now",
+        "--outputs",
+        write_outputs(),
+    )
+    assert code == 0
+    assert out.splitlines()[-2:] == [
+        "Would apply instance size 2 vCPU / 4 GB to the live App Runner service now (--now).",
+        "The live service was not changed. Run again with --now --yes to do it.",
+    ]
+    assert "cpu: 2 vCPU" in path.read_text()
+
+
+def test_now_with_a_missing_output_changes_nothing(stack_copy, write_outputs, capsys):
+    path = stack_copy("staging")
+    outputs = write_outputs(api_service_arn=None)
+    code, _, err = scale(
+        capsys, path, "staging", "--min", "2", "--now", "--yes", "--outputs", outputs
+    )
+    assert code == 2
+    assert err.startswith("error: stack output 'api_service_arn' is missing or unknown in ")
+    assert path.read_bytes() == REAL_FILES["staging"].read_bytes()
+
+
+def test_now_yes_applies_size_and_a_new_auto_scaling_revision(
+    stack_copy, write_outputs, apprunner, capsys
+):
+    path = stack_copy("staging")
+    current = service()
+    apprunner.add_response("describe_service", {"Service": current}, {"ServiceArn": SERVICE_ARN})
+    asc_arn = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/spendsense-api-staging/2/abcdef0123456789"
+    apprunner.add_response(
+        "create_auto_scaling_configuration",
+        {
+            "AutoScalingConfiguration": {
+                "AutoScalingConfigurationArn": asc_arn,
+                "AutoScalingConfigurationName": "spendsense-api-staging",
+                "AutoScalingConfigurationRevision": 2,
+                "MinSize": 2,
+                "MaxSize": 5,
+                "MaxConcurrency": 100,
+            }
+        },
+        {
+            "AutoScalingConfigurationName": "spendsense-api-staging",
+            "MinSize": 2,
+            "MaxSize": 5,
+            "MaxConcurrency": 100,
+        },
+    )
+    apprunner.add_response(
+        "update_service",
+        {"Service": current, "OperationId": op(11)},
+        {
+            "ServiceArn": SERVICE_ARN,
+            "InstanceConfiguration": {
+                "Cpu": "2 vCPU",
+                "Memory": "4 GB",
+                "InstanceRoleArn": current["InstanceConfiguration"]["InstanceRoleArn"],
+            },
+            "AutoScalingConfigurationArn": asc_arn,
+        },
+    )
+    apprunner.add_response("list_operations", operation(op(11), "SUCCEEDED"))
+    code, out, err = scale(
+        capsys,
+        path,
+        "staging",
+        "--cpu",
+        "2",
+        "--memory",
+        "4",
+        "--min",
+        "2",
+        "--max",
+        "5",
+        "--now",
+        "--yes",
+        "--outputs",
+        write_outputs(),
+    )
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [
+        "Applied instance size 2 vCPU / 4 GB and a new auto scaling revision with 2..5 instances to the live service.",
+        "The live service now differs from what Pulumi last deployed: run `pulumi up --stack staging` "
+        "to bring the stack in line.",
+    ]
+    apprunner.assert_no_pending_responses()
+
+
+def test_now_yes_on_a_busy_service_is_refused(stack_copy, write_outputs, apprunner, capsys):
+    path = stack_copy("staging")
+    apprunner.add_response("describe_service", {"Service": service(status="OPERATION_IN_PROGRESS")})
+    code, _, err = scale(
+        capsys, path, "staging", "--max", "5", "--now", "--yes", "--outputs", write_outputs()
+    )
+    assert (code, err) == (
+        1,
+        "error: service spendsense-api-staging is in OPERATION_IN_PROGRESS; wait for it (`spendsense status`) and retry\n",
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_help_has_an_example(capsys):
+    assert main(["scale", "--help"]) == 0
+    assert "spendsense scale --stack production --cpu 2 --memory 4" in capsys.readouterr().out
