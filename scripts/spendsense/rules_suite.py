@@ -217,6 +217,16 @@ def prepare(emulator: FirestoreEmulator, rules: str, project: str | None = None)
     return warnings
 
 
+def run_cases(context: Context, cases: Iterable[Case], workers: int = 1) -> list[Outcome]:
+    """Run cases against a prepared project, in order. Cases are independent of each other,
+    so `workers` > 1 runs them on that many threads; the outcomes keep the cases' order."""
+    selected = list(cases)
+    if workers <= 1:
+        return [run_case(case, context) for case in selected]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda case: run_case(case, context), selected))
+
+
 def run_suite(
     emulator: FirestoreEmulator,
     rules: str,
@@ -224,16 +234,10 @@ def run_suite(
     cases: Iterable[Case] | None = None,
     workers: int = 1,
 ) -> list[Outcome]:
-    """Load `rules` into a running emulator, seed, and run every case, in order (raises
-    RulesCompileError if the rules do not compile). Cases are independent of each other, so
-    `workers` > 1 runs them on that many threads; the outcomes keep the cases' order."""
+    """Load `rules` into a running emulator, seed, and run the cases (default: all); raises
+    RulesCompileError if the rules do not compile."""
     prepare(emulator, rules, project)
-    context = Context(emulator.rest(project))
-    selected = list(CASES if cases is None else cases)
-    if workers <= 1:
-        return [run_case(case, context) for case in selected]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda case: run_case(case, context), selected))
+    return run_cases(Context(emulator.rest(project)), CASES if cases is None else cases, workers)
 
 
 # --- The cases, grouped by collection; every allow and every deny of the model --------------

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from spendsense.commands.rules import DEFAULT_RULES
 from spendsense.firestore_emulator import EmulatorUnavailable, FirestoreEmulator, emulator_available
-from spendsense.rules_suite import Context, Outcome, prepare, run_case
+from spendsense.rules_suite import CASES, Context, Outcome, prepare, run_cases
 
 from tests.conftest import skip_or_fail
 
@@ -49,10 +49,5 @@ def rules_context(firestore_emulator: FirestoreEmulator) -> Context:
 def repository_outcomes(rules_context: Context) -> dict[str, Outcome]:
     """Every case of the suite run once against the repository's rules, concurrently (the
     cases are independent); test_rule[<case>] asserts each one."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from spendsense.rules_suite import CASES
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = list(pool.map(lambda case: run_case(case, rules_context), CASES))
+    outcomes = run_cases(rules_context, CASES, workers=4)
     return {outcome.case.name: outcome for outcome in outcomes}

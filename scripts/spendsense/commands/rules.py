@@ -81,7 +81,7 @@ def test(
         FirestoreEmulator,
         RulesCompileError,
     )
-    from spendsense.rules_suite import CASES, run_suite
+    from spendsense.rules_suite import CASES, Context, prepare, run_cases
 
     path = (rules_file or DEFAULT_RULES).expanduser()
     text = read_rules(path)
@@ -101,12 +101,12 @@ def test(
             raise BadInput(f"--emulator: {exc}") from exc
     with emulator:
         try:
-            warnings = emulator.load_rules(text)
+            warnings = prepare(emulator, text)
         except RulesCompileError as exc:
             raise BadInput(f"--rules: {path} does not compile: {exc}") from exc
         for warning in warnings:
             click.echo(f"warning: {path}: {warning}", err=True)
-        outcomes = run_suite(emulator, text, cases=cases, workers=4)
+        outcomes = run_cases(Context(emulator.rest()), cases, workers=4)
 
     failed = [outcome for outcome in outcomes if not outcome.passed]
     if as_json:
