@@ -1,0 +1,180 @@
+"""The API's application logs from CloudWatch Logs (runbook, "View Logs").
+
+Events are read with FilterLogEvents one page at a time and handed on as they arrive; nothing
+holds a whole log group in memory (`--limit N` keeps at most N events). `--follow` polls with
+a cursor: the newest timestamp seen and the ids of the events at that timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from spendsense.clients import describe_aws_error
+from spendsense.errors import BadInput
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+APPLICATION_SUFFIX = "/application"
+
+
+def parse_since(text: str) -> timedelta:
+    """`30m`, `1h`, `2d`, `45s`, `1w` -> a timedelta; BadInput otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if not match or int(match.group(1)) == 0:
+        raise BadInput(
+            f"--since: {text!r} is not a duration; use a positive number and a unit s, m, h, d "
+            "or w (e.g. 30m, 1h, 2d)"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def application_log_group(log_group_names: Any, source: str) -> str:
+    """The group in the `log_group_names` output that ends with /application."""
+    names = log_group_names
+    if isinstance(names, str):
+        try:
+            names = json.loads(names)
+        except ValueError:
+            names = [names]
+    if not isinstance(names, list):
+        names = []
+    for name in names:
+        if isinstance(name, str) and name.endswith(APPLICATION_SUFFIX):
+            return name
+    raise BadInput(
+        f"stack output 'log_group_names' in {source} has no group ending in "
+        f"{APPLICATION_SUFFIX} (got {log_group_names!r}); run `pulumi up` or pass the right --outputs"
+    )
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    timestamp: int  # ms since the epoch
+    stream: str
+    message: str
+    event_id: str
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp / 1000, tz=UTC)
+
+    def iso_time(self) -> str:
+        return self.time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{self.timestamp % 1000:03d}Z"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.iso_time(),
+            "timestamp": self.timestamp,
+            "stream": self.stream,
+            "message": self.message,
+            "event_id": self.event_id,
+        }
+
+    def text(self) -> str:
+        return f"{self.iso_time()} {self.stream} {self.message}"
+
+
+def iter_events(
+    client: Any,
+    group: str,
+    *,
+    start_ms: int,
+    end_ms: int | None = None,
+    pattern: str | None = None,
+    page_size: int = 1000,
+) -> Iterator[LogEvent]:
+    """Events of `group` from `start_ms`, oldest first, fetched page by page as consumed."""
+    params: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "limit": page_size}
+    if end_ms is not None:
+        params["endTime"] = end_ms
+    if pattern:
+        params["filterPattern"] = pattern
+    while True:
+        try:
+            page = client.filter_log_events(**params)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                raise BadInput(
+                    f"log group {group} does not exist (stack output log_group_names); "
+                    "check the stack outputs and the region"
+                ) from None
+            if code == "InvalidParameterException" and pattern:
+                raise BadInput(
+                    f"--filter: CloudWatch Logs rejected the pattern {pattern!r}"
+                ) from None
+            raise describe_aws_error(exc, f"read log group {group}") from None
+        for event in page.get("events", []):
+            yield LogEvent(
+                timestamp=int(event["timestamp"]),
+                stream=str(event.get("logStreamName", "")),
+                message=str(event.get("message", "")).rstrip("\n"),
+                event_id=str(event.get("eventId", "")),
+            )
+        token = page.get("nextToken")
+        if not token or token == params.get("nextToken"):
+            return
+        params["nextToken"] = token
+
+
+def last(events: Iterable[LogEvent], limit: int | None) -> Iterable[LogEvent]:
+    """All events (streamed) or only the newest `limit` (at most `limit` held)."""
+    if limit is None:
+        return events
+    return deque(events, maxlen=limit)
+
+
+class Cursor:
+    """Where a follow left off: the newest timestamp and the event ids seen at it."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.start_ms = start_ms
+        self.seen: set[str] = set()
+
+    def new(self, events: Iterable[LogEvent]) -> Iterator[LogEvent]:
+        for event in events:
+            if event.timestamp < self.start_ms or (
+                event.timestamp == self.start_ms and event.event_id in self.seen
+            ):
+                continue
+            if event.timestamp > self.start_ms:
+                self.start_ms = event.timestamp
+                self.seen = set()
+            self.seen.add(event.event_id)
+            yield event
+
+
+def follow(
+    client: Any,
+    group: str,
+    *,
+    cursor: Cursor,
+    emit: Callable[[LogEvent], None],
+    pattern: str | None = None,
+    poll: float = 2.0,
+    polls: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    page_size: int = 1000,
+) -> None:
+    """Poll for events after the cursor and emit them, `polls` times (forever if None)."""
+    done = 0
+    while polls is None or done < polls:
+        sleep(poll)
+        for event in cursor.new(
+            iter_events(
+                client, group, start_ms=cursor.start_ms, pattern=pattern, page_size=page_size
+            )
+        ):
+            emit(event)
+        done += 1
+
+
+def since_ms(since: timedelta, now: datetime | None = None) -> int:
+    moment = (now or datetime.now(UTC)) - since
+    return int(moment.timestamp() * 1000)
