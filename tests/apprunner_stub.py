@@ -8,6 +8,7 @@ model's patterns, ranges and enums, so a request App Runner would reject fails t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
@@ -43,8 +44,9 @@ def check_against_model(shape: Shape, value: Any, path: str = "") -> None:
         raise ModelViolation(
             f"{path}={value!r} does not match the model's pattern {meta['pattern']!r}"
         )
-    if shape.enum and value not in shape.enum:
-        raise ModelViolation(f"{path}={value!r} is not one of {shape.enum}")
+    enum = getattr(shape, "enum", None)  # only string shapes have one
+    if enum and value not in enum:
+        raise ModelViolation(f"{path}={value!r} is not one of {enum}")
     if shape.type_name in {"integer", "long"} and isinstance(value, int):
         if "min" in meta and value < meta["min"]:
             raise ModelViolation(f"{path}={value} is below the model's minimum {meta['min']}")
@@ -59,9 +61,9 @@ class ModelCheckedStubber(Stubber):
         super().__init__(client)
         self._model = client.meta.service_model
 
-    def add_response(
+    def add_response(  # type: ignore[override]
         self, method: str, service_response: dict, expected_params: dict | None = None
-    ) -> None:  # type: ignore[override]
+    ) -> None:
         if expected_params is not None:
             operation = self._model.operation_model(self.client.meta.method_to_api_mapping[method])
             check_against_model(operation.input_shape, expected_params)
