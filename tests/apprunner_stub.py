@@ -8,7 +8,6 @@ model's patterns, ranges and enums, so a request App Runner would reject fails t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
