@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from spendsense.clients import describe_aws_error, make_client
@@ -46,16 +46,15 @@ def judge_rotation(
     created = description.get("CreatedDate")
     reference = last or created
     age = (now - reference).total_seconds() / 86400 if isinstance(reference, datetime) else None
-    limit = timedelta(days=max_age_days)
     if not enabled:
         ok, reason = False, "rotation is not enabled on the secret (RotationEnabled is false)"
     elif age is None:
         ok, reason = False, "Secrets Manager reported neither LastRotatedDate nor CreatedDate"
-    elif last is None and now - created <= limit:
+    elif last is None and age <= max_age_days:
         ok, reason = True, f"never rotated yet, but created {age:.1f} days ago (limit {max_age_days:g})"  # fmt: skip
     elif last is None:
         ok, reason = False, f"never rotated since it was created {age:.1f} days ago (limit {max_age_days:g})"  # fmt: skip
-    elif now - last <= limit:
+    elif age <= max_age_days:
         ok, reason = True, f"last rotated {age:.1f} days ago (limit {max_age_days:g})"
     else:
         ok, reason = False, f"last rotated {age:.1f} days ago, more than {max_age_days:g}"

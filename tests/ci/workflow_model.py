@@ -28,7 +28,7 @@ SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 @dataclass(frozen=True)
 class Workflow:
     path: Path
-    data: dict[str, Any]
+    data: dict[Any, Any]
 
     @property
     def name(self) -> str:
@@ -96,6 +96,15 @@ def _expand_expressions(text: str, matrix: Mapping[str, str]) -> str:
     return EXPRESSION.sub(replace, text)
 
 
+def _substitute(line: str, env: Mapping[str, str]) -> str:
+    """`$NAME` / `${NAME}` replaced by the step's env value, when the step sets it."""
+
+    def replace(match: re.Match[str]) -> str:
+        return env.get(match.group(1), match.group(0))
+
+    return SHELL_VAR.sub(replace, line)
+
+
 def _logical_lines(script: str) -> Iterator[str]:
     pending = ""
     for raw in script.splitlines():
@@ -142,7 +151,7 @@ def invocations(workflow: Workflow) -> Iterator[Invocation]:
         for line in _logical_lines(_expand_expressions(str(script), matrix)):
             if not line or line.startswith("#"):
                 continue
-            expanded = SHELL_VAR.sub(lambda m, env=env: env.get(m.group(1), m.group(0)), line)
+            expanded = _substitute(line, env)
             # Commands inside $( ... ) count too: look at the words after each "$(".
             words = _words(expanded.replace("$(", " ").replace(")", " "))
             for index, word in enumerate(words):
