@@ -63,10 +63,6 @@ def stack_urn(stack: str, project: str = PROJECT) -> str:
     return f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
 
 
-def policy_config_file(stack: str) -> Path:
-    return PACK_DIR / "config" / f"{stack}.json"
-
-
 def _load_config(stack: str, config_file: str | None) -> Any:
     from infra.stack_config import StackFileError, load_stack_config, stack_file
 
@@ -167,13 +163,27 @@ def notes_for(recording: Recording) -> list[str]:
     return notes
 
 
-def run_plan(stack: str, config_file: str | None = None) -> PlanResult:
-    """The whole offline preview. BadInput (exit 2) for anything the user must fix first."""
-    policy_config = policy_config_file(stack)
-    try:
-        pack = PolicyPackProcess.start()
-    except (PackError, OSError) as exc:
-        raise BadInput(f"policy pack: {exc}") from None
+def run_plan(
+    stack: str,
+    config_file: str | None = None,
+    *,
+    pack: PolicyPackProcess | None = None,
+    pack_dir: Path | None = None,
+) -> PlanResult:
+    """The whole offline preview. BadInput (exit 2) for anything the user must fix first.
+
+    Without `pack`, the policy pack in `pack_dir` (default: policies/) is started first, so
+    it starts while the program's providers are imported, and killed at the end. A running
+    `pack` (tests, the bench) is reused and left running.
+    """
+    pack_dir = pack_dir or PACK_DIR
+    policy_config = pack_dir / "config" / f"{stack}.json"
+    own = pack is None
+    if pack is None:
+        try:
+            pack = PolicyPackProcess.start(pack_dir)
+        except (PackError, OSError) as exc:
+            raise BadInput(f"policy pack: {exc}") from None
     try:
         config = _load_config(stack, config_file)
         recording = _record(stack, config)
@@ -182,7 +192,8 @@ def run_plan(stack: str, config_file: str | None = None) -> PlanResult:
         except PackError as exc:
             raise BadInput(str(exc)) from None
     finally:
-        pack.close()
+        if own:
+            pack.close()
     return PlanResult(
         stack=stack,
         project=recording.project,
