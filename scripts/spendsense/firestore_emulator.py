@@ -502,8 +502,20 @@ class FirestoreEmulator:
         reason = emulator_available()
         if reason is not None:
             raise EmulatorUnavailable(reason)
-        if self.port is None:
-            self.port = free_port(self.host_name)
+        auto_port = self.port is None
+        for attempt in range(3):
+            if auto_port:
+                self.port = free_port(self.host_name)
+            try:
+                self._launch()
+                return self
+            except EmulatorError as exc:
+                # A free port can be taken between choosing it and Java binding it.
+                if not auto_port or attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+        return self
+
+    def _launch(self) -> None:
         gcloud = shutil.which("gcloud") or "gcloud"
         log_fd, log_name = tempfile.mkstemp(prefix="firestore-emulator-", suffix=".log")
         self._log_path = Path(log_name)
@@ -524,23 +536,23 @@ class FirestoreEmulator:
             os.close(log_fd)
         atexit.register(self.stop)
         self._wait_until_ready()
-        return self
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             assert self._process is not None
-            if self._process.poll() is not None:
+            code = self._process.poll()
+            if code is not None:
                 log = self.log_tail()
                 self.stop()
-                if "cloud-firestore-emulator" in log or "not installed" in log:
+                if "not installed" in log or "components install" in log:
                     raise EmulatorUnavailable(
                         f"the Firestore emulator component is missing: {INSTALL_HINT} "
                         f"(gcloud said: {log[-300:]})"
                     )
                 raise EmulatorError(
-                    f"the Firestore emulator exited with code {self._process_code()} "
-                    f"before it was ready; its log ends: {log}"
+                    f"the Firestore emulator exited with code {code} before it was ready "
+                    f"(port {self.port}); its log ends: {log}"
                 )
             try:
                 response = self._session.get(f"{self.base_url}/", timeout=1)
@@ -556,15 +568,18 @@ class FirestoreEmulator:
             f"{self.start_timeout:.0f} s; its log ends: {log}"
         )
 
-    def _process_code(self) -> int | None:
-        return None if self._process is None else self._process.returncode
-
-    def log_tail(self, lines: int = 15) -> str:
-        """The last lines of the emulator's output, on one line (for error messages)."""
+    def log_tail(self, lines: int = 8) -> str:
+        """The last lines of the emulator's output without Java stack frames, on one line
+        (for error messages)."""
         if self._log_path is None or not self._log_path.exists():
             return "(no log)"
-        text = self._log_path.read_text(errors="replace").strip().splitlines()
-        return " | ".join(line.strip() for line in text[-lines:] if line.strip()) or "(empty)"
+        kept = []
+        for raw in self._log_path.read_text(errors="replace").splitlines():
+            line = raw.removeprefix("[firestore]").strip()
+            if not line or line.startswith("at ") or (line.startswith("...") and "more" in line):
+                continue
+            kept.append(line)
+        return " | ".join(kept[-lines:]) or "(empty)"
 
     def stop(self) -> None:
         """Stop the emulator's whole process group (gcloud and its java child); idempotent."""

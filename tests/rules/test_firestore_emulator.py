@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,93 @@ def test_import_of_a_folder_without_an_export_fails(
 ) -> None:
     with pytest.raises(EmulatorError, match="overall_export_metadata"):
         firestore_emulator.import_(str(tmp_path))
+
+
+# A stand-in for gcloud (no Java): it answers GET / with "Ok" on --host-port, like the
+# emulator, and starts a child that outlives a plain kill of its parent, like the java child.
+FAKE_GCLOUD = """#!/usr/bin/env python3
+import http.server, os, subprocess, sys
+mode = os.environ["FAKE_GCLOUD_MODE"]
+if mode == "missing":
+    print("ERROR: (gcloud.emulators.firestore.start) You do not currently have this command "
+          "group installed. Run: $ gcloud components install cloud-firestore-emulator")
+    sys.exit(1)
+print("Executing: fake emulator", flush=True)
+child = subprocess.Popen(["sleep", "300"])
+with open(os.environ["FAKE_GCLOUD_CHILD"], "w") as handle:
+    handle.write(str(child.pid))
+if mode == "silent":
+    child.wait()
+host, port = sys.argv[-1].removeprefix("--host-port=").rsplit(":", 1)
+
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"Ok\\n")
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer((host, int(port)), Ok).serve_forever()
+"""
+
+
+@pytest.fixture
+def fake_gcloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """PATH with only a fake gcloud and java (plus the system's python3 and sleep)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gcloud").write_text(FAKE_GCLOUD)
+    (bin_dir / "gcloud").chmod(0o755)
+    (bin_dir / "java").write_text("#!/bin/sh\n")
+    (bin_dir / "java").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    child_file = tmp_path / "child.pid"
+    monkeypatch.setenv("FAKE_GCLOUD_CHILD", str(child_file))
+    return child_file
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie not yet reaped by init counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def test_stop_ends_the_whole_process_group(
+    fake_gcloud: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """start() waits for "Ok" on a free port; stop() ends gcloud and its child; twice is fine."""
+    monkeypatch.setenv("FAKE_GCLOUD_MODE", "serve")
+    emulator = FirestoreEmulator(start_timeout=20).start()
+    child = int(fake_gcloud.read_text())
+    assert emulator.host.startswith("127.0.0.1:")
+    assert emulator.running and _alive(child)
+    emulator.stop()
+    assert not emulator.running
+    assert not _alive(child), "the emulator's child process survived stop()"
+    emulator.stop()
+
+
+def test_start_times_out_with_the_log(fake_gcloud: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An emulator that never answers fails after start_timeout, quoting its log, and is stopped."""
+    monkeypatch.setenv("FAKE_GCLOUD_MODE", "silent")
+    emulator = FirestoreEmulator(start_timeout=1.5)
+    with pytest.raises(
+        EmulatorError, match=r"did not answer .* within 2 s; its log ends: Executing"
+    ):
+        emulator.start()
+    assert not _alive(int(fake_gcloud.read_text()))
+
+
+def test_missing_component_says_how_to_install(
+    fake_gcloud: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_GCLOUD_MODE", "missing")
+    with pytest.raises(EmulatorUnavailable, match="component is missing: install the Google Cloud"):
+        FirestoreEmulator(start_timeout=20).start()
