@@ -1,0 +1,150 @@
+"""`spendsense restore`: the runbook's "Complete Restore" from an export in the backup bucket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from spendsense.clients import make_client, storage_client
+from spendsense.errors import BadInput
+from spendsense.ops.apprunner import service_name_from_arn
+from spendsense.ops.backups import export_counts, find_export
+from spendsense.ops.progress import make_progress
+from spendsense.ops.window import describe_status, load_window, parse_now, window_status
+from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.outputs import load_outputs
+
+
+def apprunner_client() -> Any:
+    """The App Runner client (a seam: tests put the model-checked Stubber here)."""
+    return make_client("apprunner")
+
+
+@click.command()
+@stack_option()
+@outputs_option
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="PATH",
+    help="The export: gs://<bucket>/daily/YYYYMMDD_HHMMSS/ or .../manual-YYYYMMDD_HHMMSS/.",
+)
+@click.option(
+    "--target-project",
+    default=None,
+    help="Import into this project instead of the stack's own (no pause, no alarms touched).",
+)
+@click.option(
+    "--keep-paused",
+    is_flag=True,
+    help="Leave the service paused and its alarm actions off at the end (e.g. to inspect).",
+)
+@click.option("--force", is_flag=True, help="Restore production outside the maintenance window.")
+@yes_option
+@json_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds to wait for each of the pause, the import and the resume.",
+)
+@click.option("--poll-interval", type=click.FloatRange(min=0), default=10, hidden=True)
+@click.option("--now", "now_text", default=None, hidden=True)
+def restore(
+    stack: str,
+    outputs_file: str | None,
+    source: str,
+    target_project: str | None,
+    keep_paused: bool,
+    force: bool,
+    yes: bool,
+    as_json: bool,
+    timeout: float,
+    poll_interval: float,
+    now_text: str | None,
+) -> None:
+    """Import an export: pause the API and silence its alarms, import, verify every
+    collection, resume and un-silence. Ends by stating the service, alarms and data."""
+    outputs = load_outputs(stack, outputs_file)
+    bucket = outputs.require("backup_bucket")
+    own_project = outputs.require("firestore_project")
+    project = target_project or own_project
+    own = project == own_project
+    database = (outputs.get("firestore_database") or "(default)") if own else "(default)"
+    service_arn = outputs.require("api_service_arn") if own else ""
+    service_name = outputs.get("api_service_name") or (
+        service_name_from_arn(service_arn) if service_arn else "-"
+    )
+    production = outputs.get("environment", stack) == "production"
+    refusal: str | None = None
+    if own and production and not force:
+        status = window_status(load_window(), parse_now(now_text))
+        if not status.inside:
+            refusal = (
+                f"restore into production {project} refused: {describe_status(status)}; "
+                "pass --force to restore now"
+            )
+    storage = storage_client(own_project)
+    export = find_export(storage, bucket, source)
+    steps = []
+    if own:
+        steps += [
+            f"Would disable the alarm actions of the {service_name}-* alarms",
+            f"Would pause App Runner service {service_name}",
+        ]
+    steps.append(f"Would import {export.path} into {project}/{database}")
+    steps.append("Would verify every collection holds at least the export's documents")
+    if own:
+        steps.append(
+            f"Would keep {service_name} paused and its alarm actions off (--keep-paused)"
+            if keep_paused
+            else f"Would resume {service_name} and enable the alarm actions again"
+        )
+    if not yes:
+        if refusal:
+            steps.append(f"Would refuse: {refusal}")
+        if as_json:
+            click.echo(json.dumps({"would": steps, "restored": False}, indent=2))
+        else:
+            click.echo("\n".join([*steps, "Pass --yes to do it."]))
+        return
+    if refusal:
+        raise BadInput(refusal)
+
+    from spendsense.ops.firestore_admin import data_api, export_import_backend
+    from spendsense.ops.restore import restore as run_restore
+
+    progress = make_progress(as_json)
+    progress(f"reading what {export.path} holds")
+    expected = export_counts(storage, export)
+    report = run_restore(
+        export=export,
+        expected=expected,
+        backend=export_import_backend(storage, timeout=timeout, poll=poll_interval),
+        data=data_api(project, database),
+        project=project,
+        database=database,
+        own=own,
+        service_arn=service_arn,
+        service_name=service_name,
+        apprunner_client=apprunner_client() if own else None,
+        cloudwatch=make_client("cloudwatch") if own else None,
+        keep_paused=keep_paused,
+        timeout=timeout,
+        poll=poll_interval,
+        progress=progress,
+    )
+    if as_json:
+        click.echo(json.dumps({**report.to_json(), "restored": True}, indent=2))
+        return
+    verification = report.verification
+    assert verification is not None
+    click.echo(f"Restored {export.path} into {project}/{database}; every collection verified:")
+    for count in verification.counts:
+        note = " (holds more than the export)" if count.status == "more" else ""
+        click.echo(f"  {count.collection}: {count.actual} (export {count.expected}){note}")
+    click.echo(report.state.statement())

@@ -1,0 +1,128 @@
+"""The monthly restore drill (runbook: "Test backup restoration").
+
+Import the newest daily export into the empty test project (the program grants it read
+access to the backup bucket), count the documents per collection, and compare with what the
+export holds: in an empty database an import must reproduce the export exactly, so any
+difference (fewer or more) is a failed drill. Each step is timed, which is the number the
+runbook's recovery-time objective needs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from spendsense.errors import BadInput, OperationFailed
+from spendsense.ops.backups import Export, ExportContents, export_counts, newest_daily_export
+from spendsense.ops.firestore_admin import DataApi, ExportImport
+from spendsense.ops.restore import Verification, count_against
+
+DEFAULT_TEST_PROJECT = "spendsense-test"
+
+
+@dataclass
+class DrillReport:
+    export: Export
+    target: str
+    expected: ExportContents
+    verification: Verification
+    seconds: dict[str, float] = field(default_factory=dict)
+    export_age_hours: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.verification.exact
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "export": self.export.path,
+            "export_age_hours": round(self.export_age_hours, 1),
+            "target": self.target,
+            "documents_expected": self.expected.total,
+            "documents_found": sum(c.actual for c in self.verification.counts),
+            "collections": self.verification.to_json(),
+            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+        }
+
+    def lines(self) -> list[str]:
+        verdict = "PASSED" if self.ok else "FAILED"
+        out = [
+            f"Restore drill {verdict}: {self.export.path} "
+            f"({self.export_age_hours:.1f} h old) into {self.target}",
+        ]
+        width = max([len("collection"), *(len(c.collection) for c in self.verification.counts)])
+        out.append(f"  {'collection':<{width}}  {'export':>8}  {'restored':>8}")
+        for count in self.verification.counts:
+            mark = "" if count.status == "ok" else f"  <- {count.status}"
+            out.append(
+                f"  {count.collection:<{width}}  {count.expected:>8}  {count.actual:>8}{mark}"
+            )
+        timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
+        out.append(f"  time: {timing}")
+        return out
+
+
+def check_target(target_project: str, production_project: str) -> None:
+    if target_project == production_project:
+        raise BadInput(
+            f"--target-project: {target_project} is the stack's own database; a drill imports "
+            f"into an empty test project (e.g. {DEFAULT_TEST_PROJECT}), never into production"
+        )
+
+
+def pick_export(storage: Any, bucket: str, prefix: str) -> Export:
+    export = newest_daily_export(storage, bucket, prefix)
+    if export is None:
+        raise OperationFailed(
+            f"no daily export in gs://{bucket}/{prefix}; run `spendsense backup verify`"
+        )
+    if not export.complete:
+        raise OperationFailed(
+            f"the newest daily export {export.path} is incomplete (no .overall_export_metadata); "
+            "the drill needs a complete one: run `spendsense backup verify`"
+        )
+    return export
+
+
+def run_drill(
+    *,
+    storage: Any,
+    export: Export,
+    backend: ExportImport,
+    data: DataApi,
+    now: datetime,
+    progress: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> DrillReport:
+    """Import `export` into the (empty) database behind `data` and compare the counts."""
+    target = f"{data.project}/{data.database}"
+    present = data.collection_ids()
+    if present:
+        raise BadInput(
+            f"--target-project: {target} is not empty (collections: {', '.join(present)}); "
+            "a drill needs an empty database: empty it or pick another test project"
+        )
+    seconds: dict[str, float] = {}
+    started = clock()
+    if progress is not None:
+        progress(f"reading what {export.path} holds")
+    expected = export_counts(storage, export)
+    seconds["read export"] = clock() - started
+    started = clock()
+    backend.import_documents(data.project, data.database, export.path, progress=progress)
+    seconds["import"] = clock() - started
+    started = clock()
+    verification = count_against(expected.counts, data)
+    seconds["count"] = clock() - started
+    return DrillReport(
+        export=export,
+        target=target,
+        expected=expected,
+        verification=verification,
+        seconds=seconds,
+        export_age_hours=export.age(now).total_seconds() / 3600,
+    )

@@ -1,0 +1,183 @@
+"""`spendsense drill` end to end: a real export of seeded documents (Firestore emulator) laid
+out as a daily export in the GCS emulator, imported into an empty test project and counted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from spendsense.cli import main
+from spendsense.errors import BadInput
+from spendsense.ops.backups import newest_daily_export
+from spendsense.ops.drill import run_drill
+from spendsense.ops.firestore_admin import EmulatorExportImport, data_api
+
+from tests.scripts.cli2.conftest import unique_project
+
+
+@pytest.fixture
+def daily_export(firestore_emulator, gcs, monkeypatch):
+    """Production data exported to gs://<bucket>/daily/20261127_020000/ through the seam."""
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
+    production = unique_project("prod")
+    rest = firestore_emulator.rest(production)
+    for index in range(5):
+        rest.set(f"transactions/t{index}", {"amount": index})
+    rest.set("users/alice", {"name": "Alice"})
+    rest.set("users/alice/accounts/a1", {"balance": 10})
+    rest.set("users/alice/accounts/a2", {"balance": 20})
+    backend = EmulatorExportImport(firestore_emulator.host, gcs.client)
+    backend.export_documents(production, "(default)", f"gs://{gcs.bucket}/daily/20261127_020000")
+    return production
+
+
+def test_drill_imports_the_newest_daily_export_and_counts_match(
+    daily_export, gcs, write_outputs, capsys
+):
+    """The drill: newest complete daily export -> empty test project; every collection's count
+    equals the export's; the report times each step."""
+    target = unique_project("test")
+    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    code = main(
+        [
+            "drill",
+            "--stack",
+            "production",
+            "--outputs",
+            outputs,
+            "--target-project",
+            target,
+            "--yes",
+            "--json",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["export"] == f"gs://{gcs.bucket}/daily/20261127_020000/"
+    assert report["target"] == f"{target}/(default)"
+    assert report["collections"] == [
+        {"collection": "accounts", "expected": 2, "actual": 2, "status": "ok"},
+        {"collection": "transactions", "expected": 5, "actual": 5, "status": "ok"},
+        {"collection": "users", "expected": 1, "actual": 1, "status": "ok"},
+    ]
+    assert report["documents_expected"] == report["documents_found"] == 8
+    assert set(report["seconds"]) == {"read export", "import", "count"}
+
+
+def test_drill_without_yes_names_the_export_and_imports_nothing(
+    daily_export, gcs, write_outputs, capsys
+):
+    """Without --yes: 'Would import <newest daily export> into <test project>'; nothing imported."""
+    target = unique_project("test")
+    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    assert (
+        main(["drill", "--stack", "production", "--outputs", outputs, "--target-project", target])
+        == 0
+    )
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"Would import gs://{gcs.bucket}/daily/20261127_020000/ into {target}/(default) (which must be empty)"
+    )
+    assert data_api(target, "(default)").collection_ids() == []
+
+
+def test_a_count_that_differs_fails_the_drill(daily_export, gcs, firestore_emulator, capsys):
+    """An import that does not reproduce the export (here one document is lost): the report
+    marks the collection and the drill is not ok."""
+    target = unique_project("test")
+
+    class Lossy(EmulatorExportImport):
+        def import_documents(self, project, database, input_uri, *, progress=None):
+            result = super().import_documents(project, database, input_uri, progress=progress)
+            firestore_emulator.rest(project).delete("transactions/t0")
+            return result
+
+    export = newest_daily_export(gcs.client, gcs.bucket)
+    assert export is not None
+    report = run_drill(
+        storage=gcs.client,
+        export=export,
+        backend=Lossy(firestore_emulator.host, gcs.client),
+        data=data_api(target, "(default)"),
+        now=export.time,
+    )
+    assert report.ok is False
+    lines = report.lines()
+    assert lines[0].startswith(
+        f"Restore drill FAILED: {export.path} (0.0 h old) into {target}/(default)"
+    )
+    assert "  transactions         5         4  <- missing" in lines
+
+
+def test_a_target_that_is_not_empty_is_bad_input(
+    daily_export, gcs, firestore_emulator, write_outputs, capsys
+):
+    """A test project that already holds data: exit 2 naming its collections, nothing imported."""
+    target = unique_project("test")
+    firestore_emulator.rest(target).set("leftovers/x", {"n": 1})
+    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    assert (
+        main(
+            [
+                "drill",
+                "--stack",
+                "production",
+                "--outputs",
+                outputs,
+                "--target-project",
+                target,
+                "--yes",
+            ]
+        )
+        == 2
+    )
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: --target-project: {target}/(default) is not empty (collections: leftovers); a "
+        "drill needs an empty database: empty it or pick another test project"
+    )
+    assert data_api(target, "(default)").collection_ids() == ["leftovers"]
+
+
+def test_the_production_project_as_target_is_bad_input(write_outputs, capsys):
+    """--target-project equal to the stack's own project: exit 2 before anything else."""
+    outputs = write_outputs("production")
+    assert (
+        main(
+            [
+                "drill",
+                "--stack",
+                "production",
+                "--outputs",
+                outputs,
+                "--target-project",
+                "spendsense-production",
+            ]
+        )
+        == 2
+    )
+    assert capsys.readouterr().err == (
+        "error: --target-project: spendsense-production is the stack's own database; a drill "
+        "imports into an empty test project (e.g. spendsense-test), never into production\n"
+    )
+
+
+def test_an_incomplete_newest_export_fails_the_drill(gcs, write_outputs, capsys):
+    """The newest daily export lacks its metadata: exit 1, the drill needs a complete one."""
+    from tests.scripts.cli2.conftest import lay_out_export
+
+    lay_out_export(gcs, "daily/20261126_020000")
+    lay_out_export(gcs, "daily/20261127_020000", complete=False)
+    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    assert main(["drill", "--stack", "production", "--outputs", outputs]) == 1
+    assert "the newest daily export" in capsys.readouterr().err
+
+
+def test_emulator_export_rejects_a_snapshot_time(firestore_emulator, gcs):
+    """The emulator has no point-in-time exports: --at is bad input in emulator mode."""
+    from datetime import UTC, datetime
+
+    backend = EmulatorExportImport(firestore_emulator.host, gcs.client)
+    with pytest.raises(BadInput, match="the Firestore emulator has no point-in-time exports"):
+        backend.export_documents(
+            "p", "(default)", f"gs://{gcs.bucket}/manual-x", snapshot_time=datetime.now(UTC)
+        )
