@@ -15,7 +15,7 @@ import pulumiverse_vercel as vercel
 from infra.components.alerts import AlertTopic, AlertTopicArgs
 from infra.components.api import ApiService, ApiServiceArgs
 from infra.components.common import Providers
-from infra.components.jwt_secret import JwtRotation, JwtRotationArgs, JwtSecret, JwtSecretArgs
+from infra.components.jwt_secret import JwtSecret, JwtSecretArgs
 from infra.components.monitoring import ApiMonitoring, ApiMonitoringArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.settings import Settings, load_from_pulumi
@@ -40,7 +40,10 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
         "registry",
         RegistryArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic.arn),
     )
-    jwt = JwtSecret("jwt", JwtSecretArgs(settings=settings, provider=providers.aws))
+    jwt = JwtSecret(
+        "jwt",
+        JwtSecretArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic.arn),
+    )
     api = ApiService(
         "api",
         ApiServiceArgs(
@@ -48,16 +51,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             provider=providers.aws,
             repository=registry.repository,
             jwt_secret_arn=jwt.secret.arn,
-            alert_topic_arn=alerts.topic.arn,
-        ),
-    )
-    JwtRotation(
-        "jwt-rotation",
-        JwtRotationArgs(
-            settings=settings,
-            provider=providers.aws,
-            secret=jwt.secret,
-            service_arn=api.service.arn,
+            jwt_first_key=jwt.first_key,
             alert_topic_arn=alerts.topic.arn,
         ),
     )

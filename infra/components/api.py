@@ -33,6 +33,8 @@ class ApiServiceArgs:
     provider: pulumi.ProviderResource
     repository: aws.ecr.Repository
     jwt_secret_arn: pulumi.Input[str]
+    # The secret's first rotation: its instances must not start before the secret has a value.
+    jwt_first_key: pulumi.Resource
     alert_topic_arn: pulumi.Input[str]
 
 
@@ -117,7 +119,12 @@ class ApiService(pulumi.ComponentResource):
                 "observability_configuration_arn": tracing.arn,
             },
             tags=aws_tags(settings),
-            opts=child(self, args.provider, ignore_changes=[IMAGE_IDENTIFIER_PATH]),
+            opts=child(
+                self,
+                args.provider,
+                ignore_changes=[IMAGE_IDENTIFIER_PATH],
+                depends_on=[args.jwt_first_key],
+            ),
         )
         self.log_group_names = self.service.service_id.apply(
             lambda service_id: log_group_names(api.service_name, service_id)

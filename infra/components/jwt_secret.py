@@ -2,9 +2,10 @@
 
 Owns: the Secrets Manager secret (its value is generated inside AWS by the rotation function:
 no plaintext ever passes through Pulumi or its state), the rotation function packaged from
-`infra/functions/jwt_rotation/`, its role (this secret only, and StartDeployment on this
-service only), the rotation schedule (`jwt.rotationDays`, 30 or less: the runbook rotates
-monthly), and alerts when a rotation fails.
+`infra/functions/jwt_rotation/handler.py`, its role (this secret only, and StartDeployment on
+the API's service only, found by name), the rotation schedule (`jwt.rotationDays`, 30 or less:
+the runbook rotates monthly) whose immediate first run writes the first key before the API
+starts, and alerts when a rotation fails.
 The secret's value is `{"current": ..., "previous": ...}` so tokens signed just before a rotation
 stay valid; after a rotation the function starts an App Runner deployment, because App Runner
 reads secrets only when an instance starts (docs/jwt-rotation.md).
@@ -32,111 +33,118 @@ FUNCTION_HANDLER = "handler.handler"
 class JwtSecretArgs:
     settings: Settings
     provider: pulumi.ProviderResource
+    alert_topic_arn: pulumi.Input[str]
 
 
 class JwtSecret(pulumi.ComponentResource):
+    """The secret, its rotation function and schedule, and the alerts on a failed rotation.
+
+    Created before the API: `rotate_immediately` writes the first key, and the API's service
+    depends on `first_key` so that its first instances start with a value to read. The
+    function finds the service by name, so nothing here depends on the service.
+    """
+
     secret: aws.secretsmanager.Secret
+    function: aws.lambda_.Function
+    first_key: aws.secretsmanager.SecretRotation
 
     def __init__(
         self, name: str, args: JwtSecretArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("spendsense:aws:JwtSecret", name, None, opts)
         settings = args.settings
+        service_name = settings.api.service_name
+        options = child(self, args.provider)
+        function_name = f"{service_name}-jwt-rotation"
+
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
-            name=settings.jwt.secret_name or f"{settings.api.service_name}/jwt-signing-key",
+            name=settings.jwt.secret_name or f"{service_name}/jwt-signing-key",
             description="SpendSense API JWT signing key: {current, previous}, rotated monthly",
             # A deleted secret can be restored for 30 days.
             recovery_window_in_days=30,
             tags=aws_tags(settings),
             opts=child(self, args.provider, **stateful(settings)),
         )
-        self.register_outputs({"secret_arn": self.secret.arn})
-
-
-@dataclass
-class JwtRotationArgs:
-    settings: Settings
-    provider: pulumi.ProviderResource
-    secret: aws.secretsmanager.Secret
-    service_arn: pulumi.Input[str]
-    alert_topic_arn: pulumi.Input[str]
-
-
-class JwtRotation(pulumi.ComponentResource):
-    function: aws.lambda_.Function
-
-    def __init__(
-        self, name: str, args: JwtRotationArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("spendsense:aws:JwtRotation", name, None, opts)
-        settings = args.settings
-        options = child(self, args.provider)
-        function_name = f"{settings.api.service_name}-jwt-rotation"
-
+        identity = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(provider=args.provider)
+        )
+        # The service does not exist yet when the first key is written: scope by its name.
+        service_arns = identity.account_id.apply(
+            lambda account: (
+                f"arn:aws:apprunner:{settings.aws_region}:{account}:service/{service_name}/*"
+            )
+        )
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
+            f"{name}-rotation-logs",
             name=f"/aws/lambda/{function_name}",
             retention_in_days=settings.monitoring.log_retention_days,
             tags=aws_tags(settings),
             opts=options,
         )
         role = aws.iam.Role(
-            f"{name}-role",
+            f"{name}-rotation-role",
             assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             description="Rotates the API's JWT signing key",
             tags=aws_tags(settings),
             opts=options,
         )
         aws.iam.RolePolicy(
-            f"{name}-policy",
+            f"{name}-rotation-policy",
             role=role.id,
-            policy=pulumi.Output.all(args.secret.arn, args.service_arn, log_group.arn).apply(
+            policy=pulumi.Output.all(self.secret.arn, service_arns, log_group.arn).apply(
                 lambda values: _rotation_policy(*values)
             ),
             opts=options,
         )
         self.function = aws.lambda_.Function(
-            f"{name}-function",
+            f"{name}-rotation-function",
             name=function_name,
             description="Secrets Manager rotation for the JWT signing key",
             runtime="python3.12",
             handler=FUNCTION_HANDLER,
-            code=pulumi.FileArchive(str(FUNCTION_DIR)),
+            # Only the handler: a __pycache__ in the folder must not change the package.
+            code=pulumi.AssetArchive(
+                {"handler.py": pulumi.FileAsset(str(FUNCTION_DIR / "handler.py"))}
+            ),
             role=role.arn,
             timeout=300,
             memory_size=128,
-            environment={"variables": {"APP_RUNNER_SERVICE_ARN": args.service_arn}},
+            environment={"variables": {"APP_RUNNER_SERVICE_NAME": service_name}},
             tracing_config={"mode": "Active"},
             tags=aws_tags(settings),
             opts=child(self, args.provider, depends_on=[log_group]),
         )
         permission = aws.lambda_.Permission(
-            f"{name}-invoke",
+            f"{name}-rotation-invoke",
             action="lambda:InvokeFunction",
             function=self.function.name,
             principal="secretsmanager.amazonaws.com",
-            source_arn=args.secret.arn,
+            source_arn=self.secret.arn,
             opts=options,
         )
-        aws.secretsmanager.SecretRotation(
-            f"{name}-schedule",
-            secret_id=args.secret.id,
+        self.first_key = aws.secretsmanager.SecretRotation(
+            f"{name}-rotation-schedule",
+            secret_id=self.secret.id,
             rotation_lambda_arn=self.function.arn,
             rotation_rules={"automatically_after_days": settings.jwt.rotation_days},
-            # The first rotation creates the first key, inside AWS.
+            # The first rotation creates the first key, inside AWS, before the API starts.
             rotate_immediately=True,
             opts=child(self, args.provider, depends_on=[permission]),
         )
-        self._failure_alerts(name, args, function_name, options)
-        self.register_outputs({"function_name": self.function.name})
+        self._failure_alerts(name, settings, function_name, args.alert_topic_arn, options)
+        self.register_outputs({"secret_arn": self.secret.arn, "function_name": self.function.name})
 
     def _failure_alerts(
-        self, name: str, args: JwtRotationArgs, function_name: str, options: pulumi.ResourceOptions
+        self,
+        name: str,
+        settings: Settings,
+        function_name: str,
+        topic_arn: pulumi.Input[str],
+        options: pulumi.ResourceOptions,
     ) -> None:
-        settings = args.settings
         aws.cloudwatch.MetricAlarm(
-            f"{name}-errors-alarm",
+            f"{name}-rotation-errors-alarm",
             name=f"{settings.api.service_name}-jwt-rotation-errors",
             alarm_description="The JWT rotation function failed: the secret was not rotated "
             "or the API was not redeployed (docs/jwt-rotation.md)",
@@ -150,16 +158,16 @@ class JwtRotation(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             # No invocations between monthly rotations is normal.
             treat_missing_data="notBreaching",
-            alarm_actions=[args.alert_topic_arn],
-            ok_actions=[args.alert_topic_arn],
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
             tags=aws_tags(settings),
             opts=options,
         )
         rule = aws.cloudwatch.EventRule(
-            f"{name}-failed-rule",
+            f"{name}-rotation-failed-rule",
             name=f"{settings.api.service_name}-jwt-rotation-failed",
             description="Secrets Manager reports a failed rotation of the JWT secret",
-            event_pattern=args.secret.arn.apply(
+            event_pattern=self.secret.arn.apply(
                 lambda arn: json.dumps(
                     {
                         "source": ["aws.secretsmanager"],
@@ -175,11 +183,11 @@ class JwtRotation(pulumi.ComponentResource):
             opts=options,
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-failed-alert", rule=rule.name, arn=args.alert_topic_arn, opts=options
+            f"{name}-rotation-failed-alert", rule=rule.name, arn=topic_arn, opts=options
         )
 
 
-def _rotation_policy(secret_arn: str, service_arn: str, log_group_arn: str) -> str:
+def _rotation_policy(secret_arn: str, service_arns: str, log_group_arn: str) -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -206,7 +214,14 @@ def _rotation_policy(secret_arn: str, service_arn: str, log_group_arn: str) -> s
                     "Sid": "RedeployTheApi",
                     "Effect": "Allow",
                     "Action": ["apprunner:StartDeployment", "apprunner:DescribeService"],
-                    "Resource": service_arn,
+                    "Resource": service_arns,
+                },
+                {
+                    # ListServices has no resource-level permissions; it finds the service by name.
+                    "Sid": "FindTheApi",
+                    "Effect": "Allow",
+                    "Action": "apprunner:ListServices",
+                    "Resource": "*",
                 },
                 {
                     "Sid": "WriteOwnLogs",

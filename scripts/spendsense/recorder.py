@@ -30,7 +30,6 @@ SECRET_MARK = "[secret]"
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
 _RESOURCE_SIG = rpc._special_resource_sig
-_ASSET_SIGS = {rpc._special_asset_sig, rpc._special_archive_sig}
 
 
 @dataclass
@@ -83,8 +82,12 @@ def to_json_view(value: Any) -> Any:
             return SECRET_MARK
         if sig == _RESOURCE_SIG:
             return value.get("urn", UNKNOWN_MARK)
-        if sig in _ASSET_SIGS:
-            return {"asset": value.get("path") or value.get("uri") or "(inline)"}
+        if sig == rpc._special_archive_sig:
+            if "assets" in value:
+                return {"archive": {k: to_json_view(v) for k, v in value["assets"].items()}}
+            return {"archive": value.get("path") or value.get("uri")}
+        if sig == rpc._special_asset_sig:
+            return {"asset": value.get("path") or value.get("uri") or "(text)"}
         return {k: to_json_view(v) for k, v in value.items()}
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -278,7 +281,7 @@ _TYPE_OUTPUTS: dict[str, Callable[[RealisticMocks, str, Mapping[str, Any]], dict
     "aws:lambda/function:Function": _lambda,
     "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion": _generic_arn(
         "apprunner"
-    ),  # fmt: skip
+    ),
     "aws:apprunner/observabilityConfiguration:ObservabilityConfiguration": _generic_arn(
         "apprunner"
     ),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from spendsense.recorder import Recording
 
+from infra.components.jwt_secret import FUNCTION_DIR
 from tests.infra.conftest import record
 
 Recorded = Callable[[str], Recording]
@@ -189,25 +190,42 @@ def test_jwt_secret_rotates_monthly_through_the_repo_function(each_stack: Record
     assert rotation["rotateImmediately"] is True, "the first key is generated inside AWS"
     function = each_stack.one("aws:lambda/function:Function").inputs
     assert function["handler"] == "handler.handler"
-    assert function["code"]["asset"].endswith("infra/functions/jwt_rotation")
-    assert (
-        function["environment"]["variables"]["APP_RUNNER_SERVICE_ARN"]
-        == each_stack.outputs["api_service_arn"]
-    )
+    assert function["code"] == {
+        "archive": {"handler.py": {"asset": str(FUNCTION_DIR / "handler.py")}}
+    }
+    assert function["environment"]["variables"] == {
+        "APP_RUNNER_SERVICE_NAME": each_stack.outputs["api_service_name"]
+    }
     assert not each_stack.by_type("aws:secretsmanager/secretVersion:SecretVersion"), (
         "no plaintext in state"
     )
+
+
+def test_the_api_starts_only_after_the_first_key_exists(each_stack: Recording) -> None:
+    """App Runner reads the secret when an instance starts: the secret must have a value by then."""
+    rotation = each_stack.one("aws:secretsmanager/secretRotation:SecretRotation")
+    service = each_stack.one(SERVICE)
+    assert rotation.urn in service.dependencies
+    assert service.urn not in rotation.dependencies
 
 
 def test_rotation_function_may_touch_only_this_secret_and_service(recorded: Recorded) -> None:
     rec = recorded("production")
     by_sid = {s["Sid"]: s for s in _statements(rec, "jwt-rotation-policy")}
     assert by_sid["RotateThisSecret"]["Resource"] == rec.outputs["jwt_secret_arn"]
-    assert by_sid["RedeployTheApi"]["Resource"] == rec.outputs["api_service_arn"]
+    assert by_sid["RedeployTheApi"]["Resource"] == (
+        "arn:aws:apprunner:us-east-1:123456789012:service/spendsense-api/*"
+    )
     assert by_sid["RedeployTheApi"]["Action"] == [
         "apprunner:StartDeployment",
         "apprunner:DescribeService",
     ]
+    assert by_sid["FindTheApi"] == {
+        "Sid": "FindTheApi",
+        "Effect": "Allow",
+        "Action": "apprunner:ListServices",
+        "Resource": "*",
+    }
 
 
 def test_a_failed_rotation_alarms(recorded: Recorded) -> None:
