@@ -287,7 +287,6 @@ class Firestore(pulumi.ComponentResource):
         self.indexes, self.field_overrides = self._indexes()
         self.notification_channels = self._channels()
         self.alert_policies = self._alerts()
-        self.database_name = fs.database
 
         self.register_outputs(
             {

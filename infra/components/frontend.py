@@ -12,7 +12,8 @@ changes nothing that users see until a new deployment is built (`vercel --prod`,
 Deliberately not here: the Vercel project itself, its domains and its deployments (the
 runbook deploys with `vercel --prod` and rolls back with `vercel promote`), and secrets: a
 secret never goes into a `NEXT_PUBLIC_` variable (it would be shipped to every browser), and
-any secret added later must be created with `sensitive=True` (see `SENSITIVE_PREFIXES`).
+any secret added later goes through `Frontend._variable(..., secret=True)`, which makes it
+`sensitive` and refuses a `NEXT_PUBLIC_` name (`sensitive_flag`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def is_public(key: str) -> bool:
     return key.startswith(PUBLIC_PREFIX)
 
 
+def sensitive_flag(key: str, *, secret: bool) -> bool:
+    """Vercel's `sensitive` for a variable: true exactly for secrets, which are never public.
+
+    Raises RunError for a secret named NEXT_PUBLIC_: it would ship to every browser.
+    """
+    if secret and is_public(key):
+        raise pulumi.RunError(
+            f"{key}: a secret must not start with {PUBLIC_PREFIX} (Next.js compiles those into "
+            "the JavaScript every visitor downloads); drop the prefix and read it server-side"
+        )
+    return secret
+
+
 @dataclass
 class FrontendArgs:
     settings: Settings
@@ -59,19 +73,10 @@ class Frontend(pulumi.ComponentResource):
         frontend = settings.frontend
         self.targets = [frontend.target]
         self.api_url = pulumi.Output.from_input(args.api_url).apply(_require_https)
-        self.api_url_variable = vercel.ProjectEnvironmentVariable(
-            f"{name}-api-url",
-            project_id=frontend.vercel_project_id,
-            team_id=frontend.vercel_team_id,
-            key=API_URL_VARIABLE,
-            value=self.api_url,
-            targets=self.targets,
-            # The API's URL is public by nature (every browser sees it); sensitive variables
-            # cannot be read back, which would hide a wrong URL from `vercel env ls`.
-            sensitive=False,
-            comment=f"Managed by Pulumi (SpendSense {settings.environment}). {REDEPLOY_NOTE}",
-            opts=child(self, args.provider),
-        )
+        self._name, self._settings, self._provider = name, settings, args.provider
+        # The API's URL is public by nature (every browser sees it), so not sensitive; a
+        # sensitive variable could not be read back to check it with `vercel env ls`.
+        self.api_url_variable = self._variable("api-url", API_URL_VARIABLE, self.api_url)
         self.redeploy_note = REDEPLOY_NOTE
         self.register_outputs(
             {
@@ -79,6 +84,26 @@ class Frontend(pulumi.ComponentResource):
                 "targets": self.targets,
                 "redeploy_note": self.redeploy_note,
             }
+        )
+
+    def _variable(
+        self, role: str, key: str, value: pulumi.Input[str], *, secret: bool = False
+    ) -> vercel.ProjectEnvironmentVariable:
+        """One variable on this stack's target; secrets are sensitive and never NEXT_PUBLIC_."""
+        frontend = self._settings.frontend
+        return vercel.ProjectEnvironmentVariable(
+            f"{self._name}-{role}",
+            project_id=frontend.vercel_project_id,
+            team_id=frontend.vercel_team_id,
+            key=key,
+            value=value,
+            targets=self.targets,
+            sensitive=sensitive_flag(key, secret=secret),
+            comment=(
+                f"Managed by Pulumi (SpendSense {self._settings.environment})."
+                + (f" {REDEPLOY_NOTE}" if is_public(key) else "")
+            ),
+            opts=child(self, self._provider),
         )
 
 

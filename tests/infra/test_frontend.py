@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pytest
 from google.protobuf import json_format
 from spendsense.recorder import RecordedResource, Recording
 
+from infra.components.frontend import sensitive_flag
 from infra.settings import SettingsError, parse_settings
 from tests.infra.conftest import record, with_changes
 
@@ -74,6 +76,17 @@ def test_the_public_api_url_is_not_marked_sensitive(each_stack: Recording) -> No
         else:
             assert variable.inputs["sensitive"] is True, key
     assert [v.inputs["key"] for v in variables] == ["NEXT_PUBLIC_API_URL"]
+
+
+def test_secrets_are_sensitive_and_never_next_public() -> None:
+    """The component's one way to add a variable enforces the runbook's rule for secrets."""
+    assert sensitive_flag("NEXT_PUBLIC_API_URL", secret=False) is False
+    assert sensitive_flag("SESSION_SECRET", secret=True) is True
+    with pytest.raises(pulumi.RunError) as caught:
+        sensitive_flag("NEXT_PUBLIC_STRIPE_SECRET", secret=True)
+    assert str(caught.value).startswith(
+        "NEXT_PUBLIC_STRIPE_SECRET: a secret must not start with NEXT_PUBLIC_"
+    )
 
 
 def test_outputs_say_a_new_deployment_is_needed(each_stack: Recording) -> None:
