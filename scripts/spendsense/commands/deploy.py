@@ -90,9 +90,13 @@ def _guarded_change(
     if verb == "rollback" and previous == target:
         raise BadInput(f"{option}: service {name} already runs {target}; pick another tag")
 
-    how = "redeploy" if previous == target else f"point it from {previous} to"
     if not yes:
-        click.echo(f"Would {how} {target} on App Runner service {name} (stack {stack}),")
+        if previous == target:
+            click.echo(f"Would redeploy {target} on App Runner service {name} (stack {stack}),")
+        else:
+            click.echo(
+                f"Would point App Runner service {name} (stack {stack}) from {previous} to {target},"
+            )
         click.echo(f"Would follow the App Runner operation for up to {timeout:g} s,")
         click.echo(f"Would then require {url} to be healthy.")
         if revert_on_failure and previous and previous != target:

@@ -170,7 +170,7 @@ def aws_admin(moto_server: str):
 
     def client(service: str) -> Any:
         if service not in clients:
-            clients[service] = session.client(service, endpoint_url=moto_server)
+            clients[service] = session.client(service, endpoint_url=moto_server)  # type: ignore[call-overload]
         return clients[service]
 
     return client

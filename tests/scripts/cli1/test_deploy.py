@@ -260,7 +260,7 @@ def test_without_yes_it_only_says_what_it_would_do(apprunner, api_server, run):
     code, out, _ = run("deploy", "--image-tag", NEW)
     assert code == 0
     assert out.splitlines() == [
-        f"Would point it from {OLD_IMAGE} to {NEW_IMAGE} on App Runner service spendsense-api-staging (stack staging),",
+        f"Would point App Runner service spendsense-api-staging (stack staging) from {OLD_IMAGE} to {NEW_IMAGE},",
         "Would follow the App Runner operation for up to 1200 s,",
         f"Would then require {api_server[0]}/health to be healthy.",
         f"Would roll back to {OLD_IMAGE} if the deploy fails or the API is unhealthy.",

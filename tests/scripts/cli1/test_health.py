@@ -93,7 +93,9 @@ def test_cli_unhealthy_exits_1_with_the_reason(api_server, capsys):
     url, behaviour = api_server
     behaviour.answer(503, {"status": "unhealthy"})
     assert main(["health", "--url", url]) == 1
-    assert "unhealthy: HTTP 503" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{url}/health: unhealthy: HTTP 503 (")
+    assert captured.err == f"error: the API at {url}/health is unhealthy: HTTP 503\n"
 
 
 def test_cli_refused_exits_1(refused_url, capsys):
