@@ -312,3 +312,17 @@ def test_a_bad_setting_names_its_key(changes: dict[str, Any], message: str) -> N
     with pytest.raises(TrustSettingsError) as error:
         parse_trust_settings(raw_settings(**changes))
     assert message in str(error.value)
+
+
+def test_deploy_policy_fits_iams_inline_policy_size_limit() -> None:
+    """IAM allows 10,240 characters (whitespace not counted) of inline policy per role."""
+    scope = aws_policies.Scope(
+        account="123456789012",
+        region="us-east-1",
+        prefixes=("spendsense", "SpendSense"),
+        state_bucket="spendsense-pulumi-state",
+        state_key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    )
+    for build in (aws_policies.deploy_statements, aws_policies.preview_statements, aws_policies.checks_statements):  # fmt: skip
+        text = json.dumps(aws_policies.document(build(scope)), separators=(",", ":"))
+        assert len(text) < 10240, (build.__name__, len(text))
