@@ -245,7 +245,10 @@ class AwsGithubTrust(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=statements.apply(lambda s: json.dumps(aws_policies.document(s), sort_keys=True)),
+            # Compact: IAM allows 10,240 characters of inline policy per role.
+            policy=statements.apply(
+                lambda s: json.dumps(aws_policies.document(s), separators=(",", ":"))
+            ),
             opts=pulumi.ResourceOptions(parent=role),
         )
         return role
