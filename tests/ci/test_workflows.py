@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from croniter import croniter
 
 from tests.ci.workflow_model import (
@@ -310,3 +311,9 @@ def test_a_failed_check_opens_or_updates_an_issue() -> None:
     assert (
         "gh issue list" in script and "gh issue comment" in script and "gh issue create" in script
     )
+
+
+def test_dependabot_keeps_the_pinned_actions_current() -> None:
+    config = yaml.safe_load((REPO_ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    ecosystems = {update["package-ecosystem"] for update in config["updates"]}
+    assert "github-actions" in ecosystems
