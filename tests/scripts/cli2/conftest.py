@@ -192,13 +192,20 @@ def gcs(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Gcs:
 
 @pytest.fixture(scope="session")
 def firestore_emulator() -> Iterator[Any]:
-    from spendsense.firestore_emulator import FirestoreEmulator, emulator_available
+    from spendsense.firestore_emulator import (
+        EmulatorUnavailable,
+        FirestoreEmulator,
+        emulator_available,
+    )
 
     reason = emulator_available()
     if reason is not None:
         skip_or_fail(reason)
     emulator = FirestoreEmulator(project="spendsense-production")
-    emulator.start()
+    try:
+        emulator.start()
+    except EmulatorUnavailable as exc:
+        skip_or_fail(str(exc))
     try:
         yield emulator
     finally:
