@@ -167,3 +167,15 @@ def test_unknown_stack_is_bad_input(capsys):
 def test_help_has_an_example(capsys):
     assert main(["status", "--help"]) == 0
     assert "spendsense status --stack production" in capsys.readouterr().out
+
+
+def test_without_the_backup_commands_the_backup_row_says_not_checked(
+    apprunner, cloudwatch, run, monkeypatch
+):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "spendsense.ops.backups", None)  # import fails
+    apprunner.add_response("describe_service", {"Service": service()})
+    code, out, _ = run()
+    assert code == 0
+    assert out.splitlines()[-1] == "  backup    --    the backup commands are not installed"
