@@ -7,7 +7,7 @@ It owns:
   encrypts the stacks' secrets (`--secrets-provider awskms://...`).
 - GCP: a workload identity pool and GitHub provider (only this repository's tokens get in), a
   deploy service account per environment in that environment's project, and a preview and a
-  checks service account, each usable only by the matching GitHub principals.
+  checks service account, each usable only by the GitHub tokens of one exact subject.
 
 It deliberately does not own the GitHub side (environments, required reviewers, repository
 variables): those are set once by hand, as docs/ci.md explains, from this stack's outputs.
@@ -278,10 +278,10 @@ class GcpGithubTrust(pulumi.ComponentResource):
             display_name="GitHub Actions OIDC",
             attribute_mapping={
                 "google.subject": "assertion.sub",
+                # Only claims every GitHub token has (a job outside an environment has no
+                # `environment` claim); bindings use the exact subject, as in AWS.
                 "attribute.repository": "assertion.repository",
                 "attribute.ref": "assertion.ref",
-                "attribute.environment": "assertion.environment",
-                "attribute.event_name": "assertion.event_name",
             },
             # Tokens of any other repository are rejected before any binding is looked at.
             attribute_condition=f'assertion.repository == "{settings.github.full_name}"',
@@ -294,10 +294,13 @@ class GcpGithubTrust(pulumi.ComponentResource):
         )
         self.provider_name = pulumi.Output.concat(pool_path, "/providers/", PROVIDER_ID)
 
-        def principals(attribute: str, value: str) -> pulumi.Output[str]:
+        def principal(subject: str) -> pulumi.Output[str]:
+            """One GitHub `sub` claim (the same exact subjects the AWS roles trust)."""
             return pulumi.Output.concat(
-                "principalSet://iam.googleapis.com/", pool_path, f"/attribute.{attribute}/{value}"
+                "principal://iam.googleapis.com/", pool_path, "/subject/", subject
             )
+
+        repo = settings.github.full_name
 
         self.service_accounts: dict[str, gcp.serviceaccount.Account] = {}
         for env in settings.environments:
@@ -306,7 +309,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
                 env.gcp_project,
                 f"spendsense-deploy-{env.name}",
                 f"Deploys the SpendSense {env.name} stack from GitHub Actions",
-                principals("environment", env.name),
+                principal(aws_policies.github_subjects(repo, environments=[env.name])[0]),
                 child,
             )
             self.service_accounts[env.name] = account
@@ -331,7 +334,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
             host,
             "spendsense-ci-preview",
             "Runs pulumi preview for same-repository pull requests",
-            principals("event_name", "pull_request"),
+            principal(aws_policies.github_subjects(repo, pull_request=True)[0]),
             child,
         )
         self.service_accounts["preview"] = preview
@@ -347,7 +350,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
             host,
             "spendsense-ci-checks",
             "Runs the scheduled checks and the monthly restore drill",
-            principals("ref", f"refs/heads/{settings.github.default_branch}"),
+            principal(aws_policies.github_subjects(repo, branch=settings.github.default_branch)[0]),
             child,
         )
         self.service_accounts["checks"] = checks

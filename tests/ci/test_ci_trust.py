@@ -218,30 +218,37 @@ def test_workload_identity_provider_admits_only_this_repository(recording: Recor
     provider = recording.one("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
     assert provider.inputs["oidc"]["issuerUri"] == "https://token.actions.githubusercontent.com"
     assert provider.inputs["attributeCondition"] == f'assertion.repository == "{REPO}"'
-    mapping = provider.inputs["attributeMapping"]
-    assert mapping["google.subject"] == "assertion.sub"
-    assert mapping["attribute.environment"] == "assertion.environment"
+    assert provider.inputs["attributeMapping"]["google.subject"] == "assertion.sub"
 
 
-def test_service_accounts_are_impersonable_only_by_matching_principals(
+def test_service_accounts_are_impersonable_only_by_one_exact_subject(
     recording: Recording,
 ) -> None:
-    """Each account's workloadIdentityUser member is one principalSet attribute, never the pool."""
+    """Each account's workloadIdentityUser member is one GitHub `sub`, never a set or the pool."""
     members = {
         r.parent.rsplit("::", 1)[-1]: r.inputs["member"]
         for r in recording.by_type("gcp:serviceaccount/iAMMember:IAMMember")
     }
-    pool = re.compile(r"^principalSet://iam\.googleapis\.com/projects/\d+/locations/global/workloadIdentityPools/github/attribute\.")  # fmt: skip
+    pool = re.compile(
+        r"^principal://iam\.googleapis\.com/projects/\d+/locations/global/"
+        r"workloadIdentityPools/github/subject/"
+    )
     expected = {
-        "gcp-github-deploy-staging": "attribute.environment/staging",
-        "gcp-github-deploy-production": "attribute.environment/production",
-        "gcp-github-preview": "attribute.event_name/pull_request",
-        "gcp-github-checks": "attribute.ref/refs/heads/main",
+        "gcp-github-deploy-staging": f"repo:{REPO}:environment:staging",
+        "gcp-github-deploy-production": f"repo:{REPO}:environment:production",
+        "gcp-github-preview": f"repo:{REPO}:pull_request",
+        "gcp-github-checks": f"repo:{REPO}:ref:refs/heads/main",
     }
     assert set(members) == set(expected)
     for account, member in members.items():
         assert pool.match(member), member
-        assert member.endswith(expected[account]), (account, member)
+        assert member.split("/subject/", 1)[1] == expected[account], (account, member)
+
+
+def test_attribute_mapping_uses_only_claims_every_token_has(recording: Recording) -> None:
+    provider = recording.one("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
+    always = {"assertion.sub", "assertion.repository", "assertion.ref"}
+    assert set(provider.inputs["attributeMapping"].values()) <= always
 
 
 def test_deploy_accounts_live_in_their_environments_project_and_grant_only_listed_roles(
