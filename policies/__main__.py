@@ -5,6 +5,9 @@ Importing it starts a gRPC server and blocks: tests import `spendsense_policies`
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 from spendsense_policies import PACK_NAME, all_policies
+from spendsense_policies.speed import install
+
+install()  # convert each request's properties once, not once per policy
 
 PolicyPack(
     name=PACK_NAME,

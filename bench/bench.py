@@ -1,0 +1,188 @@
+"""`make bench`: how fast `spendsense plan` and the policy pack are.
+
+1. Cold wall time of `spendsense plan --stack <stack>` (process start to exit, policy pack
+   included), several runs per stack, median reported. Nothing is warm between runs except the
+   operating system's file cache (as on a developer's laptop or a CI runner after checkout).
+2. The pack's throughput through gRPC on a synthetic stack of 1,000 resources shaped like the
+   real ones: per-resource `Analyze` calls (sequential, and 8 in flight), then one
+   `AnalyzeStack` with all of them.
+
+Usage: python bench/bench.py [--runs N] [--resources N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+SPENDSENSE = Path(sys.executable).parent / "spendsense"
+sys.path.insert(0, str(REPO / "scripts"))
+
+TAGS = {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"}
+LABELS = {"project": "spendsense", "environment": "production", "managed-by": "pulumi"}
+
+
+def cold_plan(stack: str, runs: int) -> dict[str, Any]:
+    times, codes = [], set()
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [str(SPENDSENSE), "plan", "--stack", stack],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        times.append(time.perf_counter() - start)
+        codes.add(done.returncode)
+    return {
+        "stack": stack,
+        "runs": runs,
+        "median_s": round(statistics.median(times), 3),
+        "min_s": round(min(times), 3),
+        "max_s": round(max(times), 3),
+        "exit_codes": sorted(codes),
+    }
+
+
+def synthetic(count: int) -> list[Any]:
+    """`count` resources in the proportions of a real stack (alarms, IAM, buckets, ...)."""
+    from spendsense.plan.analyzer import PackResource, struct_of
+
+    shapes: list[tuple[str, dict[str, Any]]] = [
+        ("aws:apprunner/service:Service", {
+            "serviceName": "svc", "instanceConfiguration": {"cpu": "1 vCPU", "memory": "2 GB"},
+            "healthCheckConfiguration": {"protocol": "HTTP", "path": "/health"},
+            "autoScalingConfigurationArn": "arn:aws:apprunner:us-east-1:1:autoscalingconfiguration/a",
+            "sourceConfiguration": {"imageRepository": {"imageIdentifier": "x:1", "imageRepositoryType": "ECR", "imageConfiguration": {"port": "8000", "runtimeEnvironmentVariables": {"LOG_LEVEL": "info"}}}},
+            "tags": TAGS}),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", {
+            "name": "a", "namespace": "AWS/AppRunner", "metricName": "CPUUtilization",
+            "dimensions": {"ServiceName": "svc"}, "statistic": "Average", "threshold": 70,
+            "comparisonOperator": "GreaterThanThreshold", "alarmActions": ["arn:aws:sns:us-east-1:1:t"], "tags": TAGS}),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", {
+            "name": "b", "namespace": "AWS/AppRunner", "metricName": "RequestLatency",
+            "dimensions": {"ServiceName": "svc"}, "extendedStatistic": "p95", "threshold": 500,
+            "comparisonOperator": "GreaterThanThreshold", "alarmActions": ["arn:aws:sns:us-east-1:1:t"], "tags": TAGS}),
+        ("aws:iam/role:Role", {"name": "r", "assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": []}), "tags": TAGS}),
+        ("aws:iam/rolePolicy:RolePolicy", {"role": "r", "policy": json.dumps({"Version": "2012-10-17", "Statement": []})}),
+        ("aws:cloudwatch/logGroup:LogGroup", {"name": "/aws/x", "retentionInDays": 30, "tags": TAGS}),
+        ("aws:ecr/repository:Repository", {"name": "r", "imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}, "tags": TAGS}),
+        ("gcp:storage/bucket:Bucket", {
+            "name": "spendsense-backups", "location": "US", "uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced",
+            "lifecycleRules": [{"action": {"type": "Delete"}, "condition": {"age": 30, "matchesPrefixes": ["daily/"]}}], "labels": LABELS}),
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", {"bucket": "b", "role": "roles/storage.objectViewer", "member": "serviceAccount:x@p.iam.gserviceaccount.com"}),
+        ("gcp:monitoring/alertPolicy:AlertPolicy", {"displayName": "x", "combiner": "OR", "conditions": [{"displayName": "c", "conditionThreshold": {"filter": "f", "duration": "300s"}}], "userLabels": LABELS}),
+        ("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable", {"projectId": "p", "key": "NEXT_PUBLIC_API_URL", "value": "https://x.example", "targets": ["production"]}),
+    ]  # fmt: skip
+    resources = []
+    for i in range(count):
+        type_, props = shapes[i % len(shapes)]
+        name = f"r{i}"
+        resources.append(
+            PackResource(
+                urn=f"urn:pulumi:bench::spendsense::{type_}::{name}",
+                type=type_,
+                name=name,
+                properties=struct_of(props),
+                protect=True,
+            )
+        )
+    return resources
+
+
+def throughput(count: int) -> dict[str, Any]:
+    from spendsense.plan.analyzer import (
+        PACK_DIR,
+        PolicyPackProcess,
+        load_policy_config,
+        merge_config,
+    )
+
+    resources = synthetic(count)
+    start = time.perf_counter()
+    with PolicyPackProcess.start() as pack:
+        pack.connect(timeout=60)
+        started = time.perf_counter() - start
+        _, policies = pack.info()
+        pack.configure(
+            merge_config(policies, load_policy_config(PACK_DIR / "config" / "production.json"))
+        )
+        pack.configure_stack("bench", "spendsense")
+        pack.analyze(resources[0])  # warm the channel
+
+        t = time.perf_counter()
+        sequential = sum(len(pack.analyze(r)) for r in resources)
+        seq_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        concurrent = len(pack.analyze_many(resources, window=8))
+        conc_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        stack_diagnostics = len(pack.analyze_stack(resources))
+        stack_s = time.perf_counter() - t
+    return {
+        "resources": count,
+        "policies": len(policies),
+        "pack_start_s": round(started, 3),
+        "analyze_sequential_per_s": round(count / seq_s),
+        "analyze_concurrent_per_s": round(count / conc_s),
+        "analyze_stack_s": round(stack_s, 3),
+        "diagnostics": {
+            "sequential": sequential,
+            "concurrent": concurrent,
+            "stack": stack_diagnostics,
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="cold runs per stack (default 5)")
+    parser.add_argument(
+        "--resources", type=int, default=1000, help="synthetic stack size (default 1000)"
+    )
+    parser.add_argument("--stacks", nargs="+", default=["production", "staging"])
+    parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    args = parser.parse_args()
+    if not SPENDSENSE.exists():
+        print(f"error: {SPENDSENSE} not found; run `make setup` first", file=sys.stderr)
+        return 2
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
+        "plan": [cold_plan(stack, args.runs) for stack in args.stacks],
+        "pack": throughput(args.resources),
+    }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(
+        f"machine: {results['machine']['cpus']} CPUs, load average {results['machine']['load_1min']}"
+    )
+    for plan in results["plan"]:
+        print(
+            f"spendsense plan --stack {plan['stack']:<10}: median {plan['median_s']:.2f} s "
+            f"(min {plan['min_s']:.2f}, max {plan['max_s']:.2f}; {plan['runs']} cold runs, "
+            f"exit {plan['exit_codes']}) target <= 1.30 s"
+        )
+    pack = results["pack"]
+    print(
+        f"policy pack ({pack['policies']} policies), {pack['resources']} resources: start "
+        f"{pack['pack_start_s']:.2f} s; Analyze {pack['analyze_sequential_per_s']}/s sequential, "
+        f"{pack['analyze_concurrent_per_s']}/s with 8 in flight (target >= 1000/s); "
+        f"AnalyzeStack {pack['analyze_stack_s']:.2f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
