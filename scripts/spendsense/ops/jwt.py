@@ -6,7 +6,13 @@ Order and why:
 2. Secrets Manager `RotateSecret` with `RotateImmediately`: the secret's rotation function
    writes a new version and moves `AWSCURRENT` to it (the old value stays as `AWSPREVIOUS`);
    wait until the new version is `AWSCURRENT`;
-3. App Runner `StartDeployment`, followed until it ends, so every instance reads the new value;
+3. an App Runner deployment, followed until it ends, so every instance reads the new value.
+   The stack's rotation function starts that deployment itself at `finishSecret`
+   (docs/jwt-rotation.md), so the rotation counts as finished only when the new version is
+   `AWSCURRENT` and no longer `AWSPENDING` (Secrets Manager drops `AWSPENDING` after
+   `finishSecret` returned); then a `START_DEPLOYMENT` operation that started after the
+   rotation request is followed, and only if there is none is a deployment started here (two
+   deployments at once would make one of them fail as busy);
 4. the health gate: `GET <api_url>/health` must be healthy.
 
 The secret's value is never read or printed.
@@ -17,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spendsense.clients import describe_aws_error
@@ -25,6 +32,8 @@ from spendsense.ops import apprunner
 from spendsense.ops.health import HealthResult, check_health, health_url
 
 CURRENT = "AWSCURRENT"
+PENDING = "AWSPENDING"
+CLOCK_SLACK = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,8 @@ def rotate_now(
     deadline = clock() + timeout
     while True:
         secret = describe_secret(client, arn)
-        if CURRENT in (secret.get("VersionIdsToStages") or {}).get(new, []):
+        stages = (secret.get("VersionIdsToStages") or {}).get(new, [])
+        if CURRENT in stages and PENDING not in stages:
             return before, new
         if progress is not None:
             progress(
@@ -103,6 +113,27 @@ def rotate_now(
                 "in CloudWatch (/aws/lambda/...)"
             )
         sleep(max(0.0, min(poll, deadline - clock())))
+
+
+def rotation_deployment(client: Any, service_arn: str, since: datetime) -> str | None:
+    """The id of a START_DEPLOYMENT operation that started at or after `since` (the one the
+    rotation function starts), or None."""
+    response = apprunner.call(
+        client,
+        "list_operations",
+        "list App Runner operations",
+        ServiceArn=service_arn,
+        MaxResults=20,
+    )
+    for summary in response.get("OperationSummaryList", []):
+        started = summary.get("StartedAt")
+        if (
+            summary.get("Type") == "START_DEPLOYMENT"
+            and isinstance(started, datetime)
+            and started >= since
+        ):
+            return str(summary["Id"])
+    return None
 
 
 def health_gate(
@@ -143,14 +174,19 @@ def rotate_jwt(
 ) -> RotationResult:
     """Rotate, deploy, gate on health; a failure says what state it left behind."""
     apprunner.ensure_not_busy(apprunner_client, service_arn)
+    requested = datetime.now(UTC) - CLOCK_SLACK
     before, new = rotate_now(
         secrets, secret_arn, timeout=timeout, poll=poll, progress=progress, sleep=sleep
     )
-    if progress is not None:
-        progress(f"secret rotated: version {new} is {CURRENT}; starting an App Runner deployment")
     state = f"the secret is rotated (version {new} is {CURRENT}, the old one is AWSPREVIOUS)"
     try:
-        operation = apprunner.start_deployment(apprunner_client, service_arn)
+        operation = rotation_deployment(apprunner_client, service_arn, requested)
+        if operation is None:
+            if progress is not None:
+                progress(f"secret rotated (version {new}); starting an App Runner deployment")
+            operation = apprunner.start_deployment(apprunner_client, service_arn)
+        elif progress is not None:
+            progress(f"secret rotated (version {new}); following the deployment it started")
         apprunner.wait_for_operation(
             apprunner_client,
             service_arn,

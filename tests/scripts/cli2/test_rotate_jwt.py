@@ -66,8 +66,15 @@ def cli(apprunner_stub, health_server, jwt_secret, write_outputs, monkeypatch):
     return run
 
 
-def expect_deployment(stubber, statuses=("IN_PROGRESS", "SUCCEEDED")) -> None:
+def expect_deployment(stubber, statuses=("IN_PROGRESS", "SUCCEEDED"), earlier=()) -> None:
+    """DescribeService, the look for a deployment the rotation function started (none among
+    `earlier`), StartDeployment, then ListOperations answering `statuses` in turn."""
     stubber.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
+    stubber.add_response(
+        "list_operations",
+        {"OperationSummaryList": list(earlier)},
+        {"ServiceArn": SERVICE_ARN, "MaxResults": 20},
+    )
     stubber.add_response(
         "start_deployment", {"OperationId": OPERATION}, {"ServiceArn": SERVICE_ARN}
     )
@@ -107,6 +114,66 @@ def test_rotates_then_deploys_then_checks_health(
     assert data["health"]["healthy"] is True
     apprunner_stub.assert_no_pending_responses()
     assert [r.path for r in health_server.requests] == ["/health"]
+
+
+def test_it_follows_the_deployment_the_rotation_function_started(
+    cli, current, apprunner_stub, capsys
+):
+    """When the rotation function already started a deployment (after the rotation request),
+    that one is followed and no second deployment is started (the Stubber has no
+    StartDeployment response: a call would fail the test)."""
+    from datetime import UTC, datetime, timedelta
+
+    function_op = "9c1d7e2a-3b4f-4a5b-8c6d-7e8f9a0b1c2d"
+    now = datetime.now(UTC)
+    started = {"StartedAt": now, "UpdatedAt": now}
+    old = {"StartedAt": now - timedelta(days=2), "UpdatedAt": now - timedelta(days=2)}
+    apprunner_stub.add_response(
+        "describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN}
+    )
+    apprunner_stub.add_response(
+        "list_operations",
+        {
+            "OperationSummaryList": [
+                {**operation_summary(function_op, "START_DEPLOYMENT", "IN_PROGRESS"), **started},
+                {**operation_summary(OPERATION, "START_DEPLOYMENT", "SUCCEEDED"), **old},
+            ]
+        },
+        {"ServiceArn": SERVICE_ARN, "MaxResults": 20},
+    )
+    for status in ("IN_PROGRESS", "SUCCEEDED"):
+        apprunner_stub.add_response(
+            "list_operations",
+            {
+                "OperationSummaryList": [
+                    {**operation_summary(function_op, "START_DEPLOYMENT", status), **started}
+                ]
+            },
+            {"ServiceArn": SERVICE_ARN, "MaxResults": ANY},
+        )
+    assert cli("--yes", "--json") == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["deployment_operation_id"] == function_op
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_an_old_deployment_is_not_mistaken_for_the_rotation_one(cli, apprunner_stub, capsys):
+    """A START_DEPLOYMENT from before the rotation request does not count: a new one starts."""
+    from datetime import UTC, datetime, timedelta
+
+    old = datetime.now(UTC) - timedelta(hours=3)
+    earlier = [
+        {
+            **operation_summary(
+                "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "START_DEPLOYMENT", "SUCCEEDED"
+            ),
+            "StartedAt": old,
+            "UpdatedAt": old,
+        }
+    ]
+    expect_deployment(apprunner_stub, earlier=earlier)
+    assert cli("--yes", "--json") == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["deployment_operation_id"] == OPERATION
+    apprunner_stub.assert_no_pending_responses()
 
 
 def test_a_busy_service_stops_it_before_rotating(cli, current, apprunner_stub, capsys):
