@@ -34,6 +34,7 @@ OIDC_HOST = "token.actions.githubusercontent.com"
 OIDC_URL = f"https://{OIDC_HOST}"
 OIDC_AUDIENCE = "sts.amazonaws.com"
 PROJECT_TAG = ("Project", "spendsense")
+CI_ROLE_PREFIX = "spendsense-github-"
 
 # Actions that take no resource-level permission in IAM: they must be granted on "*".
 UNSCOPABLE_ACTIONS = frozenset(
@@ -466,6 +467,13 @@ def deploy_statements(scope: Scope) -> list[dict[str, Any]]:
                 },
             },
         ),
+        # Belt and braces on top of the tag scoping: the CI roles themselves are out of reach.
+        {
+            "Sid": "NotTheCiRoles",
+            "Effect": "Deny",
+            "Action": ["iam:*"],
+            "Resource": [s.arn("iam", f"role/{CI_ROLE_PREFIX}*", region=False)],
+        },
         region_guard(s),
     ]
 

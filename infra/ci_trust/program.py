@@ -194,7 +194,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
         environments = [env.name for env in settings.environments]
         self.deploy = self._role(
             f"{name}-deploy",
-            "spendsense-github-deploy",
+            f"{aws_policies.CI_ROLE_PREFIX}deploy",
             "Deploys the SpendSense stacks from GitHub Actions (environments only)",
             aws_policies.github_subjects(repo, environments=environments),
             scope.apply(aws_policies.deploy_statements),
@@ -203,7 +203,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
         )
         self.preview = self._role(
             f"{name}-preview",
-            "spendsense-github-preview",
+            f"{aws_policies.CI_ROLE_PREFIX}preview",
             "Runs pulumi preview for same-repository pull requests",
             aws_policies.github_subjects(repo, pull_request=True),
             scope.apply(aws_policies.preview_statements),
@@ -212,7 +212,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
         )
         self.checks = self._role(
             f"{name}-checks",
-            "spendsense-github-checks",
+            f"{aws_policies.CI_ROLE_PREFIX}checks",
             "Runs the scheduled read-only checks from the default branch",
             aws_policies.github_subjects(repo, branch=settings.github.default_branch),
             scope.apply(aws_policies.checks_statements),

@@ -134,13 +134,15 @@ class TrustSettings(_Model):
     resource_prefixes: tuple[Prefix, ...] = ("spendsense", "SpendSense")
     grantable_roles: tuple[GcpRole, ...] = DEFAULT_GRANTABLE_ROLES
 
+    # Not `Project=spendsense`: the deploy role may change IAM roles and KMS keys that carry
+    # that tag (the program's own), so the CI roles and the state key must not carry it.
     @property
     def tags(self) -> dict[str, str]:
-        return {"Project": "spendsense", "Environment": "ci", "ManagedBy": "pulumi"}
+        return {"Project": "spendsense-ci", "Environment": "ci", "ManagedBy": "pulumi"}
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"project": "spendsense", "environment": "ci", "managed-by": "pulumi"}
+        return {"project": "spendsense-ci", "environment": "ci", "managed-by": "pulumi"}
 
     def environment(self, name: str) -> EnvironmentSettings:
         for env in self.environments:

@@ -141,6 +141,20 @@ def test_deploy_role_is_limited_to_the_programs_resources(recording: Recording) 
             )
 
 
+def test_the_deploy_role_cannot_reach_the_ci_trust_itself(recording: Recording) -> None:
+    """The CI roles and the state key are not tagged like the program's resources (which the
+    deploy role may change), and the deploy role is denied IAM on the CI roles outright."""
+    for resource in recording.resources:
+        tags = resource.inputs.get("tags") or {}
+        assert tags.get("Project") != "spendsense", resource.name
+    policy = policy_of(recording, roles(recording)["spendsense-github-deploy"])
+    deny = next(s for s in policy["Statement"] if s["Sid"] == "NotTheCiRoles")
+    assert deny["Effect"] == "Deny" and deny["Action"] == ["iam:*"]
+    assert deny["Resource"] == ["arn:aws:iam::123456789012:role/spendsense-github-*"]
+    for name in roles(recording):
+        assert name.startswith("spendsense-github-")
+
+
 def test_deploy_role_cannot_read_the_jwt_secret_value(recording: Recording) -> None:
     for role in roles(recording).values():
         text = json.dumps(policy_of(recording, role))
@@ -151,7 +165,7 @@ def test_roles_are_held_to_the_stack_region(recording: Recording) -> None:
     for role in roles(recording).values():
         denies = [s for s in policy_of(recording, role)["Statement"] if s["Effect"] == "Deny"]
         assert any(
-            s["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}
+            s.get("Condition") == {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}
             for s in denies
         ), role.name
 
