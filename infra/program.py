@@ -14,7 +14,10 @@ import pulumiverse_vercel as vercel
 
 from infra.components.alerts import AlertTopic, AlertTopicArgs
 from infra.components.api import ApiService, ApiServiceArgs
+from infra.components.backups import Backups, BackupsArgs
 from infra.components.common import Providers
+from infra.components.firestore import Firestore, FirestoreArgs
+from infra.components.frontend import Frontend, FrontendArgs
 from infra.components.jwt_secret import JwtSecret, JwtSecretArgs
 from infra.components.monitoring import ApiMonitoring, ApiMonitoringArgs
 from infra.components.registry import Registry, RegistryArgs
@@ -82,11 +85,6 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
     }
 
     # --- GCP and Vercel (part 2): Firestore, backups, the frontend's environment -------------
-    # PART-2-BEGIN
-    from infra.components.backups import Backups, BackupsArgs
-    from infra.components.firestore import Firestore, FirestoreArgs
-    from infra.components.frontend import Frontend, FrontendArgs
-
     firestore = Firestore("firestore", FirestoreArgs(settings=settings, provider=providers.gcp))
     backups = Backups(
         "backups",
@@ -116,7 +114,6 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             "frontend_redeploy_note": frontend.redeploy_note,
         }
     )
-    # PART-2-END
     return outputs
 
 

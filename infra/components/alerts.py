@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import aws_tags, child
+from infra.components.common import aws_tags, child, stateful
 from infra.settings import Settings
 
 PUBLISHERS = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
@@ -47,7 +47,8 @@ class AlertTopic(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=account_id.apply(_key_policy),
             tags=aws_tags(settings),
-            opts=options,
+            # Deleting a key makes whatever it encrypted unreadable: stateful.
+            opts=child(self, args.provider, **stateful(settings)),
         )
         aws.kms.Alias(
             f"{name}-key-alias",

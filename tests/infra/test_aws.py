@@ -377,7 +377,11 @@ def test_alarm_thresholds_follow_the_settings() -> None:
 
 
 # -- protection and tags -----------------------------------------------------------------------
-STATEFUL = ["aws:ecr/repository:Repository", "aws:secretsmanager/secret:Secret"]
+STATEFUL = [
+    "aws:ecr/repository:Repository",
+    "aws:secretsmanager/secret:Secret",
+    "aws:kms/key:Key",
+]
 
 
 @pytest.mark.parametrize("type_", STATEFUL)
