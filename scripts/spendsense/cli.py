@@ -83,7 +83,8 @@ def rollback() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="spendsense", standalone_mode=False)
+        # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
+        rc = cli.main(args=argv, prog_name="spendsense", standalone_mode=False)
     except SpendsenseError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Google clients honour ``STORAGE_EMULATOR_HOST`` and ``FIRESTORE_EMULATOR_HOST``.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -15,9 +16,21 @@ from spendsense.errors import BadInput, OperationFailed
 DEFAULT_REGION = "us-east-1"
 
 
+@functools.lru_cache(maxsize=1)
+def _data_loader() -> Any:
+    """botocore's API-model loader, shared: loading the models again costs ~0.3 s a client."""
+    import botocore.session
+
+    return botocore.session.get_session().get_component("data_loader")
+
+
 def make_client(service: str, region: str | None = None) -> Any:
-    """A boto3 client with adaptive retries (throttling is retried with backoff)."""
+    """A boto3 client with adaptive retries (throttling is retried with backoff).
+
+    Credentials, region and endpoint are read anew on every call; only the API models are shared.
+    """
     import boto3
+    import botocore.session
     from botocore.config import Config
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -26,7 +39,9 @@ def make_client(service: str, region: str | None = None) -> Any:
         connect_timeout=10,
         read_timeout=60,
     )
-    session = boto3.session.Session()
+    core = botocore.session.Session()
+    core.register_component("data_loader", _data_loader())
+    session = boto3.session.Session(botocore_session=core)
     return session.client(  # type: ignore[call-overload]
         service, region_name=region or DEFAULT_REGION, config=config
     )
