@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACKS := staging production
 
-.PHONY: setup plan test lint typecheck pytest bench clean help
+.PHONY: setup plan test lint typecheck pytest bench rules-test clean help
 
 help:
 	@echo "make plan   - set up .venv and preview both stacks offline with the policy pack"
 	@echo "make test   - set up .venv, run ruff, mypy and the tests"
 	@echo "make bench  - measure spendsense plan and the policy pack's throughput"
+	@echo "make rules-test RULES=firestore/firestore.rules - check a rules file against the access model"
 
 $(STAMP): pyproject.toml policies/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,10 @@ pytest: setup
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+RULES ?= firestore/firestore.rules
+rules-test: setup
+	$(BIN)/spendsense rules test --rules $(RULES)
 
 bench: setup
 	$(BIN)/python bench/bench.py
