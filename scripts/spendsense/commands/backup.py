@@ -13,6 +13,7 @@ from spendsense.ops.backups import (
     DAILY_PREFIX,
     Export,
     create_manual_export,
+    ensure_new_folder,
     list_exports,
     manual_export_prefix,
     parse_at,
@@ -174,6 +175,7 @@ def create_command(
     from spendsense.ops.firestore_admin import export_import_backend
 
     storage = storage_client(project)
+    ensure_new_folder(storage, bucket, at or now)  # before asking for Google credentials
     backend = export_import_backend(storage, timeout=timeout, poll=poll_interval)
     export = create_manual_export(
         backend,

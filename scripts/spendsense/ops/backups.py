@@ -544,6 +544,17 @@ def parse_at(text: str, now: datetime) -> datetime:
     return moment
 
 
+def ensure_new_folder(storage: Any, bucket: str, moment: datetime) -> str:
+    """The manual-export folder for `moment`; exit 2 if it already holds objects."""
+    prefix = manual_export_prefix(moment)
+    if _list_blobs(storage, bucket, prefix):
+        raise BadInput(
+            f"gs://{bucket}/{prefix} already exists; wait a second and run it again, or pick "
+            "another --at"
+        )
+    return prefix
+
+
 def create_manual_export(
     backend: Any,
     storage: Any,
@@ -559,12 +570,7 @@ def create_manual_export(
 
     The folder is named after the data's time: `--at` when given, else now.
     """
-    prefix = manual_export_prefix(at or now)
-    if _list_blobs(storage, bucket, prefix):
-        raise BadInput(
-            f"gs://{bucket}/{prefix} already exists; wait a second and run it again, or pick "
-            "another --at"
-        )
+    prefix = ensure_new_folder(storage, bucket, at or now)
     backend.export_documents(
         project, database, f"gs://{bucket}/{prefix}", snapshot_time=at, progress=progress
     )

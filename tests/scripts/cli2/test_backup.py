@@ -226,3 +226,127 @@ def test_create_rejects_a_bad_at(outputs, capsys, at, message):
         == 2
     )
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+# --- backup create through the Admin API (a local server that answers like it, and writes
+# the export into the GCS emulator the way Firestore does) -----------------------------------
+
+DB_PATH = "/v1/projects/spendsense-production/databases/(default)"
+OP_NAME = "projects/spendsense-production/databases/(default)/operations/ASAexport1"
+
+
+@pytest.fixture
+def admin_api(http_server, gcs, monkeypatch):
+    import requests
+
+    monkeypatch.setenv("SPENDSENSE_FIRESTORE_API", http_server.url)
+    monkeypatch.setattr("spendsense.ops.firestore_admin.google_session", requests.Session)
+    return http_server
+
+
+def test_create_at_a_time_exports_that_snapshot_through_the_admin_api(
+    admin_api, gcs, outputs, capsys
+):
+    """create --at --yes: exportDocuments with outputUriPrefix manual-<at> and snapshotTime;
+    the operation is followed until done and the folder checked complete."""
+
+    def export(request):
+        folder = request.body["outputUriPrefix"].split(f"gs://{gcs.bucket}/", 1)[1]
+        lay_out_export(gcs, folder)
+        return 200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}}
+
+    admin_api.on("GET", DB_PATH, (200, {"earliestVersionTime": "2026-11-20T09:00:00Z"}))
+    admin_api.on("POST", f"{DB_PATH}:exportDocuments", export)
+    admin_api.on(
+        "GET",
+        f"/v1/{OP_NAME}",
+        (
+            200,
+            {
+                "name": OP_NAME,
+                "done": True,
+                "metadata": {"operationState": "SUCCESSFUL"},
+                "response": {},
+            },
+        ),
+    )
+    code = run(
+        "backup",
+        "create",
+        "--stack",
+        "production",
+        "--outputs",
+        outputs,
+        "--now",
+        NOW,
+        "--at",
+        "2026-11-27T03:15:00Z",
+        "--yes",
+        "--json",
+        "--poll-interval",
+        "0",
+    )
+    assert code == 0, capsys.readouterr().err
+    created = json.loads(capsys.readouterr().out)
+    post = next(r for r in admin_api.requests if r.method == "POST")
+    assert post.body == {
+        "outputUriPrefix": f"gs://{gcs.bucket}/manual-20261127_031500",
+        "snapshotTime": "2026-11-27T03:15:00Z",
+    }
+    assert created["path"] == f"gs://{gcs.bucket}/manual-20261127_031500/"
+    assert created["complete"] is True and created["created"] is True
+
+
+def test_a_cancelled_create_names_the_folder_with_partial_data(admin_api, gcs, outputs, capsys):
+    """An export cancelled part-way: exit 1, saying partial data may be in the folder."""
+
+    def export(request):
+        lay_out_export(gcs, "manual-20261127_090000", complete=False)
+        return 200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}}
+
+    admin_api.on("POST", f"{DB_PATH}:exportDocuments", export)
+    admin_api.on(
+        "GET",
+        f"/v1/{OP_NAME}",
+        (
+            200,
+            {
+                "name": OP_NAME,
+                "done": True,
+                "metadata": {"operationState": "CANCELLED"},
+                "error": {"code": 1, "message": "cancelled by user"},
+            },
+        ),
+    )
+    code = run(
+        "backup",
+        "create",
+        "--stack",
+        "production",
+        "--outputs",
+        outputs,
+        "--now",
+        NOW,
+        "--yes",
+        "--poll-interval",
+        "0",
+    )
+    assert code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: export operation {OP_NAME} was cancelled; it may have left partial data in "
+        f"gs://{gcs.bucket}/manual-20261127_090000/ (no .overall_export_metadata, so restore "
+        "refuses it): delete that folder"
+    )
+
+
+def test_create_refuses_an_existing_folder(gcs, outputs, capsys):
+    """A manual folder of the same name already exists: exit 2 before any export starts."""
+    lay_out_export(gcs, "manual-20261127_090000")
+    code = run(
+        "backup", "create", "--stack", "production", "--outputs", outputs, "--now", NOW, "--yes"
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: gs://{gcs.bucket}/manual-20261127_090000/ already exists; wait a second and run "
+        "it again, or pick another --at\n"
+    )
