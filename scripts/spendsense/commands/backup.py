@@ -71,7 +71,12 @@ def backup() -> None:
 @outputs_option
 @json_option
 def list_command(stack: str, outputs_file: str | None, as_json: bool) -> None:
-    """The exports, newest first: time, kind, complete or not, size and object count."""
+    """The exports, newest first: time, kind, complete or not, size and object count.
+
+    \b
+    Example:
+      spendsense backup list --stack production --json
+    """
     outputs = load_outputs(stack, outputs_file)
     bucket = outputs.require("backup_bucket")
     prefix = outputs.get("backup_prefix") or DAILY_PREFIX
@@ -102,7 +107,14 @@ def list_command(stack: str, outputs_file: str | None, as_json: bool) -> None:
 def verify_command(
     stack: str, outputs_file: str | None, as_json: bool, max_age: str, now_text: str | None
 ) -> None:
-    """The runbook's daily "Verify backups completed": exit 1 with the reason if not."""
+    """The runbook's daily "Verify backups completed": the newest daily export is complete
+    and younger than --max-age, and none is older than the retention plus a day. Exit 1 with
+    the reasons otherwise.
+
+    \b
+    Example:
+      spendsense backup verify --stack production --max-age 26h
+    """
     limit = parse_duration(max_age, "--max-age")
     outputs = load_outputs(stack, outputs_file)
     bucket = outputs.require("backup_bucket")
@@ -156,7 +168,13 @@ def create_command(
     now_text: str | None,
 ) -> None:
     """A manual export to gs://<bucket>/manual-YYYYMMDD_HHMMSS/ (the runbook's "Manual
-    Backup"), followed until it is done, failed or cancelled."""
+    Backup"), followed until it is done, failed or cancelled.
+
+    \b
+    Examples:
+      spendsense backup create --stack production --yes
+      spendsense backup create --stack production --at 2026-11-27T03:15:00Z --yes
+    """
     now = _now(now_text)
     at = parse_at(at_text, now) if at_text else None
     outputs = load_outputs(stack, outputs_file)

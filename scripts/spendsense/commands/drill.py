@@ -45,7 +45,12 @@ def drill(
     poll_interval: float,
 ) -> None:
     """Import the newest daily export into the empty test project, compare the document
-    counts per collection with the export, time it; exit 1 on any difference."""
+    counts per collection with the export, time it; exit 1 on any difference.
+
+    \b
+    Example:
+      spendsense drill --stack production --target-project spendsense-test --yes
+    """
     outputs = load_outputs(stack, outputs_file)
     bucket = outputs.require("backup_bucket")
     prefix = outputs.get("backup_prefix") or DAILY_PREFIX

@@ -29,6 +29,11 @@ def rollback_frontend(
     """Point production at the previous READY production deployment (`vercel promote`).
 
     Needs VERCEL_TOKEN. Without --yes it only says which deployment it would promote.
+
+    \b
+    Examples:
+      spendsense rollback frontend --stack production --yes
+      spendsense rollback frontend --stack production --to dpl_AbC123 --yes
     """
     token = vercel_token()
     outputs = load_outputs(stack, outputs_file)

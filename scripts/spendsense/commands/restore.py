@@ -68,7 +68,13 @@ def restore(
     now_text: str | None,
 ) -> None:
     """Import an export: pause the API and silence its alarms, import, verify every
-    collection, resume and un-silence. Ends by stating the service, alarms and data."""
+    collection, resume and un-silence. Ends by stating the service, alarms and data.
+    In production outside the maintenance window it refuses without --force.
+
+    \b
+    Example:
+      spendsense restore --stack production --from daily/20261124_020000 --yes
+    """
     outputs = load_outputs(stack, outputs_file)
     bucket = outputs.require("backup_bucket")
     own_project = outputs.require("firestore_project")

@@ -45,7 +45,12 @@ def rotate_jwt(
     health_interval: float,
 ) -> None:
     """Rotate the JWT signing secret now (Secrets Manager), start an App Runner deployment
-    so instances read the new value, then check /health."""
+    so instances read the new value, then check /health.
+
+    \b
+    Example:
+      spendsense rotate-jwt --stack production --yes
+    """
     outputs = load_outputs(stack, outputs_file)
     secret_arn = outputs.require("jwt_secret_arn")
     service_arn = outputs.require("api_service_arn")
