@@ -35,6 +35,7 @@ OIDC_URL = f"https://{OIDC_HOST}"
 OIDC_AUDIENCE = "sts.amazonaws.com"
 PROJECT_TAG = ("Project", "spendsense")
 CI_ROLE_PREFIX = "spendsense-github-"
+WORKLOAD_BOUNDARY_NAME = "spendsense-workload-boundary"
 
 # Actions that take no resource-level permission in IAM: they must be granted on "*".
 UNSCOPABLE_ACTIONS = frozenset(
@@ -56,6 +57,12 @@ UNSCOPABLE_ACTIONS = frozenset(
         "secretsmanager:ListSecrets",
         "sns:ListTopics",
         "tag:GetResources",
+        # Only in the workload boundary: what the API and the rotation Lambda call.
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "cloudwatch:PutMetricData",
     }
 )
 # Actions granted on "*" only under an `aws:RequestTag/Project` condition.
@@ -74,6 +81,9 @@ class Scope:
     state_bucket: str
     state_key_arn: str
     partition: str = "aws"
+    # When set, every role the deploy role creates or changes must carry this permissions
+    # boundary (see workload_boundary_statements), so a role it writes cannot exceed it.
+    boundary_arn: str | None = None
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return ":".join(
@@ -431,25 +441,37 @@ def deploy_statements(scope: Scope) -> list[dict[str, Any]]:
         ),
         # IAM roles are named by Pulumi: create only with the project tag, manage only tagged
         # ones, and pass them only to the services the program gives roles to.
-        statement("RoleCreate", ["iam:CreateRole", "iam:TagRole"], "*", _tagged("aws:RequestTag")),
         statement(
-            "Roles",
+            "RoleCreate",
+            ["iam:CreateRole", "iam:TagRole"],
+            [s.arn("iam", "role/*", region=False)],
+            _bounded(s, _tagged("aws:RequestTag")),
+        ),
+        statement(
+            "RoleRead",
             [
                 "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+            ],
+            [s.arn("iam", "role/*", region=False)],
+            _tagged(),
+        ),
+        statement(
+            "RoleWrite",
+            [
                 "iam:DeleteRole",
                 "iam:UpdateRole",
                 "iam:UpdateAssumeRolePolicy",
                 "iam:PutRolePolicy",
-                "iam:GetRolePolicy",
                 "iam:DeleteRolePolicy",
-                "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListInstanceProfilesForRole",
                 "iam:TagRole",
                 "iam:UntagRole",
             ],
             [s.arn("iam", "role/*", region=False)],
-            _tagged(),
+            _bounded(s, _tagged()),
         ),
         statement(
             "PassRoles",
@@ -474,7 +496,94 @@ def deploy_statements(scope: Scope) -> list[dict[str, Any]]:
             "Action": ["iam:*"],
             "Resource": [s.arn("iam", f"role/{CI_ROLE_PREFIX}*", region=False)],
         },
+        *(
+            [
+                {
+                    "Sid": "KeepTheBoundary",
+                    "Effect": "Deny",
+                    "Action": [
+                        "iam:DeleteRolePermissionsBoundary",
+                        "iam:PutRolePermissionsBoundary",
+                        "iam:CreatePolicyVersion",
+                        "iam:DeletePolicy",
+                        "iam:SetDefaultPolicyVersion",
+                    ],
+                    "Resource": [s.arn("iam", "role/*", region=False), s.boundary_arn],
+                }
+            ]
+            if s.boundary_arn
+            else []
+        ),
         region_guard(s),
+    ]
+
+
+def _bounded(scope: Scope, condition: dict[str, Any]) -> dict[str, Any]:
+    """Add `iam:PermissionsBoundary == boundary` to a condition, when a boundary is required."""
+    if not scope.boundary_arn:
+        return condition
+    equals = dict(condition.get("StringEquals", {}))
+    equals["iam:PermissionsBoundary"] = scope.boundary_arn
+    return {**condition, "StringEquals": equals}
+
+
+def workload_boundary_statements(scope: Scope) -> list[dict[str, Any]]:
+    """The most any role of the program may do (its permissions boundary): pull the API image,
+    read and rotate the JWT secret, redeploy the API after a rotation, write logs, traces and
+    metrics, publish alerts. A role the deploy role writes can never do more than this."""
+    s = scope
+    return [
+        statement(
+            "PullImages",
+            [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:DescribeImages",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            s.named("ecr", "repository/{p}*"),
+        ),
+        statement(
+            "Unscopable",
+            [
+                "ecr:GetAuthorizationToken",
+                "secretsmanager:GetRandomPassword",
+                "apprunner:ListServices",
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "cloudwatch:PutMetricData",
+            ],
+            "*",
+        ),
+        statement(
+            "JwtSecret",
+            [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ],
+            s.named("secretsmanager", "secret:{p}*"),
+        ),
+        statement(
+            "RedeployAfterRotation",
+            ["apprunner:StartDeployment", "apprunner:DescribeService"],
+            s.named("apprunner", "service/{p}*"),
+        ),
+        statement(
+            "Logs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [
+                *s.named("logs", "log-group:/aws/apprunner/{p}*"),
+                *s.named("logs", "log-group:/aws/lambda/{p}*"),
+            ],
+        ),
+        statement("Alerts", ["sns:Publish"], s.named("sns", "{p}*")),
+        statement(
+            "TaggedKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [s.arn("kms", "key/*")], _tagged()
+        ),
     ]
 
 

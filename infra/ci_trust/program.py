@@ -18,6 +18,7 @@ move it into the bucket (docs/ci.md, "Bootstrap").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -181,7 +182,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
             opts=child,
         )
         identity = aws.get_caller_identity_output()
-        scope = pulumi.Output.all(identity.account_id, state.bucket.bucket, state.key.arn).apply(
+        base = pulumi.Output.all(identity.account_id, state.bucket.bucket, state.key.arn).apply(
             lambda args: aws_policies.Scope(
                 account=args[0],
                 region=settings.aws_region,
@@ -189,6 +190,24 @@ class AwsGithubTrust(pulumi.ComponentResource):
                 state_bucket=args[1],
                 state_key_arn=args[2],
             )
+        )
+        # The ceiling of every role the program creates (its permissions boundary).
+        self.boundary = aws.iam.Policy(
+            f"{name}-workload-boundary",
+            name=aws_policies.WORKLOAD_BOUNDARY_NAME,
+            description="Permissions boundary of every IAM role the SpendSense program creates",
+            policy=base.apply(
+                lambda scope: json.dumps(
+                    aws_policies.document(aws_policies.workload_boundary_statements(scope)),
+                    separators=(",", ":"),
+                )
+            ),
+            tags=settings.tags,
+            opts=child,
+        )
+        required = settings.require_permissions_boundary
+        scope = pulumi.Output.all(base, self.boundary.arn).apply(
+            lambda args: dataclasses.replace(args[0], boundary_arn=args[1] if required else None)
         )
         repo = settings.github.full_name
         environments = [env.name for env in settings.environments]
@@ -446,6 +465,7 @@ def main() -> None:
     pulumi.export("aws_deploy_role_arn", aws_trust.deploy.arn)
     pulumi.export("aws_preview_role_arn", aws_trust.preview.arn)
     pulumi.export("aws_checks_role_arn", aws_trust.checks.arn)
+    pulumi.export("aws_workload_boundary_arn", aws_trust.boundary.arn)
     pulumi.export("gcp_workload_identity_provider", gcp_trust.provider_name)
     pulumi.export(
         "gcp_service_accounts",

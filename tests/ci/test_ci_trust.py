@@ -131,7 +131,8 @@ def test_deploy_role_is_limited_to_the_programs_resources(recording: Recording) 
     for statement in policy["Statement"]:
         if statement["Effect"] == "Deny" or statement["Resource"] == "*":
             continue
-        tagged = "aws:ResourceTag/Project" in json.dumps(statement.get("Condition"))
+        condition = json.dumps(statement.get("Condition"))
+        tagged = "aws:ResourceTag/Project" in condition or "aws:RequestTag/Project" in condition
         for arn in statement["Resource"]:
             name = re.split(r"[:/]", arn, maxsplit=5)[-1]
             allowed = tagged or arn == key_id or "healthcheck/*" in arn
@@ -153,6 +154,55 @@ def test_the_deploy_role_cannot_reach_the_ci_trust_itself(recording: Recording) 
     assert deny["Resource"] == ["arn:aws:iam::123456789012:role/spendsense-github-*"]
     for name in roles(recording):
         assert name.startswith("spendsense-github-")
+
+
+def boundary(recording: Recording) -> RecordedResource:
+    return recording.one("aws:iam/policy:Policy", "workload-boundary")
+
+
+def test_roles_the_deploy_role_writes_must_carry_the_workload_boundary(
+    recording: Recording,
+) -> None:
+    """Creating or changing a role needs `iam:PermissionsBoundary` = the boundary, which the
+    deploy role may not remove or edit: it cannot write itself a stronger role."""
+    assert boundary(recording).inputs["name"] == "spendsense-workload-boundary"
+    arn = recording.outputs["aws_workload_boundary_arn"]
+    policy = policy_of(recording, roles(recording)["spendsense-github-deploy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    for sid in ("RoleCreate", "RoleWrite"):
+        assert by_sid[sid]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == arn, sid
+    keep = by_sid["KeepTheBoundary"]
+    assert keep["Effect"] == "Deny" and arn in keep["Resource"]
+    assert "iam:DeleteRolePermissionsBoundary" in keep["Action"]
+    writes = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
+    iam_writes = {a for a in writes if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))}  # fmt: skip
+    bounded = set(by_sid["RoleCreate"]["Action"]) | set(by_sid["RoleWrite"]["Action"])
+    assert iam_writes - bounded == {"iam:PassRole", "iam:CreateServiceLinkedRole"}
+
+
+def test_the_workload_boundary_grants_no_iam_and_no_wildcards(recording: Recording) -> None:
+    policy = json.loads(boundary(recording).inputs["policy"])
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            assert "*" not in action and not action.startswith(("iam:", "sts:")), action
+        if statement["Resource"] == "*":
+            assert set(statement["Action"]) <= aws_policies.UNSCOPABLE_ACTIONS, statement["Sid"]
+
+
+def test_the_boundary_requirement_can_be_turned_off() -> None:
+    """`requirePermissionsBoundary: false` drops the condition (until the program sets it)."""
+    scope = aws_policies.Scope(
+        account="123456789012",
+        region="us-east-1",
+        prefixes=("spendsense",),
+        state_bucket="b",
+        state_key_arn="k",
+    )
+    text = json.dumps(aws_policies.deploy_statements(scope))
+    assert "iam:PermissionsBoundary" not in text and "KeepTheBoundary" not in text
+    settings = parse_trust_settings(raw_settings(**{"spendsense-ci-trust:requirePermissionsBoundary": False}))  # fmt: skip
+    assert settings.require_permissions_boundary is False
 
 
 def test_deploy_role_cannot_read_the_jwt_secret_value(recording: Recording) -> None:
@@ -343,7 +393,12 @@ def test_deploy_policy_fits_iams_inline_policy_size_limit() -> None:
         prefixes=("spendsense", "SpendSense"),
         state_bucket="spendsense-pulumi-state",
         state_key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        boundary_arn="arn:aws:iam::123456789012:policy/spendsense-workload-boundary",
     )
-    for build in (aws_policies.deploy_statements, aws_policies.preview_statements, aws_policies.checks_statements):  # fmt: skip
+    inline = (aws_policies.deploy_statements, aws_policies.preview_statements, aws_policies.checks_statements)  # fmt: skip
+    for build in inline:
         text = json.dumps(aws_policies.document(build(scope)), separators=(",", ":"))
         assert len(text) < 10240, (build.__name__, len(text))
+    # A managed policy (the boundary) may hold 6,144 characters.
+    boundary = aws_policies.document(aws_policies.workload_boundary_statements(scope))
+    assert len(json.dumps(boundary, separators=(",", ":"))) < 6144
