@@ -173,7 +173,13 @@ def rotate_jwt(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RotationResult:
     """Rotate, deploy, gate on health; a failure says what state it left behind."""
-    apprunner.ensure_not_busy(apprunner_client, service_arn)
+    service = apprunner.ensure_not_busy(apprunner_client, service_arn)
+    if service.get("Status") != "RUNNING":
+        raise OperationFailed(
+            f"service {apprunner.service_name_from_arn(service_arn)} is {service.get('Status')}, "
+            "not RUNNING; nothing was rotated: a deployment cannot start until it runs again "
+            "(resume it first; a resumed service starts new instances, which read the current key)"
+        )
     requested = datetime.now(UTC) - CLOCK_SLACK
     before, new = rotate_now(
         secrets, secret_arn, timeout=timeout, poll=poll, progress=progress, sleep=sleep

@@ -189,6 +189,19 @@ def test_a_busy_service_stops_it_before_rotating(cli, current, apprunner_stub, c
     assert current() == before
 
 
+def test_a_paused_service_stops_it_before_rotating(cli, current, apprunner_stub, capsys):
+    """A PAUSED service cannot be redeployed: exit 1 and the secret is not rotated."""
+    before = current()
+    apprunner_stub.add_response(
+        "describe_service", {"Service": service("PAUSED")}, {"ServiceArn": SERVICE_ARN}
+    )
+    assert cli("--yes") == 1
+    assert capsys.readouterr().err.startswith(
+        "error: service spendsense-api is PAUSED, not RUNNING; nothing was rotated"
+    )
+    assert current() == before
+
+
 def test_a_failed_deployment_says_the_secret_is_rotated(cli, current, apprunner_stub, capsys):
     """A deployment that rolls back: exit 1, and the message says the secret already rotated."""
     expect_deployment(apprunner_stub, statuses=("ROLLBACK_SUCCEEDED",))
