@@ -34,6 +34,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+DYNAMIC = "pulumi-python:dynamic:Resource"
 APPRUNNER_NS = "AWS/AppRunner"
 ROUTE53_NS = "AWS/Route53"
 ABOVE = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold"}
@@ -409,22 +410,35 @@ def check_dashboard(
 
 
 def check_log_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-    days = number(props.get("retentionInDays"))
+    yield from _retention(number(props.get("retentionInDays")), config)
+
+
+def check_managed_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
+    """A dynamic resource that sets the retention of log groups someone else creates (App
+    Runner creates its own, with "never expire"): ``logGroupNames`` + ``retentionDays``."""
+    if "logGroupNames" not in props or "retentionDays" not in props:
+        return
+    yield from _retention(number(props.get("retentionDays")), config, "retentionDays")
+
+
+def _retention(
+    days: float | None, config: Mapping[str, Any], field: str = "retentionInDays"
+) -> Iterator[str]:
     accepted = [number(d) for d in config["acceptedDays"]]
     minimum = number(config["minimumDays"]) or 0
     if not days:
         yield (
-            "retentionInDays is not set, so the logs are kept (and paid for) forever; set "
+            f"{field} is not set, so the logs are kept (and paid for) forever; set "
             "spendsense:monitoring.logRetentionDays (e.g. 30 or 90)"
         )
     elif days not in accepted:
         yield (
-            f"retentionInDays is {fmt(days)}, which CloudWatch Logs does not accept; use one of "
+            f"{field} is {fmt(days)}, which CloudWatch Logs does not accept; use one of "
             f"{', '.join(fmt(d) for d in accepted)}"
         )
     elif days < minimum:
         yield (
-            f"retentionInDays is {fmt(days)}; logs must be kept at least {fmt(minimum)} days to "
+            f"{field} is {fmt(days)}; logs must be kept at least {fmt(minimum)} days to "
             f"investigate incidents: set spendsense:monitoring.logRetentionDays to {fmt(minimum)} or more"
         )
 
@@ -497,7 +511,7 @@ def policies() -> list[Policy]:
             "aws-cloudwatch-log-retention",
             "CloudWatch log groups must have a retention period that CloudWatch accepts, not "
             "'never expire' (Checkov CKV_AWS_66).",
-            {LOG_GROUP: check_log_retention},
+            {LOG_GROUP: check_log_retention, DYNAMIC: check_managed_retention},
             config=schema(
                 {
                     "acceptedDays": (

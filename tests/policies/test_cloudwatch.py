@@ -195,3 +195,20 @@ def test_compliant_log_group(pack: Pack) -> None:
 def test_log_retention_violations(pack: Pack, value: Any, expected: str) -> None:
     found = pack.analyze(c.LOG_GROUP, c.changed(c.log_group(), "retentionInDays", value))
     assert expected in only(found, "aws-cloudwatch-log-retention").message
+
+
+def test_retention_of_log_groups_app_runner_creates(pack: Pack) -> None:
+    """App Runner creates its own log groups; a dynamic resource that sets their retention
+    (logGroupNames + retentionDays) is judged like a log group."""
+    dynamic = "pulumi-python:dynamic:Resource"
+    props = {
+        "logGroupNames": ["/aws/apprunner/spendsense-api/abc/application"],
+        "retentionDays": 90,
+    }
+    assert pack.analyze(dynamic, props) == []
+    found = pack.analyze(dynamic, c.changed(props, "retentionDays", 3))
+    assert (
+        "retentionDays is 3; logs must be kept at least 7 days"
+        in only(found, "aws-cloudwatch-log-retention").message
+    )
+    assert pack.analyze(dynamic, {"something": "else"}) == []
