@@ -215,8 +215,15 @@ def restore(
             progress(message)
 
     try:
-        if own:
-            apprunner.ensure_not_busy(apprunner_client, service_arn)
+        found = (
+            apprunner.ensure_not_busy(apprunner_client, service_arn).get("Status") if own else None
+        )
+        if found == PAUSED:
+            # Paused by someone before the restore: nothing writes, and it is not ours to
+            # resume; its alarms are left as they are too.
+            state.service = f"{PAUSED} before the restore, left as it was"
+            state.alarms = "left as they were (the service was already paused)"
+        elif own:
             state.service = f"{RUNNING} (not paused yet)"
             alarms = service_alarms(cloudwatch, service_name)
             silenced = [name for name, enabled in alarms if enabled]

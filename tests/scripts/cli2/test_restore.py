@@ -444,3 +444,46 @@ def test_a_damaged_export_is_refused_before_the_service_is_touched(
         )
     )
     apprunner_stub.assert_no_pending_responses()
+
+
+def test_a_service_paused_before_the_restore_is_left_paused_with_its_alarms(
+    http_server, cloudwatch, apprunner_stub
+):
+    """A service someone paused before: no pause, no resume, alarms untouched (the Stubber
+    has only the DescribeService response: any other App Runner call fails the test)."""
+    op = "projects/spendsense-production/databases/(default)/operations/op3"
+    docs = "/v1/projects/spendsense-production/databases/(default)/documents"
+    http_server.on(
+        "POST",
+        "/v1/projects/spendsense-production/databases/(default):importDocuments",
+        (200, {"name": op, "done": True, "metadata": {"operationState": "SUCCESSFUL"}}),
+    )
+    http_server.on("POST", f"{docs}:listCollectionIds", (200, {}))
+    http_server.on(
+        "POST",
+        f"{docs}:runAggregationQuery",
+        (200, [{"result": {"aggregateFields": {"n": {"integerValue": "3"}}}}]),
+    )
+    apprunner_stub.add_response(
+        "describe_service", {"Service": service("PAUSED")}, {"ServiceArn": SERVICE_ARN}
+    )
+    report = restore(
+        export=_export(),
+        expected=ExportContents({"users": 3}),
+        backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
+        data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
+        project="spendsense-production",
+        database="(default)",
+        own=True,
+        service_arn=SERVICE_ARN,
+        service_name="spendsense-api",
+        apprunner_client=apprunner_stub.client,
+        cloudwatch=cloudwatch,
+    )
+    assert report.state.statement() == (
+        "service spendsense-api: PAUSED before the restore, left as it was; alarm actions: "
+        "left as they were (the service was already paused); data: imported from "
+        "gs://spendsense-backups/daily/20261127_020000/ and verified"
+    )
+    assert all(actions_enabled(cloudwatch).values())
+    apprunner_stub.assert_no_pending_responses()
