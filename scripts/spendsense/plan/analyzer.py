@@ -15,6 +15,7 @@ import re
 import select
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ class PolicyPackProcess:
         self.port: int | None = None
         self._channel: Any = None
         self._stub: Any = None
+        self._stderr: Any = None
 
     @classmethod
     def start(cls, pack_dir: Path = PACK_DIR, python: str | None = None) -> PolicyPackProcess:
@@ -141,15 +143,19 @@ class PolicyPackProcess:
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)  # the pack must stand on its own
         env["PYTHONUNBUFFERED"] = "1"
+        # stderr goes to a file, not a pipe: a chatty pack must never block on a full pipe.
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         process = subprocess.Popen(
             [python or sys.executable, "__main__.py"],
             cwd=pack_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             env=env,
         )
-        return cls(process, pack_dir)
+        pack = cls(process, pack_dir)
+        pack._stderr = stderr
+        return pack
 
     # -- lifecycle -------------------------------------------------------------------------
     def connect(self, timeout: float = 30.0) -> None:
@@ -193,9 +199,10 @@ class PolicyPackProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
         stderr = b""
-        if self.process.stderr is not None:
+        if self._stderr is not None:
             with contextlib.suppress(OSError, ValueError):
-                stderr = self.process.stderr.read()
+                self._stderr.seek(0)
+                stderr = self._stderr.read()
         lines = [ln for ln in stderr.decode("utf-8", "replace").strip().splitlines() if ln.strip()]
         reason = lines[-1].strip() if lines else f"exit code {self.process.returncode}"
         self.close()
@@ -210,7 +217,7 @@ class PolicyPackProcess:
             self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        for stream in (self.process.stdout, self.process.stderr):
+        for stream in (self.process.stdout, self._stderr):
             if stream is not None:
                 stream.close()
 
