@@ -13,12 +13,10 @@ wrappers here add what every policy needs:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
@@ -230,10 +228,3 @@ def refers_to(resource: PolicyResource, target: PolicyResource, value: Any, *key
 
 
 SECRET_NAME_RE = r"(?i)(secret|passw(or)?d|passphrase|token|api[_-]?key|private[_-]?key|credential|signing[_-]?key|access[_-]?key)"
-
-
-def looks_secret(key: str, pattern: str) -> bool:
-    return re.search(pattern, key) is not None
-
-
-MANDATORY = EnforcementLevel.MANDATORY
