@@ -1,0 +1,218 @@
+"""The shell in the workflows, run for real with bash: the credential checks and the sticky
+comment. `gh` is replaced by a small fake on PATH that answers like GitHub's API and records
+every call, so the tests see exactly which requests the comment step would make."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.ci.workflow_model import load_workflows
+
+FLOWS = {workflow.name: workflow for workflow in load_workflows()}
+BASH = shutil.which("bash") or "/bin/bash"
+
+
+def run_script(
+    script: str, env: dict[str, str], tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run a `run:` block the way the runner does (bash -e -o pipefail), return its outputs."""
+    output = tmp_path / "github_output"
+    output.write_text("", encoding="utf-8")
+    result = subprocess.run(
+        [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    outputs = dict(
+        line.split("=", 1)
+        for line in output.read_text(encoding="utf-8").splitlines()
+        if "=" in line
+    )
+    return result, outputs
+
+
+def credentials_script(workflow: str) -> str:
+    return str(FLOWS[workflow].jobs["credentials"]["steps"][0]["run"])
+
+
+FULL = {
+    "preview.yml": {
+        "FORK": "false",
+        "AWS_PREVIEW_ROLE_ARN": "arn:aws:iam::1:role/p",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/1/locations/global/workloadIdentityPools/github/providers/github-actions",
+        "GCP_PREVIEW_SERVICE_ACCOUNT": "p@x.iam.gserviceaccount.com",
+        "PULUMI_BACKEND_URL": "s3://spendsense-pulumi-state?region=us-east-1",
+        "HAS_PULUMI_ACCESS_TOKEN": "false",
+        "HAS_VERCEL_API_TOKEN": "true",
+    },
+    "deploy.yml": {
+        "AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::1:role/d",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/1/x",
+        "PULUMI_BACKEND_URL": "",
+        "HAS_PULUMI_ACCESS_TOKEN": "true",
+    },
+    "checks.yml": {
+        "AWS_CHECKS_ROLE_ARN": "arn:aws:iam::1:role/c",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/1/x",
+        "GCP_CHECKS_SERVICE_ACCOUNT": "c@x.iam.gserviceaccount.com",
+        "PULUMI_BACKEND_URL": "s3://b",
+        "HAS_PULUMI_ACCESS_TOKEN": "false",
+    },
+}
+
+
+@pytest.mark.parametrize("workflow", sorted(FULL))
+def test_missing_credentials_skip_with_a_notice_and_never_fail(
+    workflow: str, tmp_path: Path
+) -> None:
+    result, outputs = run_script(credentials_script(workflow), {"HAS_PULUMI_ACCESS_TOKEN": "false"}, tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert outputs == {"configured": "false"}
+    assert "::notice title=" in result.stdout and "not configured:" in result.stdout
+    assert "PULUMI_BACKEND_URL (or secret PULUMI_ACCESS_TOKEN)" in result.stdout
+
+
+@pytest.mark.parametrize("workflow", sorted(FULL))
+def test_all_credentials_present_run_the_real_job(workflow: str, tmp_path: Path) -> None:
+    result, outputs = run_script(credentials_script(workflow), FULL[workflow], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert outputs == {"configured": "true"}, result.stdout
+
+
+@pytest.mark.parametrize("workflow", sorted(FULL))
+def test_one_missing_variable_is_named(workflow: str, tmp_path: Path) -> None:
+    env = dict(FULL[workflow])
+    name = next(key for key in env if key.startswith("AWS_"))
+    env[name] = ""
+    result, outputs = run_script(credentials_script(workflow), env, tmp_path)
+    assert outputs == {"configured": "false"}
+    assert f"not configured: variable {name} (docs/ci.md)" in result.stdout
+
+
+def test_a_fork_pull_request_skips_the_real_preview(tmp_path: Path) -> None:
+    env = {**FULL["preview.yml"], "FORK": "true"}
+    result, outputs = run_script(credentials_script("preview.yml"), env, tmp_path)
+    assert result.returncode == 0 and outputs == {"configured": "false"}
+    assert "forks get no cloud credentials" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# The sticky comment
+# --------------------------------------------------------------------------------------------
+FAKE_GH = r"""#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["GH_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+path = next(a for a in args if a.startswith("repos/"))
+if path.endswith("/comments") and "--paginate" in args:
+    existing = os.environ.get("FAKE_EXISTING")
+    if existing:
+        print(existing)
+elif "/pulls/" in path:
+    print(os.environ["FAKE_HEAD"])
+elif "-F" in args:
+    body = args[args.index("-F") + 1]
+    assert body == "body=@comment.md", body
+"""
+
+
+@pytest.fixture
+def fake_gh(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(FAKE_GH, encoding="utf-8")
+    gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+def comment_script() -> str:
+    steps = FLOWS["preview-comment.yml"].jobs["comment"]["steps"]
+    return str(next(step["run"] for step in steps if step.get("run")))
+
+
+def lay_out_plans(root: Path, pr: str, sha: str) -> None:
+    for stack, code in (("staging", "0"), ("production", "1")):
+        folder = root / "plan" / f"plan-{stack}"
+        folder.mkdir(parents=True)
+        (folder / f"{stack}.md").write_text(f"**{stack}**: 40 resources, {code} mandatory\n", encoding="utf-8")  # fmt: skip
+        (folder / f"{stack}.exit").write_text(code + "\n", encoding="utf-8")
+        (folder / "pr-number").write_text(pr + "\n", encoding="utf-8")
+        (folder / "head-sha").write_text(sha + "\n", encoding="utf-8")
+
+
+def run_comment(tmp_path: Path, fake_gh: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:  # fmt: skip
+    log = tmp_path / "gh.log"
+    base = {
+        "PATH": f"{fake_gh}:{os.environ['PATH']}",
+        "GH_LOG": str(log),
+        "GH_TOKEN": "t",
+        "GH_REPO": "spendsense/spendsense-infra",
+        "HEAD_SHA": "a" * 40,
+        "RUN_URL": "https://github.com/spendsense/spendsense-infra/actions/runs/1",
+        "CONCLUSION": "failure",
+        "FAKE_HEAD": "a" * 40,
+    }
+    result = subprocess.run(
+        [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", comment_script()],
+        env={**base, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls
+
+
+def test_first_run_creates_one_comment_with_both_plans(tmp_path: Path, fake_gh: Path) -> None:
+    lay_out_plans(tmp_path, "42", "a" * 40)
+    result, calls = run_comment(tmp_path, fake_gh)
+    assert result.returncode == 0, result.stderr
+    posts = [c for c in calls if "POST" in c]
+    assert len(posts) == 1 and "repos/spendsense/spendsense-infra/issues/42/comments" in posts[0]
+    body = (tmp_path / "comment.md").read_text(encoding="utf-8")
+    assert body.startswith("<!-- spendsense-plan -->\n")
+    assert "**staging**: 40 resources" in body and "**production**: 40 resources" in body
+    assert "(exit 1)" in body and "run result **failure**" in body
+
+
+def test_a_later_run_edits_the_existing_comment(tmp_path: Path, fake_gh: Path) -> None:
+    """Sticky: with a marked comment already there, the step PATCHes it and posts nothing."""
+    lay_out_plans(tmp_path, "42", "a" * 40)
+    result, calls = run_comment(tmp_path, fake_gh, FAKE_EXISTING="987654")
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in calls if "POST" in c]
+    (patch,) = [c for c in calls if "PATCH" in c]
+    assert "repos/spendsense/spendsense-infra/issues/comments/987654" in patch
+    lookup = next(c for c in calls if "--paginate" in c)
+    assert any('startswith("<!-- spendsense-plan -->")' in part for part in lookup)
+
+
+def test_an_artifact_cannot_aim_the_comment_elsewhere(tmp_path: Path, fake_gh: Path) -> None:
+    """The PR number is reduced to digits, and nothing is posted when that PR's head is not
+    the commit the run was for."""
+    lay_out_plans(tmp_path, "7; rm -rf / $(id)", "a" * 40)
+    result, calls = run_comment(tmp_path, fake_gh, FAKE_HEAD="b" * 40)
+    assert result.returncode == 0, result.stderr
+    assert calls == [["api", "repos/spendsense/spendsense-infra/pulls/7", "--jq", ".head.sha"]]
+    assert "has moved on" in result.stdout
+
+
+def test_no_artifact_means_nothing_to_post(tmp_path: Path, fake_gh: Path) -> None:
+    result, calls = run_comment(tmp_path, fake_gh)
+    assert result.returncode == 0, result.stderr
+    assert calls == [] and "nothing to post" in result.stdout
