@@ -216,3 +216,61 @@ def test_no_artifact_means_nothing_to_post(tmp_path: Path, fake_gh: Path) -> Non
     result, calls = run_comment(tmp_path, fake_gh)
     assert result.returncode == 0, result.stderr
     assert calls == [] and "nothing to post" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# The failure issue of the scheduled checks
+# --------------------------------------------------------------------------------------------
+FAKE_GH_ISSUES = r"""#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["GH_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+if args[:2] == ["issue", "list"]:
+    print(os.environ.get("FAKE_OPEN_ISSUE", ""))
+"""
+
+
+def run_report(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:  # fmt: skip
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(FAKE_GH_ISSUES, encoding="utf-8")
+    gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "gh.log"
+    script = str(FLOWS["checks.yml"].jobs["report"]["steps"][0]["run"])
+    base = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GH_LOG": str(log),
+        "RUN_URL": "https://github.com/o/r/actions/runs/9",
+        "DAILY": "failure",
+        "MONTHLY": "skipped",
+    }
+    result = subprocess.run(
+        [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result, [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_a_failure_opens_an_issue_when_none_is_open(tmp_path: Path) -> None:
+    result, calls = run_report(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert calls[0][:3] == ["label", "create", "scheduled-checks"]
+    (create,) = [c for c in calls if c[:2] == ["issue", "create"]]
+    body = create[create.index("--body") + 1]
+    assert "daily (status, backup verify): **failure**" in body
+    assert "https://github.com/o/r/actions/runs/9" in body
+    assert not [c for c in calls if c[:2] == ["issue", "comment"]]
+
+
+def test_a_failure_comments_on_the_open_issue(tmp_path: Path) -> None:
+    result, calls = run_report(tmp_path, FAKE_OPEN_ISSUE="17")
+    assert result.returncode == 0, result.stderr
+    (comment,) = [c for c in calls if c[:2] == ["issue", "comment"]]
+    assert comment[2] == "17"
+    assert not [c for c in calls if c[:2] == ["issue", "create"]]
