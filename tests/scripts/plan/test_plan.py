@@ -209,3 +209,25 @@ def test_real_files_are_untouched() -> None:
     """The tests write temp copies: the real stack files still hold the runbook's values."""
     text = (REPO / "Pulumi.production.yaml").read_text()
     assert 'schedule: "0 2 * * *"' in text and "retentionDays: 30" in text
+
+
+def test_the_pack_is_killed_even_when_the_settings_are_bad(
+    monkeypatch: pytest.MonkeyPatch, broken_config: Callable[..., Path]
+) -> None:
+    """run_plan starts its own pack and stops it on every path, errors included."""
+    from spendsense.errors import BadInput
+    from spendsense.plan import preview
+    from spendsense.plan.analyzer import PolicyPackProcess
+
+    started: list[PolicyPackProcess] = []
+    real_start = PolicyPackProcess.start.__func__  # type: ignore[attr-defined]
+
+    def start(cls: type[PolicyPackProcess], *args: Any, **kwargs: Any) -> PolicyPackProcess:
+        started.append(real_start(cls, *args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(preview.PolicyPackProcess, "start", classmethod(start))
+    with pytest.raises(BadInput, match=r"spendsense:api\.minInstances"):
+        run_plan("production", str(broken_config("spendsense:api.minInstances", 0)))
+    assert len(started) == 1
+    assert started[0].process.poll() is not None, "the pack process is still running"
