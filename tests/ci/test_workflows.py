@@ -299,6 +299,7 @@ def test_daily_and_monthly_checklists_run_the_runbooks_commands() -> None:
     assert "spendsense status --stack production" in daily
     assert "spendsense backup verify --stack production" in daily
     assert "spendsense drill --stack production" in monthly
+    assert "--yes" in monthly, "without --yes the drill only prints what it would do"
     assert "check_jwt_rotation.py --stack production --max-age-days 31" in monthly
 
 
