@@ -56,3 +56,31 @@ def aws_env(moto_server, monkeypatch):
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.delenv(name, raising=False)
     return moto_server
+
+
+# ---------------------------------------------------------------------------------------------
+# Google's Firestore emulator, once per session, shared by the rules and the restore tests.
+# Each group of tests works in its own emulator project (rules and data are per project).
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def firestore_emulator():
+    """The emulator on a free loopback port, started once and always stopped (process group)."""
+    from spendsense.firestore_emulator import (
+        EmulatorUnavailable,
+        FirestoreEmulator,
+        emulator_available,
+    )
+
+    reason = emulator_available()
+    if reason is not None:
+        skip_or_fail(reason)
+    # Java starts in ~5 s on an idle machine; it took 35 s here with other suites running.
+    emulator = FirestoreEmulator(project="spendsense-test", start_timeout=120)
+    try:
+        emulator.start()
+    except EmulatorUnavailable as exc:
+        skip_or_fail(str(exc))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

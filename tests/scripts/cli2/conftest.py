@@ -190,28 +190,6 @@ def gcs(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Gcs:
 # --- the Firestore emulator -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def firestore_emulator() -> Iterator[Any]:
-    from spendsense.firestore_emulator import (
-        EmulatorUnavailable,
-        FirestoreEmulator,
-        emulator_available,
-    )
-
-    reason = emulator_available()
-    if reason is not None:
-        skip_or_fail(reason)
-    emulator = FirestoreEmulator(project="spendsense-production")
-    try:
-        emulator.start()
-    except EmulatorUnavailable as exc:
-        skip_or_fail(str(exc))
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
 def unique_project(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
