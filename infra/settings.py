@@ -354,6 +354,9 @@ class Settings(BaseModel):
     gcp_project: str
     environment: Literal["staging", "production"]
     protect_stateful_resources: bool
+    # The IAM policy every role of the program carries as its permissions boundary (the CI
+    # deploy role may only create roles that carry it: docs/ci.md). None: no boundary.
+    iam_permissions_boundary: str | None = None
     api: ApiSettings
     registry: RegistrySettings
     jwt: JwtSettings
@@ -394,7 +397,7 @@ _OBJECTS: dict[str, type[_Model]] = {
     "frontend": FrontendSettings,
 }
 _OPTIONAL_OBJECTS = {"jwt"}  # every field has a default
-_SCALARS = {"environment", "protectStatefulResources"}
+_SCALARS = {"environment", "protectStatefulResources", "iamPermissionsBoundary"}
 _FOREIGN_REQUIRED = {
     "aws:region": "an AWS region such as us-east-1",
     "gcp:project": "a GCP project id",
@@ -468,6 +471,14 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         raise SettingsError(
             f"{NAMESPACE}:protectStatefulResources", f"must be true or false (got {_got(protect)})"
         )
+    boundary = raw.get(f"{NAMESPACE}:iamPermissionsBoundary")
+    if boundary is not None and (
+        not isinstance(boundary, str) or not re.fullmatch(r"[\w+=,.@-]{1,128}", boundary)
+    ):
+        raise SettingsError(
+            f"{NAMESPACE}:iamPermissionsBoundary",
+            f"must be the name of an IAM managed policy such as spendsense-workload-boundary (got {_got(boundary)})",
+        )
     objects: dict[str, _Model] = {}
     for name in _OBJECTS:
         key = f"{NAMESPACE}:{name}"
@@ -484,6 +495,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         gcp_project=raw["gcp:project"],
         environment=environment,
         protect_stateful_resources=protect,
+        iam_permissions_boundary=boundary,
         **objects,  # type: ignore[arg-type]
     )
 

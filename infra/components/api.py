@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import aws_tags, child
+from infra.components.common import aws_tags, child, permissions_boundary
 from infra.components.log_retention import LogRetention, log_group_names
 from infra.settings import Settings
 
@@ -152,6 +152,7 @@ class ApiService(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-ecr-access-role",
             assume_role_policy=assume_role_policy("build.apprunner.amazonaws.com"),
+            permissions_boundary=permissions_boundary(args.settings, args.provider),
             description="App Runner pulls the API image from its ECR repository",
             tags=aws_tags(args.settings),
             opts=options,
@@ -195,6 +196,7 @@ class ApiService(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-instance-role",
             assume_role_policy=assume_role_policy("tasks.apprunner.amazonaws.com"),
+            permissions_boundary=permissions_boundary(args.settings, args.provider),
             description="The SpendSense API's runtime identity",
             tags=aws_tags(args.settings),
             opts=options,

@@ -47,3 +47,18 @@ def stateful(settings: Settings) -> Mapping[str, bool]:
     """
     on = settings.protect_stateful_resources
     return {"protect": on, "retain_on_delete": on}
+
+
+def permissions_boundary(
+    settings: Settings, provider: pulumi.ProviderResource
+) -> pulumi.Output[str] | None:
+    """The ARN of `spendsense:iamPermissionsBoundary` in this account, for every IAM role."""
+    name = settings.iam_permissions_boundary
+    if name is None:
+        return None
+    import pulumi_aws as aws
+
+    account = aws.get_caller_identity_output(
+        opts=pulumi.InvokeOutputOptions(provider=provider)
+    ).account_id
+    return pulumi.Output.concat("arn:aws:iam::", account, ":policy/", name)

@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.api import assume_role_policy
-from infra.components.common import aws_tags, child, stateful
+from infra.components.common import aws_tags, child, permissions_boundary, stateful
 from infra.settings import Settings
 
 FUNCTION_DIR = Path(__file__).resolve().parent.parent / "functions" / "jwt_rotation"
@@ -85,6 +85,7 @@ class JwtSecret(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-rotation-role",
             assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            permissions_boundary=permissions_boundary(args.settings, args.provider),
             description="Rotates the API's JWT signing key",
             tags=aws_tags(settings),
             opts=options,

@@ -9,7 +9,7 @@ import pytest
 from spendsense.recorder import Recording
 
 from infra.components.jwt_secret import FUNCTION_DIR
-from tests.infra.conftest import record
+from tests.infra.conftest import DELETE, record
 
 Recorded = Callable[[str], Recording]
 SERVICE = "aws:apprunner/service:Service"
@@ -96,6 +96,21 @@ def test_no_role_policy_grants_wildcard_actions(each_stack: Recording) -> None:
                 else [statement["Action"]]
             )
             assert all("*" not in action for action in actions), f"{policy.name}: {actions}"
+
+
+def test_every_role_carries_the_permissions_boundary(each_stack: Recording) -> None:
+    """The CI deploy role may only create roles under this boundary (docs/ci.md)."""
+    roles = each_stack.by_type("aws:iam/role:Role")
+    assert len(roles) == 3
+    for role in roles:
+        assert role.inputs["permissionsBoundary"] == (
+            "arn:aws:iam::123456789012:policy/spendsense-workload-boundary"
+        ), role.name
+
+
+def test_no_boundary_when_the_setting_is_absent() -> None:
+    rec = record("staging", {"spendsense:iamPermissionsBoundary": DELETE})
+    assert all("permissionsBoundary" not in r.inputs for r in rec.by_type("aws:iam/role:Role"))
 
 
 def test_the_instance_role_may_read_only_the_jwt_secret(recorded: Recorded) -> None:

@@ -105,8 +105,9 @@ MESSAGES = [
     (
         {"spendsense:apii": {}},
         "spendsense:apii: is not a known setting (allowed: spendsense:api, spendsense:backup, "
-        "spendsense:environment, spendsense:firestore, spendsense:frontend, spendsense:jwt, "
-        "spendsense:monitoring, spendsense:protectStatefulResources, spendsense:registry); check the spelling",
+        "spendsense:environment, spendsense:firestore, spendsense:frontend, spendsense:iamPermissionsBoundary, "
+        "spendsense:jwt, spendsense:monitoring, spendsense:protectStatefulResources, spendsense:registry); "
+        "check the spelling",
     ),
     (
         {"spendsense:environment": "prod"},
@@ -117,6 +118,11 @@ MESSAGES = [
         'spendsense:protectStatefulResources: must be true or false (got "maybe")',
     ),
     ({"aws:region": DELETE}, "aws:region: is required: an AWS region such as us-east-1"),
+    (
+        {"spendsense:iamPermissionsBoundary": "arn:aws:iam::1:policy/x y"},
+        "spendsense:iamPermissionsBoundary: must be the name of an IAM managed policy such as "
+        'spendsense-workload-boundary (got "arn:aws:iam::1:policy/x y")',
+    ),
     (
         {"spendsense:monitoring": DELETE},
         "spendsense:monitoring: is required; add it to the stack file (see docs/configuration.md)",
