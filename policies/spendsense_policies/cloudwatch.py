@@ -416,7 +416,7 @@ def check_log_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str
 def check_managed_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
     """A dynamic resource that sets the retention of log groups someone else creates (App
     Runner creates its own, with "never expire"): ``logGroupNames`` + ``retentionDays``."""
-    keys = props.keys()  # presence only: reading an unknown list here would stop the check
+    keys = set(props)  # presence only: reading an unknown list here would stop the check
     if "logGroupNames" not in keys or "retentionDays" not in keys:
         return
     yield from _retention(number(props.get("retentionDays")), config, "retentionDays")
