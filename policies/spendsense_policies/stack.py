@@ -84,9 +84,10 @@ def check_protected(args: ResourceValidationArgs, config: Mapping[str, Any]) -> 
 
 def check_tags(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterator[str]:
     type_ = args.resource_type
-    if type_.startswith("aws:") and (type_ in AWS_TAGGABLE or "tags" in args.props):
+    present = set(args.props)  # key presence without reading (a value may be unknown)
+    if type_.startswith("aws:") and (type_ in AWS_TAGGABLE or "tags" in present):
         field, required, environment_key = "tags", list(config["awsTags"]), "Environment"
-    elif type_.startswith("gcp:") and (type_ in GCP_LABELABLE or "labels" in args.props):
+    elif type_.startswith("gcp:") and (type_ in GCP_LABELABLE or "labels" in present):
         field = LABEL_FIELD.get(type_, "labels")
         required, environment_key = list(config["gcpLabels"]), "environment"
     else:
