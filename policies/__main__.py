@@ -5,14 +5,14 @@ Importing it starts a gRPC server and blocks: tests import `spendsense_policies`
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 from spendsense_policies import PACK_NAME, all_policies
-from spendsense_policies.speed import install
+from spendsense_policies.speed import install, relevant
 
-install()  # convert each request's properties once, not once per policy
+install()  # see speed.py: convert each request once; run only the policies for its type
 
 PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=all_policies(),
+    policies=relevant(all_policies()),
     description="The SpendSense runbook's limits: App Runner, ECR, CloudWatch, Secrets Manager, "
     "Cloud Storage, Firestore and Vercel.",
 )

@@ -134,7 +134,7 @@ def resource_policy(
         except UnknownValueError as exc:
             raise _until_deployment(exc) from None
 
-    return ResourceValidationPolicy(
+    policy = ResourceValidationPolicy(
         name=name,
         description=description,
         validate=validate,
@@ -142,6 +142,8 @@ def resource_policy(
         severity=severity,
         remediation_steps=remediation,
     )
+    policy.resource_types = frozenset(by_type)  # type: ignore[attr-defined]  # see speed.py
+    return policy
 
 
 def resource_policy_with_args(
@@ -149,11 +151,14 @@ def resource_policy_with_args(
     description: str,
     check: Callable[[ResourceValidationArgs, Mapping[str, Any]], Iterable[str]],
     *,
+    types: Iterable[str] | None = None,
     config: PolicyConfigSchema | None = None,
     severity: Severity = Severity.HIGH,
     remediation: str | None = None,
 ) -> ResourceValidationPolicy:
-    """A resource policy that needs more than the props (options such as `protect`)."""
+    """A resource policy that needs more than the props (options such as `protect`).
+
+    `types`: the resource types it can judge (None: any type)."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         merged = _merged(config, args.get_config())
@@ -163,7 +168,7 @@ def resource_policy_with_args(
         except UnknownValueError as exc:
             raise _until_deployment(exc) from None
 
-    return ResourceValidationPolicy(
+    policy = ResourceValidationPolicy(
         name=name,
         description=description,
         validate=validate,
@@ -171,6 +176,8 @@ def resource_policy_with_args(
         severity=severity,
         remediation_steps=remediation,
     )
+    policy.resource_types = None if types is None else frozenset(types)  # type: ignore[attr-defined]
+    return policy
 
 
 def stack_policy(
