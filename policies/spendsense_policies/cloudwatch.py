@@ -312,6 +312,7 @@ def check_utilization(
 
 
 AVAILABILITY_METRICS = {"HealthCheckStatus", "HealthCheckPercentageHealthy"}
+BELOW = {"LessThanThreshold", "LessThanOrEqualToThreshold"}
 
 
 def check_availability(
@@ -320,33 +321,44 @@ def check_availability(
     services = list(of_type(resources, SERVICE))
     health_checks = list(of_type(resources, HEALTH_CHECK))
     path = str(config["healthCheckPath"])
+    target = float(config["availabilityPercent"])
+
+    def linked_checks(alarm: Alarm) -> list[PolicyResource]:
+        return [c for c in health_checks if refers_to(alarm.resource, c, None)]
+
+    def probes(check: PolicyResource, service: PolicyResource) -> bool:
+        fqdn, url = get(check.props, "fqdn"), get(service.props, "serviceUrl")
+        return refers_to(check, service, fqdn, url)
 
     def select(alarm: Alarm, service: PolicyResource, service_name: Any) -> bool:
-        metrics = [
-            m for m in alarm.metrics if m.namespace == ROUTE53_NS and m.name in AVAILABILITY_METRICS
-        ]
-        if not metrics:
+        if not any(
+            m.namespace == ROUTE53_NS and m.name in AVAILABILITY_METRICS for m in alarm.metrics
+        ):
             return False
-        if len(services) == 1:
-            return True
-        for check in health_checks:
-            if refers_to(alarm.resource, check, None) and refers_to(check, service, None):
-                return True
-        return refers_to(alarm.resource, service, None)
+        checks = linked_checks(alarm)
+        if checks:  # an alarm on a health check of something else (the frontend) does not count
+            return any(probes(c, service) for c in checks)
+        return len(services) == 1 or refers_to(alarm.resource, service, None)
 
     def judge(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
         problems = []
-        for check in health_checks:
-            if not refers_to(alarm.resource, check, None):
-                continue
+        if isinstance(alarm.comparison, str) and alarm.comparison not in BELOW:
+            problems.append(
+                f"alarm {alarm.label} uses {alarm.comparison}; it must fire when health drops "
+                "below the threshold (LessThanThreshold)"
+            )
+        threshold = number(alarm.threshold)
+        percentage = any(m.name == "HealthCheckPercentageHealthy" for m in alarm.metrics)
+        if percentage and threshold is not None and threshold < target:
+            problems.append(
+                f"alarm {alarm.label} fires only below {fmt(threshold)} % healthy; the runbook's "
+                f"target is {fmt(target)} % uptime: set spendsense:monitoring.availabilityPercent "
+                f"to {fmt(target)} or higher"
+            )
+        for check in linked_checks(alarm):
             kind = get(check.props, "type")
             resource_path = get(check.props, "resourcePath")
-            if isinstance(kind, str) and kind not in (
-                "HTTPS",
-                "HTTPS_STR_MATCH",
-                "HTTP",
-                "HTTP_STR_MATCH",
-            ):
+            if isinstance(kind, str) and not kind.startswith("HTTP"):
                 problems.append(
                     f"health check {check.name} is of type {kind}; probe the API over HTTPS on {path}"
                 )
@@ -360,8 +372,9 @@ def check_availability(
         resources, config, select, judge,
         lambda s: (
             f"App Runner service {s} has no availability alarm; add a Route 53 health check on "
-            f"https://<service url>{path} and a CloudWatch alarm on {ROUTE53_NS} HealthCheckStatus "
-            f"(target uptime {config['availabilityPercent']} %), with an alarm action"
+            f"https://<service url>{path} and a CloudWatch alarm on {ROUTE53_NS} "
+            f"HealthCheckPercentageHealthy below {fmt(target)} % (or HealthCheckStatus), with an "
+            "alarm action"
         ),
     )  # fmt: skip
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.policies import compliant as c
-from tests.policies.conftest import Pack, only
+from tests.policies.conftest import Pack, only, resource
 
 
 def stack_with(name: str, props: dict[str, Any] | None) -> list[Any]:
@@ -100,6 +100,53 @@ def test_availability_alarm_without_action(pack: Pack) -> None:
         stack_with("availability", c.changed(c.availability_alarm(), "alarmActions", []))
     )
     assert "notifies nobody" in only(found, "aws-cloudwatch-availability-alarm").message
+
+
+def test_percentage_healthy_alarm_at_the_target(pack: Pack) -> None:
+    alarm = c.changed(
+        c.changed(c.availability_alarm(), "metricName", "HealthCheckPercentageHealthy"),
+        "threshold",
+        99.9,
+    )
+    assert pack.analyze_stack(stack_with("availability", alarm)) == []
+
+
+def test_percentage_healthy_alarm_below_the_target(pack: Pack) -> None:
+    alarm = c.changed(
+        c.changed(c.availability_alarm(), "metricName", "HealthCheckPercentageHealthy"),
+        "threshold",
+        90,
+    )
+    found = pack.analyze_stack(stack_with("availability", alarm))
+    assert (
+        "fires only below 90 % healthy; the runbook's target is 99.9 % uptime"
+        in only(found, "aws-cloudwatch-availability-alarm").message
+    )
+
+
+def test_availability_alarm_firing_when_healthy(pack: Pack) -> None:
+    alarm = c.changed(c.availability_alarm(), "comparisonOperator", "GreaterThanThreshold")
+    found = pack.analyze_stack(stack_with("availability", alarm))
+    assert (
+        "uses GreaterThanThreshold; it must fire when health drops"
+        in only(found, "aws-cloudwatch-availability-alarm").message
+    )
+
+
+def test_frontend_availability_alarm_does_not_count_for_the_api(pack: Pack) -> None:
+    """An alarm on a health check of another endpoint (the frontend's "/") is not the API's."""
+    frontend_check = resource(
+        c.HEALTH_CHECK, "frontend-check", c.changed(c.health_check(), "resourcePath", "/")
+    )
+    frontend_alarm = resource(
+        c.ALARM, "frontend-availability", c.availability_alarm(), dependencies=[frontend_check.urn]
+    )
+    resources = [*c.stack(availability=None), frontend_check, frontend_alarm]
+    diagnostic = only(pack.analyze_stack(resources), "aws-cloudwatch-availability-alarm")
+    assert "has no availability alarm" in diagnostic.message and diagnostic.urn.endswith(
+        "::service"
+    )
+    assert pack.analyze_stack([*c.stack(), frontend_check, frontend_alarm]) == []
 
 
 def test_health_check_on_wrong_path(pack: Pack) -> None:
