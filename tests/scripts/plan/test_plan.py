@@ -78,6 +78,7 @@ BROKEN: list[tuple[str, Any, str]] = [
     ("spendsense:backup.schedule", "0 3 * * *", "gcp-firestore-export-schedule"),
     ("spendsense:monitoring.latencyP95Ms", 2000, "aws-cloudwatch-latency-alarm"),
     ("spendsense:monitoring.errorRatePercent", 5, "aws-cloudwatch-error-rate-alarm"),
+    ("spendsense:monitoring.availabilityPercent", 90, "aws-cloudwatch-availability-alarm"),
     ("spendsense:registry.keepImages", 500, "aws-ecr-lifecycle-policy"),
     ("spendsense:monitoring.logRetentionDays", 3, "aws-cloudwatch-log-retention"),
     ("spendsense:protectStatefulResources", False, "stack-stateful-resources-protected"),
