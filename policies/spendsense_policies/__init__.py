@@ -18,13 +18,27 @@ def all_policies() -> list[Policy]:
         cloudwatch,
         ecr,
         firestore,
+        iam,
         secretsmanager,
+        sns,
         stack,
         storage,
         vercel,
     )
 
     policies: list[Policy] = []
-    for module in (apprunner, ecr, cloudwatch, secretsmanager, storage, firestore, vercel, stack):
+    modules = (
+        apprunner,
+        ecr,
+        cloudwatch,
+        sns,
+        secretsmanager,
+        iam,
+        storage,
+        firestore,
+        vercel,
+        stack,
+    )
+    for module in modules:
         policies.extend(module.policies())
     return policies
