@@ -12,7 +12,7 @@ each request is converted once and every policy reads the same read-only view.
 
 2. Skip, per call, the policies that cannot judge the request's resource type (each resource
 policy here names its types; the SDK would still build its arguments, config and proxies
-for all 16 resource policies and let 12 of them return at once). `relevant(policies)` wraps
+for every resource policy and let most of them return at once). `relevant(policies)` wraps
 the pack's policy list so that, during one `Analyze`, iterating it yields only those policies.
 A skipped policy would have returned without a diagnostic, so the answer is the same.
 
