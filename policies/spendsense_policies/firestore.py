@@ -201,6 +201,24 @@ def _job_target(
     return None
 
 
+_UTC = {
+    "UTC",
+    "Etc/UTC",
+    "UCT",
+    "Etc/UCT",
+    "GMT",
+    "Etc/GMT",
+    "Universal",
+    "Etc/Universal",
+    "Zulu",
+    "Etc/Zulu",
+}
+
+
+def _same_zone(a: Any, b: str) -> bool:
+    return a == b or (a in _UTC and b in _UTC)
+
+
 def check_export_schedule(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
@@ -227,7 +245,7 @@ def check_export_schedule(
         if isinstance(actual, Unknown) or isinstance(actual_zone, Unknown):
             pending.append(f"the schedule of {job.name} is")
             continue
-        if " ".join(str(actual).split()) != schedule or actual_zone != zone:
+        if " ".join(str(actual).split()) != schedule or not _same_zone(actual_zone, zone):
             yield (
                 job.urn,
                 (

@@ -107,6 +107,10 @@ def test_export_at_the_wrong_time(pack: Pack, field: str, value: str, shown: str
     assert f"runs at {shown}; the runbook exports daily at 02:00 UTC" in message
 
 
+def test_utc_alias_is_utc(pack: Pack) -> None:
+    assert pack.analyze_stack(c.stack(job=c.changed(c.job(), "timeZone", "Etc/UTC"))) == []
+
+
 def test_export_without_time_zone_is_utc(pack: Pack) -> None:
     assert pack.analyze_stack(c.stack(job=c.changed(c.job(), "timeZone", "-"))) == []
 
