@@ -532,7 +532,10 @@ def policies() -> list[Policy]:
                         limit("cloudwatch", "logRetentionDays"),
                         "Retention values CloudWatch accepts.",
                     ),
-                    "minimumDays": (7, "Shortest retention allowed (days)."),
+                    "minimumDays": (
+                        limit("cloudwatch", "minLogRetentionDays"),
+                        "Shortest retention allowed (days).",
+                    ),
                 }
             ),
         ),

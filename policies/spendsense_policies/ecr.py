@@ -19,7 +19,7 @@ from spendsense_policies.base import (
     resource_policy,
     stack_policy,
 )
-from spendsense_policies.config import schema
+from spendsense_policies.config import limit, schema
 
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
@@ -142,6 +142,13 @@ def policies() -> list[Policy]:
             "Every ECR repository must have a lifecycle policy that keeps a bounded number of "
             "images.",
             check_lifecycle,
-            config=schema({"maxImages": (100, "Most images a lifecycle policy may keep.")}),
+            config=schema(
+                {
+                    "maxImages": (
+                        limit("ecr", "maxImages"),
+                        "Most images a lifecycle policy may keep.",
+                    )
+                }
+            ),
         ),
     ]
