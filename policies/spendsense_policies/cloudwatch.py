@@ -518,7 +518,12 @@ def policies() -> list[Policy]:
             "runbook's SpendSense-API.",
             check_dashboard,
             config=schema(
-                {"dashboardNamePrefix": ("SpendSense-API", "Dashboard names must start with this.")}
+                {
+                    "dashboardNamePrefix": (
+                        limit("cloudwatch", "dashboardNamePrefix"),
+                        "Dashboard names must start with this.",
+                    )
+                }
             ),
         ),
         resource_policy(
