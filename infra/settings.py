@@ -458,6 +458,12 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     for key, what in _FOREIGN_REQUIRED.items():
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise SettingsError(key, f"is required: {what}")
+    if raw["aws:region"] != "us-east-1":
+        # Route 53 health-check metrics (the availability alarms) exist only in us-east-1.
+        raise SettingsError(
+            "aws:region",
+            f'must be us-east-1, where Route 53 health-check metrics live (got "{raw["aws:region"]}")',
+        )
     environment = raw.get(f"{NAMESPACE}:environment")
     if environment not in STACK_ENVIRONMENTS:
         raise SettingsError(

@@ -61,6 +61,8 @@ class ApiService(pulumi.ComponentResource):
         api = settings.api
         options = child(self, args.provider)
 
+        # The service must not start before its roles may pull the image and read the secret.
+        self._role_policies: list[aws.iam.RolePolicy] = []
         access_role = self._access_role(name, args, options)
         instance_role = self._instance_role(name, args, options)
         autoscaling = aws.apprunner.AutoScalingConfigurationVersion(
@@ -123,7 +125,7 @@ class ApiService(pulumi.ComponentResource):
                 self,
                 args.provider,
                 ignore_changes=[IMAGE_IDENTIFIER_PATH],
-                depends_on=[args.jwt_first_key],
+                depends_on=[args.jwt_first_key, *self._role_policies],
             ),
         )
         self.log_group_names = self.service.service_id.apply(
@@ -157,35 +159,37 @@ class ApiService(pulumi.ComponentResource):
             tags=aws_tags(args.settings),
             opts=options,
         )
-        aws.iam.RolePolicy(
-            f"{name}-ecr-access-policy",
-            role=role.id,
-            policy=args.repository.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "ecr:BatchCheckLayerAvailability",
-                                    "ecr:BatchGetImage",
-                                    "ecr:DescribeImages",
-                                    "ecr:GetDownloadUrlForLayer",
-                                ],
-                                "Resource": arn,
-                            },
-                            {
-                                # GetAuthorizationToken has no resource-level permissions.
-                                "Effect": "Allow",
-                                "Action": "ecr:GetAuthorizationToken",
-                                "Resource": "*",
-                            },
-                        ],
-                    }
-                )
-            ),
-            opts=options,
+        self._role_policies.append(
+            aws.iam.RolePolicy(
+                f"{name}-ecr-access-policy",
+                role=role.id,
+                policy=args.repository.arn.apply(
+                    lambda arn: json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": [
+                                        "ecr:BatchCheckLayerAvailability",
+                                        "ecr:BatchGetImage",
+                                        "ecr:DescribeImages",
+                                        "ecr:GetDownloadUrlForLayer",
+                                    ],
+                                    "Resource": arn,
+                                },
+                                {
+                                    # GetAuthorizationToken has no resource-level permissions.
+                                    "Effect": "Allow",
+                                    "Action": "ecr:GetAuthorizationToken",
+                                    "Resource": "*",
+                                },
+                            ],
+                        }
+                    )
+                ),
+                opts=options,
+            )
         )
         return role
 
@@ -201,37 +205,39 @@ class ApiService(pulumi.ComponentResource):
             tags=aws_tags(args.settings),
             opts=options,
         )
-        aws.iam.RolePolicy(
-            f"{name}-instance-policy",
-            role=role.id,
-            policy=pulumi.Output.from_input(args.jwt_secret_arn).apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "ReadJwtSecret",
-                                "Effect": "Allow",
-                                "Action": ["secretsmanager:GetSecretValue"],
-                                "Resource": arn,
-                            },
-                            {
-                                # X-Ray's write APIs have no resource-level permissions.
-                                "Sid": "WriteTraces",
-                                "Effect": "Allow",
-                                "Action": [
-                                    "xray:PutTraceSegments",
-                                    "xray:PutTelemetryRecords",
-                                    "xray:GetSamplingRules",
-                                    "xray:GetSamplingTargets",
-                                ],
-                                "Resource": "*",
-                            },
-                        ],
-                    }
-                )
-            ),
-            opts=options,
+        self._role_policies.append(
+            aws.iam.RolePolicy(
+                f"{name}-instance-policy",
+                role=role.id,
+                policy=pulumi.Output.from_input(args.jwt_secret_arn).apply(
+                    lambda arn: json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Sid": "ReadJwtSecret",
+                                    "Effect": "Allow",
+                                    "Action": ["secretsmanager:GetSecretValue"],
+                                    "Resource": arn,
+                                },
+                                {
+                                    # X-Ray's write APIs have no resource-level permissions.
+                                    "Sid": "WriteTraces",
+                                    "Effect": "Allow",
+                                    "Action": [
+                                        "xray:PutTraceSegments",
+                                        "xray:PutTelemetryRecords",
+                                        "xray:GetSamplingRules",
+                                        "xray:GetSamplingTargets",
+                                    ],
+                                    "Resource": "*",
+                                },
+                            ],
+                        }
+                    )
+                ),
+                opts=options,
+            )
         )
         return role
 

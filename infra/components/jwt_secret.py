@@ -90,7 +90,7 @@ class JwtSecret(pulumi.ComponentResource):
             tags=aws_tags(settings),
             opts=options,
         )
-        aws.iam.RolePolicy(
+        rotation_policy = aws.iam.RolePolicy(
             f"{name}-rotation-policy",
             role=role.id,
             policy=pulumi.Output.all(self.secret.arn, service_arns, log_group.arn).apply(
@@ -114,7 +114,7 @@ class JwtSecret(pulumi.ComponentResource):
             environment={"variables": {"APP_RUNNER_SERVICE_NAME": service_name}},
             tracing_config={"mode": "Active"},
             tags=aws_tags(settings),
-            opts=child(self, args.provider, depends_on=[log_group]),
+            opts=child(self, args.provider, depends_on=[log_group, rotation_policy]),
         )
         permission = aws.lambda_.Permission(
             f"{name}-rotation-invoke",
@@ -131,7 +131,7 @@ class JwtSecret(pulumi.ComponentResource):
             rotation_rules={"automatically_after_days": settings.jwt.rotation_days},
             # The first rotation creates the first key, inside AWS, before the API starts.
             rotate_immediately=True,
-            opts=child(self, args.provider, depends_on=[permission]),
+            opts=child(self, args.provider, depends_on=[permission, rotation_policy]),
         )
         self._failure_alerts(name, settings, function_name, args.alert_topic_arn, options)
         self.register_outputs({"secret_arn": self.secret.arn, "function_name": self.function.name})

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
         rc = cli.main(args=argv, prog_name="spendsense", standalone_mode=False)
     except SpendsenseError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {' '.join(str(exc).split())}", err=True)  # always one line
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)

@@ -221,6 +221,14 @@ def test_the_api_starts_only_after_the_first_key_exists(each_stack: Recording) -
     rotation = each_stack.one("aws:secretsmanager/secretRotation:SecretRotation")
     service = each_stack.one(SERVICE)
     assert rotation.urn in service.dependencies
+    for policy in ("api-ecr-access-policy", "api-instance-policy"):
+        assert (
+            each_stack.one("aws:iam/rolePolicy:RolePolicy", policy).urn in service.dependencies
+        ), policy
+    rotation_policy = each_stack.one("aws:iam/rolePolicy:RolePolicy", "jwt-rotation-policy").urn
+    assert rotation_policy in rotation.dependencies, (
+        "the first rotation needs the function's rights"
+    )
     assert service.urn not in rotation.dependencies
 
 

@@ -119,6 +119,10 @@ MESSAGES = [
     ),
     ({"aws:region": DELETE}, "aws:region: is required: an AWS region such as us-east-1"),
     (
+        {"aws:region": "eu-west-1"},
+        'aws:region: must be us-east-1, where Route 53 health-check metrics live (got "eu-west-1")',
+    ),
+    (
         {"spendsense:iamPermissionsBoundary": "arn:aws:iam::1:policy/x y"},
         "spendsense:iamPermissionsBoundary: must be the name of an IAM managed policy such as "
         'spendsense-workload-boundary (got "arn:aws:iam::1:policy/x y")',
