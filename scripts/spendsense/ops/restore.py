@@ -30,7 +30,7 @@ from spendsense.clients import describe_aws_error
 from spendsense.errors import OperationFailed
 from spendsense.ops import apprunner
 from spendsense.ops.backups import Export, ExportContents
-from spendsense.ops.firestore_admin import DataApi, ExportImport
+from spendsense.ops.firestore_admin import AdminTimedOut, DataApi, ExportImport
 
 PAUSED = "PAUSED"
 RUNNING = "RUNNING"
@@ -267,6 +267,11 @@ def restore(
             failure = OperationFailed("verification failed")
     except BaseException as exc:  # KeyboardInterrupt too: the service must not stay paused
         failure = exc
+        if isinstance(exc, AdminTimedOut):
+            # The import goes on writing on the server: resuming now would let the API write
+            # into a half-imported database. Stay paused until the operation has ended.
+            keep_paused = True
+            state.data += "; the import operation is still RUNNING on the server"
     if own:
         _wind_down(
             state,
