@@ -64,10 +64,15 @@ def _got(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
+def _num(bound: float) -> str:
+    """1000000, not 1e+06; 0.01 stays 0.01."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
 def between(lo: float, hi: float) -> Callable[[T], T]:
     def check(value: T) -> T:
         if not lo <= value <= hi:  # type: ignore[operator]
-            raise ValueError(f"must be between {lo:g} and {hi:g} (got {_got(value)})")
+            raise ValueError(f"must be between {_num(lo)} and {_num(hi)} (got {_got(value)})")
         return value
 
     return check

@@ -317,7 +317,7 @@ FIRESTORE_MESSAGES = [
     ),
     (
         {"spendsense:firestore.deniedRequestsPerMinute": 0},
-        "spendsense:firestore.deniedRequestsPerMinute: must be between 1 and 1e+06 (got 0)",
+        "spendsense:firestore.deniedRequestsPerMinute: must be between 1 and 1000000 (got 0)",
     ),
     (
         {"spendsense:firestore.readLatencyMs": 0},

@@ -183,6 +183,70 @@ MESSAGES = [
         {"spendsense:frontend.url": "not a url"},
         'spendsense:frontend.url: must be an https:// URL such as https://app.example.com (got "not a url")',
     ),
+    (
+        {"spendsense:backup.manualRetentionDays": 10},
+        "spendsense:backup.manualRetentionDays: must be at least retentionDays (30) (got 10)",
+    ),
+    (
+        {"spendsense:backup.location": "us east"},
+        'spendsense:backup.location: must be a GCS location such as US or us-east1 (got "us east")',
+    ),
+    (
+        {"spendsense:backup.testProject": "X"},
+        'spendsense:backup.testProject: must be a GCP project id (got "X")',
+    ),
+    (
+        {"spendsense:backup.lockRetentionPolicy": "maybe"},
+        'spendsense:backup.lockRetentionPolicy: must be true or false (got "maybe")',
+    ),
+    (
+        {"spendsense:firestore.location": "NAM 5"},
+        'spendsense:firestore.location: must be a Firestore location such as nam5 or us-east1 (got "NAM 5")',
+    ),
+    (
+        {"spendsense:firestore.writeLatencyMs": 0},
+        "spendsense:firestore.writeLatencyMs: must be between 1 and 60000 (got 0)",
+    ),
+    (
+        {"spendsense:firestore.deleteProtection": "maybe"},
+        'spendsense:firestore.deleteProtection: must be true or false (got "maybe")',
+    ),
+    (
+        {"spendsense:frontend.vercelProjectId": ""},
+        'spendsense:frontend.vercelProjectId: must be a Vercel project id such as prj_... (got "")',
+    ),
+    (
+        {"spendsense:registry.untaggedExpiryDays": 400},
+        "spendsense:registry.untaggedExpiryDays: must be between 1 and 365 (got 400)",
+    ),
+    (
+        {"spendsense:api.serviceName": "api"},
+        'spendsense:api.serviceName: must be an App Runner service name: 4-40 letters, digits, - or _ (got "api")',
+    ),
+    (
+        {"spendsense:api.port": 70000},
+        "spendsense:api.port: must be between 1 and 65535 (got 70000)",
+    ),
+    (
+        {"spendsense:api.initialImageTag": "-bad tag"},
+        'spendsense:api.initialImageTag: must be a Docker image tag (got "-bad tag")',
+    ),
+    (
+        {"spendsense:monitoring.dashboardName": "SpendSense API"},
+        'spendsense:monitoring.dashboardName: must be a CloudWatch dashboard name (letters, digits, - and _) (got "SpendSense API")',
+    ),
+    (
+        {"spendsense:monitoring.latencyP95Ms": 0},
+        "spendsense:monitoring.latencyP95Ms: must be between 1 and 60000 (got 0)",
+    ),
+    (
+        {"spendsense:monitoring.availabilityPercent": 0},
+        "spendsense:monitoring.availabilityPercent: must be between 0.01 and 100 (got 0.0)",
+    ),
+    (
+        {"spendsense:monitoring.monthlyBudgetUsd": 0},
+        "spendsense:monitoring.monthlyBudgetUsd: must be between 1 and 1000000 (got 0.0)",
+    ),
 ]
 
 
