@@ -511,8 +511,8 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     )
 
 
-def load_from_pulumi() -> Settings:
-    """Read the running stack's configuration (engine or mock runtime) and parse it."""
+def read_pulumi_config() -> dict[str, Any]:
+    """The running stack's configuration (engine or mock runtime), structured values decoded."""
     import json
     import os
 
@@ -526,7 +526,12 @@ def load_from_pulumi() -> Settings:
     for source in sources:
         for key, value in source.items():
             raw[key] = _decode(value)
-    return parse_settings(raw)
+    return raw
+
+
+def load_from_pulumi() -> Settings:
+    """Read the running stack's configuration and parse it."""
+    return parse_settings(read_pulumi_config())
 
 
 def _decode(value: Any) -> Any:

@@ -216,28 +216,6 @@ def parse_trust_settings(raw: Mapping[str, Any]) -> TrustSettings:
 
 def load_trust_settings() -> TrustSettings:
     """Read the running stack's configuration (engine or mock runtime) and parse it."""
-    import json
-    import os
+    from infra.settings import read_pulumi_config
 
-    from pulumi.runtime import config as runtime_config
-
-    raw: dict[str, Any] = {}
-    sources: list[Mapping[str, Any]] = []
-    if "PULUMI_CONFIG" in os.environ:
-        sources.append(json.loads(os.environ["PULUMI_CONFIG"]))
-    sources.append(runtime_config.CONFIG.get())
-    for source in sources:
-        for key, value in source.items():
-            raw[key] = _decode(value)
-    return parse_trust_settings(raw)
-
-
-def _decode(value: Any) -> Any:
-    import json
-
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    return parse_trust_settings(read_pulumi_config())
