@@ -16,7 +16,11 @@ help:
 
 $(STAMP): pyproject.toml policies/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r policies/requirements.txt
+	@# uv resolves the same versions as pip and installs them in parallel: about 12 s on a fresh
+	@# machine instead of pip's 3 minutes (README, "Setup"). pip stays the fallback.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' -r policies/requirements.txt \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r policies/requirements.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -106,6 +106,8 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             "backup_prefix": backups.prefix,
             "backup_schedule": backups.schedule,
             "backup_time_zone": backups.time_zone,
+            # `spendsense backup verify` checks the lifecycle rule against this stack's number.
+            "backup_retention_days": settings.backup.retention_days,
             "backup_workflow": backups.workflow.name,
             "vercel_project_id": settings.frontend.vercel_project_id,
             "vercel_team_id": settings.frontend.vercel_team_id,

@@ -156,6 +156,11 @@ def test_export_runs_daily_at_02_00_utc(each_stack: Recording) -> None:
     assert each_stack.outputs["backup_time_zone"] == "UTC"
 
 
+def test_the_retention_the_lifecycle_enforces_is_an_output(each_stack: Recording) -> None:
+    """`backup verify` flags exports older than this stack's retention, not a global number."""
+    assert each_stack.outputs["backup_retention_days"] == 30
+
+
 def test_the_scheduler_starts_the_export_workflow_as_its_own_account(recorded: Recorded) -> None:
     rec = recorded("production")
     target = rec.one(JOB).inputs["httpTarget"]
