@@ -42,6 +42,11 @@ MEMORY_SIZES: tuple[str, ...] = tuple(
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy).
 LOG_RETENTION_DAYS: tuple[int, ...] = tuple(_LIMITS["cloudwatch"]["logRetentionDays"])
 STACK_ENVIRONMENTS = ("staging", "production")
+# Variable names that look like secrets (the same pattern the policy pack uses).
+SECRET_NAME_RE = re.compile(_LIMITS["secrets"]["secretNamePattern"])
+# Variables the program sets itself, and App Runner's own prefix.
+RESERVED_VARIABLES = ("ENVIRONMENT", "JWT_SECRETS", "PORT")
+RESERVED_VARIABLE_PREFIX = "AWSAPPRUNNER"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
@@ -154,6 +159,42 @@ def _emails(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+def _plain_variables(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", name):
+            raise ValueError(
+                f"must be variable names of letters, digits and _, not starting with a digit "
+                f"(got {_got(name)})"
+            )
+        if name in RESERVED_VARIABLES or name.upper().startswith(RESERVED_VARIABLE_PREFIX):
+            raise ValueError(
+                f"must not set {name}: the program sets {', '.join(RESERVED_VARIABLES)} itself and "
+                f"App Runner reserves {RESERVED_VARIABLE_PREFIX}*; remove it (got {_got(name)})"
+            )
+        if SECRET_NAME_RE.search(name):
+            raise ValueError(
+                f"must not hold secrets: {name} looks like one; store it in Secrets Manager and "
+                f"pass it as a runtime secret instead (got {_got(name)})"
+            )
+    return value
+
+
+def _secret_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", value):
+        raise ValueError(
+            "must be a Secrets Manager name: 1-512 letters, digits and / _ + = . @ - "
+            f"(got {_got(value)})"
+        )
+    if re.search(r"-[A-Za-z0-9]{6}$", value):
+        # Secrets Manager appends "-" and six characters to the ARN; a name that already ends
+        # that way makes partial-ARN lookups ambiguous (AWS's own advice).
+        raise ValueError(
+            "must not end with a hyphen and six characters, which Secrets Manager confuses with "
+            f"its ARN suffix; rename it, e.g. spendsense-api/jwt-signing-key (got {_got(value)})"
+        )
+    return value
+
+
 def resolve_repo_path(value: str) -> Path:
     """Paths in settings are relative to the repository root, whichever file named them."""
     path = Path(value)
@@ -173,7 +214,9 @@ class _Model(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
-        strict=False,
+        # Strict: `deleteProtection: "yes"` or `minInstances: "2"` is an error, not a guess.
+        # Values are validated as JSON (see _parse_object), so lists fill tuples.
+        strict=True,
     )
 
 
@@ -197,7 +240,7 @@ class ApiSettings(_Model):
     # (`spendsense deploy`), and `pulumi up` ignores it.
     initial_image_tag: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag"))] = "bootstrap"  # fmt: skip
     # Plain, non-secret environment variables for the API. Secrets never go here.
-    environment_variables: dict[str, str] = {}
+    environment_variables: Annotated[dict[str, str], AfterValidator(_plain_variables)] = {}
 
     @model_validator(mode="after")
     def _pairs(self) -> ApiSettings:
@@ -239,7 +282,7 @@ class RegistrySettings(_Model):
 class JwtSettings(_Model):
     # The runbook rotates JWT secrets monthly: 30 days or less.
     rotation_days: Annotated[int, AfterValidator(between(1, 30))] = 30
-    secret_name: str | None = None
+    secret_name: Annotated[str | None, AfterValidator(lambda v: v if v is None else _secret_name(v))] = None  # fmt: skip
 
 
 class MonitoringSettings(_Model):
@@ -445,7 +488,9 @@ def _parse_object(name: str, raw: Any) -> _Model:
     if not isinstance(raw, Mapping):
         raise SettingsError(key, f"must be a mapping of settings (got {_got(raw)})")
     try:
-        return model.model_validate(dict(raw))
+        # As JSON: strict mode then accepts a YAML list for a tuple and an int for a float, and
+        # nothing else that is not already the right type.
+        return model.model_validate_json(json.dumps(dict(raw), default=str))
     except ValidationError as exc:
         field, problem = _describe_pydantic_error(exc.errors()[0], model)
         raise SettingsError(f"{key}.{field}" if field else key, problem) from None

@@ -28,7 +28,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from spendsense_policies.config import defaults
+from spendsense_policies.config import defaults, limit
 
 UNTIL_DEPLOYMENT = "cannot be checked until deployment"
 
@@ -234,4 +234,5 @@ def refers_to(resource: PolicyResource, target: PolicyResource, value: Any, *key
     return resource.parent is not None and resource.parent.urn == target.urn
 
 
-SECRET_NAME_RE = r"(?i)(secret|passw(or)?d|passphrase|token|api[_-]?key|private[_-]?key|credential|signing[_-]?key|access[_-]?key)"
+# Names that look like secrets; the program's settings refuse them as plain variables too.
+SECRET_NAME_RE: str = limit("secrets", "secretNamePattern")

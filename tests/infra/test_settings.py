@@ -247,6 +247,69 @@ MESSAGES = [
         {"spendsense:monitoring.monthlyBudgetUsd": 0},
         "spendsense:monitoring.monthlyBudgetUsd: must be between 1 and 1000000 (got 0.0)",
     ),
+    # Strict types: a string is never guessed into a number or a boolean.
+    (
+        {"spendsense:firestore.deleteProtection": "yes"},
+        'spendsense:firestore.deleteProtection: must be true or false (got "yes")',
+    ),
+    (
+        {"spendsense:firestore.deleteProtection": 1},
+        "spendsense:firestore.deleteProtection: must be true or false (got 1)",
+    ),
+    (
+        {"spendsense:api.maxInstances": "10"},
+        'spendsense:api.maxInstances: must be a whole number (got "10")',
+    ),
+    (
+        {"spendsense:api.maxInstances": 2.5},
+        "spendsense:api.maxInstances: must be a whole number (got 2.5)",
+    ),
+    (
+        {"spendsense:monitoring.cpuPercent": "70"},
+        'spendsense:monitoring.cpuPercent: must be a number (got "70")',
+    ),
+    (
+        {"spendsense:api.port": True},
+        "spendsense:api.port: must be a whole number (got True)",
+    ),
+    # The JWT secret's name.
+    (
+        {"spendsense:jwt": {"secretName": "spendsense api key"}},
+        "spendsense:jwt.secretName: must be a Secrets Manager name: 1-512 letters, digits and / _ + = . @ - "
+        '(got "spendsense api key")',
+    ),
+    (
+        {"spendsense:jwt": {"secretName": "spendsense/jwt-secret"}},
+        "spendsense:jwt.secretName: must not end with a hyphen and six characters, which Secrets Manager "
+        "confuses with its ARN suffix; rename it, e.g. spendsense-api/jwt-signing-key "
+        '(got "spendsense/jwt-secret")',
+    ),
+    # Plain environment variables: well-formed, not the program's own, never secrets.
+    (
+        {"spendsense:api.environmentVariables": {"1BAD": "x"}},
+        "spendsense:api.environmentVariables: must be variable names of letters, digits and _, "
+        'not starting with a digit (got "1BAD")',
+    ),
+    (
+        {"spendsense:api.environmentVariables": {"JWT_SECRETS": "x"}},
+        "spendsense:api.environmentVariables: must not set JWT_SECRETS: the program sets ENVIRONMENT, "
+        'JWT_SECRETS, PORT itself and App Runner reserves AWSAPPRUNNER*; remove it (got "JWT_SECRETS")',
+    ),
+    (
+        {"spendsense:api.environmentVariables": {"AWSAPPRUNNER_X": "x"}},
+        "spendsense:api.environmentVariables: must not set AWSAPPRUNNER_X: the program sets ENVIRONMENT, "
+        'JWT_SECRETS, PORT itself and App Runner reserves AWSAPPRUNNER*; remove it (got "AWSAPPRUNNER_X")',
+    ),
+    (
+        {"spendsense:api.environmentVariables": {"STRIPE_API_KEY": "sk_live_x"}},
+        "spendsense:api.environmentVariables: must not hold secrets: STRIPE_API_KEY looks like one; "
+        "store it in Secrets Manager and pass it as a runtime secret instead "
+        '(got "STRIPE_API_KEY")',
+    ),
+    (
+        {"spendsense:api.environmentVariables": {"LOG_LEVEL": 3}},
+        "spendsense:api.environmentVariables.LOG_LEVEL: must be a string (got 3)",
+    ),
 ]
 
 
