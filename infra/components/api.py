@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import aws_tags, child, permissions_boundary
+from infra.components.common import alert_target, aws_tags, child, permissions_boundary
 from infra.components.log_retention import LogRetention, log_group_names
 from infra.settings import Settings
 
@@ -245,9 +245,10 @@ class ApiService(pulumi.ComponentResource):
         self, name: str, args: ApiServiceArgs, options: pulumi.ResourceOptions
     ) -> None:
         """Failed deployments (including automatic rollbacks) page through the alert topic."""
+        rule_name = f"{args.settings.api.service_name}-deployment-failures"
         rule = aws.cloudwatch.EventRule(
             f"{name}-deployment-failures",
-            name=f"{args.settings.api.service_name}-deployment-failures",
+            name=rule_name,
             description="App Runner deployments or updates of the API that failed",
             event_pattern=self.service.arn.apply(
                 lambda arn: json.dumps(
@@ -271,9 +272,11 @@ class ApiService(pulumi.ComponentResource):
             tags=aws_tags(args.settings),
             opts=options,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-deployment-failures-alert",
-            rule=rule.name,
-            arn=args.alert_topic_arn,
-            opts=options,
+        alert_target(
+            f"{name}-deployment-failures",
+            rule.name,
+            rule_name,
+            args.alert_topic_arn,
+            args.settings,
+            options,
         )

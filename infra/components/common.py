@@ -62,3 +62,51 @@ def permissions_boundary(
         opts=pulumi.InvokeOutputOptions(provider=provider)
     ).account_id
     return pulumi.Output.concat("arn:aws:iam::", account, ":policy/", name)
+
+
+def alert_target(
+    name: str,
+    rule: pulumi.Output[str] | str,
+    rule_name: str,
+    topic_arn: pulumi.Input[str],
+    settings: Settings,
+    options: pulumi.ResourceOptions,
+    input_transformer: Mapping[str, object] | None = None,
+) -> None:
+    """Send an EventBridge rule's events to the alert topic, and alarm if delivery fails.
+
+    An event that EventBridge cannot deliver (a topic policy or KMS key that refuses it) is
+    otherwise lost without a trace; `FailedInvocations` is the only signal, so it gets an
+    alarm on the same topic (CloudWatch alarms publish through their own principal).
+    """
+    import pulumi_aws as aws
+
+    aws.cloudwatch.EventTarget(
+        f"{name}-alert",
+        rule=rule,
+        arn=topic_arn,
+        input_transformer=input_transformer,  # type: ignore[arg-type]
+        opts=options,
+    )
+    aws.cloudwatch.MetricAlarm(
+        f"{name}-delivery-failures",
+        name=f"{rule_name}-delivery-failures",
+        alarm_description=(
+            f"EventBridge could not deliver events of the rule {rule_name} to the alert topic: "
+            "alerts are being lost. Check the topic's access policy and KMS key policy."
+        ),
+        namespace="AWS/Events",
+        metric_name="FailedInvocations",
+        dimensions={"RuleName": rule},
+        statistic="Sum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        # No data means no failed deliveries (the metric is only published when one happens).
+        treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        tags=aws_tags(settings),
+        opts=options,
+    )

@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.api import assume_role_policy
-from infra.components.common import aws_tags, child, permissions_boundary, stateful
+from infra.components.common import alert_target, aws_tags, child, permissions_boundary, stateful
 from infra.settings import Settings
 
 FUNCTION_DIR = Path(__file__).resolve().parent.parent / "functions" / "jwt_rotation"
@@ -164,9 +164,10 @@ class JwtSecret(pulumi.ComponentResource):
             tags=aws_tags(settings),
             opts=options,
         )
+        rule_name = f"{settings.api.service_name}-jwt-rotation-failed"
         rule = aws.cloudwatch.EventRule(
             f"{name}-rotation-failed-rule",
-            name=f"{settings.api.service_name}-jwt-rotation-failed",
+            name=rule_name,
             description="Secrets Manager reports a failed rotation of the JWT secret",
             event_pattern=self.secret.arn.apply(
                 lambda arn: json.dumps(
@@ -183,9 +184,7 @@ class JwtSecret(pulumi.ComponentResource):
             tags=aws_tags(settings),
             opts=options,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-rotation-failed-alert", rule=rule.name, arn=topic_arn, opts=options
-        )
+        alert_target(f"{name}-rotation-failed", rule.name, rule_name, topic_arn, settings, options)
 
 
 def _rotation_policy(secret_arn: str, service_arns: str, log_group_arn: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import aws_tags, child, stateful
+from infra.components.common import alert_target, aws_tags, child, stateful
 from infra.settings import Settings
 
 
@@ -86,9 +86,10 @@ class Registry(pulumi.ComponentResource):
             policy=lifecycle_policy(registry.keep_images, registry.untagged_expiry_days),
             opts=options,
         )
+        rule_name = f"{registry.repository_name.replace('/', '-')}-scan-findings"
         findings = aws.cloudwatch.EventRule(
             f"{name}-scan-findings",
-            name=f"{registry.repository_name.replace('/', '-')}-scan-findings",
+            name=rule_name,
             description="HIGH or CRITICAL vulnerabilities found by ECR's scan on push",
             event_pattern=json.dumps(
                 {
@@ -107,19 +108,28 @@ class Registry(pulumi.ComponentResource):
             tags=aws_tags(settings),
             opts=options,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-scan-findings-alert",
-            rule=findings.name,
-            arn=args.alert_topic_arn,
+        alert_target(
+            f"{name}-scan-findings",
+            findings.name,
+            rule_name,
+            args.alert_topic_arn,
+            settings,
+            options,
             input_transformer={
                 "input_paths": {
                     "repo": "$.detail.repository-name",
                     "tag": "$.detail.image-tags[0]",
+                    "digest": "$.detail.image-digest",
                     "counts": "$.detail.finding-severity-counts",
                 },
-                "input_template": '"ECR scan of <repo>:<tag> found HIGH/CRITICAL vulnerabilities: <counts>"',
+                # A JSON object: the severity counts are an object, which may only stand
+                # unquoted as a value (a quoted string template would break on it).
+                "input_template": (
+                    '{"alert": "ECR scan found HIGH or CRITICAL vulnerabilities", '
+                    '"repository": "<repo>", "tag": "<tag>", "digest": "<digest>", '
+                    '"severityCounts": <counts>, "rule": "<aws.events.rule-name>"}'
+                ),
             },
-            opts=options,
         )
         self.register_outputs(
             {

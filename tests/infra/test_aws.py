@@ -198,6 +198,51 @@ def test_high_and_critical_scan_findings_alert(recorded: Recorded) -> None:
     assert target.inputs["arn"] == rec.outputs["alarm_topic_arn"]
 
 
+def test_the_scan_alert_is_a_json_object_with_the_counts_unquoted(recorded: Recorded) -> None:
+    """The severity counts are an object: only an object template may carry one (EventBridge)."""
+    target = recorded("production").one(
+        "aws:cloudwatch/eventTarget:EventTarget", "scan-findings-alert"
+    )
+    transformer = target.inputs["inputTransformer"]
+    sample = {"repo": "spendsense-api", "tag": "v1", "digest": "sha256:ab"}
+    template = transformer["inputTemplate"].replace('"<counts>"', "BROKEN")
+    template = template.replace("<counts>", '{"HIGH": 2, "CRITICAL": 1}')
+    template = template.replace("<aws.events.rule-name>", "spendsense-api-scan-findings")
+    for variable, value in sample.items():
+        template = template.replace(f"<{variable}>", value)
+    message = json.loads(template)
+    assert message["severityCounts"] == {"HIGH": 2, "CRITICAL": 1}
+    assert (message["repository"], message["tag"]) == ("spendsense-api", "v1")
+    assert set(transformer["inputPaths"]) == {"repo", "tag", "digest", "counts"}
+
+
+def test_every_event_rule_alerts_the_topic_and_alarms_when_delivery_fails(
+    each_stack: Recording,
+) -> None:
+    """An event EventBridge cannot deliver is lost silently; FailedInvocations is the signal."""
+    rules = each_stack.by_type("aws:cloudwatch/eventRule:EventRule")
+    targets = each_stack.by_type("aws:cloudwatch/eventTarget:EventTarget")
+    failures = {
+        a.inputs["dimensions"]["RuleName"]: a.inputs
+        for a in each_stack.by_type(ALARM)
+        if a.inputs.get("metricName") == "FailedInvocations"
+    }
+    assert len(rules) >= 3
+    topic = each_stack.outputs["alarm_topic_arn"]
+    for rule in rules:
+        name = rule.inputs["name"]
+        assert [t.inputs["arn"] for t in targets if t.inputs["rule"] == name] == [topic], name
+        alarm = failures[name]
+        assert (alarm["namespace"], alarm["statistic"], alarm["threshold"]) == (
+            "AWS/Events",
+            "Sum",
+            0,
+        )
+        assert alarm["comparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["alarmActions"] == [topic]
+        assert alarm["treatMissingData"] == "notBreaching"
+
+
 # -- the JWT secret ----------------------------------------------------------------------------
 def test_jwt_secret_rotates_monthly_through_the_repo_function(each_stack: Recording) -> None:
     rotation = each_stack.one("aws:secretsmanager/secretRotation:SecretRotation").inputs
