@@ -340,6 +340,21 @@ def check_availability(
             return any(probes(c, service) for c in checks)
         return len(services) == 1 or refers_to(alarm.resource, service, None)
 
+    def too_loose(alarm: Alarm) -> str | None:
+        """A percentage-healthy alarm that fires only below the runbook's target."""
+        threshold = number(alarm.threshold)
+        percentage = any(
+            m.namespace == ROUTE53_NS and m.name == "HealthCheckPercentageHealthy"
+            for m in alarm.metrics
+        )
+        if not percentage or threshold is None or threshold >= target:
+            return None
+        return (
+            f"alarm {alarm.label} fires only below {fmt(threshold)} % healthy; the runbook's "
+            f"target is {fmt(target)} % uptime: set spendsense:monitoring.availabilityPercent "
+            f"to {fmt(target)} or higher"
+        )
+
     def judge(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
         problems = []
         if isinstance(alarm.comparison, str) and alarm.comparison not in BELOW:
@@ -347,14 +362,9 @@ def check_availability(
                 f"alarm {alarm.label} uses {alarm.comparison}; it must fire when health drops "
                 "below the threshold (LessThanThreshold)"
             )
-        threshold = number(alarm.threshold)
-        percentage = any(m.name == "HealthCheckPercentageHealthy" for m in alarm.metrics)
-        if percentage and threshold is not None and threshold < target:
-            problems.append(
-                f"alarm {alarm.label} fires only below {fmt(threshold)} % healthy; the runbook's "
-                f"target is {fmt(target)} % uptime: set spendsense:monitoring.availabilityPercent "
-                f"to {fmt(target)} or higher"
-            )
+        loose = too_loose(alarm)
+        if loose:
+            problems.append(loose)
         for check in linked_checks(alarm):
             kind = get(check.props, "type")
             resource_path = get(check.props, "resourcePath")
@@ -368,7 +378,7 @@ def check_availability(
                 )
         return problems
 
-    yield from _per_service(
+    found = list(_per_service(
         resources, config, select, judge,
         lambda s: (
             f"App Runner service {s} has no availability alarm; add a Route 53 health check on "
@@ -376,7 +386,16 @@ def check_availability(
             f"HealthCheckPercentageHealthy below {fmt(target)} % (or HealthCheckStatus), with an "
             "alarm action"
         ),
-    )  # fmt: skip
+    ))  # fmt: skip
+    # A "down" alarm on HealthCheckStatus satisfies the rule, but a percentage alarm on the
+    # same service that is looser than the target is still wrong: it claims the target.
+    for alarm in (read_alarm(r) for r in of_type(resources, ALARM)):
+        loose = too_loose(alarm)
+        if loose is None or (alarm.resource.urn, loose) in found:
+            continue
+        if any(select(alarm, sv, get(sv.props, "serviceName")) for sv in services):
+            found.append((alarm.resource.urn, loose))
+    yield from found
 
 
 def check_dashboard(

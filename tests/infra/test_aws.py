@@ -29,7 +29,9 @@ TAGGED_AWS_TYPES_WITHOUT_TAGS = {
 
 
 def alarm(rec: Recording, role: str) -> dict:
-    return rec.one(ALARM, f"monitoring-{role}").inputs
+    """The monitoring component's alarm of this role (exact name: roles share prefixes)."""
+    (found,) = [r for r in rec.by_type(ALARM) if r.name == f"monitoring-{role}"]
+    return found.inputs
 
 
 # -- the API -----------------------------------------------------------------------------------
@@ -341,12 +343,29 @@ def test_availability_alarms_watch_the_api_health_endpoint_and_the_frontend(
     ).inputs
     assert frontend_check["fqdn"] == "spendsense.vercel.app"
     for role in ("availability", "frontend-availability"):
-        a = alarm(rec, role)
-        assert (a["namespace"], a["metricName"]) == ("AWS/Route53", "HealthCheckPercentageHealthy")
-        assert (a["threshold"], a["comparisonOperator"]) == (99.9, "LessThanThreshold")
-        assert a["treatMissingData"] == "breaching", (
-            "no data from the checkers must not look healthy"
+        down = alarm(rec, role)
+        # The page: Route 53's own verdict, down for two minutes running.
+        assert (down["namespace"], down["metricName"], down["statistic"]) == (
+            "AWS/Route53",
+            "HealthCheckStatus",
+            "Minimum",
         )
+        assert (down["threshold"], down["comparisonOperator"]) == (1, "LessThanThreshold")
+        assert down["period"] * down["evaluationPeriods"] <= 300, "down must page within minutes"
+        # The runbook's 99.9 %, over a day, where one checker's blip does not spend it.
+        daily = alarm(rec, f"{role}-daily")
+        assert (daily["metricName"], daily["statistic"]) == (
+            "HealthCheckPercentageHealthy",
+            "Average",
+        )
+        assert (daily["threshold"], daily["comparisonOperator"]) == (99.9, "LessThanThreshold")
+        assert (daily["period"], daily["evaluationPeriods"]) == (86_400, 1)
+        for a in (down, daily):
+            assert a["dimensions"] == down["dimensions"]
+            assert a["alarmActions"] == [rec.outputs["alarm_topic_arn"]]
+            assert a["treatMissingData"] == "breaching", (
+                "no data from the checkers must not look healthy"
+            )
 
 
 @pytest.mark.parametrize(

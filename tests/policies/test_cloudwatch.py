@@ -124,6 +124,31 @@ def test_percentage_healthy_alarm_below_the_target(pack: Pack) -> None:
     )
 
 
+def test_loose_percentage_alarm_fails_even_beside_a_passing_down_alarm(pack: Pack) -> None:
+    """A daily 90 % alarm next to a good HealthCheckStatus alarm still claims the wrong target."""
+    loose = c.changed(
+        c.changed(
+            c.changed(c.availability_alarm(), "metricName", "HealthCheckPercentageHealthy"),
+            "threshold",
+            90,
+        ),
+        "name",
+        "spendsense-api-availability-daily",
+    )
+    resources = c.stack()
+    check = next(r for r in resources if r.name == "health-check")
+    extra = resource(c.ALARM, "availability-daily", loose, dependencies=[check.urn])
+    diagnostic = only(pack.analyze_stack([*resources, extra]), "aws-cloudwatch-availability-alarm")
+    assert diagnostic.message == (
+        'alarm "spendsense-api-availability-daily" fires only below 90 % healthy; the runbook\'s '
+        "target is 99.9 % uptime: set spendsense:monitoring.availabilityPercent to 99.9 or higher"
+    )
+    assert diagnostic.urn == extra.urn
+    at_target = c.changed(loose, "threshold", 99.9)
+    fixed = resource(c.ALARM, "availability-daily", at_target, dependencies=[check.urn])
+    assert pack.analyze_stack([*resources, fixed]) == []
+
+
 def test_availability_alarm_firing_when_healthy(pack: Pack) -> None:
     alarm = c.changed(c.availability_alarm(), "comparisonOperator", "GreaterThanThreshold")
     found = pack.analyze_stack(stack_with("availability", alarm))
