@@ -295,6 +295,11 @@ class MonitoringSettings(_Model):
     log_retention_days: Annotated[int, AfterValidator(one_of(*LOG_RETENTION_DAYS))]
     alert_emails: Annotated[tuple[str, ...], AfterValidator(_emails)]
     monthly_budget_usd: Annotated[float, AfterValidator(between(1, 1_000_000))] = 200
+    # "account": the budget counts the whole AWS account's cost (right when the account holds
+    # this stack only). "environment": only resources tagged Environment=<environment>; the
+    # tag must first be activated as a cost allocation tag in the billing console, or the
+    # budget sees nothing.
+    budget_scope: Annotated[str, AfterValidator(one_of("account", "environment"))] = "account"
 
 
 class FirestoreSettings(_Model):

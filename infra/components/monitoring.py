@@ -333,6 +333,11 @@ class ApiMonitoring(pulumi.ComponentResource):
             limit_amount=f"{monitoring.monthly_budget_usd:.2f}",
             limit_unit="USD",
             time_unit="MONTHLY",
+            cost_filters=(
+                [{"name": "TagKeyValue", "values": [f"user:Environment${settings.environment}"]}]
+                if monitoring.budget_scope == "environment"
+                else None
+            ),
             notifications=[
                 {
                     "comparison_operator": "GREATER_THAN",

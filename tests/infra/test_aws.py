@@ -452,6 +452,15 @@ def test_monthly_budget_alerts_the_same_people(recorded: Recorded) -> None:
     )
     for notification in budget["notifications"]:
         assert notification["subscriberEmailAddresses"] == ["oncall@spendsense.example.com"]
+    assert not budget.get("costFilters"), "account scope by default: nothing goes uncounted"
+
+
+def test_budget_can_count_only_this_environment() -> None:
+    rec = record("staging", {"spendsense:monitoring.budgetScope": "environment"})
+    budget = rec.one("aws:budgets/budget:Budget").inputs
+    assert budget["costFilters"] == [
+        {"name": "TagKeyValue", "values": ["user:Environment$staging"]}
+    ]
 
 
 def test_alarm_thresholds_follow_the_settings() -> None:

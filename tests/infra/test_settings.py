@@ -247,6 +247,10 @@ MESSAGES = [
         {"spendsense:monitoring.monthlyBudgetUsd": 0},
         "spendsense:monitoring.monthlyBudgetUsd: must be between 1 and 1000000 (got 0.0)",
     ),
+    (
+        {"spendsense:monitoring.budgetScope": "project"},
+        'spendsense:monitoring.budgetScope: must be one of account, environment (got "project")',
+    ),
     # Strict types: a string is never guessed into a number or a boolean.
     (
         {"spendsense:firestore.deleteProtection": "yes"},
