@@ -12,6 +12,7 @@ from spendsense.errors import BadInput
 from spendsense.ops.apprunner import service_name_from_arn
 from spendsense.ops.backups import export_counts, find_export
 from spendsense.ops.progress import make_progress
+from spendsense.ops.restore import check_project_id, stack_projects
 from spendsense.ops.window import describe_status, load_window, parse_now, window_status
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
@@ -35,7 +36,8 @@ def apprunner_client() -> Any:
 @click.option(
     "--target-project",
     default=None,
-    help="Import into this project instead of the stack's own (no pause, no alarms touched).",
+    help="Import into this project instead of the stack's own (no pause, no alarms touched); "
+    "refused if it is another stack's project.",
 )
 @click.option(
     "--keep-paused",
@@ -75,10 +77,24 @@ def restore(
     Example:
       spendsense restore --stack production --from daily/20261124_020000 --yes
     """
+    now = parse_now(now_text)
     outputs = load_outputs(stack, outputs_file)
     bucket = outputs.require("backup_bucket")
     own_project = outputs.require("firestore_project")
-    project = target_project or own_project
+    project = own_project
+    if target_project is not None:
+        project = check_project_id(target_project, "--target-project")
+        owners = stack_projects()
+        owners[own_project] = stack
+        if project != own_project and project in owners:
+            # Another stack's database: its service, alarms and window are that stack's, and
+            # this command (run for another stack) would skip all three. No --force for it.
+            raise BadInput(
+                f"--target-project: {project} is the Firestore project of stack "
+                f"{owners[project]}; restoring it from --stack {stack} would skip that stack's "
+                f"pause, alarm and maintenance-window guards: run `spendsense restore --stack "
+                f"{owners[project]} --from ...` instead"
+            )
     own = project == own_project
     database = (outputs.get("firestore_database") or "(default)") if own else "(default)"
     service_arn = outputs.require("api_service_arn") if own else ""
@@ -88,7 +104,7 @@ def restore(
     production = outputs.get("environment", stack) == "production"
     refusal: str | None = None
     if own and production and not force:
-        status = window_status(load_window(), parse_now(now_text))
+        status = window_status(load_window(), now)
         if not status.inside:
             refusal = (
                 f"restore into production {project} refused: {describe_status(status)}; "

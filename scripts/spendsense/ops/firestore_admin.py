@@ -47,12 +47,20 @@ SCOPES = (
 CANCELLED = 1  # google.rpc.Code.CANCELLED
 
 
-class ExportCancelled(OperationFailed):
+class AdminOperationFailed(OperationFailed):
+    """The operation ended (`done`) with an error: nothing of it runs on the server any more."""
+
+
+class ExportCancelled(AdminOperationFailed):
     """The operation was cancelled before it finished."""
 
 
 class AdminTimedOut(OperationFailed):
     """The operation did not finish within the timeout (it keeps running in the background)."""
+
+
+class RequestUnanswered(OperationFailed):
+    """A request got no answer (connection lost, timed out): it may or may not have acted."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,11 @@ class ExportImport(Protocol):
         input_uri: str,
         *,
         progress: Callable[[str], None] | None = None,
-    ) -> OperationResult: ...
+        on_started: Callable[[str], None] | None = None,
+    ) -> OperationResult:
+        """Import `input_uri`; `on_started(operation name)` is called once the server has
+        accepted the import (before that, a failure means the database was not touched)."""
+        ...
 
 
 # --- HTTP helpers ----------------------------------------------------------------------------
@@ -120,7 +132,10 @@ def _send(
     try:
         response = session.request(method, url, json=json_body, timeout=timeout)
     except requests.RequestException as exc:
-        raise OperationFailed(f"{doing}: cannot reach {url.split('/v1/')[0]} ({exc})") from None
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise RequestUnanswered(
+            f"{doing}: no answer from {url.split('/v1/')[0]} ({detail})"
+        ) from None
     if response.status_code in (401, 403):
         raise BadInput(
             f"{doing}: permission denied ({_error_message(response)}); the account needs the "
@@ -192,7 +207,11 @@ class ManagedExportImport:
         text = body.get("earliestVersionTime") if isinstance(body, dict) else None
         if not isinstance(text, str):
             return None
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None  # unreadable: let the export request itself judge the snapshot time
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
     def export_documents(
         self,
@@ -229,6 +248,7 @@ class ManagedExportImport:
         input_uri: str,
         *,
         progress: Callable[[str], None] | None = None,
+        on_started: Callable[[str], None] | None = None,
     ) -> OperationResult:
         operation = _send(
             self.session,
@@ -237,35 +257,44 @@ class ManagedExportImport:
             f"start the import into {project}/{database}",
             {"inputUriPrefix": input_uri.rstrip("/")},
         )
-        return self._follow(operation, "import", where=input_uri, progress=progress)
+        return self._follow(
+            operation, "import", where=input_uri, progress=progress, on_started=on_started
+        )
 
     def _follow(
         self,
-        operation: dict[str, Any],
+        operation: Any,
         what: str,
         *,
         where: str,
         progress: Callable[[str], None] | None,
+        on_started: Callable[[str], None] | None = None,
     ) -> OperationResult:
-        name = str(operation.get("name") or "")
-        if not name:
-            raise OperationFailed(f"the {what} request answered no operation name")
+        name = _mapping(operation).get("name")
+        if not isinstance(name, str) or not name:
+            raise OperationFailed(
+                f"the {what} request answered no operation name ({str(operation)[:120]})"
+            )
+        if on_started is not None:
+            on_started(name)
         deadline = self.clock() + self.timeout
         while True:
-            metadata = operation.get("metadata") or {}
+            operation = _mapping(operation)
+            metadata = _mapping(operation.get("metadata"))
             state = str(
                 metadata.get("operationState")
                 or ("DONE" if operation.get("done") else "PROCESSING")
             )
-            work = metadata.get("progressDocuments") or {}
-            done_docs = work.get("completedWork")
+            work = _mapping(metadata.get("progressDocuments"))
+            done_docs = _count(work.get("completedWork"))
             if progress is not None:
-                total = work.get("estimatedWork")
+                total = _count(work.get("estimatedWork"))
                 counted = f", {done_docs or 0}/{total} documents" if total else ""
                 progress(f"{what} {name.rsplit('/', 1)[-1]}: {state}{counted}")
-            if operation.get("done"):
+            if operation.get("done") is True:
                 error = operation.get("error")
                 if error:
+                    error = _mapping(error) or {"message": str(error)[:200]}
                     code = error.get("code")
                     message = error.get("message", "")
                     if code == CANCELLED or state == "CANCELLED":
@@ -276,13 +305,15 @@ class ManagedExportImport:
                             else f"; the database may hold part of {where}: import it again"
                         )
                         raise ExportCancelled(f"{what} operation {name} was cancelled{partial}")
-                    raise OperationFailed(f"{what} operation {name} failed: {message or code}")
-                work_bytes = (metadata.get("progressBytes") or {}).get("completedWork")
+                    raise AdminOperationFailed(
+                        f"{what} operation {name} failed: {message or code or 'no message'}"
+                    )
+                work_bytes = _count(_mapping(metadata.get("progressBytes")).get("completedWork"))
                 return OperationResult(
                     name,
                     "SUCCESSFUL" if state in ("DONE", "SUCCESSFUL") else state,
-                    int(done_docs) if done_docs is not None else None,
-                    int(work_bytes) if work_bytes is not None else None,
+                    done_docs,
+                    work_bytes,
                 )
             if self.clock() >= deadline:
                 raise AdminTimedOut(
@@ -293,6 +324,19 @@ class ManagedExportImport:
             operation = _send(
                 self.session, "GET", f"{self.base_url}/v1/{name}", f"follow {what} operation {name}"
             )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (an answer of an unexpected shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int | None:
+    """An int64 the API sends as a string (`"120"`), or None if absent or not a number."""
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 # --- the emulator: its own endpoints, staged through a local folder ------------------------
@@ -345,7 +389,12 @@ class EmulatorExportImport:
                 relative = path.relative_to(written).as_posix()
                 if relative.endswith(".overall_export_metadata"):
                     relative = f"{folder_name}.overall_export_metadata"
-                bucket.blob(prefix + relative).upload_from_filename(str(path))
+                try:
+                    bucket.blob(prefix + relative).upload_from_filename(str(path))
+                except Exception as exc:  # google.api_core / transport errors
+                    raise _gcs_error(
+                        exc, f"upload to gs://{bucket_name}/{prefix}{relative}"
+                    ) from None
                 total += path.stat().st_size
         return OperationResult(f"emulator-export:{written.name}", "SUCCESSFUL", None, total)
 
@@ -356,22 +405,43 @@ class EmulatorExportImport:
         input_uri: str,
         *,
         progress: Callable[[str], None] | None = None,
+        on_started: Callable[[str], None] | None = None,
     ) -> OperationResult:
+        from spendsense.firestore_emulator import EmulatorError
+
         emulator = self._emulator(project, database)
         bucket_name, prefix = split_gs(input_uri)
         folder_name = prefix.rstrip("/").rsplit("/", 1)[-1] or "export"
         with tempfile.TemporaryDirectory(prefix="spendsense-import-") as tmp:
             local = Path(tmp) / folder_name
             total = 0
-            for blob in self.storage.list_blobs(bucket_name, prefix=prefix):
-                target = local / blob.name[len(prefix) :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                blob.download_to_filename(str(target))
-                total += target.stat().st_size
+            try:
+                for blob in self.storage.list_blobs(bucket_name, prefix=prefix):
+                    target = local / blob.name[len(prefix) :]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    blob.download_to_filename(str(target))
+                    total += target.stat().st_size
+            except Exception as exc:  # google.api_core / transport errors
+                raise _gcs_error(exc, f"download {input_uri}") from None
             if progress is not None:
                 progress(f"import: staged {input_uri} ({total} bytes); the emulator imports it")
-            emulator.import_(str(local))
-        return OperationResult(f"emulator-import:{folder_name}", "SUCCESSFUL", None, total)
+            name = f"emulator-import:{folder_name}"
+            if on_started is not None:
+                on_started(name)
+            try:
+                emulator.import_(str(local))
+            except EmulatorError as exc:
+                # The emulator imports synchronously: once it answered, nothing runs any more.
+                raise AdminOperationFailed(f"import operation {name} failed: {exc}") from None
+        return OperationResult(name, "SUCCESSFUL", None, total)
+
+
+def _gcs_error(exc: Exception, doing: str) -> Exception:
+    if isinstance(exc, OperationFailed | BadInput):
+        return exc
+    from spendsense.ops.backups import describe_gcs_error
+
+    return describe_gcs_error(exc, doing)
 
 
 def export_import_backend(storage: Any, *, timeout: float, poll: float) -> ExportImport:
@@ -452,4 +522,5 @@ def data_api(project: str, database: str) -> DataApi:
         session = requests.Session()
         session.headers["Authorization"] = "Bearer owner"
         return DataApi(session, f"http://{host}", project, database)
-    return DataApi(google_session(), FIRESTORE_API, project, database)
+    base_url = os.environ.get("SPENDSENSE_FIRESTORE_API") or FIRESTORE_API
+    return DataApi(google_session(), base_url, project, database)

@@ -21,16 +21,24 @@ and verified without touching the service or the alarms.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import OperationFailed
+from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops import apprunner
 from spendsense.ops.backups import Export, ExportContents
-from spendsense.ops.firestore_admin import AdminTimedOut, DataApi, ExportImport
+from spendsense.ops.firestore_admin import (
+    AdminOperationFailed,
+    DataApi,
+    ExportImport,
+    RequestUnanswered,
+)
+from spendsense.repo import REPO_ROOT
 
 PAUSED = "PAUSED"
 RUNNING = "RUNNING"
@@ -106,6 +114,48 @@ def count_against(expected: dict[str, int], data: DataApi) -> Verification:
             for cid in sorted(set(expected) | set(extra))
         ]
     )
+
+
+# --- which projects are whose ------------------------------------------------------------------
+
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+
+
+def check_project_id(value: str, option: str) -> str:
+    """A GCP project id as Google allows it (6-30 lowercase letters, digits and hyphens,
+    starting with a letter); exit 2 otherwise (an empty value from an unset variable too)."""
+    if not _PROJECT_ID.fullmatch(value):
+        raise BadInput(
+            f"{option}: {value!r} is not a GCP project id (6-30 lowercase letters, digits and "
+            "hyphens, starting with a letter)"
+        )
+    return value
+
+
+def stack_projects(root: Path = REPO_ROOT) -> dict[str, str]:
+    """project id -> stack, for every `Pulumi.<stack>.yaml` in the repository: its Firestore
+    project (`gcp:project`, or `spendsense:gcp.project`). Exit 2 if a stack file cannot be
+    read: a guard that cannot see every stack must not let a command through."""
+    import yaml
+
+    found: dict[str, str] = {}
+    for path in sorted(root.glob("Pulumi.*.yaml")):
+        stack = path.name[len("Pulumi.") : -len(".yaml")]
+        try:
+            config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
+        except (OSError, ValueError, AttributeError, yaml.YAMLError) as exc:
+            raise BadInput(
+                f"{path}: cannot read the stack's Firestore project ({type(exc).__name__}); "
+                "fix the file"
+            ) from None
+        gcp = config.get("spendsense:gcp") if isinstance(config, dict) else None
+        for value in (
+            config.get("gcp:project") if isinstance(config, dict) else None,
+            gcp.get("project") if isinstance(gcp, dict) else None,
+        ):
+            if isinstance(value, str) and value:
+                found.setdefault(value, stack)
+    return found
 
 
 # --- alarms ----------------------------------------------------------------------------------
@@ -209,10 +259,20 @@ def restore(
     silenced: list[str] = []
     pause_started = False
     failure: BaseException | None = None
+    # Why the service stays paused at the end (None: resume it).
+    keep_reason: str | None = "--keep-paused" if keep_paused else None
+    operation: list[str] = []  # the import's operation name, once the server accepted it
+    import_ended = False
 
     def say(message: str) -> None:
         if progress is not None:
             progress(message)
+
+    def import_started(name: str) -> None:
+        operation.append(name)
+        state.data = (
+            f"import started (operation {name}): the database may hold part of {export.path}"
+        )
 
     try:
         found = (
@@ -235,20 +295,23 @@ def restore(
                 state.alarms = f"none enabled on {service_name}-* alarms (left as they were)"
             say(f"pausing {service_name} so nothing writes during the import")
             pause_started = True
-            operation = apprunner.pause_service(apprunner_client, service_arn)
+            pause = apprunner.pause_service(apprunner_client, service_arn)
             apprunner.wait_for_operation(
                 apprunner_client,
                 service_arn,
-                operation,
+                pause,
                 timeout=timeout,
                 poll=poll,
                 progress=progress,
                 sleep=sleep,
+                clock=clock,
             )
             state.service = PAUSED
-        state.data = f"import of {export.path} started: the database may hold part of it"
         started = clock()
-        backend.import_documents(project, database, export.path, progress=progress)
+        backend.import_documents(
+            project, database, export.path, progress=progress, on_started=import_started
+        )
+        import_ended = True
         report.seconds["import"] = clock() - started
         state.data = f"imported from {export.path}, not verified yet"
         started = clock()
@@ -265,29 +328,56 @@ def restore(
                 f"{report.verification.describe_short()}"
             )
             failure = OperationFailed("verification failed")
-    except BaseException as exc:  # KeyboardInterrupt too: the service must not stay paused
+    except BaseException as exc:  # KeyboardInterrupt too: say what state things are in
         failure = exc
-        if isinstance(exc, AdminTimedOut):
-            # The import goes on writing on the server: resuming now would let the API write
-            # into a half-imported database. Stay paused until the operation has ended.
-            keep_paused = True
-            state.data += "; the import operation is still RUNNING on the server"
+        if operation and not import_ended:
+            name = operation[0]
+            if isinstance(exc, AdminOperationFailed):
+                # The operation is over: whatever it wrote stays, nothing writes any more.
+                state.data = (
+                    f"import operation {name} ended without success: the database may hold "
+                    f"part of {export.path}; import it again"
+                )
+            else:
+                # Timed out, interrupted, or the operation could not be read: it may still be
+                # writing on the server. Resuming would let the API write into a half-imported
+                # database, so the service stays paused until the operation has ended.
+                keep_reason = f"import operation {name} may still be running"
+                state.data = (
+                    f"import operation {name} may still be running on the server: the database "
+                    f"may hold part of {export.path}; follow it with "
+                    f"`gcloud firestore operations describe {name}`"
+                )
+        elif not operation and isinstance(exc, RequestUnanswered):
+            # The request to start the import got no answer: it may have started anyway.
+            keep_reason = "the import request got no answer, so an import may be running"
+            state.data = (
+                f"unknown: the request to import {export.path} got no answer, so the import may "
+                f"have started; check `gcloud firestore operations list --project {project}` "
+                "before anything else"
+            )
+        elif not operation and state.data == "not touched":
+            state.data = "not touched (no import was started)"
     if own:
-        _wind_down(
+        unfinished = _wind_down(
             state,
             apprunner_client=apprunner_client,
             cloudwatch=cloudwatch,
             service_arn=service_arn,
             silenced=silenced,
             pause_started=pause_started,
-            keep_paused=keep_paused,
+            keep_reason=keep_reason,
             timeout=timeout,
             poll=poll,
             progress=progress,
             sleep=sleep,
+            clock=clock,
         )
+        if failure is None and unfinished:
+            # The data is fine, but the service or its alarms are not back: not a success.
+            failure = OperationFailed(f"the import is verified, but {unfinished}")
     if failure is not None:
-        reason = str(failure) or type(failure).__name__
+        reason = "interrupted" if isinstance(failure, KeyboardInterrupt) else _one_line(failure)
         raise OperationFailed(f"restore failed: {reason} -- {state.statement()}") from None
     return report
 
@@ -300,14 +390,16 @@ def _wind_down(
     service_arn: str,
     silenced: list[str],
     pause_started: bool,
-    keep_paused: bool,
+    keep_reason: str | None,
     timeout: float,
     poll: float,
     progress: Callable[[str], None] | None,
     sleep: Callable[[float], None],
-) -> None:
-    """Resume the service and enable the alarm actions again (unless --keep-paused), and
-    record what state each is left in. Never raises: its failures go into the statement."""
+    clock: Callable[[], float],
+) -> str:
+    """Resume the service and enable the alarm actions again (unless `keep_reason` says why
+    not), and record what state each is left in. Never raises: its failures go into the
+    statement. Returns what could not be put back ("" when nothing or when kept on purpose)."""
     resume_hint = f"resume it with `aws apprunner resume-service --service-arn {service_arn}`"
     alarms_hint = (
         f"enable them with `aws cloudwatch enable-alarm-actions --alarm-names {' '.join(silenced)}`"
@@ -316,50 +408,71 @@ def _wind_down(
     if pause_started:
         try:
             status = str(apprunner.describe_service(apprunner_client, service_arn).get("Status"))
-        except OperationFailed as exc:
-            status = f"unknown ({exc})"
-        if keep_paused:
-            state.service = f"{status} (--keep-paused); {resume_hint}"
-        elif status == PAUSED:
-            try:
-                if progress is not None:
-                    progress("resuming the service")
-                operation = apprunner.resume_service(apprunner_client, service_arn)
-                apprunner.wait_for_operation(
-                    apprunner_client,
-                    service_arn,
-                    operation,
-                    timeout=timeout,
-                    poll=poll,
-                    progress=progress,
-                    sleep=sleep,
+        except Exception as exc:  # never raise from here: the statement must be printed
+            status = f"unknown ({_one_line(exc)})"
+        if keep_reason is not None:
+            if keep_reason == "--keep-paused":
+                state.service = f"{status} (--keep-paused); {resume_hint}"
+            else:
+                state.service = (
+                    f"{status}, kept paused because {keep_reason}; when it has ended, {resume_hint}"
                 )
-                state.service = RUNNING
-                resumed = True
-            except OperationFailed as exc:
-                state.service = f"{PAUSED}, resume failed ({exc}); {resume_hint}"
+        elif status == PAUSED:
+            if progress is not None:
+                progress("resuming the service")
+            try:
+                operation = apprunner.resume_service(apprunner_client, service_arn)
+            except Exception as exc:
+                state.service = f"{PAUSED}, resume failed ({_one_line(exc)}); {resume_hint}"
+            else:
+                try:
+                    apprunner.wait_for_operation(
+                        apprunner_client,
+                        service_arn,
+                        operation,
+                        timeout=timeout,
+                        poll=poll,
+                        progress=progress,
+                        sleep=sleep,
+                        clock=clock,
+                    )
+                    state.service = RUNNING
+                    resumed = True
+                except Exception as exc:
+                    state.service = (
+                        f"resume requested (operation {operation}) but not confirmed "
+                        f"({_one_line(exc)}); check it with `spendsense status`, and if it is "
+                        f"still {PAUSED}, {resume_hint}"
+                    )
         elif status == RUNNING:
-            state.service = f"{RUNNING} (the pause did not take)"
+            state.service = f"{RUNNING} (not paused)"
             resumed = True
         else:
             state.service = f"{status}; when it settles, {resume_hint}"
     elif state.service.startswith(RUNNING):
         state.service = RUNNING
         resumed = True
+    unfinished = "" if resumed or not pause_started or keep_reason else "the service is not resumed"
     if not silenced:
-        return
-    if keep_paused:
+        return unfinished
+    if keep_reason == "--keep-paused":
         state.alarms = f"still disabled on {', '.join(silenced)} (--keep-paused); {alarms_hint}"
-        return
+        return unfinished
     if not resumed:
         # Enabling the actions of a paused service's alarms would page for the pause.
         state.alarms = (
             f"still disabled on {', '.join(silenced)} because the service is not running; "
             f"after resuming it, {alarms_hint}"
         )
-        return
+        return unfinished
     try:
         _set_alarm_actions(cloudwatch, silenced, enabled=True)
         state.alarms = f"enabled again on {', '.join(silenced)}"
-    except OperationFailed as exc:
-        state.alarms = f"still disabled on {', '.join(silenced)} ({exc}); {alarms_hint}"
+    except Exception as exc:
+        state.alarms = f"still disabled on {', '.join(silenced)} ({_one_line(exc)}); {alarms_hint}"
+        return "the alarm actions are not enabled again"
+    return unfinished
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

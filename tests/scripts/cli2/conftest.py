@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from botocore.stub import ANY
 
 from tests.conftest import free_port, skip_or_fail
 
@@ -71,6 +72,7 @@ class Request:
 
 
 Answer = tuple[int, Any]  # (status, JSON body or None)
+DROP: Answer = (0, None)  # close the connection without answering (a request lost on the way)
 
 
 @dataclass
@@ -121,6 +123,9 @@ def http_server() -> Iterator[ScriptedServer]:
             )
             server_state.requests.append(request)
             status, payload = server_state.answer(request)
+            if (status, payload) == DROP:
+                self.close_connection = True
+                return
             data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -262,3 +267,76 @@ def lay_out_export(gcs: Gcs, folder: str, complete: bool = True, outputs: int = 
     gcs.put(f"{kinds}/all_namespaces_all_kinds.export_metadata", b"m" * 10)
     if complete:
         gcs.put(f"{folder}/{name}.overall_export_metadata", b"o" * 5)
+
+
+# --- restore: the service's alarms in moto, and App Runner's pause and resume ---------------
+
+PAUSE_OP = "11111111-2222-4333-8444-555555555555"
+RESUME_OP = "66666666-7777-4888-9999-000000000000"
+ALARMS = ["spendsense-api-5xx-rate", "spendsense-api-latency-p95"]
+
+
+@pytest.fixture
+def cloudwatch(aws_env: str) -> Any:
+    """The service's alarms in moto: two with actions on, one of another service."""
+    from spendsense.clients import make_client
+
+    client = make_client("cloudwatch")
+    for name, enabled in [*((n, True) for n in ALARMS), ("other-service-cpu", True)]:
+        client.put_metric_alarm(
+            AlarmName=name,
+            MetricName="RequestLatency",
+            Namespace="AWS/AppRunner",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=500,
+            ComparisonOperator="GreaterThanThreshold",
+            ActionsEnabled=enabled,
+            AlarmActions=["arn:aws:sns:us-east-1:123456789012:spendsense-alarms"],
+        )
+    return client
+
+
+def actions_enabled(cloudwatch: Any) -> dict[str, bool]:
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    return {a["AlarmName"]: a["ActionsEnabled"] for a in alarms}
+
+
+PARAMS = {"ServiceArn": SERVICE_ARN}
+LISTING = {"ServiceArn": SERVICE_ARN, "MaxResults": ANY}
+
+
+def expect_pause(stubber: Any, before: str = "RUNNING") -> None:
+    """DescribeService (`before`), PauseService, and the pause operation SUCCEEDED."""
+    stubber.add_response("describe_service", {"Service": service(before)}, PARAMS)
+    stubber.add_response(
+        "pause_service",
+        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": PAUSE_OP},
+        PARAMS,
+    )
+    stubber.add_response(
+        "list_operations",
+        {"OperationSummaryList": [operation_summary(PAUSE_OP, "PAUSE_SERVICE", "SUCCEEDED")]},
+        LISTING,
+    )
+
+
+def expect_resume(stubber: Any) -> None:
+    """DescribeService (PAUSED), ResumeService, and the resume operation SUCCEEDED."""
+    stubber.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    stubber.add_response(
+        "resume_service",
+        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": RESUME_OP},
+        PARAMS,
+    )
+    stubber.add_response(
+        "list_operations",
+        {"OperationSummaryList": [operation_summary(RESUME_OP, "RESUME_SERVICE", "SUCCEEDED")]},
+        LISTING,
+    )
+
+
+def expect_pause_and_resume(stubber: Any) -> None:
+    expect_pause(stubber)
+    expect_resume(stubber)

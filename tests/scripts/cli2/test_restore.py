@@ -14,65 +14,16 @@ from spendsense.ops.backups import Export, ExportContents
 from spendsense.ops.firestore_admin import DataApi, EmulatorExportImport, ManagedExportImport
 from spendsense.ops.restore import restore
 
-from tests.scripts.cli2.conftest import SERVICE_ARN, operation_summary, service, unique_project
-
-PAUSE_OP = "11111111-2222-4333-8444-555555555555"
-RESUME_OP = "66666666-7777-4888-9999-000000000000"
-ALARMS = ["spendsense-api-5xx-rate", "spendsense-api-latency-p95"]
-
-
-@pytest.fixture
-def cloudwatch(aws_env):
-    """The service's alarms in moto: two with actions on, one of another service."""
-    from spendsense.clients import make_client
-
-    client = make_client("cloudwatch")
-    for name, enabled in [*((n, True) for n in ALARMS), ("other-service-cpu", True)]:
-        client.put_metric_alarm(
-            AlarmName=name,
-            MetricName="RequestLatency",
-            Namespace="AWS/AppRunner",
-            Statistic="Average",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=500,
-            ComparisonOperator="GreaterThanThreshold",
-            ActionsEnabled=enabled,
-            AlarmActions=["arn:aws:sns:us-east-1:123456789012:spendsense-alarms"],
-        )
-    return client
-
-
-def actions_enabled(cloudwatch) -> dict[str, bool]:
-    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
-    return {a["AlarmName"]: a["ActionsEnabled"] for a in alarms}
-
-
-def expect_pause_and_resume(stubber) -> None:
-    params = {"ServiceArn": SERVICE_ARN}
-    listing = {"ServiceArn": SERVICE_ARN, "MaxResults": ANY}
-    stubber.add_response("describe_service", {"Service": service("RUNNING")}, params)
-    stubber.add_response(
-        "pause_service",
-        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": PAUSE_OP},
-        params,
-    )
-    stubber.add_response(
-        "list_operations",
-        {"OperationSummaryList": [operation_summary(PAUSE_OP, "PAUSE_SERVICE", "SUCCEEDED")]},
-        listing,
-    )
-    stubber.add_response("describe_service", {"Service": service("PAUSED")}, params)
-    stubber.add_response(
-        "resume_service",
-        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": RESUME_OP},
-        params,
-    )
-    stubber.add_response(
-        "list_operations",
-        {"OperationSummaryList": [operation_summary(RESUME_OP, "RESUME_SERVICE", "SUCCEEDED")]},
-        listing,
-    )
+from tests.scripts.cli2.conftest import (
+    ALARMS,
+    PAUSE_OP,
+    SERVICE_ARN,
+    actions_enabled,
+    expect_pause_and_resume,
+    operation_summary,
+    service,
+    unique_project,
+)
 
 
 @pytest.fixture
@@ -199,7 +150,8 @@ def test_a_failed_import_still_resumes_and_states_everything(
     assert str(caught.value) == (
         f"restore failed: import operation {op} failed: Export metadata not readable -- "
         "service spendsense-api: RUNNING; alarm actions: enabled again on "
-        f"{', '.join(ALARMS)}; data: import of {export.path} started: the database may hold part of it"
+        f"{', '.join(ALARMS)}; data: import operation {op} ended without success: the "
+        f"database may hold part of {export.path}; import it again"
     )
     assert seen_during_import == {ALARMS[0]: False, ALARMS[1]: False, "other-service-cpu": True}
     assert all(actions_enabled(cloudwatch).values())

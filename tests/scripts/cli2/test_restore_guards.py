@@ -1,0 +1,478 @@
+"""`spendsense restore`: the guards (whose project, the window, --force, --keep-paused) and the
+closing statement when the pause, the import request or the import itself goes wrong.
+
+The Firestore Admin API is a local server that answers like it (request level); the export is
+laid out in the GCS emulator; App Runner is the model-checked Stubber (any call a test did not
+expect fails it); the alarms are in moto."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import requests
+from spendsense.cli import main
+from spendsense.errors import OperationFailed
+from spendsense.ops.backups import Export, ExportContents
+from spendsense.ops.firestore_admin import DataApi, EmulatorExportImport, ManagedExportImport
+from spendsense.ops.restore import restore, stack_projects
+
+from tests.scripts.cli2.conftest import (
+    ALARMS,
+    DROP,
+    LISTING,
+    PARAMS,
+    PAUSE_OP,
+    SERVICE_ARN,
+    actions_enabled,
+    expect_pause,
+    expect_pause_and_resume,
+    lay_out_export,
+    operation_summary,
+    service,
+    unique_project,
+)
+
+DB = "/v1/projects/spendsense-production/databases/(default)"
+OP = "projects/spendsense-production/databases/(default)/operations/ASAimport1"
+FOLDER = "daily/20261124_020000"
+INSIDE = "2026-12-01T07:30:00Z"  # Tuesday 02:30 New York
+OUTSIDE = "2026-11-27T15:00:00Z"  # Friday
+RESUME_HINT = f"resume it with `aws apprunner resume-service --service-arn {SERVICE_ARN}`"
+ALARMS_HINT = (
+    f"enable them with `aws cloudwatch enable-alarm-actions --alarm-names {' '.join(ALARMS)}`"
+)
+
+
+@pytest.fixture
+def admin_api(http_server, monkeypatch):
+    """The Admin API and the data API on a local server, for an empty database."""
+    monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("SPENDSENSE_FIRESTORE_API", http_server.url)
+    monkeypatch.setattr("spendsense.ops.firestore_admin.google_session", requests.Session)
+    http_server.on("POST", f"{DB}/documents:listCollectionIds", (200, {}))
+    return http_server
+
+
+@pytest.fixture
+def production(gcs, write_outputs, apprunner_stub, cloudwatch, monkeypatch):
+    """Production's outputs, an export of no documents in the bucket, App Runner stubbed."""
+    lay_out_export(gcs, FOLDER)  # zero-filled output files: a valid export of no documents
+    monkeypatch.setattr(
+        "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
+    )
+    return write_outputs("production", backup_bucket=gcs.bucket)
+
+
+def args(outputs: str, *extra: str, now: str = INSIDE) -> list[str]:
+    return [
+        "restore",
+        "--stack",
+        "production",
+        "--outputs",
+        outputs,
+        "--from",
+        FOLDER,
+        "--yes",
+        "--poll-interval",
+        "0",
+        "--now",
+        now,
+        *extra,
+    ]
+
+
+def statement(err: str) -> str:
+    """The closing statement of a failed restore (after ' -- ' on the error line)."""
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: restore failed: "), err
+    assert "Traceback" not in err
+    return line.split(" -- ", 1)[1]
+
+
+def import_done() -> tuple[int, dict]:
+    return 200, {"name": OP, "done": True, "metadata": {"operationState": "SUCCESSFUL"}}
+
+
+# --- whose project (defect: another stack's project skipped every guard) -----------------------
+
+
+def test_stack_projects_are_read_from_the_stack_files():
+    """Every Pulumi.<stack>.yaml's gcp:project belongs to that stack."""
+    assert stack_projects() == {
+        "spendsense-production": "production",
+        "spendsense-staging": "staging",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack", "own", "target", "owner"),
+    [
+        ("staging", "spendsense-staging", "spendsense-production", "production"),
+        ("production", "spendsense-production", "spendsense-staging", "staging"),
+    ],
+)
+def test_another_stacks_project_is_refused_even_with_force(
+    write_outputs, apprunner_stub, capsys, stack, own, target, owner
+):
+    """--target-project naming another stack's Firestore project: exit 2, one line, nothing
+    touched (no App Runner call), and --force does not override it."""
+    outputs = write_outputs(stack, firestore_project=own)
+    code = main(
+        [
+            "restore",
+            "--stack",
+            stack,
+            "--outputs",
+            outputs,
+            "--from",
+            FOLDER,
+            "--target-project",
+            target,
+            "--yes",
+            "--force",
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: --target-project: {target} is the Firestore project of stack {owner}; "
+        f"restoring it from --stack {stack} would skip that stack's pause, alarm and "
+        f"maintenance-window guards: run `spendsense restore --stack {owner} --from ...` instead\n"
+    )
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_the_stacks_own_project_named_as_target_keeps_every_guard(production, capsys):
+    """--target-project equal to the stack's own project is the guarded restore: outside the
+    window in production it is refused without --force."""
+    code = main(args(production, "--target-project", "spendsense-production", now=OUTSIDE))
+    assert code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: restore into production spendsense-production refused: outside the maintenance window"
+    )
+
+
+@pytest.mark.parametrize("target", ["", " spendsense-production", "Spendsense-Production", "ab"])
+def test_a_target_that_is_not_a_project_id_is_bad_input(write_outputs, capsys, target):
+    """An empty (unset variable), padded or upper-case --target-project: exit 2, never read as
+    'the stack's own project' or as 'another project'."""
+    outputs = write_outputs("production")
+    code = main(
+        [
+            "restore",
+            "--stack",
+            "production",
+            "--outputs",
+            outputs,
+            "--from",
+            FOLDER,
+            "--target-project",
+            target,
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: --target-project: {target!r} is not a GCP project id (6-30 lowercase letters, "
+        "digits and hyphens, starting with a letter)\n"
+    )
+
+
+def test_a_project_of_no_stack_is_imported_without_pause_alarms_or_window(
+    firestore_emulator, gcs, write_outputs, apprunner_stub, cloudwatch, monkeypatch, capsys
+):
+    """--target-project of no stack (a scratch project), production, outside the window, no
+    --force: the export is imported there; App Runner is not called, the alarms not touched."""
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
+    source, scratch = unique_project("prod"), unique_project("scratch")
+    firestore_emulator.rest(source).set("users/alice", {"name": "Alice"})
+    EmulatorExportImport(firestore_emulator.host, gcs.client).export_documents(
+        source, "(default)", f"gs://{gcs.bucket}/{FOLDER}"
+    )
+    monkeypatch.setattr(
+        "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
+    )
+    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    code = main(args(outputs, "--target-project", scratch, now=OUTSIDE))
+    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == (
+        "service spendsense-api: not touched; alarm actions: not touched; data: imported from "
+        f"gs://{gcs.bucket}/{FOLDER}/ and verified"
+    )
+    assert firestore_emulator.rest(scratch).get("users/alice").ok
+    assert all(actions_enabled(cloudwatch).values())
+    apprunner_stub.assert_no_pending_responses()
+
+
+# --- the window and the flags ------------------------------------------------------------------
+
+
+def test_force_restores_production_outside_the_window(
+    admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """Production outside the window with --force: the whole guarded restore runs (pause,
+    silence, import, verify, resume, un-silence) and exits 0."""
+    admin_api.on("POST", f"{DB}:importDocuments", import_done())
+    expect_pause_and_resume(apprunner_stub)
+    code = main(args(production, "--force", now=OUTSIDE))
+    assert code == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"service spendsense-api: RUNNING; alarm actions: enabled again on {', '.join(ALARMS)}; "
+        f"data: imported from gs://{production_bucket(admin_api)}/{FOLDER}/ and verified"
+    )
+    post = next(r for r in admin_api.requests if r.path.endswith(":importDocuments"))
+    assert post.body == {"inputUriPrefix": f"gs://{production_bucket(admin_api)}/{FOLDER}"}
+    assert all(actions_enabled(cloudwatch).values())
+    apprunner_stub.assert_no_pending_responses()
+
+
+def production_bucket(server) -> str:
+    post = next(r for r in server.requests if r.path.endswith(":importDocuments"))
+    return post.body["inputUriPrefix"].split("/")[2]
+
+
+def test_keep_paused_from_the_cli_leaves_service_and_alarms_as_they_are(
+    admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """--keep-paused: exit 0; no ResumeService; the statement says PAUSED and the actions off,
+    with the commands that undo both."""
+    admin_api.on("POST", f"{DB}:importDocuments", import_done())
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    code = main(args(production, "--keep-paused"))
+    assert code == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"service spendsense-api: PAUSED (--keep-paused); {RESUME_HINT}; alarm actions: still "
+        f"disabled on {', '.join(ALARMS)} (--keep-paused); {ALARMS_HINT}; data: imported from "
+        f"gs://{production_bucket(admin_api)}/{FOLDER}/ and verified"
+    )
+    assert actions_enabled(cloudwatch) == {
+        ALARMS[0]: False,
+        ALARMS[1]: False,
+        "other-service-cpu": True,
+    }
+    apprunner_stub.assert_no_pending_responses()
+
+
+# --- the import request fails: the data was not touched ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (
+            500,
+            {"error": {"code": 500, "message": "Internal error.", "status": "INTERNAL"}},
+            "HTTP 500: INTERNAL: Internal error.",
+        ),
+        (
+            403,
+            {
+                "error": {
+                    "code": 403,
+                    "message": "The caller does not have permission",
+                    "status": "PERMISSION_DENIED",
+                }
+            },
+            "permission denied (PERMISSION_DENIED: The caller does not have permission)",
+        ),
+    ],
+)
+def test_a_refused_import_request_leaves_the_data_not_touched(
+    admin_api, production, apprunner_stub, cloudwatch, capsys, status, body, reason
+):
+    """importDocuments answered with an error (no operation name): exit 1; the service is
+    resumed, the actions enabled again, and the data is 'not touched', never 'import started'."""
+    admin_api.on("POST", f"{DB}:importDocuments", (status, body))
+    expect_pause_and_resume(apprunner_stub)
+    assert main(args(production)) == 1
+    err = capsys.readouterr().err
+    assert f"start the import into spendsense-production/(default): {reason}" in err
+    assert statement(err) == (
+        f"service spendsense-api: RUNNING; alarm actions: enabled again on {', '.join(ALARMS)}; "
+        "data: not touched (no import was started)"
+    )
+    assert all(actions_enabled(cloudwatch).values())
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_an_import_request_without_an_answer_keeps_the_service_paused(
+    admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """The connection drops before importDocuments answers: the import may have started, so
+    the service stays paused, the actions off, and the data is 'unknown' with what to check."""
+
+    admin_api.on("POST", f"{DB}:importDocuments", DROP)
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    assert main(args(production)) == 1
+    assert statement(capsys.readouterr().err) == (
+        "service spendsense-api: PAUSED, kept paused because the import request got no answer, "
+        f"so an import may be running; when it has ended, {RESUME_HINT}; alarm actions: still "
+        f"disabled on {', '.join(ALARMS)} because the service is not running; after resuming it, "
+        f"{ALARMS_HINT}; data: unknown: the request to import "
+        f"gs://{production_bucket(admin_api)}/{FOLDER}/ got no answer, so the import may have "
+        "started; check `gcloud firestore operations list --project spendsense-production` "
+        "before anything else"
+    )
+    apprunner_stub.assert_no_pending_responses()
+
+
+# --- the import outlives the timeout: the service stays paused ---------------------------------
+
+
+def test_an_import_still_processing_at_the_timeout_keeps_the_service_paused(
+    admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """The Admin API answers PROCESSING forever: after --timeout the restore exits 1; the
+    statement says the service is still paused and why, the alarm actions are still off, and
+    names the operation to follow. No ResumeService (the Stubber has none)."""
+    processing = (200, {"name": OP, "metadata": {"operationState": "PROCESSING"}})
+    admin_api.on("POST", f"{DB}:importDocuments", processing)
+    admin_api.on("GET", f"/v1/{OP}", processing)
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    code = main(args(production, "--timeout", "1", "--poll-interval", "0.2"))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: restore failed: import operation {OP} still PROCESSING after 1 s; it keeps "
+        f"running: follow it with `gcloud firestore operations describe {OP}` -- "
+    ) in err
+    bucket = production_bucket(admin_api)
+    assert statement(err) == (
+        f"service spendsense-api: PAUSED, kept paused because import operation {OP} may still "
+        f"be running; when it has ended, {RESUME_HINT}; alarm actions: still disabled on "
+        f"{', '.join(ALARMS)} because the service is not running; after resuming it, "
+        f"{ALARMS_HINT}; data: import operation {OP} may still be running on the server: the "
+        f"database may hold part of gs://{bucket}/{FOLDER}/; follow it with "
+        f"`gcloud firestore operations describe {OP}`"
+    )
+    assert len([r for r in admin_api.requests if r.method == "GET"]) >= 2  # it was followed
+    assert actions_enabled(cloudwatch)[ALARMS[0]] is False
+    apprunner_stub.assert_no_pending_responses()
+
+
+# --- the pause goes wrong: nothing half-done, and the statement says exactly what -------------
+
+
+def _export() -> Export:
+    from datetime import UTC, datetime
+
+    return Export(
+        "spendsense-backups",
+        "daily/20261124_020000/",
+        "daily",
+        datetime(2026, 11, 24, 2, tzinfo=UTC),
+        True,
+        0,
+        4,
+    )
+
+
+def _restore(http_server, apprunner_stub, cloudwatch, **kwargs):
+    return restore(
+        export=_export(),
+        expected=ExportContents({}),
+        backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
+        data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
+        project="spendsense-production",
+        database="(default)",
+        own=True,
+        service_arn=SERVICE_ARN,
+        service_name="spendsense-api",
+        apprunner_client=apprunner_stub.client,
+        cloudwatch=cloudwatch,
+        poll=0,
+        sleep=lambda s: None,
+        **kwargs,
+    )
+
+
+def test_a_pause_that_times_out_stops_before_the_import(http_server, apprunner_stub, cloudwatch):
+    """The pause operation is still IN_PROGRESS at the timeout: no import is started; the
+    statement says the service is mid-operation, the actions stay off (turning them on would
+    page for the pause), and the data is not touched."""
+    params = {"ServiceArn": SERVICE_ARN}
+    apprunner_stub.add_response("describe_service", {"Service": service("RUNNING")}, params)
+    apprunner_stub.add_response(
+        "pause_service",
+        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": PAUSE_OP},
+        params,
+    )
+    apprunner_stub.add_response(
+        "list_operations",
+        {"OperationSummaryList": [operation_summary(PAUSE_OP, "PAUSE_SERVICE", "IN_PROGRESS")]},
+        LISTING,
+    )
+    apprunner_stub.add_response(
+        "describe_service", {"Service": service("OPERATION_IN_PROGRESS")}, params
+    )
+    ticks = itertools.count(0, 100)
+    with pytest.raises(OperationFailed) as caught:
+        _restore(http_server, apprunner_stub, cloudwatch, timeout=60, clock=lambda: next(ticks))
+    message = str(caught.value)
+    assert PAUSE_OP in message.split(" -- ")[0] and "60 s" in message.split(" -- ")[0]
+    assert message.split(" -- ", 1)[1] == (
+        f"service spendsense-api: OPERATION_IN_PROGRESS; when it settles, {RESUME_HINT}; alarm "
+        f"actions: still disabled on {', '.join(ALARMS)} because the service is not running; "
+        f"after resuming it, {ALARMS_HINT}; data: not touched (no import was started)"
+    )
+    assert not http_server.requests  # no import request
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_a_failed_pause_request_leaves_the_service_running_and_the_alarms_on(
+    http_server, apprunner_stub, cloudwatch
+):
+    """PauseService itself fails: the service is still RUNNING, so the alarm actions are turned
+    back on; no import; the statement says exactly that."""
+    apprunner_stub.add_response("describe_service", {"Service": service("RUNNING")}, PARAMS)
+    apprunner_stub.add_client_error(
+        "pause_service",
+        service_error_code="InvalidRequestException",
+        service_message="Service cannot be paused",
+        http_status_code=400,
+        expected_params=PARAMS,
+    )
+    apprunner_stub.add_response("describe_service", {"Service": service("RUNNING")}, PARAMS)
+    with pytest.raises(OperationFailed) as caught:
+        _restore(http_server, apprunner_stub, cloudwatch)
+    message = str(caught.value)
+    assert "InvalidRequestException" in message.split(" -- ")[0]
+    assert message.split(" -- ", 1)[1] == (
+        f"service spendsense-api: RUNNING (not paused); alarm actions: enabled again on "
+        f"{', '.join(ALARMS)}; data: not touched (no import was started)"
+    )
+    assert all(actions_enabled(cloudwatch).values())
+    assert not http_server.requests
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_a_failed_resume_keeps_the_alarms_off_and_says_how_to_finish(
+    http_server, apprunner_stub, cloudwatch
+):
+    """Import and verify succeed, ResumeService fails: exit 1 (the service is down), PAUSED
+    and the resume command, the actions still off with the command to turn them on."""
+    http_server.on("POST", f"{DB}:importDocuments", import_done())
+    http_server.on("POST", f"{DB}/documents:listCollectionIds", (200, {}))
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    apprunner_stub.add_client_error(
+        "resume_service",
+        service_error_code="InvalidRequestException",
+        service_message="Service cannot be resumed",
+        http_status_code=400,
+        expected_params=PARAMS,
+    )
+    with pytest.raises(OperationFailed) as caught:
+        _restore(http_server, apprunner_stub, cloudwatch)
+    message = str(caught.value)
+    tail = message.split(" -- ", 1)[1]
+    assert tail.startswith("service spendsense-api: PAUSED, resume failed (")
+    assert tail.endswith(
+        f"{RESUME_HINT}; alarm actions: still disabled on {', '.join(ALARMS)} because the "
+        f"service is not running; after resuming it, {ALARMS_HINT}; data: imported from "
+        "gs://spendsense-backups/daily/20261124_020000/ and verified"
+    )
+    apprunner_stub.assert_no_pending_responses()
