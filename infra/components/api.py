@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.common import alert_target, aws_tags, child, permissions_boundary
+from infra.components.dynamic_aws import aws_target
 from infra.components.log_retention import LogRetention, log_group_names
 from infra.settings import Settings
 
@@ -135,7 +136,7 @@ class ApiService(pulumi.ComponentResource):
             f"{name}-log-retention",
             log_group_names=self.log_group_names,
             retention_days=settings.monitoring.log_retention_days,
-            region=settings.aws_region,
+            target=aws_target(settings),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
         self._deployment_alerts(name, args, options)

@@ -4,8 +4,8 @@ Owns: the Secrets Manager secret (its value is generated inside AWS by the rotat
 no plaintext ever passes through Pulumi or its state), the rotation function packaged from
 `infra/functions/jwt_rotation/handler.py`, its role (this secret only, and StartDeployment on
 the API's service only, found by name), the rotation schedule (`jwt.rotationDays`, 30 or less:
-the runbook rotates monthly) whose immediate first run writes the first key before the API
-starts, and alerts when a rotation fails.
+the runbook rotates monthly) whose immediate first run writes the first key, a wait for that
+key (`first_key.py`) before the API starts, and alerts when a rotation fails.
 The secret's value is `{"current": ..., "previous": ...}` so tokens signed just before a rotation
 stay valid; after a rotation the function starts an App Runner deployment, because App Runner
 reads secrets only when an instance starts (docs/jwt-rotation.md).
@@ -23,6 +23,8 @@ import pulumi_aws as aws
 
 from infra.components.api import assume_role_policy
 from infra.components.common import alert_target, aws_tags, child, permissions_boundary, stateful
+from infra.components.dynamic_aws import aws_target
+from infra.components.first_key import FirstKey
 from infra.settings import Settings
 
 FUNCTION_DIR = Path(__file__).resolve().parent.parent / "functions" / "jwt_rotation"
@@ -46,7 +48,8 @@ class JwtSecret(pulumi.ComponentResource):
 
     secret: aws.secretsmanager.Secret
     function: aws.lambda_.Function
-    first_key: aws.secretsmanager.SecretRotation
+    rotation: aws.secretsmanager.SecretRotation
+    first_key: FirstKey
 
     def __init__(
         self, name: str, args: JwtSecretArgs, opts: pulumi.ResourceOptions | None = None
@@ -124,7 +127,7 @@ class JwtSecret(pulumi.ComponentResource):
             source_arn=self.secret.arn,
             opts=options,
         )
-        self.first_key = aws.secretsmanager.SecretRotation(
+        self.rotation = aws.secretsmanager.SecretRotation(
             f"{name}-rotation-schedule",
             secret_id=self.secret.id,
             rotation_lambda_arn=self.function.arn,
@@ -132,6 +135,13 @@ class JwtSecret(pulumi.ComponentResource):
             # The first rotation creates the first key, inside AWS, before the API starts.
             rotate_immediately=True,
             opts=child(self, args.provider, depends_on=[permission, rotation_policy]),
+        )
+        # RotateSecret returns once the rotation has started; wait for the key itself.
+        self.first_key = FirstKey(
+            f"{name}-first-key",
+            secret_arn=self.secret.arn,
+            target=aws_target(settings),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rotation]),
         )
         self._failure_alerts(name, settings, function_name, args.alert_topic_arn, options)
         self.register_outputs({"secret_arn": self.secret.arn, "function_name": self.function.name})

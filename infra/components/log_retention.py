@@ -4,7 +4,8 @@ App Runner creates `/aws/apprunner/<service>/<service-id>/application` and `.../
 the service is created, with "never expire" retention. Declaring them as `aws.cloudwatch.LogGroup`
 would race that creation (whoever is second fails with ResourceAlreadyExists), so this small
 dynamic resource runs after the service exists: it creates a group only if it is still missing
-and sets its retention. Deleting it leaves the groups alone (App Runner owns them).
+and sets its retention. Deleting it leaves the groups alone (App Runner owns them). It reaches
+AWS as `dynamic_aws.py` says (boto3's default credentials, the stack's region and profile).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from infra.components.dynamic_aws import aws_client
+
 
 def log_group_names(service_name: str, service_id: str) -> list[str]:
     prefix = f"/aws/apprunner/{service_name}/{service_id}"
@@ -22,9 +25,7 @@ def log_group_names(service_name: str, service_id: str) -> list[str]:
 
 
 def _apply(props: dict[str, Any]) -> None:
-    import boto3
-
-    logs = boto3.client("logs", region_name=props["region"])
+    logs = aws_client("logs", props)
     for group in props["logGroupNames"]:
         # App Runner normally created the group already; create it only if it is missing.
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
@@ -38,7 +39,7 @@ class LogRetentionProvider(ResourceProvider):
         return CreateResult(id_=props["logGroupNames"][0], outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("logGroupNames", "retentionDays", "region")
+        keys = ("logGroupNames", "retentionDays", "region", "profile")
         changed = [k for k in keys if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
@@ -59,12 +60,12 @@ class LogRetention(pulumi.dynamic.Resource):
         *,
         log_group_names: pulumi.Input[list[str]],
         retention_days: int,
-        region: str,
+        target: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(
             LogRetentionProvider(),
             name,
-            {"logGroupNames": log_group_names, "retentionDays": retention_days, "region": region},
+            {"logGroupNames": log_group_names, "retentionDays": retention_days, **target},
             opts,
         )

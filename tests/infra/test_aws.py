@@ -267,7 +267,12 @@ def test_the_api_starts_only_after_the_first_key_exists(each_stack: Recording) -
     """App Runner reads the secret when an instance starts: the secret must have a value by then."""
     rotation = each_stack.one("aws:secretsmanager/secretRotation:SecretRotation")
     service = each_stack.one(SERVICE)
-    assert rotation.urn in service.dependencies
+    # RotateSecret returns when the rotation starts; the wait for the key sits in between.
+    first_key = each_stack.one("pulumi-python:dynamic:Resource", "jwt-first-key")
+    assert first_key.urn in service.dependencies
+    assert rotation.urn in first_key.dependencies
+    assert first_key.inputs["secretArn"] == each_stack.outputs["jwt_secret_arn"]
+    assert (first_key.inputs["region"], first_key.inputs["timeoutSeconds"]) == ("us-east-1", 300)
     for policy in ("api-ecr-access-policy", "api-instance-policy"):
         assert (
             each_stack.one("aws:iam/rolePolicy:RolePolicy", policy).urn in service.dependencies
