@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from spendsense.clients import storage_client
-from spendsense.errors import OperationFailed
+from spendsense.errors import OperationFailed, SpendsenseError
 from spendsense.ops.backups import DAILY_PREFIX
-from spendsense.ops.drill import DEFAULT_TEST_PROJECT, check_target, pick_export, run_drill
+from spendsense.ops.drill import (
+    DEFAULT_TEST_PROJECT,
+    check_target,
+    clean_command,
+    empty_test_database,
+    pick_export,
+    run_drill,
+)
 from spendsense.ops.progress import make_progress
+from spendsense.ops.restore import stack_projects
 from spendsense.ops.window import parse_now
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
@@ -23,7 +32,17 @@ from spendsense.outputs import load_outputs
     "--target-project",
     default=None,
     help=f"The empty test project to import into (default: the stack output "
-    f"backup_test_project, else {DEFAULT_TEST_PROJECT}).",
+    f"backup_test_project, else {DEFAULT_TEST_PROJECT}); never a stack's own project.",
+)
+@click.option(
+    "--keep-data",
+    is_flag=True,
+    help="Leave the imported documents in the test project after a passing drill.",
+)
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Only empty the test project (delete every document in it), e.g. after a failed drill.",
 )
 @yes_option
 @json_option
@@ -39,30 +58,46 @@ def drill(
     stack: str,
     outputs_file: str | None,
     target_project: str | None,
+    keep_data: bool,
+    clean: bool,
     yes: bool,
     as_json: bool,
     timeout: float,
     poll_interval: float,
 ) -> None:
     """Import the newest daily export into the empty test project, compare the document
-    counts per collection with the export, time it; exit 1 on any difference.
+    counts per collection with the export, time it; exit 1 on any difference. After a
+    passing drill the imported documents are deleted again (unless --keep-data), so next
+    month's drill finds the test project empty.
 
     \b
-    Example:
+    Examples:
       spendsense drill --stack production --target-project spendsense-test --yes
+      spendsense drill --stack production --target-project spendsense-test --clean --yes
     """
     outputs = load_outputs(stack, outputs_file)
+    own_project = outputs.require("firestore_project")
+    target = target_project or outputs.get("backup_test_project") or DEFAULT_TEST_PROJECT
+    stacks = stack_projects()
+    stacks.setdefault(own_project, stack)
+    check_target(target, own_project, stacks)
+    cleaning = clean_command(stack, target)
+    if clean:
+        _clean(target, stacks, yes=yes, as_json=as_json)
+        return
     bucket = outputs.require("backup_bucket")
     prefix = outputs.get("backup_prefix") or DAILY_PREFIX
-    production_project = outputs.require("firestore_project")
-    target = target_project or outputs.get("backup_test_project") or DEFAULT_TEST_PROJECT
-    check_target(target, production_project)
-    storage = storage_client(production_project)
+    storage = storage_client(own_project)
     export = pick_export(storage, bucket, prefix)
     if not yes:
         lines = [
             f"Would import {export.path} into {target}/(default) (which must be empty)",
             "Would compare the document counts per collection with the export",
+            f"Would keep the imported documents in {target}/(default) (--keep-data); "
+            f"empty it later with `{cleaning}`"
+            if keep_data
+            else f"Would delete the imported documents from {target}/(default) after a passing "
+            f"drill (after a failing one they stay for inspection; `{cleaning}` empties it)",
         ]
         if as_json:
             click.echo(json.dumps({"would": lines, "drilled": False}, indent=2))
@@ -71,21 +106,72 @@ def drill(
         return
     from spendsense.ops.firestore_admin import data_api, export_import_backend
 
+    progress = make_progress(as_json)
+    data = data_api(target, "(default)")
     report = run_drill(
         storage=storage,
         export=export,
         backend=export_import_backend(storage, timeout=timeout, poll=poll_interval),
-        data=data_api(target, "(default)"),
+        data=data,
         now=parse_now(None),
-        progress=make_progress(as_json),
+        progress=progress,
+        clean_hint=cleaning,
     )
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+    cleanup: dict[str, Any]
+    cleanup_error: SpendsenseError | None = None
+    if report.ok and not keep_data:
+        try:
+            deleted = empty_test_database(data, forbidden=stacks, progress=progress)
+            cleanup = {"emptied": True, "deleted": deleted}
+            cleanup_line = (
+                f"Emptied {target}/(default) again: deleted the {deleted} imported documents."
+            )
+        except SpendsenseError as exc:  # a refusal (exit 2) too: the report is printed first
+            cleanup_error = exc
+            cleanup = {"emptied": False, "error": str(exc), "clean_command": cleaning}
+            cleanup_line = f"Could not empty {target}/(default): {exc}; run `{cleaning}`."
     else:
-        click.echo("\n".join(report.lines()))
+        why = "--keep-data" if report.ok else "kept for inspection: the drill failed"
+        cleanup = {"emptied": False, "kept": why, "clean_command": cleaning}
+        cleanup_line = (
+            f"The imported documents stay in {target}/(default) ({why}); "
+            f"empty it before the next drill with `{cleaning}`."
+        )
+    if as_json:
+        click.echo(json.dumps({**report.to_json(), "cleanup": cleanup}, indent=2))
+    else:
+        click.echo("\n".join([*report.lines(), cleanup_line]))
     if not report.ok:
         different = [c.collection for c in report.verification.counts if c.status != "ok"]
         raise OperationFailed(
             f"restore drill failed: document counts differ from the export in "
-            f"{', '.join(different)}"
+            f"{', '.join(different)}; the imported documents stay in {target}/(default): "
+            f"`{cleaning}` empties it"
         )
+    if cleanup_error is not None:
+        raise OperationFailed(
+            f"restore drill passed, but {target}/(default) could not be emptied "
+            f"({cleanup_error}); run `{cleaning}` before the next drill"
+        )
+
+
+def _clean(target: str, stacks: dict[str, str], *, yes: bool, as_json: bool) -> None:
+    """--clean: empty the test project (only a project of no stack: check_target ran)."""
+    if not yes:
+        line = f"Would delete every document in {target}/(default) (the drill's test project)"
+        if as_json:
+            click.echo(json.dumps({"would": [line], "emptied": False}, indent=2))
+        else:
+            click.echo(f"{line}\nPass --yes to do it.")
+        return
+    from spendsense.ops.firestore_admin import data_api
+
+    deleted = empty_test_database(
+        data_api(target, "(default)"), forbidden=stacks, progress=make_progress(as_json)
+    )
+    if as_json:
+        click.echo(
+            json.dumps({"target": f"{target}/(default)", "emptied": True, "deleted": deleted})
+        )
+    else:
+        click.echo(f"Emptied {target}/(default): deleted {deleted} documents.")

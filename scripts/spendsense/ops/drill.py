@@ -18,7 +18,7 @@ from typing import Any
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops.backups import Export, ExportContents, export_counts, newest_daily_export
 from spendsense.ops.firestore_admin import DataApi, ExportImport
-from spendsense.ops.restore import Verification, count_against
+from spendsense.ops.restore import Verification, check_project_id, count_against
 
 DEFAULT_TEST_PROJECT = "spendsense-test"
 
@@ -66,12 +66,70 @@ class DrillReport:
         return out
 
 
-def check_target(target_project: str, production_project: str) -> None:
-    if target_project == production_project:
+def check_target(target_project: str, own_project: str, stacks: dict[str, str]) -> str:
+    """The drill's target must be a project id and belong to no stack: never the stack's own
+    database nor any other stack's (`stacks`: project -> stack, from the stack files)."""
+    check_project_id(target_project, "--target-project")
+    if target_project == own_project:
         raise BadInput(
             f"--target-project: {target_project} is the stack's own database; a drill imports "
             f"into an empty test project (e.g. {DEFAULT_TEST_PROJECT}), never into production"
         )
+    if target_project in stacks:
+        raise BadInput(
+            f"--target-project: {target_project} is the Firestore project of stack "
+            f"{stacks[target_project]}; a drill imports into an empty test project (e.g. "
+            f"{DEFAULT_TEST_PROJECT}) that belongs to no stack"
+        )
+    return target_project
+
+
+def clean_command(stack: str, target_project: str) -> str:
+    """The command that empties the test project (printed when the drill leaves data)."""
+    return f"spendsense drill --stack {stack} --target-project {target_project} --clean --yes"
+
+
+def empty_test_database(
+    data: DataApi,
+    *,
+    forbidden: dict[str, str],
+    batch: int = 500,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Delete every document in the test database behind `data`; the number deleted.
+
+    Only ever a test project: refuses (exit 2) a project in `forbidden` (the stacks' own
+    projects), whoever calls it. Ends by checking that no collection is left.
+    """
+    if data.project in forbidden:
+        raise BadInput(
+            f"refusing to empty {data.project}/{data.database}: it is the Firestore project of "
+            f"stack {forbidden[data.project]}, not a test project"
+        )
+    deleted = 0
+    previous: set[str] = set()
+    while True:
+        names = data.document_names(limit=batch)
+        if not names:
+            break
+        if previous.intersection(names):
+            raise OperationFailed(
+                f"emptying {data.project}/{data.database}: documents deleted a moment ago are "
+                f"still listed (e.g. {sorted(previous.intersection(names))[0]}); after {deleted} "
+                "deletions, stopped rather than loop"
+            )
+        data.delete_documents(names)
+        deleted += len(names)
+        previous = set(names)
+        if progress is not None:
+            progress(f"emptying {data.project}/{data.database}: {deleted} documents deleted")
+    left = data.collection_ids()
+    if left:
+        raise OperationFailed(
+            f"emptying {data.project}/{data.database}: {deleted} documents deleted but "
+            f"collections {', '.join(left)} are still listed"
+        )
+    return deleted
 
 
 def pick_export(storage: Any, bucket: str, prefix: str) -> Export:
@@ -97,14 +155,16 @@ def run_drill(
     now: datetime,
     progress: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    clean_hint: str = "",
 ) -> DrillReport:
     """Import `export` into the (empty) database behind `data` and compare the counts."""
     target = f"{data.project}/{data.database}"
     present = data.collection_ids()
     if present:
+        how = f"empty it with `{clean_hint}`" if clean_hint else "empty it"
         raise BadInput(
             f"--target-project: {target} is not empty (collections: {', '.join(present)}); "
-            "a drill needs an empty database: empty it or pick another test project"
+            f"a drill needs an empty database: {how} or pick another test project"
         )
     seconds: dict[str, float] = {}
     started = clock()

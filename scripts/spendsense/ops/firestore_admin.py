@@ -514,6 +514,46 @@ class DataApi:
     def counts(self, collection_ids: list[str]) -> dict[str, int]:
         return {cid: self.count(cid) for cid in sorted(set(collection_ids))}
 
+    def document_names(self, limit: int = 500) -> list[str]:
+        """The full names of up to `limit` documents at any depth, in name order (a kindless
+        all-descendants query that selects only the name, as the SDKs' recursive delete does)."""
+        body = {
+            "structuredQuery": {
+                "from": [{"allDescendants": True}],
+                "select": {"fields": [{"fieldPath": "__name__"}]},
+                "orderBy": [{"field": {"fieldPath": "__name__"}, "direction": "ASCENDING"}],
+                "limit": limit,
+            }
+        }
+        answer = _send(
+            self.session,
+            "POST",
+            f"{self.documents_url}:runQuery",
+            f"list the documents of {self.project}/{self.database}",
+            body,
+        )
+        names: list[str] = []
+        for item in answer if isinstance(answer, list) else []:
+            document = item.get("document") if isinstance(item, dict) else None
+            if isinstance(document, dict) and isinstance(document.get("name"), str):
+                names.append(document["name"])
+        return names
+
+    def delete_documents(self, names: list[str]) -> None:
+        """Delete these documents (full names in this database), at most 500 per commit."""
+        prefix = f"projects/{self.project}/databases/{self.database}/documents/"
+        for name in names:
+            if not name.startswith(prefix):  # never a document of another database
+                raise OperationFailed(f"refusing to delete {name}: it is not in {prefix}")
+        for start in range(0, len(names), 500):
+            _send(
+                self.session,
+                "POST",
+                f"{self.documents_url}:commit",
+                f"delete documents in {self.project}/{self.database}",
+                {"writes": [{"delete": name} for name in names[start : start + 500]]},
+            )
+
 
 def data_api(project: str, database: str) -> DataApi:
     """The data API for a database: the emulator (owner token) or the managed service."""

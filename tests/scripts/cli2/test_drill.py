@@ -35,22 +35,12 @@ def test_drill_imports_the_newest_daily_export_and_counts_match(
     daily_export, gcs, write_outputs, capsys
 ):
     """The drill: newest complete daily export -> empty test project; every collection's count
-    equals the export's; the report times each step."""
+    equals the export's; the report times each step; after passing, the imported documents
+    are deleted from the test project (only there), so the next drill finds it empty."""
     target = unique_project("test")
     outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
-    code = main(
-        [
-            "drill",
-            "--stack",
-            "production",
-            "--outputs",
-            outputs,
-            "--target-project",
-            target,
-            "--yes",
-            "--json",
-        ]
-    )
+    args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
+    code = main([*args, "--yes", "--json"])
     assert code == 0, capsys.readouterr().err
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True
@@ -63,6 +53,19 @@ def test_drill_imports_the_newest_daily_export_and_counts_match(
     ]
     assert report["documents_expected"] == report["documents_found"] == 8
     assert set(report["seconds"]) == {"read export", "import", "count"}
+    # A passing drill empties the test project again, so next month's drill can run.
+    assert report["cleanup"] == {"emptied": True, "deleted": 8}
+    assert data_api(target, "(default)").collection_ids() == []
+    assert data_api(target, "(default)").document_names() == []
+    # ... and the production project it was exported from is untouched.
+    assert data_api(daily_export, "(default)").counts(["transactions", "users", "accounts"]) == {
+        "accounts": 2,
+        "transactions": 5,
+        "users": 1,
+    }
+    # Next month's drill into the same project runs (it is empty).
+    assert main([*args, "--yes", "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
 def test_drill_without_yes_names_the_export_and_imports_nothing(
@@ -75,8 +78,14 @@ def test_drill_without_yes_names_the_export_and_imports_nothing(
         main(["drill", "--stack", "production", "--outputs", outputs, "--target-project", target])
         == 0
     )
-    assert capsys.readouterr().out.splitlines()[0] == (
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
         f"Would import gs://{gcs.bucket}/daily/20261127_020000/ into {target}/(default) (which must be empty)"
+    )
+    assert lines[2] == (
+        f"Would delete the imported documents from {target}/(default) after a passing drill "
+        "(after a failing one they stay for inspection; `spendsense drill --stack production "
+        f"--target-project {target} --clean --yes` empties it)"
     )
     assert data_api(target, "(default)").collection_ids() == []
 
@@ -87,8 +96,8 @@ def test_a_count_that_differs_fails_the_drill(daily_export, gcs, firestore_emula
     target = unique_project("test")
 
     class Lossy(EmulatorExportImport):
-        def import_documents(self, project, database, input_uri, *, progress=None):
-            result = super().import_documents(project, database, input_uri, progress=progress)
+        def import_documents(self, project, database, input_uri, **kwargs):
+            result = super().import_documents(project, database, input_uri, **kwargs)
             firestore_emulator.rest(project).delete("transactions/t0")
             return result
 
@@ -133,7 +142,8 @@ def test_a_target_that_is_not_empty_is_bad_input(
     )
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: --target-project: {target}/(default) is not empty (collections: leftovers); a "
-        "drill needs an empty database: empty it or pick another test project"
+        "drill needs an empty database: empty it with `spendsense drill --stack production "
+        f"--target-project {target} --clean --yes` or pick another test project"
     )
     assert data_api(target, "(default)").collection_ids() == ["leftovers"]
 
@@ -181,3 +191,73 @@ def test_emulator_export_rejects_a_snapshot_time(firestore_emulator, gcs):
         backend.export_documents(
             "p", "(default)", f"gs://{gcs.bucket}/manual-x", snapshot_time=datetime.now(UTC)
         )
+
+
+def test_a_failing_drill_keeps_the_data_and_clean_empties_only_the_test_project(
+    daily_export, gcs, firestore_emulator, write_outputs, monkeypatch, capsys
+):
+    """A failing drill leaves the imported documents for inspection and prints the exact
+    command that empties the test project; that command (--clean --yes) deletes them, and
+    without --yes only says what it would delete."""
+    target = unique_project("test")
+    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+
+    class Lossy(EmulatorExportImport):
+        def import_documents(self, project, database, input_uri, **kwargs):
+            result = super().import_documents(project, database, input_uri, **kwargs)
+            firestore_emulator.rest(project).delete("transactions/t0")
+            return result
+
+    monkeypatch.setattr(
+        "spendsense.ops.firestore_admin.export_import_backend",
+        lambda storage, **kwargs: Lossy(firestore_emulator.host, storage),
+    )
+    args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
+    assert main([*args, "--yes"]) == 1
+    captured = capsys.readouterr()
+    command = f"spendsense drill --stack production --target-project {target} --clean --yes"
+    assert captured.out.splitlines()[-1] == (
+        f"The imported documents stay in {target}/(default) (kept for inspection: the drill "
+        f"failed); empty it before the next drill with `{command}`."
+    )
+    assert captured.err.splitlines()[-1] == (
+        "error: restore drill failed: document counts differ from the export in transactions; "
+        f"the imported documents stay in {target}/(default): `{command}` empties it"
+    )
+    assert data_api(target, "(default)").collection_ids() == ["transactions", "users"]
+
+    assert main([*args, "--clean"]) == 0
+    assert capsys.readouterr().out == (
+        f"Would delete every document in {target}/(default) (the drill's test project)\n"
+        "Pass --yes to do it.\n"
+    )
+    assert data_api(target, "(default)").collection_ids() == ["transactions", "users"]
+    assert main([*args, "--clean", "--yes"]) == 0
+    assert capsys.readouterr().out == f"Emptied {target}/(default): deleted 7 documents.\n"
+    assert data_api(target, "(default)").collection_ids() == []
+    assert data_api(daily_export, "(default)").count("transactions") == 5
+
+
+@pytest.mark.parametrize("target", ["spendsense-staging", "spendsense-production"])
+@pytest.mark.parametrize("clean", [False, True])
+def test_a_stacks_project_is_never_a_drill_target(write_outputs, capsys, target, clean):
+    """Any stack's Firestore project (from Pulumi.<stack>.yaml), not only the stack's own, is
+    refused as the drill's target, for the drill and for --clean: exit 2 before anything."""
+    outputs = write_outputs("production")
+    args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
+    assert main([*args, "--yes", *(["--clean"] if clean else [])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --target-project: {target} is ")
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_emptying_refuses_a_stacks_project_whoever_calls_it(firestore_emulator, monkeypatch):
+    """empty_test_database itself refuses a project in `forbidden`, and deletes nothing."""
+    from spendsense.ops.drill import empty_test_database
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
+    production = unique_project("prod")
+    firestore_emulator.rest(production).set("users/alice", {"n": 1})
+    with pytest.raises(BadInput, match=f"refusing to empty {production}/\\(default\\)"):
+        empty_test_database(data_api(production, "(default)"), forbidden={production: "production"})
+    assert firestore_emulator.rest(production).get("users/alice").ok
