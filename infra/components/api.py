@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import alert_target, aws_tags, child, permissions_boundary
+from infra.components.common import (
+    alert_target,
+    aws_tags,
+    bounded_name,
+    child,
+    permissions_boundary,
+)
 from infra.components.dynamic_aws import aws_target
 from infra.components.log_retention import LogRetention, log_group_names
 from infra.settings import Settings
@@ -68,7 +74,8 @@ class ApiService(pulumi.ComponentResource):
         instance_role = self._instance_role(name, args, options)
         autoscaling = aws.apprunner.AutoScalingConfigurationVersion(
             f"{name}-autoscaling",
-            auto_scaling_configuration_name=f"{api.service_name[:27]}-as",
+            # App Runner allows 32 characters here.
+            auto_scaling_configuration_name=bounded_name(api.service_name, "-as", 32),
             min_size=api.min_instances,
             max_size=api.max_instances,
             max_concurrency=api.max_concurrency,
@@ -77,7 +84,7 @@ class ApiService(pulumi.ComponentResource):
         )
         tracing = aws.apprunner.ObservabilityConfiguration(
             f"{name}-tracing",
-            observability_configuration_name=f"{api.service_name[:25]}-xray",
+            observability_configuration_name=bounded_name(api.service_name, "-xray", 32),
             trace_configuration={"vendor": "AWSXRAY"},
             tags=aws_tags(settings),
             opts=options,

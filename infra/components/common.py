@@ -110,3 +110,18 @@ def alert_target(
         tags=aws_tags(settings),
         opts=options,
     )
+
+
+def bounded_name(base: str, suffix: str, limit: int) -> str:
+    """`base + suffix` if it fits in `limit` characters, else a cut base plus a hash of it.
+
+    Plain truncation would give two long names with the same start one physical name (staging
+    and production may share an account); the hash of the whole base keeps them apart.
+    """
+    if len(base) + len(suffix) <= limit:
+        return base + suffix
+    import hashlib
+
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    keep = limit - len(suffix) - len(digest) - 1
+    return f"{base[:keep].rstrip('-_')}-{digest}{suffix}"

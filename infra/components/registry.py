@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import alert_target, aws_tags, child, stateful
+from infra.components.common import alert_target, aws_tags, bounded_name, child, stateful
 from infra.settings import Settings
 
 
@@ -86,7 +86,8 @@ class Registry(pulumi.ComponentResource):
             policy=lifecycle_policy(registry.keep_images, registry.untagged_expiry_days),
             opts=options,
         )
-        rule_name = f"{registry.repository_name.replace('/', '-')}-scan-findings"
+        # EventBridge rule names hold 64 characters; repository names may be longer.
+        rule_name = bounded_name(registry.repository_name.replace("/", "-"), "-scan-findings", 64)
         findings = aws.cloudwatch.EventRule(
             f"{name}-scan-findings",
             name=rule_name,

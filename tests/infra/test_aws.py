@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from spendsense.recorder import Recording
 
+from infra.components.common import bounded_name
 from infra.components.jwt_secret import FUNCTION_DIR
 from tests.infra.conftest import DELETE, record
 
@@ -570,3 +571,33 @@ def test_a_preview_of_a_new_stack_marks_cloud_computed_values_unknown() -> None:
     assert rec.outputs["api_service_name"] == "spendsense-api-staging"
     assert alarm(rec, "cpu")["dimensions"] == "[unknown]"  # holds the service id
     assert rec.one(SERVICE).inputs["serviceName"] == "spendsense-api-staging"
+
+
+# -- physical names within AWS's limits --------------------------------------------------------
+def test_bounded_names_fit_and_keep_long_names_apart() -> None:
+    assert bounded_name("spendsense-api", "-as", 32) == "spendsense-api-as"
+    a = bounded_name("spendsense-api-staging-eu-west-blue", "-as", 32)
+    b = bounded_name("spendsense-api-staging-eu-west-green", "-as", 32)
+    assert len(a) <= 32 and len(b) <= 32 and a != b
+    assert a.startswith("spendsense-api-stagi") and a.endswith("-as")
+
+
+def test_long_names_stay_within_each_services_limit() -> None:
+    long_service = "spendsense-api-staging-eu-west-1-blue"  # 37 characters, a valid name
+    rec = record(
+        "staging",
+        {
+            "spendsense:api.serviceName": long_service,
+            "spendsense:registry.repositoryName": "spendsense/" + "api-images-" * 5 + "x",
+        },
+    )
+    autoscaling = rec.one(
+        "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion"
+    )
+    tracing = rec.one("aws:apprunner/observabilityConfiguration:ObservabilityConfiguration")
+    assert len(autoscaling.inputs["autoScalingConfigurationName"]) <= 32
+    assert len(tracing.inputs["observabilityConfigurationName"]) <= 32
+    for rule in rec.by_type("aws:cloudwatch/eventRule:EventRule"):
+        assert len(rule.inputs["name"]) <= 64, rule.inputs["name"]
+    for alarm_ in rec.by_type(ALARM):
+        assert len(alarm_.inputs["name"]) <= 255
