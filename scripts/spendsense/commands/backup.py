@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from spendsense.clients import storage_client
-from spendsense.errors import OperationFailed
+from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops.backups import (
     DAILY_PREFIX,
     Export,
@@ -43,13 +43,42 @@ def _row(export: Export) -> str:
     )
 
 
-def retention_days(outputs: StackOutputs) -> int:
-    """The daily exports' retention: the stack output if present, else policies/limits.json."""
+LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
+MAX_RETENTION_DAYS = 3650
+
+
+def retention_days(outputs: StackOutputs) -> tuple[int, str | None]:
+    """The daily exports' retention: the stack output `backup_retention_days` (contract 3),
+    or, for an older outputs file without it, policies/limits.json with a note saying so."""
     value = outputs.get("backup_retention_days")
+    note: str | None = None
+    where = f"stack output 'backup_retention_days' in {outputs.source}"
     if value is None:
-        limits = json.loads((REPO_ROOT / "policies" / "limits.json").read_text(encoding="utf-8"))
-        value = limits["backup"]["retentionDays"]
-    return int(value)
+        try:
+            limits = json.loads(LIMITS_FILE.read_text(encoding="utf-8"))
+            value = limits["backup"]["retentionDays"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BadInput(
+                f"the stack outputs have no backup_retention_days and {LIMITS_FILE} has no "
+                f"backup.retentionDays ({type(exc).__name__}); pass --outputs with a current "
+                "outputs file (`spendsense plan --outputs-file`)"
+            ) from None
+        where = f"{LIMITS_FILE.name} backup.retentionDays"
+        note = (
+            f"note: the stack outputs ({outputs.source}) have no backup_retention_days (an "
+            f"outputs file from before it was exported?); using {value} days from "
+            f"policies/limits.json backup.retentionDays instead of the stack's own number"
+        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_RETENTION_DAYS
+    ):
+        raise BadInput(
+            f"{where}: must be a whole number of days from 1 to {MAX_RETENTION_DAYS} "
+            f"(got {json.dumps(value)[:40]})"
+        )
+    return value, note
 
 
 def _now(text: str | None) -> datetime:
@@ -116,21 +145,34 @@ def verify_command(
       spendsense backup verify --stack production --max-age 26h
     """
     limit = parse_duration(max_age, "--max-age")
+    now = _now(now_text)
     outputs = load_outputs(stack, outputs_file)
+    retention, note = retention_days(outputs)
     bucket = outputs.require("backup_bucket")
     prefix = outputs.get("backup_prefix") or DAILY_PREFIX
     exports = list_exports(storage_client(outputs.get("firestore_project")), bucket, prefix)
-    result = verify_exports(
-        exports, now=_now(now_text), max_age=limit, retention_days=retention_days(outputs)
-    )
+    result = verify_exports(exports, now=now, max_age=limit, retention_days=retention)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    elif result.ok and result.newest is not None:
-        age = result.newest.age(result.checked_at).total_seconds() / 3600
         click.echo(
-            f"ok: newest daily export {result.newest.path} is complete and {age:.1f} h old; "
-            f"{result.daily_count} daily exports, none older than {result.retention_days} days + 1"
+            json.dumps(
+                {
+                    **result.to_json(),
+                    "retention_source": "policies/limits.json" if note else "stack outputs",
+                    "notes": [note] if note else [],
+                },
+                indent=2,
+            )
         )
+    else:
+        if note:
+            click.echo(note)
+        if result.ok and result.newest is not None:
+            age = result.newest.age(result.checked_at).total_seconds() / 3600
+            click.echo(
+                f"ok: newest daily export {result.newest.path} is complete and {age:.1f} h "
+                f"old; {result.daily_count} daily exports, none older than "
+                f"{result.retention_days} days + 1"
+            )
     if not result.ok:
         raise OperationFailed("backups not verified: " + "; ".join(result.problems))
 

@@ -39,6 +39,7 @@ BASE_OUTPUTS: dict[str, Any] = {
     "firestore_database": "(default)",
     "backup_bucket": "spendsense-backups",
     "backup_prefix": "daily/",
+    "backup_retention_days": 30,
     "vercel_project_id": "prj_spendsense_dashboard",
     "vercel_team_id": "team_spendsense",
     "frontend_url": "https://spendsense.vercel.app",
@@ -47,11 +48,13 @@ BASE_OUTPUTS: dict[str, Any] = {
 
 @pytest.fixture
 def write_outputs(tmp_path: Path) -> Callable[..., str]:
-    """Write a stack-outputs JSON file (contract 3) and return its path."""
+    """Write a stack-outputs JSON file (contract 3) and return its path; an override of None
+    leaves that output out (an older outputs file)."""
 
     def write(stack: str = "staging", **overrides: Any) -> str:
         data = dict(BASE_OUTPUTS, environment=stack)
         data.update(overrides)
+        data = {key: value for key, value in data.items() if value is not None}
         path = tmp_path / f"outputs-{stack}-{uuid.uuid4().hex[:6]}.json"
         path.write_text(json.dumps(data), encoding="utf-8")
         return str(path)

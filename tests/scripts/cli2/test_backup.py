@@ -154,6 +154,61 @@ def test_verify_fails_when_the_lifecycle_rule_keeps_old_exports(gcs, outputs, ca
     ]
 
 
+def test_verify_uses_the_stacks_own_retention_from_the_outputs(gcs, write_outputs, capsys):
+    """backup_retention_days from the stack outputs (contract 3) is the retention verify
+    checks: with 7 days, a 10-day-old daily export fails; limits.json's 30 is not used."""
+    lay_out_export(gcs, "daily/20261127_020000")
+    lay_out_export(gcs, "daily/20261117_020000")  # 10 days before NOW
+    seven = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=7)
+    base = ["backup", "verify", "--stack", "production", "--now", NOW, "--json"]
+    assert run(*base, "--outputs", seven) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["retention_days"] == 7
+    assert data["retention_source"] == "stack outputs" and data["notes"] == []
+    assert data["problems"] == [
+        f"1 daily export(s) older than the 7-day retention plus a day (oldest gs://{gcs.bucket}/"
+        "daily/20261117_020000/): the bucket's lifecycle rule is not deleting them"
+    ]
+    fourteen = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=14)
+    assert run(*base, "--outputs", fourteen) == 0
+    assert json.loads(capsys.readouterr().out)["retention_days"] == 14
+
+
+def test_verify_falls_back_to_limits_json_with_a_note_for_an_older_outputs_file(
+    gcs, write_outputs, capsys
+):
+    """An outputs file without backup_retention_days: policies/limits.json's retention (30),
+    and the output says so (text and JSON)."""
+    lay_out_export(gcs, "daily/20261127_020000")
+    lay_out_export(gcs, "daily/20261117_020000")
+    old = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=None)
+    base = ["backup", "verify", "--stack", "production", "--outputs", old, "--now", NOW]
+    assert run(*base) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"note: the stack outputs ({old}) have no backup_retention_days (an outputs file from "
+        "before it was exported?); using 30 days from policies/limits.json "
+        "backup.retentionDays instead of the stack's own number"
+    )
+    assert out[1].endswith("none older than 30 days + 1")
+    assert run(*base, "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["retention_days"] == 30 and data["retention_source"] == "policies/limits.json"
+    assert data["notes"] == [out[0]]
+
+
+@pytest.mark.parametrize("value", ["30", 0, -5, 99999, True, 7.5])
+def test_a_bad_retention_output_is_bad_input(gcs, write_outputs, capsys, value):
+    """backup_retention_days that is not a whole number of days from 1 to 3650: exit 2 naming
+    the output, never a traceback or a silent fallback."""
+    lay_out_export(gcs, "daily/20261127_020000")
+    outputs = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=value)
+    assert run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: stack output 'backup_retention_days' in {outputs}: must be")
+    assert len(err.splitlines()) == 1
+
+
 def test_verify_fails_for_an_export_dated_in_the_future(gcs, outputs, capsys):
     """A daily export named after a time still to come: exit 1 (a clock or naming fault)."""
     lay_out_export(gcs, "daily/20261127_020000")
