@@ -2,18 +2,47 @@
 
 Subcommands live in `spendsense.commands.*`; each is registered below by name, so that
 `spendsense plan` does not pay for importing boto3 and `spendsense health` does not pay
-for importing Pulumi. Every `SpendsenseError` becomes one line on stderr and its exit code.
+for importing Pulumi. Every `SpendsenseError` becomes one line on stderr and its exit code;
+anything unexpected becomes one line too (exit 1), unless SPENDSENSE_DEBUG=1 asks for the
+traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from typing import Any
 
 import click
 
-from spendsense.errors import SpendsenseError
+from spendsense.errors import DEBUG_ENV, SpendsenseError, debug_enabled
+
+REPORT_HINT = (
+    f"this is a bug in spendsense; rerun with {DEBUG_ENV}=1 for the traceback and report it "
+    "with the command you ran"
+)
+
+
+def silence_google_support_warnings() -> None:
+    """Hide google-api-core's Python/dependency version support notices (FutureWarning).
+
+    They are printed on stderr by every command that imports a Google client and say nothing
+    about the command; other warnings, including other FutureWarnings, stay visible.
+    """
+    for module in (
+        r"google\.api_core\._python_version_support",
+        r"google\.api_core\._python_package_support",
+    ):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+    # Generated google-cloud packages run the same checks inline when api_core is older.
+    warnings.filterwarnings(
+        "ignore",
+        message=r"(You are using a (non-supported )?Python version|Package google\.)",
+        category=FutureWarning,
+        module=r"google\.cloud\.",
+    )
+
 
 # name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
@@ -82,13 +111,17 @@ def rollback() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    silence_google_support_warnings()
     try:
         # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
         rc = cli.main(args=argv, prog_name="spendsense", standalone_mode=False)
     except SpendsenseError as exc:
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)  # always one line
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("error: interrupted", err=True)
+            return 130
         click.echo("error: aborted", err=True)
         return 1
     except click.ClickException as exc:
@@ -103,6 +136,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130
+    except SystemExit as exc:
+        # click's own way out after stdout was closed under it (`spendsense logs | head`):
+        # it has already made the final flush harmless; stay quiet, keep its exit code.
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:
+        # The last resort: no Python traceback for the person at the terminal (contract 5:
+        # errors are one line), but a way to get it for the bug report.
+        if debug_enabled():
+            raise
+        detail = " ".join(str(exc).split())
+        if len(detail) > 300:
+            detail = detail[:300] + "..."
+        click.echo(
+            f"error: unexpected {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
+            + f"; {REPORT_HINT}",
+            err=True,
+        )
+        return 1
     return rc if isinstance(rc, int) else 0
 
 

@@ -6,6 +6,15 @@ Logic modules raise these; `cli.main` prints ``error: <message>`` to stderr and 
 
 from __future__ import annotations
 
+import os
+
+DEBUG_ENV = "SPENDSENSE_DEBUG"
+
+
+def debug_enabled() -> bool:
+    """SPENDSENSE_DEBUG=1: let unexpected exceptions through with their traceback."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
 
 class SpendsenseError(Exception):
     """Base class: a one-line message that says what is wrong and how to fix it."""
