@@ -11,15 +11,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spendsense.clients import describe_aws_error
 from spendsense.errors import OperationFailed
 from spendsense.ops.health import HealthResult
 
-# Extra retries on throttling on top of botocore's own (the Stubber bypasses botocore's).
+# The retry policy of every App Runner call. The client makes one attempt per call (see
+# spendsense.clients.CALLER_RETRIED), and `call` decides what may be sent again:
+# - throttling, and a connection that never reached App Runner: any call, after these delays;
+# - a 5xx answer or a connection lost mid-request: reads only. A mutation in that state may
+#   have been applied, so it is looked up in ListOperations and followed if it started; it is
+#   resent at most once, and an InvalidStateException to the resend is looked up again.
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
 THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
+READ_PREFIXES = ("describe_", "list_", "get_")
+# Mutations App Runner follows with an operation of this type (ListOperations' `Type`).
+OPERATION_TYPES = {
+    "update_service": "UPDATE_SERVICE",
+    "start_deployment": "START_DEPLOYMENT",
+    "pause_service": "PAUSE_SERVICE",
+    "resume_service": "RESUME_SERVICE",
+    "delete_service": "DELETE_SERVICE",
+}
+# How much earlier than our own clock an operation we started may be stamped by App Runner.
+CLOCK_SLACK = timedelta(seconds=60)
 
 SUCCEEDED = "SUCCEEDED"
 FAILED_STATUSES = frozenset({"FAILED", "ROLLBACK_SUCCEEDED", "ROLLBACK_FAILED"})
@@ -66,30 +83,127 @@ def _error_code(exc: Exception) -> str:
     return ""
 
 
+def _status_code(exc: Exception) -> int:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return 0
+
+
+def started_operation(
+    client: Any, service_arn: str, kind: str, since: datetime
+) -> dict[str, Any] | None:
+    """The newest operation of type `kind` on the service that App Runner started at or after
+    `since` (less CLOCK_SLACK), or None: "did the mutation we sent take effect?"."""
+    response = call(
+        client,
+        "list_operations",
+        "list App Runner operations",
+        ServiceArn=service_arn,
+        MaxResults=20,
+    )
+    for summary in response.get("OperationSummaryList", []):
+        started = summary.get("StartedAt")
+        if (
+            summary.get("Type") == kind
+            and isinstance(started, datetime)
+            and started >= since - CLOCK_SLACK
+        ):
+            found: dict[str, Any] = summary
+            return found
+    return None
+
+
 def call(
     client: Any,
     method: str,
     doing: str,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
     **params: Any,
 ) -> dict[str, Any]:
-    """Call `client.<method>(**params)`; retry throttling with backoff; one-line errors."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """Call `client.<method>(**params)` under the retry policy above; one-line errors.
+
+    For a mutation whose outcome is unknown (5xx, connection lost) and whose operation is
+    found in ListOperations, the answer is ``{"OperationId": <that operation>}``.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as NotConnected
 
     delays = list(RETRY_DELAYS)
+    is_read = method.startswith(READ_PREFIXES)
+    kind = OPERATION_TYPES.get(method)
+    arn = str(params.get("ServiceArn", ""))
+    name = service_name_from_arn(arn) if arn else "the service"
+    unknown: str | None = None  # what went wrong with an earlier attempt that may have applied
+    first_sent: datetime | None = None
+
+    def recovered(why: str) -> dict[str, Any] | None:
+        """The operation an earlier attempt started, if ListOperations shows one."""
+        if kind is None or not arn or first_sent is None:
+            return None
+        summary = started_operation(client, arn, kind, first_sent)
+        if summary is None:
+            return None
+        if progress is not None:
+            progress(
+                f"{doing}: App Runner answered {why}, but {kind} operation {summary['Id']} "
+                "did start; following it"
+            )
+        return {"OperationId": summary["Id"], "Recovered": why}
+
+    def outcome_unknown(why: str) -> dict[str, Any] | None:
+        """After a 5xx/lost connection on a mutation: the operation if it started, or None to
+        resend once; raises if it was already resent."""
+        nonlocal unknown
+        found = recovered(why)
+        if found is not None:
+            return found
+        if unknown is None and kind is not None and delays:
+            unknown = why
+            sleep(delays.pop(0))
+            return None
+        earlier = f" (and before that {unknown})" if unknown and unknown != why else ""
+        if kind is None:
+            raise OperationFailed(
+                f"{doing}: App Runner answered {why}; whether it took effect is unknown, so it "
+                "was not sent again; check the service (`spendsense status`) and retry"
+            )
+        raise OperationFailed(
+            f"{doing}: App Runner answered {why}{earlier}, and ListOperations shows no {kind} "
+            "operation since; the change was probably not made: check `spendsense status` "
+            "and retry"
+        )
+
     while True:
+        sent = datetime.now(UTC)
         try:
             response: dict[str, Any] = getattr(client, method)(**params)
             return response
         except ClientError as exc:
             code = _error_code(exc)
+            status = _status_code(exc)
             if code in THROTTLING_CODES and delays:
-                sleep(delays.pop(0))
+                sleep(delays.pop(0))  # a throttled request was not applied: safe to resend
                 continue
+            if status >= 500:
+                if is_read:
+                    if delays:
+                        sleep(delays.pop(0))
+                        continue
+                else:
+                    first_sent = first_sent or sent
+                    answer = outcome_unknown(f"HTTP {status} {code}".strip())
+                    if answer is not None:
+                        return answer
+                    continue
             if code == "InvalidStateException":
-                arn = params.get("ServiceArn", "")
-                name = service_name_from_arn(arn) if arn else "the service"
+                if unknown is not None:
+                    # Our earlier attempt may be the operation that makes the service busy.
+                    found = recovered(f"{unknown}, then InvalidStateException")
+                    if found is not None:
+                        return found
                 message = exc.response.get("Error", {}).get("Message", "")
                 raise OperationFailed(
                     f"{doing}: App Runner refused because service {name} is busy or in the wrong "
@@ -97,10 +211,25 @@ def call(
                 ) from None
             if code == "ResourceNotFoundException":
                 raise OperationFailed(
-                    f"{doing}: App Runner has no such resource ({params.get('ServiceArn', '')}); "
+                    f"{doing}: App Runner has no such resource ({arn}); "
                     "check the stack output api_service_arn (`spendsense outputs`)"
                 ) from None
             raise describe_aws_error(exc, doing) from None
+        except NotConnected as exc:
+            if delays:  # the request never reached App Runner: safe to resend
+                sleep(delays.pop(0))
+                continue
+            raise describe_aws_error(exc, doing) from None
+        except HTTPClientError as exc:  # read timeout, connection closed mid-request
+            if is_read:
+                if delays:
+                    sleep(delays.pop(0))
+                    continue
+                raise describe_aws_error(exc, doing) from None
+            first_sent = first_sent or sent
+            answer = outcome_unknown(f"no complete answer ({type(exc).__name__})")
+            if answer is not None:
+                return answer
         except BotoCoreError as exc:
             raise describe_aws_error(exc, doing) from None
 
@@ -130,21 +259,35 @@ def ensure_not_busy(client: Any, arn: str) -> dict[str, Any]:
     return service
 
 
-def start_deployment(client: Any, arn: str) -> str:
+def start_deployment(client: Any, arn: str, progress: Callable[[str], None] | None = None) -> str:
     """StartDeployment (redeploy the image the service points at); the operation id."""
-    response = call(client, "start_deployment", "start an App Runner deployment", ServiceArn=arn)
+    response = call(
+        client,
+        "start_deployment",
+        "start an App Runner deployment",
+        progress=progress,
+        ServiceArn=arn,
+    )
     return str(response["OperationId"])
 
 
-def pause_service(client: Any, arn: str) -> str:
+def pause_service(client: Any, arn: str, progress: Callable[[str], None] | None = None) -> str:
     """PauseService; the operation id."""
-    response = call(client, "pause_service", "pause the App Runner service", ServiceArn=arn)
+    response = call(
+        client, "pause_service", "pause the App Runner service", progress=progress, ServiceArn=arn
+    )
     return str(response["OperationId"])
 
 
-def resume_service(client: Any, arn: str) -> str:
+def resume_service(client: Any, arn: str, progress: Callable[[str], None] | None = None) -> str:
     """ResumeService; the operation id."""
-    response = call(client, "resume_service", "resume the App Runner service", ServiceArn=arn)
+    response = call(
+        client,
+        "resume_service",
+        "resume the App Runner service",
+        progress=progress,
+        ServiceArn=arn,
+    )
     return str(response["OperationId"])
 
 
@@ -165,21 +308,33 @@ def image_source_configuration(service: dict[str, Any], image: str) -> dict[str,
     return new
 
 
-def update_image(client: Any, service: dict[str, Any], image: str) -> str:
+def update_image(
+    client: Any,
+    service: dict[str, Any],
+    image: str,
+    progress: Callable[[str], None] | None = None,
+) -> str:
     """Point the service at `image` through UpdateService; the operation id."""
     response = call(
         client,
         "update_service",
         f"point the App Runner service at {image}",
+        progress=progress,
         ServiceArn=service["ServiceArn"],
         SourceConfiguration=image_source_configuration(service, image),
     )
     return str(response["OperationId"])
 
 
-def update_service(client: Any, arn: str, doing: str, **changes: Any) -> str:
+def update_service(
+    client: Any,
+    arn: str,
+    doing: str,
+    progress: Callable[[str], None] | None = None,
+    **changes: Any,
+) -> str:
     """UpdateService with the given fields (InstanceConfiguration, AutoScalingConfigurationArn)."""
-    response = call(client, "update_service", doing, ServiceArn=arn, **changes)
+    response = call(client, "update_service", doing, progress=progress, ServiceArn=arn, **changes)
     return str(response["OperationId"])
 
 
@@ -320,10 +475,10 @@ def roll_out(
 
     def apply(image: str, current: dict[str, Any]) -> None:
         if current_image(current) == image:
-            operation_id = start_deployment(client, arn)
+            operation_id = start_deployment(client, arn, progress=say)
             say(f"StartDeployment of {image}: operation {operation_id}")
         else:
-            operation_id = update_image(client, current, image)
+            operation_id = update_image(client, current, image, progress=say)
             say(f"UpdateService to {image}: operation {operation_id}")
         wait_for_operation(
             client,

@@ -181,13 +181,8 @@ def apprunner(
     monkeypatch: pytest.MonkeyPatch, _apprunner_client: Any
 ) -> Iterator[ModelCheckedStubber]:
     """A model-checked App Runner Stubber at the commands' one seam; all expectations must be met."""
-    from botocore.model import Shape
     from spendsense.ops import apprunner as ops_apprunner
 
-    # Workaround (reported to the lead): tests/apprunner_stub.check_against_model reads
-    # `shape.enum`, which only botocore's StringShape has, so any integer or boolean field
-    # (MaxResults, AutoDeploymentsEnabled) crashed the check. Non-string shapes have no enum.
-    monkeypatch.setattr(Shape, "enum", (), raising=False)
     client = _apprunner_client
     stubber = ModelCheckedStubber(client)
     monkeypatch.setattr(ops_apprunner, "make_apprunner_client", lambda: client)

@@ -171,3 +171,149 @@ def test_update_image_keeps_port_env_and_access_role(apprunner):
 
 def test_service_name_from_arn():
     assert ops.service_name_from_arn(SERVICE_ARN) == "spendsense-api-staging"
+
+
+# --- the retry policy: reads are resent, mutations are not resent blindly -----------------------
+
+
+def server_error(stubber, method: str, **kw) -> None:
+    stubber.add_client_error(
+        method,
+        service_error_code="InternalServiceErrorException",
+        service_message="We encountered an internal error",
+        http_status_code=500,
+        **kw,
+    )
+
+
+def listed(op_id: str, kind: str = "UPDATE_SERVICE", started=None, status: str = "IN_PROGRESS"):
+    from datetime import UTC, datetime
+
+    summary = {
+        "Id": op_id,
+        "Type": kind,
+        "Status": status,
+        "TargetArn": SERVICE_ARN,
+        "StartedAt": started or datetime.now(UTC),
+    }
+    return {"OperationSummaryList": [summary]}
+
+
+LIST = {"ServiceArn": SERVICE_ARN, "MaxResults": 20}
+
+
+def test_a_5xx_on_update_service_whose_operation_started_is_followed_not_resent(apprunner):
+    current = service()
+    server_error(apprunner, "update_service")
+    apprunner.add_response("list_operations", listed(op(21)), LIST)
+    messages: list[str] = []
+    new_image = current["SourceConfiguration"]["ImageRepository"]["ImageIdentifier"] + "-v2"
+    assert ops.update_image(apprunner.client, current, new_image, progress=messages.append) == op(
+        21
+    )
+    apprunner.assert_no_pending_responses()  # one UpdateService only: it was not sent again
+    assert messages == [
+        f"point the App Runner service at {new_image}: App Runner answered HTTP 500 "
+        f"InternalServiceErrorException, but UPDATE_SERVICE operation {op(21)} did start; "
+        "following it"
+    ]
+
+
+def test_a_resend_refused_with_invalid_state_finds_the_first_attempts_operation(apprunner):
+    """5xx, ListOperations does not show it yet, the one resend meets a busy service
+    (InvalidStateException): the operation the first attempt started is found and followed."""
+    server_error(apprunner, "start_deployment", expected_params={"ServiceArn": SERVICE_ARN})
+    apprunner.add_response("list_operations", {"OperationSummaryList": []}, LIST)
+    apprunner.add_client_error(
+        "start_deployment",
+        service_error_code="InvalidStateException",
+        service_message="Service is in OPERATION_IN_PROGRESS state",
+        http_status_code=400,
+        expected_params={"ServiceArn": SERVICE_ARN},
+    )
+    apprunner.add_response("list_operations", listed(op(22), "START_DEPLOYMENT"), LIST)
+    assert ops.start_deployment(apprunner.client, SERVICE_ARN) == op(22)
+    apprunner.assert_no_pending_responses()
+
+
+def test_an_older_operation_of_the_same_type_is_not_taken_for_ours(apprunner):
+    """An UPDATE_SERVICE that started an hour before our request is someone else's: the
+    mutation is resent once, and its answer is the operation."""
+    from datetime import UTC, datetime, timedelta
+
+    server_error(apprunner, "pause_service")
+    apprunner.add_response(
+        "list_operations",
+        listed(op(1), "PAUSE_SERVICE", datetime.now(UTC) - timedelta(hours=1), "SUCCEEDED"),
+        LIST,
+    )
+    apprunner.add_response("pause_service", {"Service": service(), "OperationId": op(23)})
+    assert ops.pause_service(apprunner.client, SERVICE_ARN) == op(23)
+    apprunner.assert_no_pending_responses()
+
+
+def test_two_5xx_and_no_operation_is_reported_as_probably_not_made(apprunner):
+    server_error(apprunner, "resume_service")
+    apprunner.add_response("list_operations", {"OperationSummaryList": []}, LIST)
+    server_error(apprunner, "resume_service")
+    apprunner.add_response("list_operations", {"OperationSummaryList": []}, LIST)
+    with pytest.raises(OperationFailed) as info:
+        ops.resume_service(apprunner.client, SERVICE_ARN)
+    assert str(info.value) == (
+        "resume the App Runner service: App Runner answered HTTP 500 "
+        "InternalServiceErrorException, and ListOperations shows no RESUME_SERVICE operation "
+        "since; the change was probably not made: check `spendsense status` and retry"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_a_5xx_on_a_mutation_without_an_operation_is_not_resent(apprunner):
+    """CreateAutoScalingConfiguration leaves nothing in ListOperations to check: one attempt."""
+    server_error(apprunner, "create_auto_scaling_configuration")
+    with pytest.raises(OperationFailed) as info:
+        ops.call(
+            apprunner.client,
+            "create_auto_scaling_configuration",
+            "create a revision",
+            AutoScalingConfigurationName="spendsense-api-staging",
+            MaxSize=5,
+        )
+    assert str(info.value) == (
+        "create a revision: App Runner answered HTTP 500 InternalServiceErrorException; whether "
+        "it took effect is unknown, so it was not sent again; check the service "
+        "(`spendsense status`) and retry"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_reads_are_resent_after_a_5xx(apprunner):
+    server_error(apprunner, "describe_service")
+    server_error(apprunner, "describe_service")
+    apprunner.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
+    assert ops.describe_service(apprunner.client, SERVICE_ARN)["ServiceArn"] == SERVICE_ARN
+    apprunner.assert_no_pending_responses()
+
+
+def test_throttled_mutations_are_resent_then_reported_after_the_limit(apprunner):
+    """A throttled request was not applied, so even a mutation is sent again, RETRY_DELAYS
+    times; then one line."""
+    throttled(apprunner, "update_service", times=len(ops.RETRY_DELAYS) + 1)
+    with pytest.raises(OperationFailed) as info:
+        ops.update_service(apprunner.client, SERVICE_ARN, "scale the App Runner service")
+    assert str(info.value) == (
+        "scale the App Runner service: AWS kept throttling the request after retries; "
+        "try again in a minute"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_the_stub_checks_integer_fields_against_the_model(apprunner):
+    """The model check works on integer fields without any patch (MaxResults is 1..100)."""
+    from tests.apprunner_stub import ModelViolation
+
+    with pytest.raises(ModelViolation, match=r"MaxResults=0 is below the model's minimum 1"):
+        apprunner.add_response(
+            "list_operations",
+            {"OperationSummaryList": []},
+            {"ServiceArn": SERVICE_ARN, "MaxResults": 0},
+        )

@@ -375,3 +375,38 @@ def test_rollback_to_the_running_tag_is_bad_input(apprunner, run):
 def test_help_has_an_example(argv, capsys):
     assert main(argv) == 0
     assert "Example:" in capsys.readouterr().out
+
+
+def test_a_5xx_on_update_service_whose_operation_started_is_followed_to_the_end(
+    apprunner, api_server, run
+):
+    """The UpdateService answer was lost (HTTP 500), but App Runner did start the operation:
+    deploy finds it in ListOperations, follows it and succeeds, without a second UpdateService
+    (which would fail with InvalidStateException or deploy twice)."""
+    from datetime import UTC, datetime
+
+    expect_describe(apprunner, image=OLD_IMAGE)
+    apprunner.add_client_error(
+        "update_service",
+        service_error_code="InternalServiceErrorException",
+        service_message="We encountered an internal error",
+        http_status_code=500,
+    )
+    started = {
+        "Id": op(9),
+        "Type": "UPDATE_SERVICE",
+        "Status": "IN_PROGRESS",
+        "TargetArn": SERVICE_ARN,
+        "StartedAt": datetime.now(UTC),
+    }
+    apprunner.add_response(
+        "list_operations",
+        {"OperationSummaryList": [started]},
+        {"ServiceArn": SERVICE_ARN, "MaxResults": 20},
+    )
+    expect_operation(apprunner, op(9), "IN_PROGRESS", "SUCCEEDED")
+    code, out, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert code == 0, err
+    assert out.startswith(f"deploy of {NEW_IMAGE} succeeded; the API is healthy (")
+    assert f"UPDATE_SERVICE operation {op(9)} did start; following it" in err
+    apprunner.assert_no_pending_responses()
