@@ -1,15 +1,28 @@
-"""Options shared by every command, as decorators (one definition, one help text)."""
+"""Options shared by every command, as decorators (one definition, one help text), and the
+parameter types that keep hostile values (NaN, 1e309, 99999999999d, an empty path) from
+reaching code that would crash on them: they become one-line exit-2 errors naming the option.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
 
+from spendsense.errors import BadInput
 from spendsense.repo import STACKS
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Upper bounds for waits: longer than any real wait, small enough for sockets and time.sleep
+# (a timeout of 1e309 is `inf`, which socket.settimeout rejects with an OverflowError).
+HTTP_TIMEOUT_MAX = 600.0  # one HTTP request
+OPERATION_TIMEOUT_MAX = 86_400.0  # one App Runner operation, export or import: a day
+POLL_MAX = 3_600.0
 
 
 def stack_option(required: bool = True) -> Callable[[F], F]:
@@ -21,12 +34,21 @@ def stack_option(required: bool = True) -> Callable[[F], F]:
     )
 
 
+def _non_empty_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "an empty path; pass the JSON file of stack outputs (or leave the option out)"
+        )
+    return value
+
+
 def outputs_option(fn: F) -> F:
     return click.option(
         "--outputs",
         "outputs_file",
         type=click.Path(dir_okay=False),
         default=None,
+        callback=_non_empty_path,
         help="JSON file of stack outputs (default: $SPENDSENSE_OUTPUTS, else `pulumi stack output`).",
     )(fn)
 
@@ -41,3 +63,88 @@ def yes_option(fn: F) -> F:
         is_flag=True,
         help="Act. Without it the command only prints what it would do.",
     )(fn)
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds in (minimum, maximum] (or [minimum, maximum] if `zero_ok`).
+
+    click.FloatRange lets `nan` and `inf` (`1e309`) through: `nan` compares false with every
+    bound, and either one crashes socket timeouts and time.sleep later on.
+    """
+
+    name = "seconds"
+
+    def __init__(self, maximum: float, *, minimum: float = 0.0, zero_ok: bool = False) -> None:
+        self.maximum = maximum
+        self.minimum = minimum
+        self.zero_ok = zero_ok
+
+    def _expected(self) -> str:
+        low = f"{self.minimum:g} or more" if self.zero_ok else f"more than {self.minimum:g}"
+        return f"a number of seconds, {low} and at most {self.maximum:g}"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            text = str(value).strip()
+            try:
+                number = float(text) if text.isascii() else math.nan
+            except ValueError:
+                number = math.nan
+        too_low = number < self.minimum or (number == self.minimum and not self.zero_ok)
+        if not math.isfinite(number) or too_low or number > self.maximum:
+            self.fail(f"{value!r} is not {self._expected()} (e.g. 10)", param, ctx)
+        return number
+
+
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z])\s*", re.ASCII)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(
+    text: str,
+    option: str,
+    *,
+    maximum: timedelta,
+    units: str = "smhdw",
+    fractions: bool = False,
+    example: str = "30m, 1h, 2d",
+) -> timedelta:
+    """`30m`, `1h`, `2d` (ASCII digits, one of `units`) as a positive timedelta up to `maximum`.
+
+    Anything else, including `0h`, `-1h`, `99999999999d` (which overflows timedelta) or digits
+    from other scripts, is BadInput naming `option`, the expected form and the limit. Shared by
+    every command that takes a duration (`logs --since`, `backup verify --max-age`).
+    """
+    match = _DURATION.fullmatch(text)
+    unit_list = ", ".join(units[:-1]) + f" or {units[-1]}" if len(units) > 1 else units
+    number_kind = "positive number" if fractions else "positive whole number"
+    if match is None or match.group(2) not in units or ("." in match.group(1) and not fractions):
+        raise BadInput(
+            f"{option}: {text!r} is not a duration; use a {number_kind} and a unit "
+            f"{unit_list} (e.g. {example})"
+        )
+    number = float(match.group(1)) if fractions else int(match.group(1))
+    seconds = number * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise BadInput(
+            f"{option}: {text!r} is not a duration; use a {number_kind} and a unit "
+            f"{unit_list} (e.g. {example})"
+        )
+    if seconds > maximum.total_seconds():
+        raise BadInput(
+            f"{option}: {text!r} is longer than the limit of {_describe(maximum)}; "
+            f"pass at most {_describe(maximum)}"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _describe(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

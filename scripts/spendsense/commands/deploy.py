@@ -11,7 +11,15 @@ import time
 import click
 
 from spendsense.errors import BadInput
-from spendsense.options import outputs_option, stack_option, yes_option
+from spendsense.options import (
+    HTTP_TIMEOUT_MAX,
+    OPERATION_TIMEOUT_MAX,
+    POLL_MAX,
+    Seconds,
+    outputs_option,
+    stack_option,
+    yes_option,
+)
 
 HEALTH_ATTEMPTS = 3
 
@@ -19,21 +27,21 @@ HEALTH_ATTEMPTS = 3
 def _common(fn):  # type: ignore[no-untyped-def]
     fn = click.option(
         "--poll-seconds",
-        type=click.FloatRange(min=0),
+        type=Seconds(POLL_MAX, zero_ok=True),
         default=10.0,
         hidden=True,
         help="Seconds between ListOperations polls and health retries.",
     )(fn)
     fn = click.option(
         "--health-timeout",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(HTTP_TIMEOUT_MAX),
         default=10.0,
         show_default=True,
         help="Seconds each health check may take.",
     )(fn)
     fn = click.option(
         "--timeout",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(OPERATION_TIMEOUT_MAX),
         default=1200.0,
         show_default=True,
         help="Seconds to wait for the App Runner operation to end.",
@@ -67,7 +75,7 @@ def _guarded_change(
     arn = str(outputs.require("api_service_arn"))
     repository_url = str(outputs.require("ecr_repository_url"))
     repository_name = str(outputs.require("ecr_repository_name"))
-    url = health_url(str(outputs.require("api_url")))
+    url = health_url(str(outputs.require("api_url")), f"stack output 'api_url' in {outputs.source}")
 
     ecr_client = make_client("ecr")
     client = apprunner.make_apprunner_client()

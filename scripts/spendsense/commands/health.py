@@ -7,7 +7,13 @@ import json
 import click
 
 from spendsense.errors import BadInput, OperationFailed
-from spendsense.options import json_option, outputs_option, stack_option
+from spendsense.options import (
+    HTTP_TIMEOUT_MAX,
+    Seconds,
+    json_option,
+    outputs_option,
+    stack_option,
+)
 
 
 @click.command("health")
@@ -17,7 +23,7 @@ from spendsense.options import json_option, outputs_option, stack_option
 @json_option
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(HTTP_TIMEOUT_MAX),
     default=10.0,
     show_default=True,
     help="Seconds to wait for the answer.",
@@ -46,8 +52,13 @@ def health(
             raise BadInput("pass --stack S (to read api_url from its outputs) or --url URL")
         from spendsense.outputs import load_outputs
 
-        url = str(load_outputs(stack, outputs_file).require("api_url"))
-    result = check_health(health_url(url), timeout)
+        outputs = load_outputs(stack, outputs_file)
+        endpoint = health_url(
+            str(outputs.require("api_url")), f"stack output 'api_url' in {outputs.source}"
+        )
+    else:
+        endpoint = health_url(url, "--url")
+    result = check_health(endpoint, timeout)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True, default=str))
     else:

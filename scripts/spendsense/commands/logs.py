@@ -6,7 +6,8 @@ import json
 
 import click
 
-from spendsense.options import json_option, outputs_option, stack_option
+from spendsense.ops.logs import LIMIT_MAX
+from spendsense.options import POLL_MAX, Seconds, json_option, outputs_option, stack_option
 
 
 @click.command("logs")
@@ -19,12 +20,12 @@ from spendsense.options import json_option, outputs_option, stack_option
 @click.option("--follow", is_flag=True, help="Keep printing new events (Ctrl-C to stop).")
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=LIMIT_MAX),
     default=None,
-    help="Only the newest N events of the window.",
+    help=f"Only the newest N events of the window (at most {LIMIT_MAX:,}).",
 )
 @json_option
-@click.option("--poll-seconds", type=click.FloatRange(min=0), default=2.0, hidden=True)
+@click.option("--poll-seconds", type=Seconds(POLL_MAX, zero_ok=True), default=2.0, hidden=True)
 def logs(
     stack: str,
     outputs_file: str | None,
@@ -50,6 +51,7 @@ def logs(
     from spendsense.outputs import load_outputs
 
     window = ops_logs.parse_since(since)
+    pattern = ops_logs.validate_pattern(pattern)
     outputs = load_outputs(stack, outputs_file)
     group = ops_logs.application_log_group(outputs.require("log_group_names"), outputs.source)
     client = make_client("logs")
@@ -64,4 +66,10 @@ def logs(
     for event in ops_logs.last(cursor.new(events), limit):
         emit(event)
     if follow:
-        ops_logs.follow(client, group, cursor=cursor, emit=emit, pattern=pattern, poll=poll_seconds)
+        try:
+            ops_logs.follow(
+                client, group, cursor=cursor, emit=emit, pattern=pattern, poll=poll_seconds
+            )
+        except KeyboardInterrupt:
+            # Ctrl-C is how --follow is meant to end: not an error.
+            click.echo("", err=True)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from spendsense.options import outputs_option, stack_option, yes_option
+from spendsense.options import (
+    OPERATION_TIMEOUT_MAX,
+    POLL_MAX,
+    Seconds,
+    outputs_option,
+    stack_option,
+    yes_option,
+)
 
 
 @click.command("scale")
@@ -25,13 +32,13 @@ from spendsense.options import outputs_option, stack_option, yes_option
 @outputs_option
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(OPERATION_TIMEOUT_MAX),
     default=1200.0,
     show_default=True,
     help="Seconds to wait for the App Runner operation (--now).",
 )
 @click.option("--stack-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
-@click.option("--poll-seconds", type=click.FloatRange(min=0), default=10.0, hidden=True)
+@click.option("--poll-seconds", type=Seconds(POLL_MAX, zero_ok=True), default=10.0, hidden=True)
 def scale(
     stack: str,
     cpu: str | None,
@@ -48,16 +55,20 @@ def scale(
     """Change the API's CPU, memory or instance range.
 
     The new values are checked against policies/limits.json (the limits the policy pack
-    enforces) and App Runner's CPU/memory pairs, then written into Pulumi.<stack>.yaml,
-    keeping its comments and layout; apply them with the `pulumi up` it prints. With --now
-    --yes the change is also made on the live service at once (for an emergency): run the
-    printed `pulumi up` afterwards so the stack and the service agree again.
+    enforces) and App Runner's CPU/memory pairs. Without --yes it only prints the change it
+    would make to Pulumi.<stack>.yaml (and, with --now, to the live service) and changes
+    nothing. With --yes it writes the file, keeping its comments and layout; apply it with the
+    `pulumi up` it prints. With --now --yes it also sets the requested values on the live
+    service at once (for an emergency): run the printed `pulumi up` afterwards so the stack and
+    the service agree again.
 
     \b
     Example:
-      spendsense scale --stack production --cpu 2 --memory 4
+      spendsense scale --stack production --cpu 2 --memory 4          # shows the change
+      spendsense scale --stack production --cpu 2 --memory 4 --yes    # writes the file
       spendsense scale --stack production --min 3 --max 10 --now --yes
     """
+    from spendsense.errors import OperationFailed
     from spendsense.ops.scale import apply_now, load_limits, plan_scale, write_stack_file
     from spendsense.repo import REPO_ROOT
     from spendsense.repo import stack_file as default_stack_file
@@ -71,47 +82,74 @@ def scale(
         min_instances=min_instances,
         max_instances=max_instances,
     )
-    if not plan.changes:
+    if not plan.changes and not now:
         click.echo(f"{path.name} already has these values; nothing to change.")
         return
-    # Read the outputs before writing anything, so a missing output changes nothing.
-    outputs = None
+    # Read the outputs before anything else, so a missing output changes nothing.
+    arn = ""
     if now:
         from spendsense.outputs import load_outputs
 
-        outputs = load_outputs(stack, outputs_file)
-        outputs.require("api_service_arn")
-    for change in plan.changes:
-        click.echo(f"{path.name}: spendsense:api.{change.key}: {change.old} -> {change.new}")
-    write_stack_file(plan)
-    click.echo(f"Wrote {path}. Apply it with:")
-    click.echo(f"  pulumi up --stack {stack}")
-    if outputs is None:
-        return
-    arn = str(outputs.require("api_service_arn"))
-    what = []
-    if plan.instance_changed:
-        what.append(f"instance size {plan.api['cpu']} / {plan.api['memory']}")
-    if plan.scaling_changed:
-        what.append(
-            f"a new auto scaling revision with {plan.api['minInstances']}..{plan.api['maxInstances']} instances"
-        )
-    if not yes:
-        click.echo(f"Would apply {' and '.join(what)} to the live App Runner service now (--now).")
-        click.echo("The live service was not changed. Run again with --now --yes to do it.")
-        return
+        arn = str(load_outputs(stack, outputs_file).require("api_service_arn"))
     from spendsense.ops import apprunner
+
+    name = apprunner.service_name_from_arn(arn) if arn else ""
+    live = plan.live_summary()
+
+    def file_lines(verb: str) -> list[str]:
+        return [
+            f"{verb} spendsense:api.{change.key} {change.old} -> {change.new} in {path.name}"
+            for change in plan.changes
+        ]
+
+    if not yes:
+        lines = file_lines("Would change") or [f"{path.name} already has these values."]
+        if now:
+            lines.append(
+                f"Would update App Runner service {name} now: {live}, and follow the operation "
+                f"for up to {timeout:g} s."
+            )
+        lines.append("Nothing changed. Run again with --yes to do it.")
+        click.echo("\n".join(lines))
+        return
+
+    client = None
+    service = None
+    if now:
+        # Refuse a busy service before the file is touched: one answer, nothing half done.
+        client = apprunner.make_apprunner_client()
+        service = apprunner.ensure_not_busy(client, arn)
+    if plan.changes:
+        write_stack_file(plan)
+        for line in file_lines("Changed"):
+            click.echo(line)
+        click.echo(f"Wrote {path}. Apply it with:")
+        click.echo(f"  pulumi up --stack {stack}")
+    else:
+        click.echo(f"{path.name} already has these values.")
+    if client is None:
+        return
     from spendsense.ops.progress import make_progress
 
-    apply_now(
-        apprunner.make_apprunner_client(),
-        arn,
-        plan,
-        timeout=timeout,
-        poll=poll_seconds,
-        progress=make_progress(),
-    )
-    click.echo(f"Applied {' and '.join(what)} to the live service.")
+    try:
+        apply_now(
+            client,
+            arn,
+            plan,
+            timeout=timeout,
+            poll=poll_seconds,
+            progress=make_progress(),
+            service=service,
+        )
+    except OperationFailed as exc:
+        state = (
+            f"{path.name} has the new values" if plan.changes else f"{path.name} was not changed"
+        )
+        raise OperationFailed(
+            f"{exc} -- {state}, but the live service may not: check `spendsense status`, then "
+            f"run this command again with --now --yes or `pulumi up --stack {stack}`"
+        ) from None
+    click.echo(f"Applied {live} to the live service.")
     click.echo(
         f"The live service now differs from what Pulumi last deployed: run `pulumi up --stack {stack}` "
         "to bring the stack in line."

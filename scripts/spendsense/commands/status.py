@@ -7,7 +7,13 @@ import json
 import click
 
 from spendsense.errors import OperationFailed
-from spendsense.options import json_option, outputs_option, stack_option
+from spendsense.options import (
+    HTTP_TIMEOUT_MAX,
+    Seconds,
+    json_option,
+    outputs_option,
+    stack_option,
+)
 
 
 @click.command("status")
@@ -16,7 +22,7 @@ from spendsense.options import json_option, outputs_option, stack_option
 @json_option
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(HTTP_TIMEOUT_MAX),
     default=10.0,
     show_default=True,
     help="Seconds each HTTP check may take.",

@@ -44,19 +44,40 @@ class HealthResult:
         return f"unhealthy: {self.reason} ({latency})"
 
 
-def health_url(base_url: str) -> str:
+def health_url(base_url: str, source: str = "--url") -> str:
     """The health endpoint of an API base URL (`https://x` -> `https://x/health`).
 
-    A URL that already ends with /health is used as it is.
+    A URL that already ends with /health is used as it is. `source` names where the URL came
+    from (`--url`, or a stack output) for the one-line BadInput a malformed URL raises.
     """
     url = base_url.strip()
     if "://" not in url:
         url = f"https://{url}"  # App Runner's ServiceUrl has no scheme
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInput(
-            f"--url: {base_url!r} is not an http(s) URL; pass e.g. https://api.example.com"
+
+    def bad(why: str) -> BadInput:
+        shown = base_url if len(base_url) <= 80 else base_url[:80] + "..."
+        return BadInput(
+            f"{source}: {shown!r} is not an http(s) URL ({why}); pass e.g. https://api.example.com"
         )
+
+    if not url.isprintable() or any(char.isspace() for char in url):
+        raise bad("it contains spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number in 0..65535
+        host = parts.hostname
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        raise bad(str(exc)) from None
+    if parts.scheme not in ("http", "https"):
+        raise bad(f"scheme {parts.scheme!r}")
+    if not host:
+        raise bad("no host")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise bad(f"host name {host!r} cannot be encoded") from None
+    if port == 0:
+        raise bad("port 0")
     if parts.path.rstrip("/").endswith(HEALTH_PATH):
         return url
     return url.rstrip("/") + HEALTH_PATH

@@ -8,7 +8,6 @@ a cursor: the newest timestamp seen and the ids of the events at that timestamp.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -19,19 +18,36 @@ from typing import Any
 from spendsense.clients import describe_aws_error
 from spendsense.errors import BadInput
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 APPLICATION_SUFFIX = "/application"
+# CloudWatch Logs keeps events for at most 10 years (3653 days); a longer window finds nothing
+# more, and a much longer one overflows datetime.
+SINCE_MAX = timedelta(days=3653)
+# --limit keeps this many events in memory at most.
+LIMIT_MAX = 100_000
 
 
 def parse_since(text: str) -> timedelta:
-    """`30m`, `1h`, `2d`, `45s`, `1w` -> a timedelta; BadInput otherwise."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
-    if not match or int(match.group(1)) == 0:
+    """`30m`, `1h`, `2d`, `45s`, `1w` -> a timedelta up to SINCE_MAX; BadInput otherwise."""
+    from spendsense.options import parse_duration
+
+    return parse_duration(text, "--since", maximum=SINCE_MAX)
+
+
+PATTERN_MAX = 1024  # FilterLogEvents' filterPattern
+
+
+def _short(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
+def validate_pattern(pattern: str | None) -> str | None:
+    """The --filter pattern, or BadInput if CloudWatch Logs cannot take it (over 1024 chars)."""
+    if pattern is not None and len(pattern) > PATTERN_MAX:
         raise BadInput(
-            f"--since: {text!r} is not a duration; use a positive number and a unit s, m, h, d "
-            "or w (e.g. 30m, 1h, 2d)"
+            f"--filter: the pattern {_short(pattern)} has {len(pattern)} characters; CloudWatch "
+            f"Logs takes at most {PATTERN_MAX}; pass a shorter pattern"
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return pattern or None
 
 
 def application_log_group(log_group_names: Any, source: str) -> str:
@@ -107,7 +123,8 @@ def iter_events(
                 ) from None
             if code == "InvalidParameterException" and pattern:
                 raise BadInput(
-                    f"--filter: CloudWatch Logs rejected the pattern {pattern!r}"
+                    f"--filter: CloudWatch Logs rejected the pattern {_short(pattern)}; see "
+                    "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html"
                 ) from None
             raise describe_aws_error(exc, f"read log group {group}") from None
         for event in page.get("events", []):

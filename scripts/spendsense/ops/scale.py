@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spendsense.errors import BadInput
+from spendsense.errors import BadInput, OperationFailed
 
 API_KEY = "spendsense:api"
 LIMITS_PATH = Path("policies") / "limits.json"
-_NUMBER = r"(\d+(?:\.\d+)?)"
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"  # ASCII digits only: `２` is not a size
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class ScalePlan:
     stack_file: Path
     changes: list[Change]
     api: dict[str, Any] = field(default_factory=dict)  # the resulting values
+    # the fields the user asked for (camelCase), changed in the file or not
+    requested: frozenset[str] = frozenset()
 
     @property
     def instance_changed(self) -> bool:
@@ -92,6 +94,28 @@ class ScalePlan:
     @property
     def scaling_changed(self) -> bool:
         return any(change.key in ("minInstances", "maxInstances") for change in self.changes)
+
+    @property
+    def instance_requested(self) -> bool:
+        """--cpu or --memory was given: --now sets the live instance size."""
+        return bool(self.requested & {"cpu", "memory"})
+
+    @property
+    def scaling_requested(self) -> bool:
+        """--min or --max was given: --now makes a new auto scaling revision."""
+        return bool(self.requested & {"minInstances", "maxInstances"})
+
+    def live_summary(self) -> str:
+        """What --now does to the live service, for "Would ..." and "Applied ..." lines."""
+        what = []
+        if self.instance_requested:
+            what.append(f"instance size {self.api['cpu']} / {self.api['memory']}")
+        if self.scaling_requested:
+            what.append(
+                "a new auto scaling revision with "
+                f"{self.api['minInstances']}..{self.api['maxInstances']} instances"
+            )
+        return " and ".join(what)
 
 
 def _yaml() -> Any:
@@ -193,18 +217,48 @@ def plan_scale(
         Change(key, api.get(key), value) for key, value in wanted.items() if api.get(key) != value
     ]
     result = {**{key: api.get(key) for key in ("maxConcurrency",)}, **wanted}
-    return ScalePlan(stack_file=stack_file, changes=changes, api=result)
+    given = {
+        "cpu": cpu,
+        "memory": memory,
+        "minInstances": min_instances,
+        "maxInstances": max_instances,
+    }
+    requested = frozenset(key for key, value in given.items() if value is not None)
+    return ScalePlan(stack_file=stack_file, changes=changes, api=result, requested=requested)
 
 
 def write_stack_file(plan: ScalePlan) -> None:
-    """Write the plan's changes into the stack file, keeping comments, order and layout."""
+    """Write the plan's changes into the stack file, keeping comments, order and layout.
+
+    The new text is written to a temporary file next to it and moved over it, so a failure
+    (disk full, interrupted) leaves the old file whole rather than half written.
+    """
+    import io
+    import os
+    import tempfile
+
     yaml = _yaml()
-    document = read_stack_file(plan.stack_file)
+    path = plan.stack_file
+    document = read_stack_file(path)
     api = document["config"][API_KEY]
     for change in plan.changes:
         api[change.key] = change.new
-    with plan.stack_file.open("w", encoding="utf-8") as handle:
-        yaml.dump(document, handle)
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(buffer.getvalue())
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OperationFailed(
+            f"cannot write {path} ({exc.strerror or exc}); it was left as it was"
+        ) from None
 
 
 def apply_now(
@@ -215,19 +269,22 @@ def apply_now(
     timeout: float,
     poll: float,
     progress: Callable[[str], None],
+    service: dict[str, Any] | None = None,
 ) -> str:
-    """Apply the plan through UpdateService (and a new auto scaling revision); the final status."""
+    """Apply the requested values through UpdateService (and a new auto scaling revision);
+    the final status. `service` is a DescribeService result just read (else it is read here)."""
     from spendsense.ops import apprunner
 
-    service = apprunner.ensure_not_busy(client, service_arn)
+    if service is None:
+        service = apprunner.ensure_not_busy(client, service_arn)
     changes: dict[str, Any] = {}
-    if plan.instance_changed:
+    if plan.instance_requested:
         instance: dict[str, Any] = {"Cpu": plan.api["cpu"], "Memory": plan.api["memory"]}
         role = service.get("InstanceConfiguration", {}).get("InstanceRoleArn")
         if role:
             instance["InstanceRoleArn"] = role
         changes["InstanceConfiguration"] = instance
-    if plan.scaling_changed:
+    if plan.scaling_requested:
         summary = service.get("AutoScalingConfigurationSummary", {})
         name = (
             summary.get("AutoScalingConfigurationName")
@@ -244,13 +301,14 @@ def apply_now(
             client,
             "create_auto_scaling_configuration",
             "create an App Runner auto scaling configuration revision",
+            progress=progress,
             **params,
         )
         arn = created["AutoScalingConfiguration"]["AutoScalingConfigurationArn"]
         progress(f"created auto scaling configuration {arn}")
         changes["AutoScalingConfigurationArn"] = arn
     operation_id = apprunner.update_service(
-        client, service_arn, "scale the App Runner service", **changes
+        client, service_arn, "scale the App Runner service", progress=progress, **changes
     )
     progress(f"UpdateService: operation {operation_id}")
     return apprunner.wait_for_operation(

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import SpendsenseError
+from spendsense.errors import SpendsenseError, debug_enabled
 
 OK = "ok"
 FAILING = "failing"
@@ -41,10 +41,21 @@ class Check:
 
 
 def _guard(name: str, fn: Callable[[], Check]) -> Check:
+    """Run one check; whatever goes wrong becomes that row's failure, never the whole table's."""
     try:
         return fn()
     except SpendsenseError as exc:
-        return Check(name, FAILING, str(exc))
+        return Check(name, FAILING, " ".join(str(exc).split()))
+    except Exception as exc:  # a bug or an unforeseen library error: still show the other rows
+        if debug_enabled():
+            raise
+        detail = " ".join(str(exc).split())[:200]
+        return Check(
+            name,
+            FAILING,
+            f"the check itself failed ({type(exc).__name__}: {detail}); "
+            "run with SPENDSENSE_DEBUG=1 and report it",
+        )
 
 
 def check_frontend(url: str, timeout: float) -> Check:
@@ -68,7 +79,7 @@ def check_frontend(url: str, timeout: float) -> Check:
 def check_api(api_url: str, timeout: float) -> Check:
     from spendsense.ops.health import check_health, health_url
 
-    result = check_health(health_url(api_url), timeout)
+    result = check_health(health_url(api_url, "stack output 'api_url'"), timeout)
     data = result.to_json()
     data.pop("body", None)
     return Check(

@@ -119,15 +119,16 @@ def test_cli_with_both_stack_and_url_is_bad_input(capsys):
 def test_cli_bad_url_is_bad_input(capsys):
     assert main(["health", "--url", "ftp://x"]) == 2
     assert capsys.readouterr().err == (
-        "error: --url: 'ftp://x' is not an http(s) URL; pass e.g. https://api.example.com\n"
+        "error: --url: 'ftp://x' is not an http(s) URL (scheme 'ftp'); "
+        "pass e.g. https://api.example.com\n"
     )
 
 
 def test_cli_non_positive_timeout_is_bad_input(capsys):
     assert main(["health", "--url", "http://x", "--timeout", "0"]) == 2
     assert capsys.readouterr().err == (
-        "error: Invalid value for '--timeout': 0.0 is not in the range x>0. "
-        "(see `spendsense health --help`)\n"
+        "error: Invalid value for '--timeout': '0' is not a number of seconds, more than 0 and "
+        "at most 600 (e.g. 10) (see `spendsense health --help`)\n"
     )
 
 

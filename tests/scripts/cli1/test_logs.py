@@ -143,7 +143,8 @@ def test_bad_since_is_bad_input(logs, run, since):
     code, out, err = run("--since", since)
     assert (code, out) == (2, "")
     assert err == (
-        f"error: --since: {since!r} is not a duration; use a positive number and a unit s, m, h, d "
+        f"error: --since: {since!r} is not a duration; use a positive whole number and a unit "
+        "s, m, h, d "
         "or w (e.g. 30m, 1h, 2d)\n"
     )
 
@@ -171,7 +172,8 @@ def test_zero_limit_is_bad_input(run):
     code, _, err = run("--limit", "0")
     assert code == 2
     assert err == (
-        "error: Invalid value for '--limit': 0 is not in the range x>=1. (see `spendsense logs --help`)\n"
+        "error: Invalid value for '--limit': 0 is not in the range 1<=x<=100000. "
+        "(see `spendsense logs --help`)\n"
     )
 
 

@@ -1,7 +1,8 @@
-"""`spendsense scale`: limits from policies/limits.json and App Runner's CPU/memory pairs; the
-change goes into a copy of Pulumi.<stack>.yaml with its comments and layout kept; --now --yes
-also applies it through UpdateService (model-checked Stubber). Bad input exits 2 and changes
-nothing. The real stack files are never touched."""
+"""`spendsense scale`: limits from policies/limits.json and App Runner's CPU/memory pairs.
+Without --yes it only prints the change (contract 5: "Would ..."), file and service untouched;
+with --yes the change goes into a copy of Pulumi.<stack>.yaml with its comments and layout
+kept; --now --yes also applies it through UpdateService (model-checked Stubber). Bad input
+exits 2 and changes nothing. The real stack files are never touched."""
 
 from __future__ import annotations
 
@@ -56,9 +57,21 @@ def changed_lines(original: Path, edited: Path) -> list[str]:
     return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
 
 
-def test_cpu_and_memory_are_written_keeping_comments_and_layout(stack_copy, capsys):
+def test_without_yes_it_only_prints_the_change_and_writes_nothing(stack_copy, capsys):
     path = stack_copy("staging")
     code, out, err = scale(capsys, path, "staging", "--cpu", "2", "--memory", "4 GB")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "Would change spendsense:api.cpu 1 vCPU -> 2 vCPU in Pulumi.staging.yaml",
+        "Would change spendsense:api.memory 2 GB -> 4 GB in Pulumi.staging.yaml",
+        "Nothing changed. Run again with --yes to do it.",
+    ]
+    assert path.read_bytes() == REAL_FILES["staging"].read_bytes()
+
+
+def test_cpu_and_memory_are_written_with_yes_keeping_comments_and_layout(stack_copy, capsys):
+    path = stack_copy("staging")
+    code, out, err = scale(capsys, path, "staging", "--cpu", "2", "--memory", "4 GB", "--yes")
     assert (code, err) == (0, "")
     assert changed_lines(REAL_FILES["staging"], path) == [
         "-    cpu: 1 vCPU",
@@ -67,16 +80,34 @@ def test_cpu_and_memory_are_written_keeping_comments_and_layout(stack_copy, caps
         "+    memory: 4 GB",
     ]
     assert out.splitlines() == [
-        "Pulumi.staging.yaml: spendsense:api.cpu: 1 vCPU -> 2 vCPU",
-        "Pulumi.staging.yaml: spendsense:api.memory: 2 GB -> 4 GB",
+        "Changed spendsense:api.cpu 1 vCPU -> 2 vCPU in Pulumi.staging.yaml",
+        "Changed spendsense:api.memory 2 GB -> 4 GB in Pulumi.staging.yaml",
         f"Wrote {path}. Apply it with:",
         "  pulumi up --stack staging",
     ]
+    assert not list(path.parent.glob(".Pulumi.staging.yaml.*")), "a temporary file was left"
+
+
+def test_a_file_that_cannot_be_written_is_left_whole(stack_copy, capsys, monkeypatch):
+    """The new text goes to a temporary file that replaces the stack file only when complete."""
+    import os
+
+    path = stack_copy("staging")
+
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    code, out, err = scale(capsys, path, "staging", "--max", "5", "--yes")
+    assert (code, out) == (1, "")
+    assert err == f"error: cannot write {path} (No space left on device); it was left as it was\n"
+    assert path.read_bytes() == REAL_FILES["staging"].read_bytes()
+    assert not list(path.parent.glob(".Pulumi.staging.yaml.*")), "a temporary file was left"
 
 
 def test_instance_range_is_written_in_the_production_file_unchanged_elsewhere(stack_copy, capsys):
     path = stack_copy("production")
-    code, _, _ = scale(capsys, path, "production", "--min", "3", "--max", "12")
+    code, _, _ = scale(capsys, path, "production", "--min", "3", "--max", "12", "--yes")
     assert code == 0
     assert changed_lines(REAL_FILES["production"], path) == [
         "-    minInstances: 2",
@@ -151,7 +182,7 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
     apprunner.assert_no_pending_responses()  # none queued: any App Runner call would have failed
 
 
-def test_now_without_yes_writes_the_file_but_only_says_what_it_would_do_live(
+def test_now_without_yes_changes_neither_the_file_nor_the_live_service(
     stack_copy, write_outputs, apprunner, capsys
 ):
     path = stack_copy("staging")
@@ -168,11 +199,15 @@ def test_now_without_yes_writes_the_file_but_only_says_what_it_would_do_live(
         write_outputs(),
     )
     assert code == 0
-    assert out.splitlines()[-2:] == [
-        "Would apply instance size 2 vCPU / 4 GB to the live App Runner service now (--now).",
-        "The live service was not changed. Run again with --now --yes to do it.",
+    assert out.splitlines() == [
+        "Would change spendsense:api.cpu 1 vCPU -> 2 vCPU in Pulumi.staging.yaml",
+        "Would change spendsense:api.memory 2 GB -> 4 GB in Pulumi.staging.yaml",
+        "Would update App Runner service spendsense-api-staging now: instance size "
+        "2 vCPU / 4 GB, and follow the operation for up to 1200 s.",
+        "Nothing changed. Run again with --yes to do it.",
     ]
-    assert "cpu: 2 vCPU" in path.read_text()
+    assert path.read_bytes() == REAL_FILES["staging"].read_bytes()
+    apprunner.assert_no_pending_responses()  # none queued: any App Runner call would fail
 
 
 def test_now_with_a_missing_output_changes_nothing(stack_copy, write_outputs, capsys):
@@ -261,6 +296,72 @@ def test_now_yes_on_a_busy_service_is_refused(stack_copy, write_outputs, apprunn
     assert (code, err) == (
         1,
         "error: service spendsense-api-staging is in OPERATION_IN_PROGRESS; wait for it (`spendsense status`) and retry\n",
+    )
+    assert path.read_bytes() == REAL_FILES["staging"].read_bytes(), "refused, yet the file changed"
+    apprunner.assert_no_pending_responses()
+
+
+def expect_new_revision(apprunner, current, min_size: int, max_size: int, op_id: str) -> None:
+    asc_arn = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/spendsense-api-staging/2/abcdef0123456789"
+    apprunner.add_response(
+        "create_auto_scaling_configuration",
+        {
+            "AutoScalingConfiguration": {
+                "AutoScalingConfigurationArn": asc_arn,
+                "AutoScalingConfigurationName": "spendsense-api-staging",
+                "AutoScalingConfigurationRevision": 2,
+                "MinSize": min_size,
+                "MaxSize": max_size,
+                "MaxConcurrency": 100,
+            }
+        },
+        {
+            "AutoScalingConfigurationName": "spendsense-api-staging",
+            "MinSize": min_size,
+            "MaxSize": max_size,
+            "MaxConcurrency": 100,
+        },
+    )
+    apprunner.add_response(
+        "update_service",
+        {"Service": current, "OperationId": op_id},
+        {"ServiceArn": SERVICE_ARN, "AutoScalingConfigurationArn": asc_arn},
+    )
+
+
+def test_a_failed_live_apply_says_the_file_changed_and_a_rerun_applies_it_live(
+    stack_copy, write_outputs, apprunner, capsys
+):
+    """--now --yes writes the file, then the operation fails: the error says what state each is
+    in; running the same command again (the file already has the values) still applies them."""
+    path = stack_copy("staging")
+    outputs = write_outputs()
+    current = service()
+    apprunner.add_response("describe_service", {"Service": current}, {"ServiceArn": SERVICE_ARN})
+    expect_new_revision(apprunner, current, 1, 5, op(12))
+    apprunner.add_response("list_operations", operation(op(12), "FAILED"))
+    code, out, err = scale(
+        capsys, path, "staging", "--max", "5", "--now", "--yes", "--outputs", outputs
+    )
+    assert code == 1
+    assert "maxInstances: 5" in path.read_text()
+    assert err.strip().splitlines()[-1] == (
+        f"error: App Runner UPDATE_SERVICE {op(12)} on spendsense-api-staging failed (FAILED); "
+        "see `spendsense logs` for the reason -- Pulumi.staging.yaml has the new values, but the "
+        "live service may not: check `spendsense status`, then run this command again with "
+        "--now --yes or `pulumi up --stack staging`"
+    )
+
+    apprunner.add_response("describe_service", {"Service": current}, {"ServiceArn": SERVICE_ARN})
+    expect_new_revision(apprunner, current, 1, 5, op(13))
+    apprunner.add_response("list_operations", operation(op(13), "SUCCEEDED"))
+    code, out, err = scale(
+        capsys, path, "staging", "--max", "5", "--now", "--yes", "--outputs", outputs
+    )
+    assert code == 0, err
+    assert out.splitlines()[0] == "Pulumi.staging.yaml already has these values."
+    assert out.splitlines()[1] == (
+        "Applied a new auto scaling revision with 1..5 instances to the live service."
     )
     apprunner.assert_no_pending_responses()
 
