@@ -457,34 +457,41 @@ _FOREIGN_REQUIRED = {
 }
 
 
-def _describe_pydantic_error(error: Mapping[str, Any], model: type[_Model]) -> tuple[str, str]:
-    """Turn one pydantic error into (field path as written in YAML, problem)."""
-    loc = [str(part) for part in error["loc"]]
+def describe_problem(error: Mapping[str, Any], allowed: str | None = None) -> str:
+    """The text after "<key>: " for one pydantic error (`allowed`: the model's known keys)."""
     ctx = error.get("ctx") or {}
     inner = ctx.get("error")
-    if isinstance(inner, _FieldError):
-        return inner.field, str(inner)
+    if isinstance(inner, ValueError):
+        return str(inner)
     kind = error["type"]
     value = error.get("input")
     if kind == "missing":
-        return ".".join(loc), "is required; add it to the stack file"
+        return "is required; add it to the stack file"
     if kind == "extra_forbidden":
-        allowed = ", ".join(field.alias or name for name, field in model.model_fields.items())
-        return ".".join(loc), f"is not a known setting (allowed: {allowed}); check the spelling"
+        listed = f" (allowed: {allowed})" if allowed else ""
+        return f"is not a known setting{listed}; check the spelling"
     if kind.startswith("int_"):
-        return ".".join(loc), f"must be a whole number (got {_got(value)})"
+        return f"must be a whole number (got {_got(value)})"
     if kind.startswith("float_"):
-        return ".".join(loc), f"must be a number (got {_got(value)})"
+        return f"must be a number (got {_got(value)})"
     if kind.startswith("bool_"):
-        return ".".join(loc), f"must be true or false (got {_got(value)})"
+        return f"must be true or false (got {_got(value)})"
     if kind.startswith("string_"):
-        return ".".join(loc), f"must be a string (got {_got(value)})"
+        return f"must be a string (got {_got(value)})"
     if kind in {"tuple_type", "list_type"}:
-        return ".".join(loc), f"must be a list (got {_got(value)})"
+        return f"must be a list (got {_got(value)})"
     if kind in {"dict_type", "model_type"}:
-        return ".".join(loc), f"must be a mapping of keys to values (got {_got(value)})"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return ".".join(loc), message
+        return f"must be a mapping of keys to values (got {_got(value)})"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _describe_pydantic_error(error: Mapping[str, Any], model: type[_Model]) -> tuple[str, str]:
+    """Turn one pydantic error into (field path as written in YAML, problem)."""
+    inner = (error.get("ctx") or {}).get("error")
+    if isinstance(inner, _FieldError):
+        return inner.field, str(inner)
+    allowed = ", ".join(field.alias or name for name, field in model.model_fields.items())
+    return ".".join(str(part) for part in error["loc"]), describe_problem(error, allowed)
 
 
 def _parse_object(name: str, raw: Any) -> _Model:

@@ -10,13 +10,14 @@ written in `Pulumi.<stack>.yaml`, what is allowed and what was given, for exampl
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+
+from infra.settings import _got, describe_problem, matches
 
 NAMESPACE = "spendsense-ci-trust"
 STACK_ENVIRONMENTS = ("staging", "production")
@@ -45,19 +46,8 @@ class TrustSettingsError(pulumi.RunError):
         super().__init__(f"{key}: {problem}")
 
 
-def _got(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else str(value)
-
-
 def _matches(pattern: str, what: str) -> Any:
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"must be {what} (got {_got(value)})")
-        return value
-
-    return AfterValidator(check)
+    return AfterValidator(matches(pattern, what))
 
 
 GithubName = Annotated[str, _matches(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})", "a GitHub owner or repository name (letters, digits, ., _ and -)")]  # fmt: skip
@@ -198,12 +188,7 @@ def parse_trust_settings(raw: Mapping[str, Any]) -> TrustSettings:
         key = head or f"{NAMESPACE}:{location[0]}"
         for part in location[1:]:
             key += f"[{part}]" if part.isdigit() else f".{part}"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "is not a known field; check the spelling"
-        elif error["type"] == "missing":
-            message = "is required"
-        raise TrustSettingsError(key, message) from None
+        raise TrustSettingsError(key, describe_problem(error)) from None
     names = [env.name for env in settings.environments]
     if len(set(names)) != len(names) or not names:
         raise TrustSettingsError(
