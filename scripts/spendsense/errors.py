@@ -32,3 +32,9 @@ class OperationFailed(SpendsenseError):
     """A check failed or an operation on a live system did not succeed: exit 1."""
 
     exit_code = 1
+
+
+class Interrupted(SpendsenseError):
+    """Ctrl-C while a change was under way: the message says what state it was left in."""
+
+    exit_code = 130

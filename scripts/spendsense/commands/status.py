@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import click
 
-from spendsense.errors import OperationFailed
+from spendsense.errors import BadInput, OperationFailed
 from spendsense.options import (
     HTTP_TIMEOUT_MAX,
     Seconds,
@@ -30,7 +31,9 @@ from spendsense.options import (
 def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) -> None:
     """Show the state of the whole system: frontend (HTTP 200), API health, the App Runner
     service, CloudWatch alarms in ALARM and the age of the newest daily backup.
-    Exit 0 if every check is ok, 1 if any is failing, 2 on bad input.
+    Every row is shown even when some cannot run. Exit 0 if every check is ok, 1 if any is
+    failing, 2 if a row could not run because of bad input (a missing stack output, missing
+    or refused AWS credentials).
 
     \b
     Example:
@@ -43,15 +46,16 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
     from spendsense.outputs import load_outputs
 
     outputs = load_outputs(stack, outputs_file)
-    frontend_url = str(outputs.require("frontend_url"))
-    api_url = str(outputs.require("api_url"))
-    service_arn = str(outputs.require("api_service_arn"))
-    service_name = str(outputs.require("api_service_name"))
+
+    def output(name: str) -> Callable[[], str]:
+        # Deferred: a missing output fails the rows that need it, and the others still show.
+        return lambda: str(outputs.require(name))
+
     checks = system_status(
-        frontend_url=frontend_url,
-        api_url=api_url,
-        service_arn=service_arn,
-        alarm_prefix=f"{service_name}-",
+        frontend_url=output("frontend_url"),
+        api_url=output("api_url"),
+        service_arn=output("api_service_arn"),
+        alarm_prefix=lambda: f"{outputs.require('api_service_name')}-",
         backup_bucket=outputs.get("backup_bucket"),
         backup_prefix=str(outputs.get("backup_prefix") or "daily/"),
         apprunner=apprunner.make_apprunner_client,
@@ -74,4 +78,9 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
             mark = {"ok": "ok", "failing": "FAIL"}.get(check.state, "--")
             click.echo(f"  {check.name.ljust(width)}  {mark:<4}  {check.detail}")
     if failing:
-        raise OperationFailed(f"{len(failing)} check(s) failing: {', '.join(failing)}")
+        message = f"{len(failing)} check(s) failing: {', '.join(failing)}"
+        bad = [check for check in checks if check.state == FAILING and check.bad_input]
+        if bad:
+            # Something the user can fix (an output, credentials) kept a check from running.
+            raise BadInput(f"{message}; {bad[0].name}: {bad[0].detail}")
+        raise OperationFailed(message)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import OperationFailed
+from spendsense.errors import Interrupted, OperationFailed
 from spendsense.ops.health import HealthResult
 
 # The retry policy of every App Runner call. The client makes one attempt per call (see
@@ -404,6 +404,25 @@ def wait_for_operation(
         sleep(max(0.0, min(poll, deadline - clock())))
 
 
+def follow_or_explain(
+    client: Any,
+    service_arn: str,
+    operation_id: str,
+    what: str,
+    **wait: Any,
+) -> str:
+    """wait_for_operation, but Ctrl-C says which operation goes on without us (exit 130)."""
+    try:
+        return wait_for_operation(client, service_arn, operation_id, **wait)
+    except KeyboardInterrupt:
+        name = service_name_from_arn(service_arn)
+        raise Interrupted(
+            f"interrupted while following App Runner operation {operation_id} ({what}) on "
+            f"{name}; App Runner goes on with it and nothing was rolled back: follow it with "
+            "`spendsense status` and check `spendsense health` when it ends"
+        ) from None
+
+
 @dataclass(frozen=True)
 class ServiceState:
     """What `status` shows about the service."""
@@ -480,10 +499,11 @@ def roll_out(
         else:
             operation_id = update_image(client, current, image, progress=say)
             say(f"UpdateService to {image}: operation {operation_id}")
-        wait_for_operation(
+        follow_or_explain(
             client,
             arn,
             operation_id,
+            f"pointing the service at {image}",
             timeout=timeout,
             poll=poll,
             progress=say,
@@ -492,9 +512,17 @@ def roll_out(
         )
 
     def healthy() -> HealthResult:
-        return gate_health(
-            api_health, attempts=health_attempts, delay=poll, progress=say, sleep=sleep
-        )
+        try:
+            return gate_health(
+                api_health, attempts=health_attempts, delay=poll, progress=say, sleep=sleep
+            )
+        except KeyboardInterrupt:
+            running = current_image(describe_service(client, arn)) or "an unknown image"
+            raise Interrupted(
+                f"interrupted during the health check after the {verb} of {target}; the "
+                f"service points at {running} and nothing was rolled back: check "
+                "`spendsense health`, and `spendsense rollback api` if it is unhealthy"
+            ) from None
 
     failure: str
     try:

@@ -72,6 +72,17 @@ def _normalize(text: str, unit: str, known: list[str]) -> str | None:
     return next((item for item in known if size_value(item) == value), f"{match.group(1)} {unit}")
 
 
+def _whole(api: Mapping[str, Any], key: str, default: int, file_name: str) -> int:
+    """A whole-number field of the stack file's spendsense:api, or BadInput naming it."""
+    value = api.get(key, default)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise BadInput(
+        f"{API_KEY}.{key} in {file_name} is {value!r}, not a whole number; fix the stack file "
+        "(`spendsense plan` checks it)"
+    )
+
+
 @dataclass(frozen=True)
 class Change:
     key: str  # the field inside spendsense:api (camelCase, as in the stack file)
@@ -193,8 +204,10 @@ def plan_scale(
                 f"{option}: {value} is outside {low}..{high} "
                 f"(apprunner.minInstances..apprunner.maxInstances in {where})"
             )
-    new_min = min_instances if min_instances is not None else int(api.get("minInstances", low))
-    new_max = max_instances if max_instances is not None else int(api.get("maxInstances", high))
+    new_min = min_instances if min_instances is not None else _whole(api, "minInstances", low, name)
+    new_max = (
+        max_instances if max_instances is not None else _whole(api, "maxInstances", high, name)
+    )
     if new_min > new_max:
         if min_instances is not None and max_instances is not None:
             raise BadInput(f"--min: {new_min} is above --max {new_max}")
@@ -311,6 +324,12 @@ def apply_now(
         client, service_arn, "scale the App Runner service", progress=progress, **changes
     )
     progress(f"UpdateService: operation {operation_id}")
-    return apprunner.wait_for_operation(
-        client, service_arn, operation_id, timeout=timeout, poll=poll, progress=progress
+    return apprunner.follow_or_explain(
+        client,
+        service_arn,
+        operation_id,
+        "scaling the service",
+        timeout=timeout,
+        poll=poll,
+        progress=progress,
     )

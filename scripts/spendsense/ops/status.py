@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import SpendsenseError, debug_enabled
+from spendsense.errors import BadInput, SpendsenseError, debug_enabled
 
 OK = "ok"
 FAILING = "failing"
@@ -35,6 +35,9 @@ class Check:
     state: str
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
+    # the check could not run because of the user's input (a missing stack output, missing or
+    # refused credentials): `status` then exits 2, not 1
+    bad_input: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "state": self.state, "detail": self.detail, **self.data}
@@ -45,7 +48,7 @@ def _guard(name: str, fn: Callable[[], Check]) -> Check:
     try:
         return fn()
     except SpendsenseError as exc:
-        return Check(name, FAILING, " ".join(str(exc).split()))
+        return Check(name, FAILING, " ".join(str(exc).split()), bad_input=isinstance(exc, BadInput))
     except Exception as exc:  # a bug or an unforeseen library error: still show the other rows
         if debug_enabled():
             raise
@@ -169,12 +172,25 @@ def check_backup(
     return Check("backup", OK, detail, data)
 
 
+Value = str | None | Callable[[], str]
+
+
+def _value(value: Value) -> str:
+    """A stack output handed in as a value or as a deferred `outputs.require(...)`: a missing
+    output then fails only the rows that need it (its BadInput becomes that row's reason)."""
+    if callable(value):
+        return value()
+    if not value:
+        raise BadInput("a stack output this check needs is missing")
+    return value
+
+
 def system_status(
     *,
-    frontend_url: str,
-    api_url: str,
-    service_arn: str,
-    alarm_prefix: str,
+    frontend_url: Value,
+    api_url: Value,
+    service_arn: Value,
+    alarm_prefix: Value,
     backup_bucket: str | None,
     backup_prefix: str,
     apprunner: Callable[[], Any],
@@ -185,9 +201,9 @@ def system_status(
 ) -> list[Check]:
     """Every check, in the runbook's order; none raises."""
     return [
-        _guard("frontend", lambda: check_frontend(frontend_url, timeout)),
-        _guard("api", lambda: check_api(api_url, timeout)),
-        _guard("service", lambda: check_service(apprunner(), service_arn)),
-        _guard("alarms", lambda: check_alarms(cloudwatch(), alarm_prefix)),
+        _guard("frontend", lambda: check_frontend(_value(frontend_url), timeout)),
+        _guard("api", lambda: check_api(_value(api_url), timeout)),
+        _guard("service", lambda: check_service(apprunner(), _value(service_arn))),
+        _guard("alarms", lambda: check_alarms(cloudwatch(), _value(alarm_prefix))),
         _guard("backup", lambda: check_backup(storage, backup_bucket, backup_prefix, now)),
     ]

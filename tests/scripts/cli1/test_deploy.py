@@ -410,3 +410,48 @@ def test_a_5xx_on_update_service_whose_operation_started_is_followed_to_the_end(
     assert out.startswith(f"deploy of {NEW_IMAGE} succeeded; the API is healthy (")
     assert f"UPDATE_SERVICE operation {op(9)} did start; following it" in err
     apprunner.assert_no_pending_responses()
+
+
+def test_ctrl_c_while_following_says_the_operation_goes_on_and_exits_130(
+    apprunner, run, monkeypatch
+):
+    from spendsense.ops import apprunner as ops
+
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(10))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ops, "wait_for_operation", interrupted)
+    code, out, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert (code, out) == (130, "")
+    assert err.strip().splitlines()[-1] == (
+        f"error: interrupted while following App Runner operation {op(10)} (pointing the "
+        f"service at {NEW_IMAGE}) on spendsense-api-staging; App Runner goes on with it and "
+        "nothing was rolled back: follow it with `spendsense status` and check "
+        "`spendsense health` when it ends"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_ctrl_c_during_the_health_check_says_which_image_runs(apprunner, run, monkeypatch):
+    from spendsense.ops import apprunner as ops
+
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(11))
+    expect_operation(apprunner, op(11), "SUCCEEDED")
+    expect_describe(apprunner, image=NEW_IMAGE)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ops, "gate_health", interrupted)
+    code, _, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert code == 130
+    assert err.strip().splitlines()[-1] == (
+        f"error: interrupted during the health check after the deploy of {NEW_IMAGE}; the "
+        f"service points at {NEW_IMAGE} and nothing was rolled back: check `spendsense health`, "
+        "and `spendsense rollback api` if it is unhealthy"
+    )
+    apprunner.assert_no_pending_responses()

@@ -185,3 +185,16 @@ def test_parse_since_units():
 def test_help_has_an_example(capsys):
     assert main(["logs", "--help"]) == 0
     assert "spendsense logs --stack production --since 1h --filter ERROR" in capsys.readouterr().out
+
+
+def test_ctrl_c_ends_follow_quietly_with_exit_0(logs, run, monkeypatch):
+    """Ctrl-C is how --follow is meant to stop: not an error."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ops_logs, "follow", interrupted)
+    code, out, err = run("--follow")
+    assert code == 0
+    assert len(out.splitlines()) == 4  # the last hour was printed first
+    assert "error" not in err

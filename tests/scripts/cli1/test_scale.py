@@ -369,3 +369,14 @@ def test_a_failed_live_apply_says_the_file_changed_and_a_rerun_applies_it_live(
 def test_help_has_an_example(capsys):
     assert main(["scale", "--help"]) == 0
     assert "spendsense scale --stack production --cpu 2 --memory 4" in capsys.readouterr().out
+
+
+def test_a_stack_file_with_a_non_integer_instance_count_is_bad_input(stack_copy, capsys):
+    path = stack_copy("staging")
+    path.write_text(path.read_text().replace("maxInstances: 3", "maxInstances: three"))
+    code, out, err = scale(capsys, path, "staging", "--min", "2", "--yes")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: spendsense:api.maxInstances in Pulumi.staging.yaml is 'three', not a whole "
+        "number; fix the stack file (`spendsense plan` checks it)\n"
+    )

@@ -133,27 +133,47 @@ def test_without_a_backup_bucket_output_the_backup_is_not_checked(apprunner, clo
 
 
 def test_a_check_that_cannot_run_is_a_failing_row_not_a_crash(apprunner, cloudwatch, run):
+    """Refused credentials fail the row (the others still show) and make it exit 2."""
     apprunner.add_client_error(
         "describe_service",
         service_error_code="AccessDeniedException",
         service_message="no",
         http_status_code=403,
     )
-    code, out, _ = run()
-    assert code == 1
+    code, out, err = run()
+    assert code == 2
     assert (
         "  service   FAIL  describe the App Runner service: AWS refused the credentials (AccessDeniedException: no)"
         in out
     )
-
-
-def test_missing_output_is_bad_input(apprunner, write_outputs, capsys):
-    path = write_outputs(frontend_url=None)
-    assert main(["status", "--stack", "staging", "--outputs", path]) == 2
-    assert capsys.readouterr().err == (
-        f"error: stack output 'frontend_url' is missing or unknown in {path}; "
-        "run `pulumi up` for stack staging or pass --outputs FILE that has it\n"
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.endswith(
+        "; service: describe the App Runner service: AWS refused the credentials "
+        "(AccessDeniedException: no)\n"
     )
+
+
+def test_a_missing_output_fails_its_rows_the_others_still_show_and_exit_2(
+    apprunner, cloudwatch, api_server, write_outputs, capsys
+):
+    apprunner.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
+    path = write_outputs(frontend_url=None, backup_bucket=None)
+    assert main(["status", "--stack", "staging", "--outputs", path, "--json"]) == 2
+    captured = capsys.readouterr()
+    states = {check["name"]: check["state"] for check in json.loads(captured.out)["checks"]}
+    assert states == {
+        "frontend": "failing",
+        "api": "ok",
+        "service": "ok",
+        "alarms": "ok",
+        "backup": "not checked",
+    }
+    message = (
+        f"stack output 'frontend_url' is missing or unknown in {path}; "
+        "run `pulumi up` for stack staging or pass --outputs FILE that has it"
+    )
+    assert captured.err == f"error: 1 check(s) failing: frontend; frontend: {message}\n"
+    apprunner.assert_no_pending_responses()
 
 
 def test_unknown_stack_is_bad_input(capsys):
