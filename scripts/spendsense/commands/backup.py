@@ -21,6 +21,7 @@ from spendsense.ops.backups import (
     verify_exports,
 )
 from spendsense.ops.progress import make_progress
+from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import StackOutputs, load_outputs
 from spendsense.repo import REPO_ROOT
@@ -192,12 +193,12 @@ def verify_command(
 @json_option
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=TIMEOUT,
     default=3600,
     show_default=True,
     help="Seconds to wait for the export.",
 )
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=10, hidden=True)
+@click.option("--poll-interval", type=POLL_INTERVAL, default=10, hidden=True)
 @now_option
 def create_command(
     stack: str,
@@ -218,7 +219,7 @@ def create_command(
       spendsense backup create --stack production --at 2026-11-27T03:15:00Z --yes
     """
     now = _now(now_text)
-    at = parse_at(at_text, now) if at_text else None
+    at = parse_at(at_text, now) if at_text is not None else None  # --at "" is an error
     outputs = load_outputs(stack, outputs_file)
     bucket = outputs.require("backup_bucket")
     project = outputs.require("firestore_project")

@@ -20,7 +20,7 @@ from spendsense.ops.drill import (
 )
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import stack_projects
-from spendsense.ops.window import parse_now
+from spendsense.ops.window import POLL_INTERVAL, TIMEOUT, parse_now
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
 
@@ -48,12 +48,12 @@ from spendsense.outputs import load_outputs
 @json_option
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=TIMEOUT,
     default=3600,
     show_default=True,
     help="Seconds to wait for the import.",
 )
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=10, hidden=True)
+@click.option("--poll-interval", type=POLL_INTERVAL, default=10, hidden=True)
 def drill(
     stack: str,
     outputs_file: str | None,
@@ -77,7 +77,12 @@ def drill(
     """
     outputs = load_outputs(stack, outputs_file)
     own_project = outputs.require("firestore_project")
-    target = target_project or outputs.get("backup_test_project") or DEFAULT_TEST_PROJECT
+    # An empty --target-project (an unset variable) is an error, not "the default".
+    target = (
+        target_project
+        if target_project is not None
+        else outputs.get("backup_test_project") or DEFAULT_TEST_PROJECT
+    )
     stacks = stack_projects()
     stacks.setdefault(own_project, stack)
     check_target(target, own_project, stacks)

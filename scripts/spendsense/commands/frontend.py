@@ -6,7 +6,7 @@ import json
 
 import click
 
-from spendsense.ops.vercel import VercelClient, plan_rollback, vercel_token
+from spendsense.ops.vercel import VercelClient, check_to, plan_rollback, vercel_token
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
 
@@ -35,6 +35,7 @@ def rollback_frontend(
       spendsense rollback frontend --stack production --yes
       spendsense rollback frontend --stack production --to dpl_AbC123 --yes
     """
+    to = check_to(to)
     token = vercel_token()
     outputs = load_outputs(stack, outputs_file)
     project_id = outputs.require("vercel_project_id")

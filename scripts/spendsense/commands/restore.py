@@ -10,10 +10,17 @@ import click
 from spendsense.clients import make_client, storage_client
 from spendsense.errors import BadInput
 from spendsense.ops.apprunner import service_name_from_arn
-from spendsense.ops.backups import export_counts, find_export
+from spendsense.ops.backups import export_counts, find_export, parse_export_path
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import check_project_id, stack_projects
-from spendsense.ops.window import describe_status, load_window, parse_now, window_status
+from spendsense.ops.window import (
+    POLL_INTERVAL,
+    TIMEOUT,
+    describe_status,
+    load_window,
+    parse_now,
+    window_status,
+)
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
 
@@ -49,12 +56,12 @@ def apprunner_client() -> Any:
 @json_option
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=TIMEOUT,
     default=3600,
     show_default=True,
     help="Seconds to wait for each of the pause, the import and the resume.",
 )
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=10, hidden=True)
+@click.option("--poll-interval", type=POLL_INTERVAL, default=10, hidden=True)
 @click.option("--now", "now_text", default=None, hidden=True)
 def restore(
     stack: str,
@@ -96,6 +103,7 @@ def restore(
                 f"{owners[project]} --from ...` instead"
             )
     own = project == own_project
+    parse_export_path(bucket, source)  # a path that cannot be an export: exit 2 before any call
     database = (outputs.get("firestore_database") or "(default)") if own else "(default)"
     service_arn = outputs.require("api_service_arn") if own else ""
     service_name = outputs.get("api_service_name") or (

@@ -12,6 +12,7 @@ from spendsense.ops.apprunner import service_name_from_arn
 from spendsense.ops.health import health_url
 from spendsense.ops.jwt import rotate_jwt as run_rotation
 from spendsense.ops.progress import make_progress
+from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
 
@@ -28,13 +29,13 @@ def apprunner_client() -> Any:
 @json_option
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=TIMEOUT,
     default=900,
     show_default=True,
     help="Seconds to wait for the rotation and for the deployment.",
 )
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=5, hidden=True)
-@click.option("--health-interval", type=click.FloatRange(min=0), default=10, hidden=True)
+@click.option("--poll-interval", type=POLL_INTERVAL, default=5, hidden=True)
+@click.option("--health-interval", type=POLL_INTERVAL, default=10, hidden=True)
 def rotate_jwt(
     stack: str,
     outputs_file: str | None,

@@ -79,9 +79,11 @@ class Export:
 def parse_stamp(stamp: str) -> datetime | None:
     """`YYYYMMDD_HHMMSS` as an aware UTC datetime, or None if it is not a valid time."""
     try:
-        return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+        moment = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
+    # Firestore has no exports before 1970 or after 2999; such a name is not an export's.
+    return moment if 1970 <= moment.year <= 2999 else None
 
 
 def stamp(moment: datetime) -> str:
@@ -177,28 +179,42 @@ def newest_daily_export(client: Any, bucket: str, prefix: str = DAILY_PREFIX) ->
     return max(daily, key=lambda e: e.time, default=None)
 
 
-def find_export(client: Any, bucket: str, path: str) -> Export:
-    """The export that `path` names: `gs://<bucket>/daily/YYYYMMDD_HHMMSS/`, `daily/...`,
-    `manual-...` (with or without the trailing slash). Exit 2 if it is not one."""
+def parse_export_path(bucket: str, path: str, option: str = "--from") -> tuple[str, datetime]:
+    """(folder prefix, time) of the export `path` names, without reading the bucket:
+    `gs://<bucket>/daily/YYYYMMDD_HHMMSS/`, `daily/...`, `manual-...` (with or without the
+    trailing slash). Exit 2 if it cannot name an export folder of the stack's bucket."""
     text = path.strip()
     if text.startswith("gs://"):
         rest = text[len("gs://") :]
         given_bucket, _, text = rest.partition("/")
+        if not given_bucket:
+            raise BadInput(
+                f"{option}: {path[:200]!r} names no bucket; expected gs://{bucket}/daily/"
+                "YYYYMMDD_HHMMSS/ (see `spendsense backup list`)"
+            )
         if given_bucket != bucket:
             raise BadInput(
-                f"--from: {path} is in bucket {given_bucket!r}, not the stack's backup bucket "
-                f"{bucket!r}; pass an export listed by `spendsense backup list`"
+                f"{option}: {path[:200]!r} is in bucket {given_bucket[:100]!r}, not the stack's backup "
+                f"bucket {bucket!r}; pass an export listed by `spendsense backup list`"
             )
     prefix = _normal_prefix(text)
     name = prefix.rstrip("/").rsplit("/", 1)[-1]
     stamp_text = name[len(MANUAL_PREFIX) :] if name.startswith(MANUAL_PREFIX) else name
     when = parse_stamp(stamp_text) if re.fullmatch(r"\d{8}_\d{6}", stamp_text) else None
-    if not prefix or when is None:
+    if not prefix or when is None or not prefix.isascii() or not prefix.isprintable():
         raise BadInput(
-            f"--from: {path!r} is not an export folder; expected gs://{bucket}/daily/"
+            f"{option}: {path[:200]!r} is not an export folder; expected gs://{bucket}/daily/"
             f"YYYYMMDD_HHMMSS/ or gs://{bucket}/manual-YYYYMMDD_HHMMSS/ "
             "(see `spendsense backup list`)"
         )
+    return prefix, when
+
+
+def find_export(client: Any, bucket: str, path: str) -> Export:
+    """The export that `path` names (see `parse_export_path`), checked in the bucket: it
+    holds objects and its `.overall_export_metadata`. Exit 2 otherwise."""
+    prefix, when = parse_export_path(bucket, path)
+    name = prefix.rstrip("/").rsplit("/", 1)[-1]
     kind = "manual" if name.startswith(MANUAL_PREFIX) else "daily"
     blobs = _list_blobs(client, bucket, prefix)
     if not blobs:
@@ -298,20 +314,23 @@ def verify_exports(
     )
 
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_DURATION_RE = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(text: str, option: str) -> timedelta:
-    """`26h`, `90m`, `2d`, `45s` as a timedelta; exit 2 with the expected form otherwise."""
+    """`26h`, `90m`, `2d`, `45s` as a timedelta (at most 3650 days); exit 2 otherwise."""
     match = _DURATION_RE.match(text)
     if not match or float(match.group(1)) <= 0:
         raise BadInput(
             f"{option}: {text!r} is not a duration; use a positive number with s, m, h or d "
             "(e.g. 26h)"
         )
-    value = float(match.group(1))
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: value})
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise BadInput(f"{option}: {text!r} is too long; the most is 3650d (e.g. 26h)")
+    return timedelta(seconds=seconds)
 
 
 # --- what an export holds --------------------------------------------------------------------
@@ -519,15 +538,9 @@ PITR_WINDOW = timedelta(days=7)
 def parse_at(text: str, now: datetime) -> datetime:
     """`--at`: an ISO 8601 time with an offset, on a whole minute, in the past, within the
     point-in-time-recovery window (7 days); exit 2 otherwise."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise BadInput(
-            f"--at: {text!r} is not an ISO 8601 time with an offset; e.g. 2026-11-27T03:15:00Z"
-        )
-    moment = moment.astimezone(UTC)
+    from spendsense.ops.window import parse_time
+
+    moment = parse_time(text, "--at", example="2026-11-27T03:15:00Z")
     if moment.second or moment.microsecond:
         rounded = moment.replace(second=0, microsecond=0)
         raise BadInput(

@@ -38,13 +38,28 @@ class Deployment:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Deployment:
-        created_ms = data.get("created") or data.get("createdAt") or 0
+        """One deployment of a listing; OperationFailed if it has no id or no readable
+        creation time (guessing either could promote the wrong deployment)."""
+        uid = data.get("uid") or data.get("id")
+        if not isinstance(uid, str) or not uid:
+            raise OperationFailed(f"Vercel listed a deployment without an id ({str(data)[:120]})")
+        created_ms: Any = data.get("created") or data.get("createdAt")
+        try:
+            if isinstance(created_ms, bool) or created_ms is None:
+                raise TypeError("not a number")
+            created = datetime.fromtimestamp(float(created_ms) / 1000, tz=UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise OperationFailed(
+                f"Vercel listed deployment {uid} without a readable creation time "
+                f"(created: {str(created_ms)[:40]}); pass --to to name the deployment"
+            ) from None
+        target = data.get("target")
         return cls(
-            uid=str(data.get("uid") or data.get("id") or ""),
+            uid=uid,
             url=str(data.get("url") or ""),
-            created=datetime.fromtimestamp(int(created_ms) / 1000, tz=UTC),
+            created=created,
             state=str(data.get("readyState") or data.get("state") or "UNKNOWN"),
-            target=data.get("target"),
+            target=target if isinstance(target, str) else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -66,7 +81,27 @@ def vercel_token() -> str:
             "VERCEL_TOKEN is not set; create a token at https://vercel.com/account/tokens "
             "and export VERCEL_TOKEN"
         )
+    if not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
+        # It goes into an HTTP header: a pasted newline or a non-ASCII quote would fail there.
+        raise BadInput(
+            "VERCEL_TOKEN holds characters a token cannot have (spaces, line breaks or "
+            "non-ASCII); export the token exactly as Vercel shows it"
+        )
     return token
+
+
+def check_to(to: str | None) -> str | None:
+    """`--to`: None (the previous deployment) or a non-blank id/URL; an empty value (an
+    unset variable) is an error, never "the previous one"."""
+    if to is None:
+        return None
+    wanted = to.strip()
+    if not wanted or len(wanted) > 300 or not wanted.isprintable():
+        raise BadInput(
+            f"--to: {to[:80]!r} is not a deployment; pass a deployment id (dpl_...) or URL "
+            "from `vercel ls --prod`, or leave --to out for the previous one"
+        )
+    return wanted
 
 
 class VercelClient:
@@ -191,17 +226,25 @@ def plan_rollback(
     created before the one that serves the frontend now."""
     deployments = client.production_deployments(project_id, team_id)
     current_id: str | None = None
-    if frontend_url:
-        host = urlsplit(frontend_url if "://" in frontend_url else f"https://{frontend_url}")
-        if host.hostname:
-            current_id = client.serving(host.hostname, team_id)
+    if isinstance(frontend_url, str) and frontend_url:
+        try:
+            hostname = urlsplit(
+                frontend_url if "://" in frontend_url else f"https://{frontend_url}"
+            ).hostname
+        except ValueError:  # e.g. an unbalanced "[" in the output
+            hostname = None
+        if hostname:
+            current_id = client.serving(hostname, team_id)
     ready = [d for d in deployments if d.state == READY]
     current = next((d for d in deployments if d.uid == current_id), None)
     if current is None:
         current = ready[0] if ready else None  # the newest READY one serves, unless rolled back
     if to:
         wanted = to.strip()
-        wanted_host = urlsplit(wanted).hostname if "://" in wanted else None
+        try:
+            wanted_host = urlsplit(wanted).hostname if "://" in wanted else None
+        except ValueError:
+            wanted_host = None
         key = wanted_host or wanted
         target = next((d for d in deployments if key in (d.uid, d.url)), None)
         if target is None:

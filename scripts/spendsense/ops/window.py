@@ -9,11 +9,14 @@ as an argument so the rules are tested with a fixed clock.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
 
 from spendsense.errors import BadInput
 from spendsense.repo import REPO_ROOT
@@ -136,16 +139,69 @@ def describe_status(status: WindowStatus) -> str:
     )
 
 
-def parse_now(text: str | None) -> datetime:
-    """`--now` (ISO 8601 with an offset, for rehearsals and tests) or the current time."""
-    if text is None:
-        return datetime.now(UTC)
+# --- time inputs -----------------------------------------------------------------------------
+
+# The times a command accepts (`--now`, `--at`): far enough either way for any rehearsal,
+# near enough that every date computation (a week ahead, a time zone's offset) stays valid.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def parse_time(text: str, option: str, example: str = "2026-11-03T07:30:00Z") -> datetime:
+    """An ISO 8601 time with an offset, as UTC, between 1970 and 2999; exit 2 otherwise."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment: datetime | None = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
+        raise BadInput(f"{option}: {text!r} is not an ISO 8601 time with an offset; e.g. {example}")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
         raise BadInput(
-            f"--now: {text!r} is not an ISO 8601 time with an offset; e.g. 2026-11-03T07:30:00Z"
+            f"{option}: {text!r} is out of range; give a time between 1970-01-01 and "
+            f"2999-12-31 (e.g. {example})"
         )
-    return moment.astimezone(UTC)
+    return moment
+
+
+def parse_now(text: str | None, option: str = "--now") -> datetime:
+    """`--now` (ISO 8601 with an offset, for rehearsals and tests) or the current time."""
+    if text is None:
+        return datetime.now(UTC)
+    return parse_time(text, option)
+
+
+class Seconds(click.ParamType):
+    """A number of seconds between `low` and `high` (no nan, no inf): for --timeout and
+    --poll-interval, whose values feed deadlines and sleeps."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low = low
+        self.high = high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            self.fail(
+                f"{value!r} is not a number of seconds from {self.low:g} to {self.high:g}",
+                param,
+                ctx,
+            )
+        return number
+
+
+TIMEOUT = Seconds(1, 86_400)  # an export, import or App Runner operation: at most a day
+POLL_INTERVAL = Seconds(0, 3600)

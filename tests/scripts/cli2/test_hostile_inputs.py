@@ -1,0 +1,132 @@
+"""Hostile values for every part-2 command: each is bad input (exit 2) with ONE `error:` line
+that names the option, never a traceback and never a silent default.
+
+Nothing here needs a cloud or an emulator: every value must be refused before any client is
+built. The environment has no Google credentials, no emulator variables and no Vercel token,
+so a value that slipped through would fail with a message about those instead (and the test
+would see that the option is not named)."""
+
+from __future__ import annotations
+
+import pytest
+from spendsense.cli import main
+
+EXPORT = "daily/20261124_020000"
+
+CASES: list[tuple[str, list[str], str]] = [
+    # backup verify --max-age: overflowing, zero, negative, empty, exponent, words
+    *(
+        ("backup verify", ["--max-age", value], "--max-age")
+        for value in [
+            "9999999999d",
+            "99999999999999999999999s",
+            "0s",
+            "-1h",
+            "",
+            "1e9d",
+            "26 hours",
+        ]
+    ),
+    # --now at year 1 or 9999 (with offsets that push it past the calendar), empty, no offset
+    *(
+        (command, ["--now", value], "--now")
+        for command in ["backup verify", "window", "backup create"]
+        for value in [
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:00:00Z",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:00:00-05:00",
+            "",
+            "2026-11-10T07:30:00",
+        ]
+    ),
+    # backup create --at: empty (an unset variable), out of the calendar, garbage
+    *(
+        ("backup create", ["--at", value], "--at")
+        for value in ["", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:00Z", "yesterday"]
+    ),
+    # waits: nan, inf, overflowing, zero, negative
+    *(
+        (command, [option, value], option)
+        for command, option in [
+            ("backup create", "--timeout"),
+            ("restore", "--timeout"),
+            ("drill", "--timeout"),
+            ("rotate-jwt", "--timeout"),
+        ]
+        for value in ["nan", "inf", "1e400", "0", "-5", "", "ten"]
+    ),
+    *(
+        (command, [option, value], option)
+        for command, option in [
+            ("backup create", "--poll-interval"),
+            ("restore", "--poll-interval"),
+            ("rotate-jwt", "--health-interval"),
+        ]
+        for value in ["nan", "-1", "1e400"]
+    ),
+    # restore --from: not an export, gs:// without a bucket, another bucket, non-ASCII, huge
+    *(
+        ("restore", ["--from", value], "--from")
+        for value in [
+            "",
+            "gs://",
+            "gs:///daily/20261124_020000",
+            "gs://spendsense-backups",
+            "gs://other-bucket/daily/20261124_020000/",
+            "daily/latest",
+            "daily/00010101_000000",
+            "daily/99991231_235959",
+            "ü/daily/20261124_020000",
+            "daily/20261124_020000\x00",
+            "daily/" + "x" * 5000,
+        ]
+    ),
+    # --target-project: empty, non-ASCII, upper case, another stack's project
+    *(
+        ("restore", ["--target-project", value], "--target-project")
+        for value in ["", "ü-project", "Spendsense-Production", "spendsense-staging"]
+    ),
+    *(
+        ("drill", ["--target-project", value], "--target-project")
+        for value in ["", "ü-test-project", "spendsense-production", "spendsense-staging"]
+    ),
+    # rollback frontend --to: empty or blank is never "the previous deployment"
+    *(("rollback frontend", ["--to", value], "--to") for value in ["", "   ", "\x00"]),
+]
+
+
+@pytest.fixture
+def bare_env(monkeypatch):
+    for name in ("STORAGE_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "VERCEL_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/credentials.json")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "")
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "option"),
+    CASES,
+    ids=[f"{c}-{o}-{e[1][:30]!r}" for c, e, o in CASES],
+)
+def test_a_hostile_value_is_one_line_exit_2_naming_the_option(
+    bare_env, write_outputs, capsys, command, extra, option
+):
+    """Exit 2, exactly one stderr line starting `error:` that names the option; no traceback;
+    nothing on stdout (nothing was done or planned)."""
+    words = command.split()
+    args = [*words]
+    if command != "window":
+        args += ["--stack", "production", "--outputs", write_outputs("production")]
+    if command == "restore" and option != "--from":
+        args += ["--from", EXPORT]
+    acts = command not in ("window", "backup verify")  # the others act only with --yes
+    code = main([*args, *extra, *(["--yes"] if acts else [])])
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert code == 2, captured.err
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert option in lines[0], lines[0]
+    assert "Traceback" not in captured.err and "unexpected" not in captured.err
+    assert captured.out == ""
