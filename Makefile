@@ -6,18 +6,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACKS := staging production
 
-.PHONY: setup plan test lint typecheck pytest bench rules-test clean help
+.PHONY: setup plan test lint typecheck pytest bench bench-setup rules-test clean help
 
 help:
 	@echo "make plan   - set up .venv and preview both stacks offline with the policy pack"
 	@echo "make test   - set up .venv, run ruff, mypy and the tests"
 	@echo "make bench  - measure spendsense plan and the policy pack's throughput"
+	@echo "make bench-setup - measure a fresh install with uv and with pip"
 	@echo "make rules-test RULES=firestore/firestore.rules - check a rules file against the access model"
 
 $(STAMP): pyproject.toml policies/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# uv resolves the same versions as pip and installs them in parallel: about 12 s on a fresh
-	@# machine instead of pip's 3 minutes (README, "Setup"). pip stays the fallback.
+	@# uv resolves the same versions as pip and installs them in parallel, in seconds where pip
+	@# takes minutes (`make bench-setup`; numbers in the README). pip stays the fallback.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' -r policies/requirements.txt \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r policies/requirements.txt
@@ -48,6 +49,10 @@ rules-test: setup
 
 bench: setup
 	$(BIN)/python bench/bench.py
+
+# A fresh `make setup` with uv and with pip (several minutes: pip is the slow one).
+bench-setup: setup
+	$(BIN)/python bench/fresh_setup.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
