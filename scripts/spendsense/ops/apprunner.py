@@ -411,9 +411,18 @@ def follow_or_explain(
     what: str,
     **wait: Any,
 ) -> str:
-    """wait_for_operation, but Ctrl-C says which operation goes on without us (exit 130)."""
+    """wait_for_operation, but Ctrl-C (exit 130) or a failure to read ListOperations says
+    which operation goes on without us."""
     try:
         return wait_for_operation(client, service_arn, operation_id, **wait)
+    except (OperationEnded, OperationTimedOut):
+        raise
+    except OperationFailed as exc:  # ListOperations itself failed: the operation may go on
+        raise OperationFailed(
+            f"lost track of App Runner operation {operation_id} ({what}) on "
+            f"{service_name_from_arn(service_arn)}: {exc}; it may still be running and nothing "
+            "was rolled back: follow it with `spendsense status`"
+        ) from None
     except KeyboardInterrupt:
         name = service_name_from_arn(service_arn)
         raise Interrupted(

@@ -114,6 +114,8 @@ def check_health(url: str, timeout: float) -> HealthResult:
         return result(False, why)
     except requests.exceptions.RequestException as exc:
         return result(False, f"request failed ({type(exc).__name__})")
+    except ValueError as exc:  # urllib3's LocationParseError, which requests lets through
+        return result(False, f"not a valid URL ({type(exc).__name__})")
     latency = elapsed()
     if latency > timeout * 1000.0:
         return result(

@@ -72,6 +72,14 @@ def check_frontend(url: str, timeout: float) -> Check:
     except requests.exceptions.RequestException as exc:
         why = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
         return Check("frontend", FAILING, f"{url}: {why}")
+    except ValueError as exc:  # urllib3's LocationParseError for a host it cannot encode
+        return Check(
+            "frontend",
+            FAILING,
+            f"stack output 'frontend_url' {url!r} is not a valid URL ({type(exc).__name__}); "
+            "fix the output (`spendsense outputs`)",
+            bad_input=True,
+        )
     latency = (time.perf_counter() - started) * 1000
     data = {"url": url, "status_code": response.status_code, "latency_ms": round(latency, 1)}
     if response.status_code != 200:

@@ -455,3 +455,20 @@ def test_ctrl_c_during_the_health_check_says_which_image_runs(apprunner, run, mo
         "and `spendsense rollback api` if it is unhealthy"
     )
     apprunner.assert_no_pending_responses()
+
+
+def test_losing_track_of_the_operation_says_it_may_still_run(apprunner, run):
+    """ListOperations throttled past the retries while following: no rollback is attempted
+    (the operation may still be running) and the message says which operation to watch."""
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(12))
+    throttled(apprunner, "list_operations", times=5)
+    code, _, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        f"error: lost track of App Runner operation {op(12)} (pointing the service at "
+        f"{NEW_IMAGE}) on spendsense-api-staging: list App Runner operations: AWS kept "
+        "throttling the request after retries; try again in a minute; it may still be running "
+        "and nothing was rolled back: follow it with `spendsense status`"
+    )
+    apprunner.assert_no_pending_responses()

@@ -144,3 +144,10 @@ def test_cli_outputs_without_api_url_is_bad_input(write_outputs, capsys):
 def test_help_has_an_example(capsys):
     assert main(["health", "--help"]) == 0
     assert "spendsense health --stack production" in capsys.readouterr().out
+
+
+def test_a_url_urllib3_cannot_parse_is_unhealthy_not_a_crash():
+    """check_health never raises for its URL: urllib3's LocationParseError becomes the reason."""
+    url = "http://" + "a" * 70 + ".com/health"
+    result = check_health(url, timeout=1)
+    assert (result.healthy, result.reason) == (False, "not a valid URL (LocationParseError)")

@@ -199,3 +199,19 @@ def test_without_the_backup_commands_the_backup_row_says_not_checked(
     code, out, _ = run()
     assert code == 0
     assert out.splitlines()[-1] == "  backup    --    the backup commands are not installed"
+
+
+def test_a_frontend_url_urllib3_cannot_parse_is_a_failing_row(apprunner, cloudwatch, run):
+    """requests lets urllib3's LocationParseError (a ValueError) through for a host label over
+    63 characters; the row says the output is not a valid URL and the command exits 2."""
+    apprunner.add_response("describe_service", {"Service": service()})
+    bad = "http://" + "a" * 70 + ".com/"
+    code, out, err = run("--json", frontend_url=bad, backup_bucket=None)
+    assert code == 2, err
+    frontend = json.loads(out)["checks"][0]
+    assert frontend == {
+        "name": "frontend",
+        "state": "failing",
+        "detail": f"stack output 'frontend_url' {bad!r} is not a valid URL (LocationParseError); "
+        "fix the output (`spendsense outputs`)",
+    }
