@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput, OperationFailed, SpendsenseError
 from spendsense.ops.backups import Export, ExportContents, export_counts, newest_daily_export
-from spendsense.ops.firestore_admin import DataApi, ExportImport
+from spendsense.ops.firestore_admin import (
+    AdminOperationFailed,
+    DataApi,
+    ExportImport,
+    RequestUnanswered,
+)
 from spendsense.ops.restore import Verification, check_project_id, count_against
 
 DEFAULT_TEST_PROJECT = "spendsense-test"
@@ -173,7 +178,28 @@ def run_drill(
     expected = export_counts(storage, export)
     seconds["read export"] = clock() - started
     started = clock()
-    backend.import_documents(data.project, data.database, export.path, progress=progress)
+    operation: list[str] = []
+    try:
+        backend.import_documents(
+            data.project, data.database, export.path, progress=progress, on_started=operation.append
+        )
+    except (SpendsenseError, KeyboardInterrupt) as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        if not operation and not isinstance(exc, RequestUnanswered):
+            kind = BadInput if isinstance(exc, BadInput) else OperationFailed
+            raise kind(f"restore drill: {reason} -- {target} was not touched") from None
+        how = f"`{clean_hint}`" if clean_hint else "deleting every document in it"
+        running = not isinstance(exc, AdminOperationFailed)
+        raise OperationFailed(
+            f"restore drill: {reason} -- {target} may hold part of {export.path}"
+            + (
+                f"; the import {operation[0] if operation else 'request'} may still be running: "
+                "when it has ended, empty it with "
+                if running
+                else "; empty it with "
+            )
+            + how
+        ) from None
     seconds["import"] = clock() - started
     started = clock()
     verification = count_against(expected.counts, data)

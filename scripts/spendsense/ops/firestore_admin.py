@@ -483,9 +483,12 @@ class DataApi:
                 f"list the collections of {self.project}/{self.database}",
                 body,
             )
-            ids.extend(answer.get("collectionIds", []) if isinstance(answer, dict) else [])
-            token = answer.get("nextPageToken") if isinstance(answer, dict) else None
-            if not token:
+            found = _mapping(answer).get("collectionIds")
+            ids.extend(
+                cid for cid in (found if isinstance(found, list) else []) if isinstance(cid, str)
+            )
+            token = _mapping(answer).get("nextPageToken")
+            if not isinstance(token, str) or not token:
                 return sorted(ids)
 
     def count(self, collection_id: str) -> int:
@@ -506,9 +509,15 @@ class DataApi:
             body,
         )
         for item in answer if isinstance(answer, list) else [answer]:
-            fields = (item.get("result") or {}).get("aggregateFields") or {}
+            fields = _mapping(_mapping(_mapping(item).get("result")).get("aggregateFields"))
             if "n" in fields:
-                return int(fields["n"].get("integerValue", 0))
+                value = _count(_mapping(fields["n"]).get("integerValue", 0))
+                if value is None:
+                    raise OperationFailed(
+                        f"count the documents of {collection_id}: the answer's count is not a "
+                        f"number ({str(fields['n'])[:80]})"
+                    )
+                return value
         return 0
 
     def counts(self, collection_ids: list[str]) -> dict[str, int]:

@@ -377,7 +377,7 @@ def restore(
             # The data is fine, but the service or its alarms are not back: not a success.
             failure = OperationFailed(f"the import is verified, but {unfinished}")
     if failure is not None:
-        reason = "interrupted" if isinstance(failure, KeyboardInterrupt) else _one_line(failure)
+        reason = _one_line(failure)
         raise OperationFailed(f"restore failed: {reason} -- {state.statement()}") from None
     return report
 
@@ -408,7 +408,10 @@ def _wind_down(
     if pause_started:
         try:
             status = str(apprunner.describe_service(apprunner_client, service_arn).get("Status"))
-        except Exception as exc:  # never raise from here: the statement must be printed
+        except (
+            Exception,
+            KeyboardInterrupt,
+        ) as exc:  # never raise from here: the statement must be printed
             status = f"unknown ({_one_line(exc)})"
         if keep_reason is not None:
             if keep_reason == "--keep-paused":
@@ -422,7 +425,7 @@ def _wind_down(
                 progress("resuming the service")
             try:
                 operation = apprunner.resume_service(apprunner_client, service_arn)
-            except Exception as exc:
+            except (Exception, KeyboardInterrupt) as exc:
                 state.service = f"{PAUSED}, resume failed ({_one_line(exc)}); {resume_hint}"
             else:
                 try:
@@ -438,7 +441,7 @@ def _wind_down(
                     )
                     state.service = RUNNING
                     resumed = True
-                except Exception as exc:
+                except (Exception, KeyboardInterrupt) as exc:
                     state.service = (
                         f"resume requested (operation {operation}) but not confirmed "
                         f"({_one_line(exc)}); check it with `spendsense status`, and if it is "
@@ -468,11 +471,13 @@ def _wind_down(
     try:
         _set_alarm_actions(cloudwatch, silenced, enabled=True)
         state.alarms = f"enabled again on {', '.join(silenced)}"
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         state.alarms = f"still disabled on {', '.join(silenced)} ({_one_line(exc)}); {alarms_hint}"
         return "the alarm actions are not enabled again"
     return unfinished
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
     return " ".join(str(exc).split()) or type(exc).__name__

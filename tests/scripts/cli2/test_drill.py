@@ -261,3 +261,56 @@ def test_emptying_refuses_a_stacks_project_whoever_calls_it(firestore_emulator, 
     with pytest.raises(BadInput, match=f"refusing to empty {production}/\\(default\\)"):
         empty_test_database(data_api(production, "(default)"), forbidden={production: "production"})
     assert firestore_emulator.rest(production).get("users/alice").ok
+
+
+def test_a_failed_import_says_whether_the_test_project_holds_part_of_the_export(
+    daily_export, gcs, firestore_emulator
+):
+    """An import that fails after it started: the error says the test project may hold part of
+    the export and gives the command that empties it; one refused before it started says the
+    project was not touched."""
+    from spendsense.errors import OperationFailed
+    from spendsense.ops.firestore_admin import AdminOperationFailed
+
+    export = newest_daily_export(gcs.client, gcs.bucket)
+    assert export is not None
+
+    class FailsAfterStart(EmulatorExportImport):
+        def import_documents(self, project, database, input_uri, **kwargs):
+            super().import_documents(project, database, input_uri, **kwargs)
+            raise AdminOperationFailed("import operation op-1 failed: disk full")
+
+    class RefusedBeforeStart(EmulatorExportImport):
+        def import_documents(self, project, database, input_uri, **kwargs):
+            raise OperationFailed("start the import: HTTP 500: INTERNAL")
+
+    target = unique_project("test")
+    with pytest.raises(OperationFailed) as caught:
+        run_drill(
+            storage=gcs.client,
+            export=export,
+            backend=FailsAfterStart(firestore_emulator.host, gcs.client),
+            data=data_api(target, "(default)"),
+            now=export.time,
+            clean_hint="CLEAN",
+        )
+    assert str(caught.value) == (
+        f"restore drill: import operation op-1 failed: disk full -- {target}/(default) may hold "
+        f"part of {export.path}; empty it with `CLEAN`"
+    )
+    assert data_api(target, "(default)").collection_ids() == ["transactions", "users"]
+
+    untouched = unique_project("test")
+    with pytest.raises(OperationFailed) as caught:
+        run_drill(
+            storage=gcs.client,
+            export=export,
+            backend=RefusedBeforeStart(firestore_emulator.host, gcs.client),
+            data=data_api(untouched, "(default)"),
+            now=export.time,
+            clean_hint="CLEAN",
+        )
+    assert str(caught.value) == (
+        "restore drill: start the import: HTTP 500: INTERNAL -- "
+        f"{untouched}/(default) was not touched"
+    )

@@ -218,3 +218,39 @@ def test_permission_denied_is_bad_input(http_server, admin):
     assert "permission denied (PERMISSION_DENIED: The caller does not have permission)" in str(
         caught.value
     )
+
+
+def test_odd_answers_are_one_line_errors_not_crashes(http_server):
+    """An operation answer that is not an object, a count that is not a number, a collection
+    list that is not a list: each a one-line OperationFailed or an empty result, no crash."""
+    from spendsense.ops.firestore_admin import DataApi
+
+    http_server.on("POST", f"{DB}:importDocuments", (200, ["not", "an", "operation"]))
+    backend = ManagedExportImport(requests.Session(), http_server.url, poll=0)
+    with pytest.raises(OperationFailed, match="the import request answered no operation name"):
+        backend.import_documents("spendsense-production", "(default)", "gs://b/daily/x")
+    docs = f"{DB}/documents"
+    http_server.on("POST", f"{docs}:listCollectionIds", (200, {"collectionIds": "users"}))
+    http_server.on(
+        "POST",
+        f"{docs}:runAggregationQuery",
+        (200, [{"result": {"aggregateFields": {"n": {"integerValue": "many"}}}}]),
+    )
+    data = DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)")
+    assert data.collection_ids() == []
+    with pytest.raises(OperationFailed, match="the answer's count is not a number"):
+        data.count("users")
+
+
+def test_an_operation_error_of_an_odd_shape_still_ends_the_operation(http_server, admin):
+    """`done` with an `error` that is a string: AdminOperationFailed with that text."""
+    from spendsense.ops.firestore_admin import AdminOperationFailed
+
+    http_server.on(
+        "POST",
+        f"{DB}:importDocuments",
+        (200, {"name": OP, "done": True, "error": "quota exceeded"}),
+    )
+    with pytest.raises(AdminOperationFailed) as caught:
+        admin.import_documents("spendsense-production", "(default)", "gs://b/daily/x")
+    assert str(caught.value) == f"import operation {OP} failed: quota exceeded"

@@ -23,6 +23,7 @@ from tests.scripts.cli2.conftest import (
     LISTING,
     PARAMS,
     PAUSE_OP,
+    RESUME_OP,
     SERVICE_ARN,
     actions_enabled,
     expect_pause,
@@ -475,4 +476,97 @@ def test_a_failed_resume_keeps_the_alarms_off_and_says_how_to_finish(
         f"service is not running; after resuming it, {ALARMS_HINT}; data: imported from "
         "gs://spendsense-backups/daily/20261124_020000/ and verified"
     )
+    apprunner_stub.assert_no_pending_responses()
+
+
+# --- interrupted (Ctrl-C): the statement is still printed, nothing is left half-said ----------
+
+
+def test_an_interrupt_during_the_resume_still_ends_with_the_statement(
+    http_server, apprunner_stub, cloudwatch
+):
+    """Ctrl-C while the resume is being followed: OperationFailed (not a bare interrupt) whose
+    statement says the resume was requested but not confirmed, the actions are still off and
+    the data is verified."""
+    http_server.on("POST", f"{DB}:importDocuments", import_done())
+    http_server.on("POST", f"{DB}/documents:listCollectionIds", (200, {}))
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    apprunner_stub.add_response(
+        "resume_service",
+        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": RESUME_OP},
+        PARAMS,
+    )
+    apprunner_stub.add_response(
+        "list_operations",
+        {"OperationSummaryList": [operation_summary(RESUME_OP, "RESUME_SERVICE", "IN_PROGRESS")]},
+        LISTING,
+    )
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(OperationFailed) as caught:
+        restore(
+            export=_export(),
+            expected=ExportContents({}),
+            backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
+            data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
+            project="spendsense-production",
+            database="(default)",
+            own=True,
+            service_arn=SERVICE_ARN,
+            service_name="spendsense-api",
+            apprunner_client=apprunner_stub.client,
+            cloudwatch=cloudwatch,
+            poll=0,
+            sleep=interrupt,
+        )
+    assert str(caught.value) == (
+        "restore failed: the import is verified, but the service is not resumed -- service "
+        f"spendsense-api: resume requested (operation {RESUME_OP}) but not confirmed "
+        "(interrupted); check it with `spendsense status`, and if it is still PAUSED, "
+        f"{RESUME_HINT}; alarm actions: still disabled on {', '.join(ALARMS)} because the "
+        f"service is not running; after resuming it, {ALARMS_HINT}; data: imported from "
+        "gs://spendsense-backups/daily/20261124_020000/ and verified"
+    )
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_an_interrupt_while_the_import_runs_keeps_the_service_paused(
+    http_server, apprunner_stub, cloudwatch
+):
+    """Ctrl-C while the import operation is followed: it keeps running on the server, so the
+    service stays paused and the statement names the operation (no ResumeService)."""
+    processing = (200, {"name": OP, "metadata": {"operationState": "PROCESSING"}})
+    http_server.on("POST", f"{DB}:importDocuments", processing)
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    backend = ManagedExportImport(requests.Session(), http_server.url, poll=1, sleep=interrupt)
+    with pytest.raises(OperationFailed) as caught:
+        restore(
+            export=_export(),
+            expected=ExportContents({}),
+            backend=backend,
+            data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
+            project="spendsense-production",
+            database="(default)",
+            own=True,
+            service_arn=SERVICE_ARN,
+            service_name="spendsense-api",
+            apprunner_client=apprunner_stub.client,
+            cloudwatch=cloudwatch,
+            poll=0,
+            sleep=lambda s: None,
+        )
+    message = str(caught.value)
+    assert message.startswith(
+        "restore failed: interrupted -- service spendsense-api: PAUSED, kept "
+    )
+    assert f"kept paused because import operation {OP} may still be running" in message
+    assert message.endswith(f"follow it with `gcloud firestore operations describe {OP}`")
     apprunner_stub.assert_no_pending_responses()
