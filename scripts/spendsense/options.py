@@ -34,21 +34,30 @@ def stack_option(required: bool = True) -> Callable[[F], F]:
     )
 
 
-def _non_empty_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise click.BadParameter(
-            "an empty path; pass the JSON file of stack outputs (or leave the option out)"
-        )
-    return value
+class FilePath(click.Path):
+    """click.Path for a file, refusing an empty value (which would silently mean "no file")
+    and a NUL byte (which makes os.stat raise ValueError inside click)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and (not value.strip() or "\x00" in value):
+            self.fail(
+                f"{value!r} is not a file path; pass the JSON file of stack outputs "
+                "(or leave the option out)",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
 
 
 def outputs_option(fn: F) -> F:
     return click.option(
         "--outputs",
         "outputs_file",
-        type=click.Path(dir_okay=False),
+        type=FilePath(),
         default=None,
-        callback=_non_empty_path,
         help="JSON file of stack outputs (default: $SPENDSENSE_OUTPUTS, else `pulumi stack output`).",
     )(fn)
 

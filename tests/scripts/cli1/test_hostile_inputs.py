@@ -85,6 +85,7 @@ CASES: list[tuple[list[str], str]] = [
     (["scale", "--min", "2", "--now", "--timeout", "1e309"], "--timeout"),
     # every command: an empty outputs path is not "no option"
     (["outputs", "--outputs", ""], "--outputs"),
+    (["outputs", "--outputs", "a\x00b"], "--outputs"),  # os.stat raised ValueError in click
     (["status", "--outputs", ""], "--outputs"),
 ]
 
