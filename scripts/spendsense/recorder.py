@@ -97,9 +97,14 @@ def to_json_view(value: Any) -> Any:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that also records what only the monitor sees (parent, protect, ...)."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+    def __init__(
+        self,
+        mocks: pulumi_mocks.Mocks,
+        on_record: Callable[[RecordedResource], None] | None = None,
+    ) -> None:
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
+        self.on_record = on_record
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -114,23 +119,24 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 *(u for d in request.propertyDependencies.values() for u in d.urns),
             }
         )
-        self.recorded.append(
-            RecordedResource(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent,
-                protect=bool(request.protect),
-                custom=bool(request.custom),
-                provider=request.provider,
-                dependencies=dependencies,
-                inputs=to_json_view(plain),
-                wire=wire,
-                ignore_changes=list(request.ignoreChanges),
-                retain_on_delete=bool(request.retainOnDelete),
-                delete_before_replace=bool(request.deleteBeforeReplace),
-            )
+        recorded = RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            protect=bool(request.protect),
+            custom=bool(request.custom),
+            provider=request.provider,
+            dependencies=dependencies,
+            inputs=to_json_view(plain),
+            wire=wire,
+            ignore_changes=list(request.ignoreChanges),
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         )
+        self.recorded.append(recorded)
+        if self.on_record is not None:
+            self.on_record(recorded)
         return response
 
 
@@ -322,8 +328,12 @@ def run_program(
     secret_keys: list[str] | None = None,
     preview: bool = True,
     mocks: pulumi_mocks.Mocks | None = None,
+    on_record: Callable[[RecordedResource], None] | None = None,
 ) -> Recording:
     """Run `program` under the mock runtime with `config` and return what it registered.
+
+    `on_record`, if given, is called with each resource as soon as it is registered (from the
+    runtime's worker threads), e.g. to have the policy pack judge it while the program runs.
 
     Exceptions raised by the program (for example a `SettingsError`) propagate unchanged.
     """
@@ -333,7 +343,7 @@ def run_program(
     region = str(config.get("aws:region") or "us-east-1")
     gcp_project = str(config.get("gcp:project") or "spendsense-production")
     mocks = mocks or RealisticMocks(region=region, gcp_project=gcp_project)
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, on_record)
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), secret_keys=list(secret_keys or []))

@@ -16,6 +16,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,7 @@ class PolicyPackProcess:
         self._channel: Any = None
         self._stub: Any = None
         self._stderr: Any = None
+        self._closing = threading.RLock()
 
     @classmethod
     def start(cls, pack_dir: Path = PACK_DIR, python: str | None = None) -> PolicyPackProcess:
@@ -209,17 +211,19 @@ class PolicyPackProcess:
         raise PackError(f"policy pack in {self.pack_dir} did not start: {reason[:300]}")
 
     def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
-            self._stub = None
-        if self.process.poll() is None:
-            self.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
-        for stream in (self.process.stdout, self._stderr):
-            if stream is not None:
-                stream.close()
+        """Close the channel and kill the pack (idempotent; safe from two threads at once)."""
+        with self._closing:
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+                self._stub = None
+            if self.process.poll() is None:
+                self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+            for stream in (self.process.stdout, self._stderr):
+                if stream is not None:
+                    stream.close()
 
     def __enter__(self) -> PolicyPackProcess:
         return self
@@ -286,7 +290,8 @@ class PolicyPackProcess:
             protect=resource.protect, parent=resource.parent
         )
 
-    def _diagnostics(self, answer: Any, default_urn: str) -> list[Diagnostic]:
+    def diagnostics(self, answer: Any, default_urn: str) -> list[Diagnostic]:
+        """The violations in an `Analyze` or `AnalyzeStack` answer."""
         found = []
         for diagnostic in answer.diagnostics:
             message = diagnostic.message
@@ -318,7 +323,11 @@ class PolicyPackProcess:
         )
 
     def analyze(self, resource: PackResource) -> list[Diagnostic]:
-        return self._diagnostics(self.stub.Analyze(self._request(resource)), resource.urn)
+        return self.diagnostics(self.stub.Analyze(self._request(resource)), resource.urn)
+
+    def analyze_future(self, resource: PackResource) -> Any:
+        """Send `Analyze` for `resource` without waiting; `.result()` is the answer."""
+        return self.stub.Analyze.future(self._request(resource))
 
     def analyze_many(self, resources: Sequence[PackResource], window: int = 8) -> list[Diagnostic]:
         """`Analyze` for every resource, `window` calls in flight at a time, in order."""
@@ -328,9 +337,9 @@ class PolicyPackProcess:
             futures.append((resource, self.stub.Analyze.future(self._request(resource))))
             if len(futures) >= window:
                 done, future = futures.pop(0)
-                found.extend(self._diagnostics(future.result(), done.urn))
+                found.extend(self.diagnostics(future.result(), done.urn))
         for done, future in futures:
-            found.extend(self._diagnostics(future.result(), done.urn))
+            found.extend(self.diagnostics(future.result(), done.urn))
         return found
 
     def analyze_stack(
@@ -350,7 +359,7 @@ class PolicyPackProcess:
             item.dependencies.extend(resource.dependencies)
             for key, urns in resource.property_dependencies.items():
                 item.propertyDependencies[key].urns.extend(urns)
-        return self._diagnostics(self.stub.AnalyzeStack(request), stack_urn)
+        return self.diagnostics(self.stub.AnalyzeStack(request), stack_urn)
 
 
 def struct_of(properties: Mapping[str, Any]) -> Any:

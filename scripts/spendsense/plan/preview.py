@@ -7,7 +7,10 @@ overlaps with the program's provider imports; it is killed whatever happens.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,7 +76,9 @@ def _load_config(stack: str, config_file: str | None) -> Any:
         raise BadInput(str(exc)) from None
 
 
-def _record(stack: str, config: Any) -> Recording:
+def _record(
+    stack: str, config: Any, on_record: Callable[[RecordedResource], None] | None = None
+) -> Recording:
     from infra.settings import SettingsError
     from spendsense.recorder import run_program
 
@@ -87,6 +92,7 @@ def _record(stack: str, config: Any) -> Recording:
             project=PROJECT,
             secret_keys=sorted(config.secret_keys),
             preview=True,
+            on_record=on_record,
         )
     except SettingsError as exc:
         raise BadInput(f"{config.path.name}: {exc}") from None
@@ -124,29 +130,93 @@ def judge(
     pack: PolicyPackProcess, stack: str, resources: list[RecordedResource], policy_config: Path
 ) -> tuple[str, list[Diagnostic]]:
     """Configure the pack for `stack` and run every resource and the stack through it."""
-    import grpc
-
-    try:
-        return _judge(pack, stack, resources, policy_config)
-    except grpc.RpcError as exc:
-        raise PackError(
-            f"policy pack stopped answering: {exc.code().name}: {exc.details()}"
-        ) from None
+    session = PackSession(pack, stack, policy_config)
+    session.begin()
+    for resource in resources:
+        session.submit(resource)
+    return session.finish(resources)
 
 
-def _judge(
-    pack: PolicyPackProcess, stack: str, resources: list[RecordedResource], policy_config: Path
-) -> tuple[str, list[Diagnostic]]:
-    pack.connect()
-    name, policies = pack.info()
-    pack.configure(merge_config(policies, load_policy_config(policy_config)))
-    pack.configure_stack(stack, PROJECT, dry_run=True)
-    everything = pack_resources(resources)
-    found = pack.analyze_many(
-        [p for p, r in zip(everything, resources, strict=True) if analyzed(r)]
-    )
-    found += pack.analyze_stack(everything, stack_urn=stack_urn(stack))
-    return name, found
+class PackSession:
+    """One plan's conversation with the pack, as the engine has it during a preview.
+
+    `begin` connects and configures the pack (`GetAnalyzerInfo`, `Configure`,
+    `ConfigureStack`) in a background thread, so that it happens while the program's providers
+    are imported. `submit` hands it each custom resource as the program registers it, and the
+    same thread sends its `Analyze` call (up to 8 in flight), so the pack judges the stack
+    while the program is still running; `finish` waits for those answers, in registration
+    order, and sends `AnalyzeStack` with every resource. Errors (the pack did not start, it
+    stopped answering) are raised by `finish` as PackError.
+    """
+
+    _DONE = object()
+
+    def __init__(
+        self, pack: PolicyPackProcess, stack: str, policy_config: Path, window: int = 8
+    ) -> None:
+        self.pack = pack
+        self.stack = stack
+        self.policy_config = policy_config
+        self.window = window
+        self.name = ""
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._found: list[Diagnostic] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="policy-pack", daemon=True)
+
+    def begin(self) -> None:
+        self._thread.start()
+
+    def submit(self, resource: RecordedResource) -> None:
+        """Called from the mock runtime's threads for every registered resource: never raises."""
+        if analyzed(resource):
+            self._queue.put(resource)
+
+    def stop(self) -> None:
+        """Let the thread end (idempotent); the program may have failed before `finish`."""
+        self._queue.put(self._DONE)
+
+    def finish(self, resources: list[RecordedResource]) -> tuple[str, list[Diagnostic]]:
+        import grpc
+
+        self.stop()
+        self._thread.join()
+        try:
+            if self._error is not None:
+                raise self._error
+            everything = pack_resources(resources)
+            found = self._found + self.pack.analyze_stack(
+                everything, stack_urn=stack_urn(self.stack)
+            )
+        except grpc.RpcError as exc:
+            raise PackError(
+                f"policy pack stopped answering: {exc.code().name}: {exc.details()}"
+            ) from None
+        return self.name, found
+
+    def _run(self) -> None:
+        try:
+            self.pack.connect()
+            self.name, policies = self.pack.info()
+            self.pack.configure(merge_config(policies, load_policy_config(self.policy_config)))
+            self.pack.configure_stack(self.stack, PROJECT, dry_run=True)
+            in_flight: list[tuple[str, Any]] = []
+            while True:
+                item = self._queue.get()
+                if item is self._DONE:
+                    break
+                (request,) = pack_resources([item])
+                in_flight.append((request.urn, self.pack.analyze_future(request)))
+                if len(in_flight) >= self.window:
+                    self._collect(in_flight.pop(0))
+            for pending in in_flight:
+                self._collect(pending)
+        except BaseException as exc:
+            self._error = exc  # raised by finish(), in the caller's thread
+
+    def _collect(self, pending: tuple[str, Any]) -> None:
+        urn, future = pending
+        self._found.extend(self.pack.diagnostics(future.result(), urn))
 
 
 def notes_for(recording: Recording) -> list[str]:
@@ -169,12 +239,15 @@ def run_plan(
     *,
     pack: PolicyPackProcess | None = None,
     pack_dir: Path | None = None,
+    lean_providers: bool = False,
 ) -> PlanResult:
     """The whole offline preview. BadInput (exit 2) for anything the user must fix first.
 
     Without `pack`, the policy pack in `pack_dir` (default: policies/) is started first, so
     it starts while the program's providers are imported, and killed at the end. A running
-    `pack` (tests, the bench) is reused and left running.
+    `pack` (tests, the bench) is reused and left running. `lean_providers` imports only the
+    provider modules the program uses (`spendsense.plan.providers`; for a process that does
+    nothing else).
     """
     pack_dir = pack_dir or PACK_DIR
     policy_config = pack_dir / "config" / f"{stack}.json"
@@ -184,14 +257,21 @@ def run_plan(
             pack = PolicyPackProcess.start(pack_dir)
         except (PackError, OSError) as exc:
             raise BadInput(f"policy pack: {exc}") from None
+    session = PackSession(pack, stack, policy_config)
     try:
+        session.begin()
         config = _load_config(stack, config_file)
-        recording = _record(stack, config)
+        if lean_providers:
+            from spendsense.plan.providers import import_lean
+
+            import_lean()
+        recording = _record(stack, config, on_record=session.submit)
         try:
-            pack_name, violations = judge(pack, stack, recording.resources, policy_config)
+            pack_name, violations = session.finish(recording.resources)
         except PackError as exc:
             raise BadInput(str(exc)) from None
     finally:
+        session.stop()
         if own:
             pack.close()
     return PlanResult(
