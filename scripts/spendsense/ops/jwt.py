@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import OperationFailed
+from spendsense.errors import OperationFailed, SpendsenseError
 from spendsense.ops import apprunner
 from spendsense.ops.health import HealthResult, check_health, health_url
 
@@ -91,14 +91,36 @@ def rotate_now(
             "`pulumi up` sets it (policy aws-secretsmanager-rotation)"
         )
     before = current_version(secret)
+    check = (
+        f"check `aws secretsmanager describe-secret --secret-id {arn}` (a version labelled "
+        f"{PENDING} means a rotation is running)"
+    )
     try:
         response = client.rotate_secret(SecretId=arn, RotateImmediately=True)
     except (ClientError, BotoCoreError) as exc:
-        raise describe_aws_error(exc, f"rotate secret {arn}") from None
-    new = str(response["VersionId"])
+        error = describe_aws_error(exc, f"rotate secret {arn}")
+        if _outcome_unknown(exc):
+            raise OperationFailed(
+                f"{error} -- whether a rotation started is unknown; nothing was deployed; "
+                f"{check} before running rotate-jwt again"
+            ) from None
+        raise type(error)(f"{error} -- nothing was rotated or deployed") from None
+    new = str(response.get("VersionId") or "")
+    if not new:
+        raise OperationFailed(
+            f"rotate secret {arn}: Secrets Manager answered no VersionId; nothing was deployed; "
+            f"{check}"
+        )
     deadline = clock() + timeout
     while True:
-        secret = describe_secret(client, arn)
+        try:
+            secret = describe_secret(client, arn)
+        except (SpendsenseError, KeyboardInterrupt) as exc:
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            raise OperationFailed(
+                f"{reason} -- the rotation of secret {arn} was requested (version {new}) but "
+                f"not seen to finish; nothing was deployed; {check}"
+            ) from None
         stages = (secret.get("VersionIdsToStages") or {}).get(new, [])
         if CURRENT in stages and PENDING not in stages:
             return before, new
@@ -112,7 +134,25 @@ def rotate_now(
                 f"within {timeout:g} s; nothing was deployed; check the rotation function's logs "
                 "in CloudWatch (/aws/lambda/...)"
             )
-        sleep(max(0.0, min(poll, deadline - clock())))
+        try:
+            sleep(max(0.0, min(poll, deadline - clock())))
+        except KeyboardInterrupt:
+            raise OperationFailed(
+                f"interrupted -- the rotation of secret {arn} was requested (version {new}) but "
+                f"not seen to finish; nothing was deployed; {check}"
+            ) from None
+
+
+def _outcome_unknown(exc: Exception) -> bool:
+    """A failure after which the request may have been applied: HTTP 5xx or a lost answer."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, HTTPClientError
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return int(status) >= 500
+    if isinstance(exc, EndpointConnectionError):
+        return False  # never connected: the request was not sent
+    return isinstance(exc, HTTPClientError)
 
 
 def rotation_deployment(client: Any, service_arn: str, since: datetime) -> str | None:
@@ -202,18 +242,27 @@ def rotate_jwt(
             progress=progress,
             sleep=sleep,
         )
-    except OperationFailed as exc:
+    except (SpendsenseError, KeyboardInterrupt) as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         raise OperationFailed(
-            f"{exc} -- {state}, but the deployment did not finish, so instances may still sign "
-            "with the old key; fix the cause and run `spendsense deploy` to redeploy"
+            f"{reason} -- {state}, but the deployment did not finish, so instances may still "
+            "sign with the old key; check `spendsense status` (a deployment may still be "
+            "running), and if none is, run `spendsense deploy` to redeploy"
         ) from None
-    health = health_gate(
-        api_url,
-        attempts=health_attempts,
-        interval=health_interval,
-        sleep=sleep,
-        progress=progress,
-    )
+    try:
+        health = health_gate(
+            api_url,
+            attempts=health_attempts,
+            interval=health_interval,
+            sleep=sleep,
+            progress=progress,
+        )
+    except (SpendsenseError, KeyboardInterrupt) as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        raise OperationFailed(
+            f"{reason} -- {state} and deployed (operation {operation}), but the health check "
+            "did not finish: run `spendsense health`"
+        ) from None
     if not health.healthy:
         raise OperationFailed(
             f"after the deployment {health.url} is {health.summary()} -- {state} and deployed "

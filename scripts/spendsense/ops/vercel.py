@@ -128,7 +128,8 @@ class VercelClient:
                 method, f"{self.base_url}{path}", params=query, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            raise OperationFailed(f"{doing}: cannot reach {self.base_url} ({exc})") from None
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise OperationFailed(f"{doing}: no answer from {self.base_url} ({detail})") from None
         if response.status_code in (401, 403):
             raise BadInput(
                 f"{doing}: Vercel refused the token (HTTP {response.status_code}: "
@@ -171,14 +172,29 @@ class VercelClient:
 
     def promote(self, project_id: str, deployment_id: str, team_id: str | None) -> int:
         doing = f"promote Vercel deployment {deployment_id}"
-        response = self._request(
-            "POST",
-            f"/v10/projects/{quote(project_id, safe='')}/promote/{quote(deployment_id, safe='')}",
-            doing,
-            {"teamId": team_id},
+        unknown = (
+            "whether production now serves it is unknown: see which deployment serves it with "
+            "`spendsense rollback frontend` (without --yes) before trying again"
         )
+        try:
+            response = self._request(
+                "POST",
+                f"/v10/projects/{quote(project_id, safe='')}/promote/"
+                f"{quote(deployment_id, safe='')}",
+                doing,
+                {"teamId": team_id},
+            )
+        except OperationFailed as exc:  # no answer: the promotion may have happened
+            raise OperationFailed(f"{exc} -- {unknown}") from None
+        if response.status_code >= 500:
+            raise OperationFailed(
+                f"{doing}: HTTP {response.status_code}: {_message(response)} -- {unknown}"
+            )
         if response.status_code not in (200, 201, 202):
-            raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_message(response)}")
+            raise OperationFailed(
+                f"{doing}: HTTP {response.status_code}: {_message(response)} -- production "
+                "was not changed"
+            )
         return response.status_code
 
 

@@ -275,5 +275,71 @@ def test_a_failed_promotion_is_reported(vercel, write_outputs, capsys):
     assert code == 1
     assert capsys.readouterr().err == (
         "error: promote Vercel deployment dpl_previous00b: HTTP 409: conflict: "
-        "A promotion is already in progress\n"
+        "A promotion is already in progress -- production was not changed\n"
     )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(0, None), (502, {"error": {"code": "bad_gateway", "message": "upstream"}})],
+    ids=["no answer", "HTTP 502"],
+)
+def test_a_promotion_without_a_clear_answer_says_the_outcome_is_unknown(
+    vercel, write_outputs, capsys, answer
+):
+    """The promote request gets no answer (connection dropped) or a 5xx: exit 1, and the
+    message says production may or may not serve the deployment now and how to see which."""
+    vercel.on("POST", f"/v10/projects/{PROJECT}/promote/dpl_previous00b", answer)
+    code = main(
+        [
+            "rollback",
+            "frontend",
+            "--stack",
+            "production",
+            "--outputs",
+            write_outputs("production"),
+            "--yes",
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: promote Vercel deployment dpl_previous00b: ")
+    assert err.endswith(
+        "-- whether production now serves it is unknown: see which deployment serves it with "
+        "`spendsense rollback frontend` (without --yes) before trying again\n"
+    )
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("token", ["tok en", "tok\nen", "tökén"])
+def test_a_token_that_cannot_be_a_header_is_bad_input(
+    vercel, write_outputs, capsys, monkeypatch, token
+):
+    """A VERCEL_TOKEN with a space, a line break or non-ASCII: exit 2 before any request."""
+    monkeypatch.setenv("VERCEL_TOKEN", token)
+    code = main(
+        ["rollback", "frontend", "--stack", "production", "--outputs", write_outputs("production")]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: VERCEL_TOKEN holds characters")
+    assert vercel.requests == []
+
+
+@pytest.mark.parametrize("created", [None, "yesterday", 10**30, True])
+def test_a_deployment_without_a_readable_time_is_not_guessed(
+    vercel, write_outputs, capsys, created
+):
+    """A listed deployment whose `created` is missing or unreadable: exit 1 naming it; the
+    command never guesses an order (it could promote the wrong deployment)."""
+    odd = dict(deployment("dpl_odd000000zz", 0))
+    odd["created"] = odd["createdAt"] = created
+    vercel.on("GET", DEPLOYMENTS_PATH, (200, {"deployments": [*LIST["deployments"], odd]}))
+    code = main(
+        ["rollback", "frontend", "--stack", "production", "--outputs", write_outputs("production")]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: Vercel listed deployment dpl_odd000000zz without a readable creation time"
+    )
+    assert promotes(vercel) == []

@@ -248,3 +248,111 @@ def test_missing_secret_output_is_bad_input(write_outputs, capsys):
     outputs = write_outputs("staging", jwt_secret_arn="")
     assert main(["rotate-jwt", "--stack", "staging", "--outputs", outputs]) == 2
     assert capsys.readouterr().err.startswith("error: stack output 'jwt_secret_arn' is missing")
+
+
+# --- a rotation whose outcome is unknown, and Ctrl-C: the message says what state it left ------
+
+
+def test_an_interrupt_during_the_deployment_says_the_secret_is_rotated(
+    secrets, jwt_secret, current, apprunner_stub, health_server
+):
+    """Ctrl-C while the deployment is followed: OperationFailed (not a bare interrupt) saying
+    the secret is rotated, the deployment did not finish, and what to check."""
+    from spendsense.errors import OperationFailed
+    from spendsense.ops.jwt import rotate_jwt
+
+    expect_deployment(apprunner_stub, statuses=("IN_PROGRESS",))
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(OperationFailed) as caught:
+        rotate_jwt(
+            secrets,
+            apprunner_stub.client,
+            secret_arn=jwt_secret,
+            service_arn=SERVICE_ARN,
+            api_url=health_server.url,
+            timeout=60,
+            poll=0,
+            sleep=interrupt,
+        )
+    assert str(caught.value) == (
+        f"interrupted -- the secret is rotated (version {current()} is AWSCURRENT, the old one "
+        "is AWSPREVIOUS), but the deployment did not finish, so instances may still sign with "
+        "the old key; check `spendsense status` (a deployment may still be running), and if "
+        "none is, run `spendsense deploy` to redeploy"
+    )
+    apprunner_stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def secrets_api(http_server):
+    """A local server answering Secrets Manager's JSON protocol (X-Amz-Target), and a real
+    botocore client for it that does not retry (so a 500 is seen once)."""
+    import boto3
+    from botocore.config import Config
+
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:spendsense/jwt-AbCdEf"
+    answers = {
+        "secretsmanager.DescribeSecret": (
+            200,
+            {
+                "ARN": arn,
+                "Name": "spendsense/jwt",
+                "RotationEnabled": True,
+                "VersionIdsToStages": {"v1": ["AWSCURRENT"]},
+            },
+        ),
+        "secretsmanager.RotateSecret": (
+            500,
+            {"__type": "InternalServiceError", "message": "An internal error occurred"},
+        ),
+    }
+    http_server.on("POST", "/", lambda request: answers[request.headers["x-amz-target"]])
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=http_server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    return client, arn, answers
+
+
+def test_a_rotation_request_that_fails_with_a_5xx_says_the_outcome_is_unknown(secrets_api):
+    """RotateSecret answered HTTP 500: a rotation may have started; the message says so,
+    says nothing was deployed, and how to check."""
+    from spendsense.errors import OperationFailed
+    from spendsense.ops.jwt import rotate_now
+
+    client, arn, _ = secrets_api
+    with pytest.raises(OperationFailed) as caught:
+        rotate_now(client, arn, timeout=5, poll=0, sleep=lambda s: None)
+    message = str(caught.value)
+    assert message.startswith(f"rotate secret {arn}: InternalServiceError")
+    assert message.endswith(
+        "-- whether a rotation started is unknown; nothing was deployed; check `aws "
+        f"secretsmanager describe-secret --secret-id {arn}` (a version labelled AWSPENDING means "
+        "a rotation is running) before running rotate-jwt again"
+    )
+
+
+def test_a_refused_rotation_request_says_nothing_changed(secrets_api):
+    """RotateSecret refused with a 4xx (e.g. a rotation already in progress): nothing was
+    rotated or deployed."""
+    from spendsense.errors import OperationFailed
+    from spendsense.ops.jwt import rotate_now
+
+    client, arn, answers = secrets_api
+    answers["secretsmanager.RotateSecret"] = (
+        400,
+        {"__type": "InvalidRequestException", "message": "A previous rotation isn't complete."},
+    )
+    with pytest.raises(OperationFailed) as caught:
+        rotate_now(client, arn, timeout=5, poll=0, sleep=lambda s: None)
+    assert str(caught.value) == (
+        f"rotate secret {arn}: InvalidRequestException: A previous rotation isn't complete. "
+        "-- nothing was rotated or deployed"
+    )
