@@ -317,3 +317,33 @@ def test_the_stub_checks_integer_fields_against_the_model(apprunner):
             {"OperationSummaryList": []},
             {"ServiceArn": SERVICE_ARN, "MaxResults": 0},
         )
+
+
+def test_a_lost_answer_to_a_mutation_is_looked_up_not_resent(apprunner, monkeypatch):
+    """A read timeout on StartDeployment (the request may have been applied): the operation
+    is found in ListOperations, not resent; a read (DescribeService) after a read timeout is
+    simply sent again."""
+    from botocore.exceptions import ReadTimeoutError
+
+    client = apprunner.client
+    calls: list[str] = []
+
+    def lose_first_answer(method: str) -> None:
+        real = getattr(client, method)
+
+        def once(**params):
+            calls.append(method)
+            if calls.count(method) == 1:
+                raise ReadTimeoutError(endpoint_url="https://apprunner.us-east-1.amazonaws.com")
+            return real(**params)
+
+        monkeypatch.setattr(client, method, once)
+
+    lose_first_answer("start_deployment")
+    lose_first_answer("describe_service")
+    apprunner.add_response("list_operations", listed(op(24), "START_DEPLOYMENT"), LIST)
+    assert ops.start_deployment(client, SERVICE_ARN) == op(24)
+    apprunner.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
+    assert ops.describe_service(client, SERVICE_ARN)["Status"] == "RUNNING"
+    assert calls == ["start_deployment", "describe_service", "describe_service"]
+    apprunner.assert_no_pending_responses()
