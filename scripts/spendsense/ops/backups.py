@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput, OperationFailed, SpendsenseError
 
 DAILY_PREFIX = "daily/"
 MANUAL_PREFIX = "manual-"
@@ -557,6 +557,32 @@ def parse_at(text: str, now: datetime) -> datetime:
     return moment
 
 
+def _export_failure(exc: BaseException, folder: str, started: list[str]) -> SpendsenseError:
+    """The error for an export that did not end well, saying what is in its folder."""
+    from spendsense.ops.firestore_admin import (
+        AdminOperationFailed,
+        ExportCancelled,
+        RequestUnanswered,
+    )
+
+    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    if isinstance(exc, ExportCancelled):
+        return exc  # its message already names the folder and what to do
+    if not started and not isinstance(exc, RequestUnanswered):
+        kind = type(exc) if isinstance(exc, SpendsenseError) else OperationFailed
+        return kind(f"{reason} -- nothing was exported to {folder}")
+    if isinstance(exc, AdminOperationFailed):
+        return OperationFailed(
+            f"{reason} -- it may have left partial data in {folder} (no {METADATA_SUFFIX}, so "
+            "restore refuses it): delete that folder"
+        )
+    what = f"export operation {started[0]}" if started else "an export (the request got no answer)"
+    return OperationFailed(
+        f"{reason} -- {what} may still be writing to {folder}: it is usable once `spendsense "
+        f"backup list` shows it complete; if it stays INCOMPLETE, delete that folder"
+    )
+
+
 def ensure_new_folder(storage: Any, bucket: str, moment: datetime) -> str:
     """The manual-export folder for `moment`; exit 2 if it already holds objects."""
     prefix = manual_export_prefix(moment)
@@ -584,9 +610,19 @@ def create_manual_export(
     The folder is named after the data's time: `--at` when given, else now.
     """
     prefix = ensure_new_folder(storage, bucket, at or now)
-    backend.export_documents(
-        project, database, f"gs://{bucket}/{prefix}", snapshot_time=at, progress=progress
-    )
+    folder = f"gs://{bucket}/{prefix}"
+    started: list[str] = []
+    try:
+        backend.export_documents(
+            project,
+            database,
+            folder,
+            snapshot_time=at,
+            progress=progress,
+            on_started=started.append,
+        )
+    except (SpendsenseError, KeyboardInterrupt) as exc:
+        raise _export_failure(exc, folder, started) from None
     blobs = _list_blobs(storage, bucket, prefix)
     exports = _group(bucket, blobs, _MANUAL_RE, "manual", "")
     if not exports or not exports[0].complete:

@@ -95,7 +95,10 @@ class ExportImport(Protocol):
         *,
         snapshot_time: datetime | None = None,
         progress: Callable[[str], None] | None = None,
-    ) -> OperationResult: ...
+        on_started: Callable[[str], None] | None = None,
+    ) -> OperationResult:
+        """Export to `output_uri`; `on_started(operation name)` once the server accepted it."""
+        ...
 
     def import_documents(
         self,
@@ -221,6 +224,7 @@ class ManagedExportImport:
         *,
         snapshot_time: datetime | None = None,
         progress: Callable[[str], None] | None = None,
+        on_started: Callable[[str], None] | None = None,
     ) -> OperationResult:
         body: dict[str, Any] = {"outputUriPrefix": output_uri.rstrip("/")}
         if snapshot_time is not None:
@@ -239,7 +243,9 @@ class ManagedExportImport:
             f"start the export of {project}/{database}",
             body,
         )
-        return self._follow(operation, "export", where=output_uri, progress=progress)
+        return self._follow(
+            operation, "export", where=output_uri, progress=progress, on_started=on_started
+        )
 
     def import_documents(
         self,
@@ -370,6 +376,7 @@ class EmulatorExportImport:
         *,
         snapshot_time: datetime | None = None,
         progress: Callable[[str], None] | None = None,
+        on_started: Callable[[str], None] | None = None,
     ) -> OperationResult:
         if snapshot_time is not None:
             raise BadInput("--at: the Firestore emulator has no point-in-time exports")
@@ -384,6 +391,9 @@ class EmulatorExportImport:
             files = sorted(p for p in written.rglob("*") if p.is_file())
             # The metadata goes last, as Firestore writes it: its presence means complete.
             files.sort(key=lambda p: p.name.endswith(".overall_export_metadata"))
+            name = f"emulator-export:{written.name}"
+            if on_started is not None:
+                on_started(name)  # from here on the gs:// folder is being written
             total = 0
             for path in files:
                 relative = path.relative_to(written).as_posix()
@@ -392,11 +402,10 @@ class EmulatorExportImport:
                 try:
                     bucket.blob(prefix + relative).upload_from_filename(str(path))
                 except Exception as exc:  # google.api_core / transport errors
-                    raise _gcs_error(
-                        exc, f"upload to gs://{bucket_name}/{prefix}{relative}"
-                    ) from None
+                    error = _gcs_error(exc, f"upload to gs://{bucket_name}/{prefix}{relative}")
+                    raise AdminOperationFailed(f"export operation {name} failed: {error}") from None
                 total += path.stat().st_size
-        return OperationResult(f"emulator-export:{written.name}", "SUCCESSFUL", None, total)
+        return OperationResult(name, "SUCCESSFUL", None, total)
 
     def import_documents(
         self,

@@ -405,3 +405,103 @@ def test_create_refuses_an_existing_folder(gcs, outputs, capsys):
         f"error: gs://{gcs.bucket}/manual-20261127_090000/ already exists; wait a second and run "
         "it again, or pick another --at\n"
     )
+
+
+# --- an export that does not end well says what its folder holds ------------------------------
+
+
+def _create(outputs: str) -> int:
+    return run(
+        "backup",
+        "create",
+        "--stack",
+        "production",
+        "--outputs",
+        outputs,
+        "--now",
+        NOW,
+        "--yes",
+        "--poll-interval",
+        "0",
+    )
+
+
+def test_a_refused_export_request_says_nothing_was_exported(admin_api, gcs, outputs, capsys):
+    """exportDocuments answered 500 (no operation): exit 1, 'nothing was exported', and the
+    folder is empty."""
+    admin_api.on(
+        "POST",
+        f"{DB_PATH}:exportDocuments",
+        (500, {"error": {"code": 500, "message": "Internal error.", "status": "INTERNAL"}}),
+    )
+    assert _create(outputs) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: start the export of spendsense-production/(default): HTTP 500: INTERNAL: "
+        f"Internal error. -- nothing was exported to gs://{gcs.bucket}/manual-20261127_090000/"
+    )
+    assert gcs.names() == []
+
+
+def test_a_failed_export_says_to_delete_its_partial_folder(admin_api, gcs, outputs, capsys):
+    """The export operation ends with an error after writing part of its folder: exit 1,
+    naming the folder to delete."""
+
+    def export(request):
+        lay_out_export(gcs, "manual-20261127_090000", complete=False)
+        return 200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}}
+
+    admin_api.on("POST", f"{DB_PATH}:exportDocuments", export)
+    admin_api.on(
+        "GET",
+        f"/v1/{OP_NAME}",
+        (
+            200,
+            {
+                "name": OP_NAME,
+                "done": True,
+                "metadata": {"operationState": "FAILED"},
+                "error": {"code": 13, "message": "internal"},
+            },
+        ),
+    )
+    assert _create(outputs) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: export operation {OP_NAME} failed: internal -- it may have left partial data "
+        f"in gs://{gcs.bucket}/manual-20261127_090000/ (no .overall_export_metadata, so "
+        "restore refuses it): delete that folder"
+    )
+
+
+def test_an_export_still_running_at_the_timeout_says_where_it_is_writing(
+    admin_api, gcs, outputs, capsys
+):
+    """PROCESSING after --timeout: exit 1; the export keeps writing its folder, which is
+    usable once `backup list` shows it complete."""
+    processing = (200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}})
+    admin_api.on("POST", f"{DB_PATH}:exportDocuments", processing)
+    admin_api.on("GET", f"/v1/{OP_NAME}", processing)
+    code = run(
+        "backup",
+        "create",
+        "--stack",
+        "production",
+        "--outputs",
+        outputs,
+        "--now",
+        NOW,
+        "--yes",
+        "--timeout",
+        "1",
+        "--poll-interval",
+        "0.2",
+    )
+    assert code == 1
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith(
+            f"-- export operation {OP_NAME} may still be writing to gs://{gcs.bucket}/"
+            "manual-20261127_090000/: it is usable once `spendsense backup list` shows it "
+            "complete; if it stays INCOMPLETE, delete that folder"
+        )
+    )
