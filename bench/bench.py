@@ -3,6 +3,8 @@
 1. Cold wall time of `spendsense plan --stack <stack>` (process start to exit, policy pack
    included), several runs per stack, median reported. Nothing is warm between runs except the
    operating system's file cache (as on a developer's laptop or a CI runner after checkout).
+   Also the CPU time of plan and its pack (less sensitive to other load on the machine), and
+   whether the imported modules have compiled bytecode (without it every number is ~6x).
 2. The pack's throughput through gRPC on a synthetic stack of 1,000 resources shaped like the
    real ones: per-resource `Analyze` calls (sequential, and 8 in flight), then one
    `AnalyzeStack` with all of them.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,8 +34,9 @@ LABELS = {"project": "spendsense", "environment": "production", "managed-by": "p
 
 
 def cold_plan(stack: str, runs: int) -> dict[str, Any]:
-    times, codes = [], set()
+    times, cpu, codes = [], [], set()
     for _ in range(runs):
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(
             [str(SPENDSENSE), "plan", "--stack", stack],
@@ -42,6 +46,9 @@ def cold_plan(stack: str, runs: int) -> dict[str, Any]:
             check=False,
         )
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU time of plan and its pack process: what the machine's other load does not change
+        cpu.append(after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
         codes.add(done.returncode)
     return {
         "stack": stack,
@@ -49,8 +56,33 @@ def cold_plan(stack: str, runs: int) -> dict[str, Any]:
         "median_s": round(statistics.median(times), 3),
         "min_s": round(min(times), 3),
         "max_s": round(max(times), 3),
+        "cpu_median_s": round(statistics.median(cpu), 3),
         "exit_codes": sorted(codes),
     }
+
+
+def bytecode() -> dict[str, Any]:
+    """Whether the modules plan imports have compiled bytecode (.pyc) to load.
+
+    Without it every run compiles them from source: uv does not compile at install time
+    unless asked (`--compile-bytecode`), and with PYTHONDONTWRITEBYTECODE=1 (set on this
+    machine) Python never writes the .pyc it compiles, so every run pays again (~13 s).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("pulumi_aws")
+    sdk = Path(spec.origin).parent if spec and spec.origin else REPO / "missing"
+    samples = {
+        "provider SDKs": sorted((sdk / "cloudwatch").glob("*.py")),
+        "project sources": sorted((REPO / "infra").rglob("*.py"))
+        + sorted((REPO / "scripts" / "spendsense").rglob("*.py")),
+    }
+    found: dict[str, Any] = {}
+    for what, files in samples.items():
+        compiled = sum(1 for f in files if Path(importlib.util.cache_from_source(str(f))).exists())
+        found[what] = f"{compiled}/{len(files)}"
+    found["PYTHONDONTWRITEBYTECODE"] = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
+    return found
 
 
 def synthetic(count: int) -> list[Any]:
@@ -159,20 +191,36 @@ def main() -> int:
         return 2
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
+        "bytecode": bytecode(),
         "plan": [cold_plan(stack, args.runs) for stack in args.stacks],
         "pack": throughput(args.resources),
     }
+    results["machine"]["load_1min_after"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
+    machine = results["machine"]
     print(
-        f"machine: {results['machine']['cpus']} CPUs, load average {results['machine']['load_1min']}"
+        f"machine: {machine['cpus']} CPUs, load average {machine['load_1min']} at the start, "
+        f"{machine['load_1min_after']} at the end (other work on the machine slows every number)"
+    )
+    print(
+        "compiled bytecode: "
+        + ", ".join(
+            f"{k} {v}" for k, v in results["bytecode"].items() if k != "PYTHONDONTWRITEBYTECODE"
+        )
+        + (
+            " (PYTHONDONTWRITEBYTECODE is set: nothing compiled at run time is kept)"
+            if results["bytecode"]["PYTHONDONTWRITEBYTECODE"]
+            else ""
+        )
     )
     for plan in results["plan"]:
         print(
             f"spendsense plan --stack {plan['stack']:<10}: median {plan['median_s']:.2f} s "
             f"(min {plan['min_s']:.2f}, max {plan['max_s']:.2f}; {plan['runs']} cold runs, "
-            f"exit {plan['exit_codes']}) target <= 1.30 s"
+            f"exit {plan['exit_codes']}) target <= 1.30 s; CPU (plan + pack) median "
+            f"{plan['cpu_median_s']:.2f} s"
         )
     pack = results["pack"]
     print(
