@@ -41,11 +41,11 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
     alerts = AlertTopic("alerts", AlertTopicArgs(settings=settings, provider=providers.aws))
     registry = Registry(
         "registry",
-        RegistryArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic.arn),
+        RegistryArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic_arn),
     )
     jwt = JwtSecret(
         "jwt",
-        JwtSecretArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic.arn),
+        JwtSecretArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic_arn),
     )
     api = ApiService(
         "api",
@@ -55,7 +55,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             repository=registry.repository,
             jwt_secret_arn=jwt.secret.arn,
             jwt_first_key=jwt.first_key,
-            alert_topic_arn=alerts.topic.arn,
+            alert_topic_arn=alerts.topic_arn,
         ),
     )
     monitoring = ApiMonitoring(
@@ -64,7 +64,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             settings=settings,
             provider=providers.aws,
             service=api.service,
-            alert_topic_arn=alerts.topic.arn,
+            alert_topic_arn=alerts.topic_arn,
         ),
     )
     api_url = settings.frontend.api_url or pulumi.Output.concat("https://", api.service.service_url)
@@ -80,7 +80,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
         "log_group_names": api.log_group_names,
         "dashboard_name": monitoring.dashboard.dashboard_name,
         "dashboard_url": monitoring.dashboard_url,
-        "alarm_topic_arn": alerts.topic.arn,
+        "alarm_topic_arn": alerts.topic_arn,
         "jwt_secret_arn": jwt.secret.arn,
     }
 

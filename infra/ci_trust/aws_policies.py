@@ -365,6 +365,9 @@ def deploy_statements(scope: Scope) -> list[dict[str, Any]]:
                 "lambda:TagResource",
                 "lambda:UntagResource",
                 "lambda:ListTags",
+                # RotateSecret (the first rotation, rotate_immediately) requires the caller to
+                # be allowed to invoke the rotation function itself.
+                "lambda:InvokeFunction",
             ],
             s.named("lambda", "function:{p}*"),
         ),
@@ -433,6 +436,14 @@ def deploy_statements(scope: Scope) -> list[dict[str, Any]]:
             ],
             [s.arn("kms", "key/*")],
             _tagged(),
+        ),
+        # A KMS-encrypted ECR repository uses the AWS-managed aws/ecr key (untagged): ECR
+        # creates a grant on it on the caller's behalf, only through ECR itself.
+        statement(
+            "EcrManagedKeyGrants",
+            ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+            [s.arn("kms", "key/*")],
+            {"StringEquals": {"kms:ViaService": f"ecr.{s.region}.amazonaws.com"}},
         ),
         statement(
             "KeyAliases",

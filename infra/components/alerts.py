@@ -63,7 +63,7 @@ class AlertTopic(pulumi.ComponentResource):
             tags=aws_tags(settings),
             opts=options,
         )
-        aws.sns.TopicPolicy(
+        policy = aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=self.topic.arn,
             policy=pulumi.Output.all(self.topic.arn, account_id).apply(
@@ -80,6 +80,11 @@ class AlertTopic(pulumi.ComponentResource):
                 endpoint=address,
                 opts=options,
             )
+        # What publishers use: the topic's ARN, known only once its policy is in place, so no
+        # alarm or rule is created before CloudWatch and EventBridge may publish to it.
+        self.topic_arn: pulumi.Output[str] = pulumi.Output.all(self.topic.arn, policy.id).apply(
+            lambda values: str(values[0])
+        )
         self.register_outputs({"topic_arn": self.topic.arn})
 
 
@@ -96,12 +101,23 @@ def _key_policy(account_id: str) -> str:
                     "Resource": "*",
                 },
                 {
-                    "Sid": "AlarmSourcesEncrypt",
+                    "Sid": "AlarmsEncrypt",
                     "Effect": "Allow",
-                    "Principal": {"Service": PUBLISHERS},
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+                {
+                    # EventBridge's KMS calls for an encrypted SNS target carry no aws:Source*
+                    # keys, so a SourceAccount condition would refuse every event (AWS's own
+                    # examples for EventBridge -> encrypted SNS have none). The topic policy
+                    # still admits only this account's rules.
+                    "Sid": "EventRulesEncrypt",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
                 },
             ],
         }

@@ -144,6 +144,7 @@ class ApiService(pulumi.ComponentResource):
             log_group_names=self.log_group_names,
             retention_days=settings.monitoring.log_retention_days,
             target=aws_target(settings),
+            tags=aws_tags(settings),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
         self._deployment_alerts(name, args, options)

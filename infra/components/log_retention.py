@@ -31,6 +31,17 @@ def _apply(props: dict[str, Any]) -> None:
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName=group)
         logs.put_retention_policy(logGroupName=group, retentionInDays=int(props["retentionDays"]))
+        if props.get("tags"):
+            # The stack's tags, as on every other AWS resource (App Runner sets none).
+            logs.tag_resource(resourceArn=_group_arn(logs, group), tags=dict(props["tags"]))
+
+
+def _group_arn(logs: Any, group: str) -> str:
+    """The group's ARN without the ":*" that DescribeLogGroups appends."""
+    for found in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        if found["logGroupName"] == group:
+            return str(found["arn"]).removesuffix(":*")
+    raise LookupError(f"log group {group} does not exist after it was created")
 
 
 class LogRetentionProvider(ResourceProvider):
@@ -39,7 +50,7 @@ class LogRetentionProvider(ResourceProvider):
         return CreateResult(id_=props["logGroupNames"][0], outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("logGroupNames", "retentionDays", "region", "profile")
+        keys = ("logGroupNames", "retentionDays", "region", "profile", "tags")
         changed = [k for k in keys if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
@@ -61,11 +72,8 @@ class LogRetention(pulumi.dynamic.Resource):
         log_group_names: pulumi.Input[list[str]],
         retention_days: int,
         target: dict[str, str],
+        tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(
-            LogRetentionProvider(),
-            name,
-            {"logGroupNames": log_group_names, "retentionDays": retention_days, **target},
-            opts,
-        )
+        props = {"logGroupNames": log_group_names, "retentionDays": retention_days, "tags": tags}
+        super().__init__(LogRetentionProvider(), name, {**props, **target}, opts)

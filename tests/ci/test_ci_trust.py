@@ -133,6 +133,8 @@ def test_deploy_role_is_limited_to_the_programs_resources(recording: Recording) 
             continue
         condition = json.dumps(statement.get("Condition"))
         tagged = "aws:ResourceTag/Project" in condition or "aws:RequestTag/Project" in condition
+        # Grants on the AWS-managed aws/ecr key, only through ECR itself.
+        tagged = tagged or '"kms:ViaService": "ecr.us-east-1.amazonaws.com"' in condition
         for arn in statement["Resource"]:
             name = re.split(r"[:/]", arn, maxsplit=5)[-1]
             allowed = tagged or arn == key_id or "healthcheck/*" in arn
@@ -402,3 +404,19 @@ def test_deploy_policy_fits_iams_inline_policy_size_limit() -> None:
     # A managed policy (the boundary) may hold 6,144 characters.
     boundary = aws_policies.document(aws_policies.workload_boundary_statements(scope))
     assert len(json.dumps(boundary, separators=(",", ":"))) < 6144
+
+
+def test_deploy_role_can_start_the_first_rotation_and_encrypt_the_registry(
+    recording: Recording,
+) -> None:
+    """RotateSecret needs lambda:InvokeFunction; a KMS-encrypted ECR repository needs grants."""
+    policy = policy_of(recording, roles(recording)["spendsense-github-deploy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    rotation = by_sid["RotationFunction"]
+    assert "lambda:InvokeFunction" in rotation["Action"]
+    assert all(":function:" in arn for arn in rotation["Resource"])
+    grants = by_sid["EcrManagedKeyGrants"]
+    assert set(grants["Action"]) == {"kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"}
+    assert grants["Condition"] == {
+        "StringEquals": {"kms:ViaService": "ecr.us-east-1.amazonaws.com"}
+    }

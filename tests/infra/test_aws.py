@@ -437,11 +437,27 @@ def test_alert_topic_is_encrypted_and_reachable_by_cloudwatch_and_eventbridge(
     topic = rec.one("aws:sns/topic:Topic").inputs
     assert topic["kmsMasterKeyId"].startswith("arn:aws:kms:")
     key_policy = json.loads(rec.one("aws:kms/key:Key").inputs["policy"])
-    services = next(s for s in key_policy["Statement"] if s["Sid"] == "AlarmSourcesEncrypt")
-    assert set(services["Principal"]["Service"]) == {
-        "cloudwatch.amazonaws.com",
-        "events.amazonaws.com",
+    by_service = {
+        s["Principal"]["Service"]: s
+        for s in key_policy["Statement"]
+        if "Service" in s.get("Principal", {})
     }
+    assert set(by_service) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    for statement in by_service.values():
+        assert statement["Effect"] == "Allow"
+        assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert by_service["cloudwatch.amazonaws.com"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"}
+    }
+    # EventBridge's KMS calls carry no aws:Source* keys: a condition on them refuses every event.
+    assert "Condition" not in by_service["events.amazonaws.com"]
+    topic_policy = json.loads(rec.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    publish = next(s for s in topic_policy["Statement"] if s["Sid"] == "AlarmSourcesPublish")
+    assert set(publish["Principal"]["Service"]) == set(by_service)
+    assert (publish["Action"], publish["Resource"]) == (
+        "sns:Publish",
+        rec.outputs["alarm_topic_arn"],
+    )
     subscription = rec.one("aws:sns/topicSubscription:TopicSubscription").inputs
     assert (subscription["protocol"], subscription["endpoint"]) == (
         "email",
@@ -601,3 +617,15 @@ def test_long_names_stay_within_each_services_limit() -> None:
         assert len(rule.inputs["name"]) <= 64, rule.inputs["name"]
     for alarm_ in rec.by_type(ALARM):
         assert len(alarm_.inputs["name"]) <= 255
+
+
+def test_nothing_publishes_before_the_topic_policy_admits_it(each_stack: Recording) -> None:
+    """Alarms and rules created before the topic policy would be refused their first alerts."""
+    policy = each_stack.one("aws:sns/topicPolicy:TopicPolicy").urn
+    publishers = [
+        *each_stack.by_type(ALARM),
+        *each_stack.by_type("aws:cloudwatch/eventTarget:EventTarget"),
+    ]
+    assert len(publishers) >= 10
+    for publisher in publishers:
+        assert policy in publisher.dependencies, publisher.name

@@ -59,13 +59,14 @@ def test_first_key_provider_records_the_version(aws_env: str) -> None:
     assert provider.diff(arn, olds, {**olds, "secretArn": arn + "x"}).replaces == ["secretArn"]
 
 
-def test_log_retention_sets_retention_on_existing_and_missing_groups(aws_env: str) -> None:
+def test_log_retention_sets_retention_and_tags_on_existing_and_missing_groups(aws_env: str) -> None:
     logs = boto3.client("logs", region_name="us-east-1")
     prefix = "/aws/apprunner/spendsense-api/abc123"
     logs.create_log_group(logGroupName=f"{prefix}/application")  # App Runner made this one
     props = {
         "logGroupNames": [f"{prefix}/application", f"{prefix}/service"],
         "retentionDays": 90,
+        "tags": {"Project": "spendsense", "Environment": "staging", "ManagedBy": "pulumi"},
         **TARGET,
     }
     LogRetentionProvider().create(props)
@@ -74,6 +75,9 @@ def test_log_retention_sets_retention_on_existing_and_missing_groups(aws_env: st
         f"{prefix}/application": 90,
         f"{prefix}/service": 90,
     }
+    for group in groups:
+        tags = logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"]
+        assert tags == props["tags"], group["logGroupName"]
     LogRetentionProvider().update("id", props, {**props, "retentionDays": 30})
     groups = logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
     assert {g.get("retentionInDays") for g in groups} == {30}
