@@ -14,10 +14,12 @@ from spendsense.ops.backups import (
     Export,
     create_manual_export,
     ensure_new_folder,
+    get_text,
     list_exports,
     manual_export_prefix,
     parse_at,
     parse_duration,
+    require_text,
     verify_exports,
 )
 from spendsense.ops.progress import make_progress
@@ -108,9 +110,9 @@ def list_command(stack: str, outputs_file: str | None, as_json: bool) -> None:
       spendsense backup list --stack production --json
     """
     outputs = load_outputs(stack, outputs_file)
-    bucket = outputs.require("backup_bucket")
-    prefix = outputs.get("backup_prefix") or DAILY_PREFIX
-    exports = list_exports(storage_client(outputs.get("firestore_project")), bucket, prefix)
+    bucket = require_text(outputs, "backup_bucket")
+    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(get_text(outputs, "firestore_project")), bucket, prefix)
     if as_json:
         click.echo(
             json.dumps({"bucket": bucket, "exports": [e.to_json() for e in exports]}, indent=2)
@@ -149,9 +151,9 @@ def verify_command(
     now = _now(now_text)
     outputs = load_outputs(stack, outputs_file)
     retention, note = retention_days(outputs)
-    bucket = outputs.require("backup_bucket")
-    prefix = outputs.get("backup_prefix") or DAILY_PREFIX
-    exports = list_exports(storage_client(outputs.get("firestore_project")), bucket, prefix)
+    bucket = require_text(outputs, "backup_bucket")
+    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(get_text(outputs, "firestore_project")), bucket, prefix)
     result = verify_exports(exports, now=now, max_age=limit, retention_days=retention)
     if as_json:
         click.echo(
@@ -221,9 +223,9 @@ def create_command(
     now = _now(now_text)
     at = parse_at(at_text, now) if at_text is not None else None  # --at "" is an error
     outputs = load_outputs(stack, outputs_file)
-    bucket = outputs.require("backup_bucket")
-    project = outputs.require("firestore_project")
-    database = outputs.get("firestore_database") or "(default)"
+    bucket = require_text(outputs, "backup_bucket")
+    project = require_text(outputs, "firestore_project")
+    database = get_text(outputs, "firestore_database") or "(default)"
     target = f"gs://{bucket}/{manual_export_prefix(at or now)}"
     what = f"database {project}/{database}" + (f" as it was at {at:%Y-%m-%dT%H:%MZ}" if at else "")
     if not yes:

@@ -9,7 +9,7 @@ import click
 
 from spendsense.clients import storage_client
 from spendsense.errors import OperationFailed, SpendsenseError
-from spendsense.ops.backups import DAILY_PREFIX
+from spendsense.ops.backups import DAILY_PREFIX, get_text, require_text
 from spendsense.ops.drill import (
     DEFAULT_TEST_PROJECT,
     check_target,
@@ -76,12 +76,12 @@ def drill(
       spendsense drill --stack production --target-project spendsense-test --clean --yes
     """
     outputs = load_outputs(stack, outputs_file)
-    own_project = outputs.require("firestore_project")
+    own_project = require_text(outputs, "firestore_project")
     # An empty --target-project (an unset variable) is an error, not "the default".
     target = (
         target_project
         if target_project is not None
-        else outputs.get("backup_test_project") or DEFAULT_TEST_PROJECT
+        else get_text(outputs, "backup_test_project") or DEFAULT_TEST_PROJECT
     )
     stacks = stack_projects()
     stacks.setdefault(own_project, stack)
@@ -90,8 +90,8 @@ def drill(
     if clean:
         _clean(target, stacks, yes=yes, as_json=as_json)
         return
-    bucket = outputs.require("backup_bucket")
-    prefix = outputs.get("backup_prefix") or DAILY_PREFIX
+    bucket = require_text(outputs, "backup_bucket")
+    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
     storage = storage_client(own_project)
     export = pick_export(storage, bucket, prefix)
     if not yes:

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from spendsense.ops.backups import get_text, require_text
 from spendsense.ops.vercel import VercelClient, check_to, plan_rollback, vercel_token
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
@@ -38,10 +39,10 @@ def rollback_frontend(
     to = check_to(to)
     token = vercel_token()
     outputs = load_outputs(stack, outputs_file)
-    project_id = outputs.require("vercel_project_id")
-    team_id = outputs.get("vercel_team_id")
+    project_id = require_text(outputs, "vercel_project_id")
+    team_id = get_text(outputs, "vercel_team_id")
     client = VercelClient(token)
-    plan = plan_rollback(client, project_id, team_id, outputs.get("frontend_url"), to)
+    plan = plan_rollback(client, project_id, team_id, get_text(outputs, "frontend_url"), to)
     current = plan.current.describe() if plan.current else "unknown"
     if not yes:
         if as_json:

@@ -10,7 +10,13 @@ import click
 from spendsense.clients import make_client, storage_client
 from spendsense.errors import BadInput
 from spendsense.ops.apprunner import service_name_from_arn
-from spendsense.ops.backups import export_counts, find_export, parse_export_path
+from spendsense.ops.backups import (
+    export_counts,
+    find_export,
+    get_text,
+    parse_export_path,
+    require_text,
+)
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import check_project_id, stack_projects
 from spendsense.ops.window import (
@@ -86,8 +92,8 @@ def restore(
     """
     now = parse_now(now_text)
     outputs = load_outputs(stack, outputs_file)
-    bucket = outputs.require("backup_bucket")
-    own_project = outputs.require("firestore_project")
+    bucket = require_text(outputs, "backup_bucket")
+    own_project = require_text(outputs, "firestore_project")
     project = own_project
     if target_project is not None:
         project = check_project_id(target_project, "--target-project")
@@ -104,9 +110,9 @@ def restore(
             )
     own = project == own_project
     parse_export_path(bucket, source)  # a path that cannot be an export: exit 2 before any call
-    database = (outputs.get("firestore_database") or "(default)") if own else "(default)"
-    service_arn = outputs.require("api_service_arn") if own else ""
-    service_name = outputs.get("api_service_name") or (
+    database = (get_text(outputs, "firestore_database") or "(default)") if own else "(default)"
+    service_arn = require_text(outputs, "api_service_arn") if own else ""
+    service_name = get_text(outputs, "api_service_name") or (
         service_name_from_arn(service_arn) if service_arn else "-"
     )
     production = outputs.get("environment", stack) == "production"

@@ -9,6 +9,7 @@ import click
 
 from spendsense.clients import make_client
 from spendsense.ops.apprunner import service_name_from_arn
+from spendsense.ops.backups import get_text, require_text
 from spendsense.ops.health import health_url
 from spendsense.ops.jwt import rotate_jwt as run_rotation
 from spendsense.ops.progress import make_progress
@@ -53,10 +54,10 @@ def rotate_jwt(
       spendsense rotate-jwt --stack production --yes
     """
     outputs = load_outputs(stack, outputs_file)
-    secret_arn = outputs.require("jwt_secret_arn")
-    service_arn = outputs.require("api_service_arn")
-    api_url = outputs.require("api_url")
-    name = outputs.get("api_service_name") or service_name_from_arn(service_arn)
+    secret_arn = require_text(outputs, "jwt_secret_arn")
+    service_arn = require_text(outputs, "api_service_arn")
+    api_url = require_text(outputs, "api_url")
+    name = get_text(outputs, "api_service_name") or service_name_from_arn(service_arn)
     if not yes:
         lines = [
             f"Would rotate secret {secret_arn} now (RotateSecret, RotateImmediately)",

@@ -278,6 +278,13 @@ def restore(
         found = (
             apprunner.ensure_not_busy(apprunner_client, service_arn).get("Status") if own else None
         )
+        if own and found not in (PAUSED, RUNNING):
+            # e.g. CREATE_FAILED or DELETED: pausing would fail, and "resume" would be a lie.
+            raise OperationFailed(
+                f"service {service_name} is {found}, neither {RUNNING} nor {PAUSED}; fix the "
+                "service first (`spendsense status`), or restore into a scratch project with "
+                "--target-project"
+            )
         if found == PAUSED:
             # Paused by someone before the restore: nothing writes, and it is not ours to
             # resume; its alarms are left as they are too.

@@ -130,3 +130,36 @@ def test_a_hostile_value_is_one_line_exit_2_naming_the_option(
     assert option in lines[0], lines[0]
     assert "Traceback" not in captured.err and "unexpected" not in captured.err
     assert captured.out == ""
+
+
+OUTPUT_CASES: list[tuple[list[str], str, object]] = [
+    (["backup", "list"], "backup_prefix", 5),
+    (["backup", "list"], "backup_bucket", ["spendsense-backups"]),
+    (["backup", "verify"], "backup_bucket", 12),
+    (["backup", "create"], "firestore_database", 3),
+    (["restore", "--from", EXPORT], "firestore_project", 7),
+    (["restore", "--from", EXPORT], "api_service_arn", ["arn"]),
+    (["drill"], "firestore_project", {"id": "p"}),
+    (["drill"], "backup_test_project", 5),
+    (["rotate-jwt"], "api_url", ["https://x"]),
+    (["rollback", "frontend"], "vercel_project_id", 1),
+]
+
+
+@pytest.mark.parametrize(("command", "output", "value"), OUTPUT_CASES)
+def test_a_stack_output_of_the_wrong_type_is_bad_input(
+    bare_env, write_outputs, monkeypatch, capsys, command, output, value
+):
+    """A hand-edited outputs file with a number or a list where a name belongs: exit 2 with
+    one line naming the output, never a crash deeper down."""
+    monkeypatch.setenv("VERCEL_TOKEN", "test-token-123")
+    jwt = "arn:aws:secretsmanager:us-east-1:123456789012:secret:spendsense/jwt-AbCdEf"
+    outputs = write_outputs("production", jwt_secret_arn=jwt, **{output: value})
+    words = [w for w in command if not w.startswith("--") and w != EXPORT]
+    rest = command[len(words) :]
+    code = main([*words, "--stack", "production", "--outputs", outputs, *rest])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"error: stack output '{output}' in {outputs}: must be"), err
+    assert "Traceback" not in err and "unexpected" not in err

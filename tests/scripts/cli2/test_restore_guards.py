@@ -570,3 +570,22 @@ def test_an_interrupt_while_the_import_runs_keeps_the_service_paused(
     assert f"kept paused because import operation {OP} may still be running" in message
     assert message.endswith(f"follow it with `gcloud firestore operations describe {OP}`")
     apprunner_stub.assert_no_pending_responses()
+
+
+def test_a_service_that_is_neither_running_nor_paused_stops_the_restore(
+    http_server, apprunner_stub, cloudwatch
+):
+    """A service in CREATE_FAILED: nothing is paused, silenced or imported; the statement
+    says nothing was touched."""
+    apprunner_stub.add_response("describe_service", {"Service": service("CREATE_FAILED")}, PARAMS)
+    with pytest.raises(OperationFailed) as caught:
+        _restore(http_server, apprunner_stub, cloudwatch)
+    assert str(caught.value) == (
+        "restore failed: service spendsense-api is CREATE_FAILED, neither RUNNING nor PAUSED; "
+        "fix the service first (`spendsense status`), or restore into a scratch project with "
+        "--target-project -- service spendsense-api: not touched; alarm actions: not touched; "
+        "data: not touched (no import was started)"
+    )
+    assert all(actions_enabled(cloudwatch).values())
+    assert not http_server.requests
+    apprunner_stub.assert_no_pending_responses()
