@@ -94,11 +94,19 @@ def restore(
     outputs = load_outputs(stack, outputs_file)
     bucket = require_text(outputs, "backup_bucket")
     own_project = require_text(outputs, "firestore_project")
+    owners = stack_projects()
+    if owners.get(own_project, stack) != stack:
+        # The outputs name another stack's database as this stack's own: restoring it under
+        # this stack's guards (e.g. staging: no maintenance window) would be the wrong ones.
+        raise BadInput(
+            f"stack output 'firestore_project' in {outputs.source} is {own_project}, the "
+            f"Firestore project of stack {owners[own_project]} (Pulumi.{owners[own_project]}"
+            f".yaml), not of stack {stack}; pass the outputs of stack {stack}"
+        )
+    owners[own_project] = stack
     project = own_project
     if target_project is not None:
         project = check_project_id(target_project, "--target-project")
-        owners = stack_projects()
-        owners[own_project] = stack
         if project != own_project and project in owners:
             # Another stack's database: its service, alarms and window are that stack's, and
             # this command (run for another stack) would skip all three. No --force for it.

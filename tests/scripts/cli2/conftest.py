@@ -53,6 +53,8 @@ def write_outputs(tmp_path: Path) -> Callable[..., str]:
 
     def write(stack: str = "staging", **overrides: Any) -> str:
         data = dict(BASE_OUTPUTS, environment=stack)
+        if stack == "staging":
+            data["firestore_project"] = "spendsense-staging"  # as Pulumi.staging.yaml says
         data.update(overrides)
         data = {key: value for key, value in data.items() if value is not None}
         path = tmp_path / f"outputs-{stack}-{uuid.uuid4().hex[:6]}.json"

@@ -589,3 +589,20 @@ def test_a_service_that_is_neither_running_nor_paused_stops_the_restore(
     assert all(actions_enabled(cloudwatch).values())
     assert not http_server.requests
     apprunner_stub.assert_no_pending_responses()
+
+
+def test_outputs_that_name_another_stacks_project_as_their_own_are_refused(
+    write_outputs, apprunner_stub, capsys
+):
+    """Staging's outputs claiming production's project as staging's own database (a wrong or
+    hand-edited file): exit 2 before anything, since staging's guards (no window) would apply
+    to production's data."""
+    outputs = write_outputs("staging", firestore_project="spendsense-production")
+    code = main(["restore", "--stack", "staging", "--outputs", outputs, "--from", FOLDER, "--yes"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: stack output 'firestore_project' in {outputs} is spendsense-production, the "
+        "Firestore project of stack production (Pulumi.production.yaml), not of stack "
+        "staging; pass the outputs of stack staging\n"
+    )
+    apprunner_stub.assert_no_pending_responses()
