@@ -235,10 +235,11 @@ def create_command(
             click.echo(f"Would export {what} to {target}")
             click.echo("Pass --yes to do it.")
         return
-    from spendsense.ops.firestore_admin import export_import_backend
+    from spendsense.ops.firestore_admin import check_emulators, export_import_backend
 
     storage = storage_client(project)
     ensure_new_folder(storage, bucket, at or now)  # before asking for Google credentials
+    check_emulators(touches_aws=False)
     backend = export_import_backend(storage, timeout=timeout, poll=poll_interval)
     export = create_manual_export(
         backend,

@@ -18,6 +18,7 @@ from spendsense.ops.drill import (
     pick_export,
     run_drill,
 )
+from spendsense.ops.firestore_admin import check_emulators
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import stack_projects
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT, parse_now
@@ -111,6 +112,7 @@ def drill(
         return
     from spendsense.ops.firestore_admin import data_api, export_import_backend
 
+    check_emulators(touches_aws=False)
     progress = make_progress(as_json)
     data = data_api(target, "(default)")
     report = run_drill(
@@ -171,6 +173,7 @@ def _clean(target: str, stacks: dict[str, str], *, yes: bool, as_json: bool) -> 
         return
     from spendsense.ops.firestore_admin import data_api
 
+    check_emulators(touches_aws=False)
     deleted = empty_test_database(
         data_api(target, "(default)"), forbidden=stacks, progress=make_progress(as_json)
     )

@@ -17,6 +17,7 @@ from spendsense.ops.backups import (
     parse_export_path,
     require_text,
 )
+from spendsense.ops.firestore_admin import check_emulators
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import check_project_id, stack_projects
 from spendsense.ops.window import (
@@ -165,6 +166,7 @@ def restore(
     progress = make_progress(as_json)
     progress(f"reading what {export.path} holds")
     expected = export_counts(storage, export)
+    check_emulators(touches_aws=own)  # before anything is changed
     report = run_restore(
         export=export,
         expected=expected,

@@ -606,3 +606,46 @@ def test_outputs_that_name_another_stacks_project_as_their_own_are_refused(
         "staging; pass the outputs of stack staging\n"
     )
     apprunner_stub.assert_no_pending_responses()
+
+
+# --- emulators and real services are never mixed ----------------------------------------------
+
+
+def test_a_leftover_firestore_emulator_never_pauses_real_app_runner(
+    gcs, write_outputs, apprunner_stub, monkeypatch, capsys
+):
+    """FIRESTORE_EMULATOR_HOST set (a leftover in the shell) while AWS is real: the restore of
+    the stack's own database is refused before the service is touched, since the import would
+    go to a local emulator while production is paused."""
+    lay_out_export(gcs, FOLDER)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(
+        "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
+    )
+    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    assert main(args(outputs)) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: FIRESTORE_EMULATOR_HOST is set, so the import would go to a local emulator "
+        "while the App Runner pause and the alarms are real AWS; unset FIRESTORE_EMULATOR_HOST "
+        "and STORAGE_EMULATOR_HOST (or point AWS_ENDPOINT_URL at an emulator too)"
+    )
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_an_emulated_bucket_with_a_real_firestore_is_refused(
+    gcs, write_outputs, monkeypatch, capsys
+):
+    """STORAGE_EMULATOR_HOST without FIRESTORE_EMULATOR_HOST: the real import would read
+    another bucket than the one listed; exit 2 before any import."""
+    lay_out_export(gcs, FOLDER)
+    monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("SPENDSENSE_FIRESTORE_API", raising=False)
+    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    code = main(args(outputs, "--target-project", "spendsense-scratch", now=OUTSIDE))
+    assert code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: STORAGE_EMULATOR_HOST is set but FIRESTORE_EMULATOR_HOST is not: Firestore and "
+        "the backup bucket must both be emulators or both be real; unset STORAGE_EMULATOR_HOST "
+        "(or set FIRESTORE_EMULATOR_HOST too)"
+    )
