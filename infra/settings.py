@@ -47,7 +47,10 @@ SECRET_NAME_RE = re.compile(_LIMITS["secrets"]["secretNamePattern"])
 # Variables the program sets itself, and App Runner's own prefix.
 RESERVED_VARIABLES = ("ENVIRONMENT", "JWT_SECRETS", "PORT")
 RESERVED_VARIABLE_PREFIX = "AWSAPPRUNNER"
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+# local@domain.tld: no spaces, no empty label in the domain (a@.x.com, a@x..com are refused).
+EMAIL_RE = re.compile(r"^[^@\s]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$")
+# AWS Budgets notifies at most 10 e-mail addresses per notification.
+MAX_ALERT_EMAILS = 10
 
 
 class SettingsError(pulumi.RunError):
@@ -115,8 +118,24 @@ def _https_url(value: str) -> str:
 
 
 def _path_in_url(value: str) -> str:
-    if not value.startswith("/") or " " in value:
-        raise ValueError(f"must be a URL path starting with / such as /health (got {_got(value)})")
+    # Route 53 health checks take a resource path of at most 255 characters.
+    if not value.startswith("/") or " " in value or len(value) > 255:
+        raise ValueError(
+            f"must be a URL path starting with /, at most 255 characters, such as /health "
+            f"(got {_got(value)})"
+        )
+    return value
+
+
+def _site_url(value: str) -> str:
+    """An https URL of a site's root: the health check probes its host on 443 at /."""
+    value = _https_url(value)
+    parsed = urlparse(value)
+    if parsed.port not in (None, 443) or parsed.path not in ("", "/") or parsed.query:
+        raise ValueError(
+            "must be the site's root, https://host with no port, path or query, such as "
+            f"https://app.example.com (got {_got(value)})"
+        )
     return value
 
 
@@ -151,6 +170,19 @@ def _existing_file(value: str) -> str:
 def _emails(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         raise ValueError("must list at least one e-mail address (got an empty list)")
+    if len(value) > MAX_ALERT_EMAILS:
+        raise ValueError(
+            f"must list at most {MAX_ALERT_EMAILS} addresses, the most an AWS budget notifies; "
+            f"use a mailing list (got {len(value)})"
+        )
+    seen: set[str] = set()
+    for address in value:
+        if address.lower() in seen:
+            raise ValueError(
+                f"must list each address once: SNS keeps one subscription per address "
+                f"(got {_got(address)} twice)"
+            )
+        seen.add(address.lower())
     for address in value:
         if not EMAIL_RE.fullmatch(address):
             raise ValueError(
@@ -293,6 +325,8 @@ class MonitoringSettings(_Model):
     cpu_percent: Percent
     memory_percent: Percent
     log_retention_days: Annotated[int, AfterValidator(one_of(*LOG_RETENTION_DAYS))]
+    # The error-rate alarm judges a minute only when it served at least this many requests.
+    error_rate_min_requests: Annotated[int, AfterValidator(between(1, 100_000))] = 50
     alert_emails: Annotated[tuple[str, ...], AfterValidator(_emails)]
     monthly_budget_usd: Annotated[float, AfterValidator(between(1, 1_000_000))] = 200
     # "account": the budget counts the whole AWS account's cost (right when the account holds
@@ -390,7 +424,7 @@ class BackupSettings(_Model):
 
 
 class FrontendSettings(_Model):
-    url: Annotated[str, AfterValidator(_https_url)]
+    url: Annotated[str, AfterValidator(_site_url)]
     vercel_project_id: Annotated[str, AfterValidator(matches(r"\S+", "a Vercel project id such as prj_..."))]  # fmt: skip
     vercel_team_id: Annotated[str | None, AfterValidator(lambda v: v if v is None else matches(r"team_[A-Za-z0-9]+", "a Vercel team id such as team_abc123")(v))] = None  # fmt: skip
     api_url: Annotated[str | None, AfterValidator(lambda v: v if v is None else _https_url(v))] = None  # fmt: skip

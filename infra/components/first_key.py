@@ -47,7 +47,8 @@ def wait_for_current_version(
                 f"the JWT secret {secret_arn} has no current key {timeout_seconds:g} s after its "
                 "first rotation started: check the rotation function's log group "
                 "(/aws/lambda/<service>-jwt-rotation) and the rotation-failed alert, fix the "
-                "cause, then run `pulumi up` again"
+                f"cause, start the rotation again (aws secretsmanager rotate-secret --secret-id "
+                f"{secret_arn}), then run `pulumi up` again"
             )
         sleep(poll_seconds)
 

@@ -179,6 +179,8 @@ class ApiMonitoring(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             # No requests means no latency to judge, not slowness; availability covers "down".
             treat_missing_data="notBreaching",
+            # A p95 of a handful of requests is one slow request: too few samples, no verdict.
+            evaluate_low_sample_count_percentiles="ignore",
             **sustained,
         )
         self._alarm(
@@ -207,7 +209,12 @@ class ApiMonitoring(pulumi.ComponentResource):
                 },
                 {
                     "id": "error_rate",
-                    "expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                    # Below errorRateMinRequests a minute, one 5xx is several percent: no verdict
+                    # on so few requests (a real outage still pages through availability).
+                    "expression": (
+                        f"IF(requests >= {monitoring.error_rate_min_requests}, "
+                        "100 * FILL(errors, 0) / requests, 0)"
+                    ),
                     "label": "5xx error rate (%)",
                     "return_data": True,
                 },
@@ -244,6 +251,10 @@ class ApiMonitoring(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             **sustained,
         )
+        if settings.api.min_instances == settings.api.max_instances:
+            # A fixed fleet always runs at maxInstances: this alarm would never leave ALARM.
+            # CPU and memory alarms still say when that fleet is too small.
+            return
         self._alarm(
             "saturation",
             f"Running at maxInstances ({settings.api.max_instances}) for 15 minutes: "
@@ -304,20 +315,21 @@ class ApiMonitoring(pulumi.ComponentResource):
                 # No data from the health checkers means we cannot see the service: treat as down.
                 treat_missing_data="breaching",
             )
-            # The runbook's 99.9 % as a target over a day rather than a minute: about 86 s of
-            # full downtime in the last 24 hours (or longer partial failures) spends it. A
-            # minute-by-minute 99.9 % would page on any single checker's blip.
+            # The runbook's 99.9 % over a day rather than a minute, on Route 53's own verdict
+            # (1 healthy, 0 down, per minute): its daily average is the share of minutes the
+            # endpoint was up, so about 86 s of downtime in 24 hours spends it, and one checker
+            # region's trouble (which moves HealthCheckPercentageHealthy) does not.
             self._alarm(
                 f"{role}-daily",
-                f"{label} healthy less than {settings.monitoring.availability_percent:g}% of the "
+                f"{label} up less than {settings.monitoring.availability_percent:g}% of the "
                 "last 24 hours (runbook target: 99.9% uptime)",
                 namespace="AWS/Route53",
-                metric_name="HealthCheckPercentageHealthy",
+                metric_name="HealthCheckStatus",
                 dimensions={"HealthCheckId": check.id},
                 statistic="Average",
                 period=DAY,
                 evaluation_periods=1,
-                threshold=settings.monitoring.availability_percent,
+                threshold=round(settings.monitoring.availability_percent / 100, 6),
                 comparison_operator="LessThanThreshold",
                 treat_missing_data="breaching",
             )

@@ -341,18 +341,22 @@ def check_availability(
         return len(services) == 1 or refers_to(alarm.resource, service, None)
 
     def too_loose(alarm: Alarm) -> str | None:
-        """A percentage-healthy alarm that fires only below the runbook's target."""
+        """An alarm that fires only below the runbook's target.
+
+        HealthCheckPercentageHealthy is a percentage; HealthCheckStatus is 1 or 0 a minute, so
+        its threshold is a fraction (0.999 over a day is 99.9 %; "Minimum < 1" is 100 %).
+        """
         threshold = number(alarm.threshold)
-        percentage = any(
-            m.namespace == ROUTE53_NS and m.name == "HealthCheckPercentageHealthy"
-            for m in alarm.metrics
-        )
-        if not percentage or threshold is None or threshold >= target:
+        names = {m.name for m in alarm.metrics if m.namespace == ROUTE53_NS}
+        if threshold is None or not names & AVAILABILITY_METRICS:
+            return None
+        percent = threshold if "HealthCheckPercentageHealthy" in names else min(threshold, 1) * 100
+        if percent >= target - 1e-9:
             return None
         return (
-            f"alarm {alarm.label} fires only below {fmt(threshold)} % healthy; the runbook's "
-            f"target is {fmt(target)} % uptime: set spendsense:monitoring.availabilityPercent "
-            f"to {fmt(target)} or higher"
+            f"alarm {alarm.label} fires only below {fmt(round(percent, 6))} % healthy; the "
+            f"runbook's target is {fmt(target)} % uptime: set "
+            f"spendsense:monitoring.availabilityPercent to {fmt(target)} or higher"
         )
 
     def judge(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:

@@ -77,9 +77,10 @@ def test_deployments_own_the_image_not_pulumi_up(recorded: Recorded) -> None:
 def test_runtime_secrets_are_secrets_manager_references(recorded: Recorded) -> None:
     rec = recorded("production")
     config = rec.one(SERVICE).inputs["sourceConfiguration"]["imageRepository"]["imageConfiguration"]
-    secret_arn = rec.one("aws:secretsmanager/secret:Secret").inputs  # inputs hold the name only
+    secret = rec.one("aws:secretsmanager/secret:Secret").inputs
     assert config["runtimeEnvironmentSecrets"] == {"JWT_SECRETS": rec.outputs["jwt_secret_arn"]}
-    assert "name" in secret_arn
+    assert secret["name"] == "spendsense-api/jwt-signing-key"
+    assert "secretString" not in secret, "the value is generated inside AWS"
     for name, value in config["runtimeEnvironmentVariables"].items():
         assert "SECRET" not in name.upper() and "KEY" not in name.upper(), name
         assert not str(value).startswith("arn:aws:secretsmanager"), name
@@ -313,6 +314,16 @@ def test_a_failed_rotation_alarms(recorded: Recorded) -> None:
         rec.one("aws:cloudwatch/eventRule:EventRule", "jwt-rotation-failed").inputs["eventPattern"]
     )
     assert rule["detail"]["eventName"] == ["RotationFailed", "RotationAbandoned"]
+    assert rule["source"] == ["aws.secretsmanager"]
+    assert rule["detail-type"] == ["AWS Service Event via CloudTrail"]
+    assert rule["detail"]["additionalEventData"]["SecretId"] == [rec.outputs["jwt_secret_arn"]]
+    assert (errors["statistic"], errors["threshold"], errors["comparisonOperator"]) == (
+        "Sum",
+        0,
+        "GreaterThanThreshold",
+    )
+    assert errors["dimensions"] == {"FunctionName": "spendsense-api-jwt-rotation"}
+    assert errors["treatMissingData"] == "notBreaching", "no rotation this month is not an error"
 
 
 # -- monitoring --------------------------------------------------------------------------------
@@ -360,11 +371,9 @@ def test_availability_alarms_watch_the_api_health_endpoint_and_the_frontend(
         assert down["period"] * down["evaluationPeriods"] <= 300, "down must page within minutes"
         # The runbook's 99.9 %, over a day, where one checker's blip does not spend it.
         daily = alarm(rec, f"{role}-daily")
-        assert (daily["metricName"], daily["statistic"]) == (
-            "HealthCheckPercentageHealthy",
-            "Average",
-        )
-        assert (daily["threshold"], daily["comparisonOperator"]) == (99.9, "LessThanThreshold")
+        # Route 53's verdict (1 or 0 a minute) averaged over a day: the share of minutes up.
+        assert (daily["metricName"], daily["statistic"]) == ("HealthCheckStatus", "Average")
+        assert (daily["threshold"], daily["comparisonOperator"]) == (0.999, "LessThanThreshold")
         assert (daily["period"], daily["evaluationPeriods"]) == (86_400, 1)
         for a in (down, daily):
             assert a["dimensions"] == down["dimensions"]
@@ -629,3 +638,36 @@ def test_nothing_publishes_before_the_topic_policy_admits_it(each_stack: Recordi
     assert len(publishers) >= 10
     for publisher in publishers:
         assert policy in publisher.dependencies, publisher.name
+
+
+def test_traffic_alarms_give_no_verdict_on_a_handful_of_requests(recorded: Recorded) -> None:
+    """One 5xx among 20 requests is 5 %; a p95 of 3 requests is one slow request."""
+    rec = recorded("production")
+    latency = alarm(rec, "latency-p95")
+    assert latency["evaluateLowSampleCountPercentiles"] == "ignore"
+    errors = alarm(rec, "error-rate")
+    (expression,) = [q["expression"] for q in errors["metricQueries"] if "expression" in q]
+    assert expression == "IF(requests >= 50, 100 * FILL(errors, 0) / requests, 0)"
+
+
+def test_utilization_and_saturation_alarms_are_sustained_not_single_spikes(
+    recorded: Recorded,
+) -> None:
+    rec = recorded("production")
+    for role in ("cpu", "memory"):
+        a = alarm(rec, role)
+        assert (a["statistic"], a["period"]) == ("Average", 60), role
+        assert (a["evaluationPeriods"], a["datapointsToAlarm"]) == (5, 3), role
+        assert a["treatMissingData"] == "notBreaching", role
+    saturation = alarm(rec, "saturation")
+    assert (saturation["metricName"], saturation["statistic"]) == ("ActiveInstances", "Maximum")
+    assert saturation["threshold"] == 10
+    assert saturation["period"] * saturation["evaluationPeriods"] == 900
+
+
+def test_a_fixed_size_fleet_has_no_saturation_alarm() -> None:
+    """With minInstances == maxInstances the fleet always runs at max: the alarm would never clear."""
+    rec = record("staging", {"spendsense:api.minInstances": 2, "spendsense:api.maxInstances": 2})
+    roles = {r.name.removeprefix("monitoring-") for r in rec.by_type(ALARM)}
+    assert "saturation" not in roles
+    assert {"cpu", "memory", "latency-p95", "error-rate"} <= roles

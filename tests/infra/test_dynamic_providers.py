@@ -42,7 +42,9 @@ def test_first_key_gives_up_with_the_next_step(aws_env: str) -> None:
         )
     message = str(caught.value)
     assert message.startswith(f"the JWT secret {arn} has no current key 3 s after")
-    assert "run `pulumi up` again" in message
+    assert f"aws secretsmanager rotate-secret --secret-id {arn}), then run `pulumi up` again" in (
+        message
+    )
 
 
 def test_first_key_provider_records_the_version(aws_env: str) -> None:

@@ -93,7 +93,8 @@ MESSAGES = [
     ),
     (
         {"spendsense:api.healthCheckPath": "health"},
-        'spendsense:api.healthCheckPath: must be a URL path starting with / such as /health (got "health")',
+        "spendsense:api.healthCheckPath: must be a URL path starting with /, at most 255 characters, "
+        'such as /health (got "health")',
     ),
     (
         {"spendsense:api.cpuu": "1 vCPU"},
@@ -250,6 +251,39 @@ MESSAGES = [
     (
         {"spendsense:monitoring.budgetScope": "project"},
         'spendsense:monitoring.budgetScope: must be one of account, environment (got "project")',
+    ),
+    (
+        {"spendsense:api.healthCheckPath": "/" + "h" * 255},
+        "spendsense:api.healthCheckPath: must be a URL path starting with /, at most 255 characters, "
+        f'such as /health (got "/{"h" * 255}")',
+    ),
+    (
+        {"spendsense:monitoring.alertEmails": [f"oncall{i}@example.com" for i in range(11)]},
+        "spendsense:monitoring.alertEmails: must list at most 10 addresses, the most an AWS budget "
+        "notifies; use a mailing list (got 11)",
+    ),
+    (
+        {"spendsense:monitoring.alertEmails": ["oncall@example.com", "OnCall@example.com"]},
+        "spendsense:monitoring.alertEmails: must list each address once: SNS keeps one subscription "
+        'per address (got "OnCall@example.com" twice)',
+    ),
+    (
+        {"spendsense:monitoring.alertEmails": ["a@.example.com"]},
+        'spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "a@.example.com")',
+    ),
+    (
+        {"spendsense:monitoring.errorRateMinRequests": 0},
+        "spendsense:monitoring.errorRateMinRequests: must be between 1 and 100000 (got 0)",
+    ),
+    (
+        {"spendsense:frontend.url": "https://app.example.com:8443"},
+        "spendsense:frontend.url: must be the site's root, https://host with no port, path or query, "
+        'such as https://app.example.com (got "https://app.example.com:8443")',
+    ),
+    (
+        {"spendsense:frontend.url": "https://app.example.com/dashboard"},
+        "spendsense:frontend.url: must be the site's root, https://host with no port, path or query, "
+        'such as https://app.example.com (got "https://app.example.com/dashboard")',
     ),
     # Strict types: a string is never guessed into a number or a boolean.
     (

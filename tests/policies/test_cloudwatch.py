@@ -149,6 +149,30 @@ def test_loose_percentage_alarm_fails_even_beside_a_passing_down_alarm(pack: Pac
     assert pack.analyze_stack([*resources, fixed]) == []
 
 
+@pytest.mark.parametrize(("threshold", "verdict"), [(0.9, "90"), (0.999, None)])
+def test_daily_health_check_status_average_is_judged_as_a_share_of_minutes(
+    pack: Pack, threshold: float, verdict: str | None
+) -> None:
+    """HealthCheckStatus is 1 or 0 a minute: a daily average below 0.999 misses 99.9 %."""
+    daily = c.changed(
+        c.changed(c.availability_alarm(), "statistic", "Average"), "threshold", threshold
+    )
+    daily = c.changed(
+        c.changed(daily, "period", 86400), "name", "spendsense-api-availability-daily"
+    )
+    resources = c.stack()
+    check = next(r for r in resources if r.name == "health-check")
+    extra = resource(c.ALARM, "availability-daily", daily, dependencies=[check.urn])
+    found = pack.analyze_stack([*resources, extra])
+    if verdict is None:
+        assert found == []
+    else:
+        message = only(found, "aws-cloudwatch-availability-alarm").message
+        assert message.startswith(
+            f'alarm "spendsense-api-availability-daily" fires only below {verdict} % healthy'
+        )
+
+
 def test_availability_alarm_firing_when_healthy(pack: Pack) -> None:
     alarm = c.changed(c.availability_alarm(), "comparisonOperator", "GreaterThanThreshold")
     found = pack.analyze_stack(stack_with("availability", alarm))
