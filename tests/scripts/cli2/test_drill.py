@@ -63,9 +63,14 @@ def test_drill_imports_the_newest_daily_export_and_counts_match(
         "transactions": 5,
         "users": 1,
     }
-    # Next month's drill into the same project runs (it is empty).
-    assert main([*args, "--yes", "--json"]) == 0, capsys.readouterr().err
-    assert json.loads(capsys.readouterr().out)["ok"] is True
+    # Next month's drill into the same project runs (it is empty); --keep-data keeps them.
+    assert main([*args, "--yes", "--keep-data"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"The imported documents stay in {target}/(default) (--keep-data); empty it before the "
+        f"next drill with `spendsense drill --stack production --target-project {target} "
+        "--clean --yes`."
+    )
+    assert data_api(target, "(default)").collection_ids() == ["transactions", "users"]
 
 
 def test_drill_without_yes_names_the_export_and_imports_nothing(
