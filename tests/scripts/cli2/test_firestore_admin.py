@@ -254,3 +254,24 @@ def test_an_operation_error_of_an_odd_shape_still_ends_the_operation(http_server
     with pytest.raises(AdminOperationFailed) as caught:
         admin.import_documents("spendsense-production", "(default)", "gs://b/daily/x")
     assert str(caught.value) == f"import operation {OP} failed: quota exceeded"
+
+
+def test_deleting_documents_sends_batches_of_500_and_never_another_databases_names(http_server):
+    """delete_documents: `:commit` with at most 500 `delete` writes each; a name outside this
+    project's database is refused before any request."""
+    from spendsense.ops.firestore_admin import DataApi
+
+    docs = "/v1/projects/spendsense-test/databases/(default)/documents"
+    http_server.on("POST", f"{docs}:commit", (200, {"writeResults": []}))
+    data = DataApi(requests.Session(), http_server.url, "spendsense-test", "(default)")
+    root = "projects/spendsense-test/databases/(default)/documents"
+    names = [f"{root}/users/u{i}" for i in range(501)]
+    data.delete_documents(names)
+    commits = [r.body for r in http_server.requests if r.path == f"{docs}:commit"]
+    assert [len(c["writes"]) for c in commits] == [500, 1]
+    assert commits[1] == {"writes": [{"delete": f"{root}/users/u500"}]}
+    http_server.requests.clear()
+    other = "projects/spendsense-production/databases/(default)/documents/users/u1"
+    with pytest.raises(OperationFailed, match="refusing to delete"):
+        data.delete_documents([f"{root}/users/u1", other])
+    assert http_server.requests == []
