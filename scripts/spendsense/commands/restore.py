@@ -161,29 +161,36 @@ def restore(
         raise BadInput(refusal)
 
     from spendsense.ops.firestore_admin import data_api, export_import_backend
+    from spendsense.ops.restore import RestoreFailed
     from spendsense.ops.restore import restore as run_restore
 
     progress = make_progress(as_json)
     progress(f"reading what {export.path} holds")
     expected = export_counts(storage, export)
     check_emulators(touches_aws=own)  # before anything is changed
-    report = run_restore(
-        export=export,
-        expected=expected,
-        backend=export_import_backend(storage, timeout=timeout, poll=poll_interval),
-        data=data_api(project, database),
-        project=project,
-        database=database,
-        own=own,
-        service_arn=service_arn,
-        service_name=service_name,
-        apprunner_client=apprunner_client() if own else None,
-        cloudwatch=make_client("cloudwatch") if own else None,
-        keep_paused=keep_paused,
-        timeout=timeout,
-        poll=poll_interval,
-        progress=progress,
-    )
+    try:
+        report = run_restore(
+            export=export,
+            expected=expected,
+            backend=export_import_backend(storage, timeout=timeout, poll=poll_interval),
+            data=data_api(project, database),
+            project=project,
+            database=database,
+            own=own,
+            service_arn=service_arn,
+            service_name=service_name,
+            apprunner_client=apprunner_client() if own else None,
+            cloudwatch=make_client("cloudwatch") if own else None,
+            keep_paused=keep_paused,
+            timeout=timeout,
+            poll=poll_interval,
+            progress=progress,
+        )
+    except RestoreFailed as exc:
+        if as_json:  # the state as data too; the error line still goes to stderr
+            failed = {"from": export.path, "target": f"{project}/{database}", "restored": False}
+            click.echo(json.dumps({**failed, "state": exc.state.to_json()}, indent=2))
+        raise
     if as_json:
         click.echo(json.dumps({**report.to_json(), "restored": True}, indent=2))
         return

@@ -190,6 +190,14 @@ def _set_alarm_actions(cloudwatch: Any, names: list[str], enabled: bool) -> None
         raise describe_aws_error(exc, doing) from None
 
 
+class RestoreFailed(OperationFailed):
+    """A restore that failed; `state` is what it left (for `--json`)."""
+
+    def __init__(self, message: str, state: RestoreState) -> None:
+        super().__init__(message)
+        self.state = state
+
+
 # --- the restore -----------------------------------------------------------------------------
 
 
@@ -385,7 +393,7 @@ def restore(
             failure = OperationFailed(f"the import is verified, but {unfinished}")
     if failure is not None:
         reason = _one_line(failure)
-        raise OperationFailed(f"restore failed: {reason} -- {state.statement()}") from None
+        raise RestoreFailed(f"restore failed: {reason} -- {state.statement()}", state) from None
     return report
 
 

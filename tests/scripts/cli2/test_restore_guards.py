@@ -8,6 +8,7 @@ expect fails it); the alarms are in moto."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 import requests
@@ -649,3 +650,27 @@ def test_an_emulated_bucket_with_a_real_firestore_is_refused(
         "the backup bucket must both be emulators or both be real; unset STORAGE_EMULATOR_HOST "
         "(or set FIRESTORE_EMULATOR_HOST too)"
     )
+
+
+def test_a_failed_restore_with_json_prints_the_state_as_data(
+    admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """--json: a failed restore prints {"restored": false, "state": {...}} on stdout (the same
+    state as the error line on stderr), so automation can read it."""
+    admin_api.on(
+        "POST",
+        f"{DB}:importDocuments",
+        (500, {"error": {"code": 500, "message": "Internal error.", "status": "INTERNAL"}}),
+    )
+    expect_pause_and_resume(apprunner_stub)
+    assert main(args(production, "--json")) == 1
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["restored"] is False
+    assert data["target"] == "spendsense-production/(default)"
+    assert data["state"] == {
+        "service": "RUNNING",
+        "alarms": f"enabled again on {', '.join(ALARMS)}",
+        "data": "not touched (no import was started)",
+    }
+    assert statement(captured.err).endswith("data: not touched (no import was started)")
