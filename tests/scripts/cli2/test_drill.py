@@ -319,3 +319,33 @@ def test_a_failed_import_says_whether_the_test_project_holds_part_of_the_export(
         "restore drill: start the import: HTTP 500: INTERNAL -- "
         f"{untouched}/(default) was not touched"
     )
+
+
+def test_a_passing_drill_that_cannot_empty_the_project_exits_1_with_the_clean_command(
+    daily_export, gcs, write_outputs, monkeypatch, capsys
+):
+    """The drill passes but emptying the test project fails: the report is printed, then
+    exit 1 naming the --clean command (next month's drill would find it not empty)."""
+    from spendsense.errors import OperationFailed
+
+    def fail(data, **kwargs):
+        raise OperationFailed("delete documents in x: HTTP 503: UNAVAILABLE")
+
+    monkeypatch.setattr("spendsense.commands.drill.empty_test_database", fail)
+    target = unique_project("test")
+    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
+    assert main([*args, "--yes", "--json"]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    command = f"spendsense drill --stack production --target-project {target} --clean --yes"
+    assert report["ok"] is True
+    assert report["cleanup"] == {
+        "emptied": False,
+        "error": "delete documents in x: HTTP 503: UNAVAILABLE",
+        "clean_command": command,
+    }
+    assert captured.err.splitlines()[-1] == (
+        f"error: restore drill passed, but {target}/(default) could not be emptied (delete "
+        f"documents in x: HTTP 503: UNAVAILABLE); run `{command}` before the next drill"
+    )
