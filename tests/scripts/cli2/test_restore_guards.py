@@ -674,3 +674,19 @@ def test_a_failed_restore_with_json_prints_the_state_as_data(
         "data": "not touched (no import was started)",
     }
     assert statement(captured.err).endswith("data: not touched (no import was started)")
+
+
+def test_stack_projects_reads_both_spellings_and_refuses_an_unreadable_stack_file(tmp_path):
+    """`gcp:project` and `spendsense:gcp.project` both name a stack's project; a stack file
+    that cannot be read is exit 2 (the guard must see every stack)."""
+    from spendsense.errors import BadInput
+
+    (tmp_path / "Pulumi.alpha.yaml").write_text("config:\n  gcp:project: alpha-project\n")
+    (tmp_path / "Pulumi.beta.yaml").write_text(
+        "config:\n  spendsense:gcp:\n    project: beta-project\n"
+    )
+    (tmp_path / "Pulumi.yaml").write_text("name: spendsense\n")  # the project file: no stack
+    assert stack_projects(tmp_path) == {"alpha-project": "alpha", "beta-project": "beta"}
+    (tmp_path / "Pulumi.gamma.yaml").write_text("config: [unclosed\n")
+    with pytest.raises(BadInput, match=r"Pulumi\.gamma\.yaml: cannot read the stack's Firestore"):
+        stack_projects(tmp_path)
