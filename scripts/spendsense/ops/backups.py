@@ -594,7 +594,8 @@ def _export_failure(exc: BaseException, folder: str, started: list[str]) -> Spen
     reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
     if isinstance(exc, ExportCancelled):
         return exc  # its message already names the folder and what to do
-    if not started and not isinstance(exc, RequestUnanswered):
+    if not started and not isinstance(exc, RequestUnanswered | KeyboardInterrupt):
+        # Refused before an operation existed. (Ctrl-C may have cut a request in flight.)
         kind = type(exc) if isinstance(exc, SpendsenseError) else OperationFailed
         return kind(f"{reason} -- nothing was exported to {folder}")
     if isinstance(exc, AdminOperationFailed):
@@ -602,7 +603,7 @@ def _export_failure(exc: BaseException, folder: str, started: list[str]) -> Spen
             f"{reason} -- it may have left partial data in {folder} (no {METADATA_SUFFIX}, so "
             "restore refuses it): delete that folder"
         )
-    what = f"export operation {started[0]}" if started else "an export (the request got no answer)"
+    what = f"export operation {started[0]}" if started else "an export (its request got no answer)"
     return OperationFailed(
         f"{reason} -- {what} may still be writing to {folder}: it is usable once `spendsense "
         f"backup list` shows it complete; if it stays INCOMPLETE, delete that folder"

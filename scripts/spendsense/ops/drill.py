@@ -185,7 +185,7 @@ def run_drill(
         )
     except (SpendsenseError, KeyboardInterrupt) as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        if not operation and not isinstance(exc, RequestUnanswered):
+        if not operation and not isinstance(exc, RequestUnanswered | KeyboardInterrupt):
             kind = BadInput if isinstance(exc, BadInput) else OperationFailed
             raise kind(f"restore drill: {reason} -- {target} was not touched") from None
         how = f"`{clean_hint}`" if clean_hint else "deleting every document in it"

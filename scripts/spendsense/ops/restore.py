@@ -270,7 +270,7 @@ def restore(
     # Why the service stays paused at the end (None: resume it).
     keep_reason: str | None = "--keep-paused" if keep_paused else None
     operation: list[str] = []  # the import's operation name, once the server accepted it
-    import_ended = False
+    import_requested = import_ended = False
 
     def say(message: str) -> None:
         if progress is not None:
@@ -323,6 +323,7 @@ def restore(
             )
             state.service = PAUSED
         started = clock()
+        import_requested = True
         backend.import_documents(
             project, database, export.path, progress=progress, on_started=import_started
         )
@@ -363,8 +364,13 @@ def restore(
                     f"may hold part of {export.path}; follow it with "
                     f"`gcloud firestore operations describe {name}`"
                 )
-        elif not operation and isinstance(exc, RequestUnanswered):
-            # The request to start the import got no answer: it may have started anyway.
+        elif (
+            not operation
+            and import_requested
+            and isinstance(exc, RequestUnanswered | KeyboardInterrupt)
+        ):
+            # The request to start the import got no answer (lost, or Ctrl-C while it was in
+            # flight): the import may have started anyway.
             keep_reason = "the import request got no answer, so an import may be running"
             state.data = (
                 f"unknown: the request to import {export.path} got no answer, so the import may "

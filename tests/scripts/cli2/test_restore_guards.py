@@ -690,3 +690,43 @@ def test_stack_projects_reads_both_spellings_and_refuses_an_unreadable_stack_fil
     (tmp_path / "Pulumi.gamma.yaml").write_text("config: [unclosed\n")
     with pytest.raises(BadInput, match=r"Pulumi\.gamma\.yaml: cannot read the stack's Firestore"):
         stack_projects(tmp_path)
+
+
+def test_an_interrupt_while_the_import_request_is_in_flight_is_not_not_touched(
+    http_server, apprunner_stub, cloudwatch
+):
+    """Ctrl-C while importDocuments has not answered yet: the import may have started, so the
+    data is 'unknown' (never 'not touched') and the service stays paused."""
+
+    class InterruptedPost(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            if method == "POST" and url.endswith(":importDocuments"):
+                raise KeyboardInterrupt
+            return super().request(method, url, *args, **kwargs)
+
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    with pytest.raises(OperationFailed) as caught:
+        restore(
+            export=_export(),
+            expected=ExportContents({}),
+            backend=ManagedExportImport(InterruptedPost(), http_server.url, poll=0),
+            data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
+            project="spendsense-production",
+            database="(default)",
+            own=True,
+            service_arn=SERVICE_ARN,
+            service_name="spendsense-api",
+            apprunner_client=apprunner_stub.client,
+            cloudwatch=cloudwatch,
+            poll=0,
+            sleep=lambda s: None,
+        )
+    message = str(caught.value)
+    assert message.startswith(
+        "restore failed: interrupted -- service spendsense-api: PAUSED, kept paused because "
+        "the import request got no answer"
+    )
+    assert "data: unknown: the request to import gs://spendsense-backups/" in message
+    assert "not touched" not in message.split("data:")[1]
+    apprunner_stub.assert_no_pending_responses()
