@@ -91,6 +91,13 @@ def restore(
     Example:
       spendsense restore --stack production --from daily/20261124_020000 --yes
     """
+    if yes and now_text is not None:
+        # The window guard of a real restore is judged on the real clock: a pretend time
+        # must not let a production restore through outside the window.
+        raise BadInput(
+            "--now is for rehearsing the plan (without --yes); a restore with --yes is judged "
+            "on the real clock: leave --now out (or pass --force outside the window)"
+        )
     now = parse_now(now_text)
     outputs = load_outputs(stack, outputs_file)
     bucket = require_text(outputs, "backup_bucket")

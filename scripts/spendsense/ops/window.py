@@ -167,10 +167,15 @@ def parse_time(text: str, option: str, example: str = "2026-11-03T07:30:00Z") ->
     return moment
 
 
+def utc_now() -> datetime:
+    """The real clock (one seam: tests that act with --yes set the time here, not with --now)."""
+    return datetime.now(UTC)
+
+
 def parse_now(text: str | None, option: str = "--now") -> datetime:
     """`--now` (ISO 8601 with an offset, for rehearsals and tests) or the current time."""
     if text is None:
-        return datetime.now(UTC)
+        return utc_now()
     return parse_time(text, option)
 
 

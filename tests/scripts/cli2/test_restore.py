@@ -291,10 +291,18 @@ def _export() -> Export:
 # --- guards -------------------------------------------------------------------------------
 
 
-def test_production_outside_the_window_is_refused_without_force(gcs, write_outputs, capsys):
-    """Production, outside Tuesday 02:00-04:00 New York, --yes without --force: exit 2."""
+def test_production_outside_the_window_is_refused_without_force(
+    gcs, write_outputs, monkeypatch, capsys
+):
+    """Production, outside Tuesday 02:00-04:00 New York (the real clock), --yes without
+    --force: exit 2."""
+    from datetime import UTC, datetime
+
     from tests.scripts.cli2.conftest import lay_out_export
 
+    monkeypatch.setattr(
+        "spendsense.ops.window.utc_now", lambda: datetime(2026, 11, 27, 15, tzinfo=UTC)
+    )
     lay_out_export(gcs, "daily/20261127_020000")
     outputs = write_outputs("production", backup_bucket=gcs.bucket)
     args = [
@@ -305,8 +313,6 @@ def test_production_outside_the_window_is_refused_without_force(gcs, write_outpu
         outputs,
         "--from",
         f"gs://{gcs.bucket}/daily/20261127_020000/",
-        "--now",
-        "2026-11-27T15:00:00Z",
     ]
     assert main([*args, "--yes"]) == 2
     assert capsys.readouterr().err == (
@@ -314,10 +320,11 @@ def test_production_outside_the_window_is_refused_without_force(gcs, write_outpu
         "window (Tuesdays 02:00-04:00 America/New_York); the next one starts Tue 2026-12-01 02:00 "
         "EST (07:00 UTC), in 88.0 h; pass --force to restore now\n"
     )
-    # Without --yes the plan says it would refuse; inside the window it would not.
+    # Without --yes the plan says it would refuse; rehearsed (--now) inside the window it
+    # would not.
     assert main(args) == 0
     assert "Would refuse: restore into production" in capsys.readouterr().out
-    assert main([*args[:-1], "2026-12-01T07:30:00Z"]) == 0
+    assert main([*args, "--now", "2026-12-01T07:30:00Z"]) == 0
     assert "Would refuse" not in capsys.readouterr().out
 
 

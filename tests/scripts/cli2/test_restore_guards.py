@@ -66,7 +66,21 @@ def production(gcs, write_outputs, apprunner_stub, cloudwatch, monkeypatch):
     return write_outputs("production", backup_bucket=gcs.bucket)
 
 
-def args(outputs: str, *extra: str, now: str = INSIDE) -> list[str]:
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """The real clock's seam, inside the window unless a test moves it (a restore with --yes
+    judges the window on the real clock, never on --now)."""
+    from datetime import datetime
+
+    def set_time(text: str) -> None:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        monkeypatch.setattr("spendsense.ops.window.utc_now", lambda: moment)
+
+    set_time(INSIDE)
+    return set_time
+
+
+def args(outputs: str, *extra: str) -> list[str]:
     return [
         "restore",
         "--stack",
@@ -78,8 +92,6 @@ def args(outputs: str, *extra: str, now: str = INSIDE) -> list[str]:
         "--yes",
         "--poll-interval",
         "0",
-        "--now",
-        now,
         *extra,
     ]
 
@@ -144,10 +156,11 @@ def test_another_stacks_project_is_refused_even_with_force(
     apprunner_stub.assert_no_pending_responses()
 
 
-def test_the_stacks_own_project_named_as_target_keeps_every_guard(production, capsys):
+def test_the_stacks_own_project_named_as_target_keeps_every_guard(production, clock, capsys):
     """--target-project equal to the stack's own project is the guarded restore: outside the
     window in production it is refused without --force."""
-    code = main(args(production, "--target-project", "spendsense-production", now=OUTSIDE))
+    clock(OUTSIDE)
+    code = main(args(production, "--target-project", "spendsense-production"))
     assert code == 2
     assert capsys.readouterr().err.startswith(
         "error: restore into production spendsense-production refused: outside the maintenance window"
@@ -180,7 +193,7 @@ def test_a_target_that_is_not_a_project_id_is_bad_input(write_outputs, capsys, t
 
 
 def test_a_project_of_no_stack_is_imported_without_pause_alarms_or_window(
-    firestore_emulator, gcs, write_outputs, apprunner_stub, cloudwatch, monkeypatch, capsys
+    firestore_emulator, gcs, write_outputs, apprunner_stub, cloudwatch, monkeypatch, clock, capsys
 ):
     """--target-project of no stack (a scratch project), production, outside the window, no
     --force: the export is imported there; App Runner is not called, the alarms not touched."""
@@ -194,7 +207,8 @@ def test_a_project_of_no_stack_is_imported_without_pause_alarms_or_window(
         "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
     )
     outputs = write_outputs("production", backup_bucket=gcs.bucket)
-    code = main(args(outputs, "--target-project", scratch, now=OUTSIDE))
+    clock(OUTSIDE)
+    code = main(args(outputs, "--target-project", scratch))
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == (
@@ -210,13 +224,14 @@ def test_a_project_of_no_stack_is_imported_without_pause_alarms_or_window(
 
 
 def test_force_restores_production_outside_the_window(
-    admin_api, production, apprunner_stub, cloudwatch, capsys
+    admin_api, production, apprunner_stub, cloudwatch, clock, capsys
 ):
     """Production outside the window with --force: the whole guarded restore runs (pause,
     silence, import, verify, resume, un-silence) and exits 0."""
     admin_api.on("POST", f"{DB}:importDocuments", import_done())
     expect_pause_and_resume(apprunner_stub)
-    code = main(args(production, "--force", now=OUTSIDE))
+    clock(OUTSIDE)
+    code = main(args(production, "--force"))
     assert code == 0, capsys.readouterr().err
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"service spendsense-api: RUNNING; alarm actions: enabled again on {', '.join(ALARMS)}; "
@@ -635,7 +650,7 @@ def test_a_leftover_firestore_emulator_never_pauses_real_app_runner(
 
 
 def test_an_emulated_bucket_with_a_real_firestore_is_refused(
-    gcs, write_outputs, monkeypatch, capsys
+    gcs, write_outputs, monkeypatch, clock, capsys
 ):
     """STORAGE_EMULATOR_HOST without FIRESTORE_EMULATOR_HOST: the real import would read
     another bucket than the one listed; exit 2 before any import."""
@@ -643,7 +658,8 @@ def test_an_emulated_bucket_with_a_real_firestore_is_refused(
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("SPENDSENSE_FIRESTORE_API", raising=False)
     outputs = write_outputs("production", backup_bucket=gcs.bucket)
-    code = main(args(outputs, "--target-project", "spendsense-scratch", now=OUTSIDE))
+    clock(OUTSIDE)
+    code = main(args(outputs, "--target-project", "spendsense-scratch"))
     assert code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: STORAGE_EMULATOR_HOST is set but FIRESTORE_EMULATOR_HOST is not: Firestore and "
@@ -729,4 +745,17 @@ def test_an_interrupt_while_the_import_request_is_in_flight_is_not_not_touched(
     )
     assert "data: unknown: the request to import gs://spendsense-backups/" in message
     assert "not touched" not in message.split("data:")[1]
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_now_cannot_move_a_real_restore_into_the_window(production, apprunner_stub, capsys):
+    """--now is for rehearsing the plan: with --yes it is refused (exit 2), so a pretend time
+    cannot let a production restore through outside the window; without --yes it still
+    shows what would happen at that time."""
+    code = main(args(production, "--now", INSIDE))
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "error: --now is for rehearsing the plan (without --yes); a restore with --yes is "
+        "judged on the real clock: leave --now out (or pass --force outside the window)\n"
+    )
     apprunner_stub.assert_no_pending_responses()
