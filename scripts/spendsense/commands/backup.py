@@ -220,6 +220,11 @@ def create_command(
       spendsense backup create --stack production --yes
       spendsense backup create --stack production --at 2026-11-27T03:15:00Z --yes
     """
+    if yes and now_text is not None:
+        raise BadInput(
+            "--now is for rehearsing (without --yes); a real export is named after the real "
+            "time: leave --now out (use --at for an export of an earlier time)"
+        )
     now = _now(now_text)
     at = parse_at(at_text, now) if at_text is not None else None  # --at "" is an error
     outputs = load_outputs(stack, outputs_file)

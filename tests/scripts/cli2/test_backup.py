@@ -14,6 +14,16 @@ from tests.scripts.cli2.conftest import lay_out_export
 NOW = "2026-11-27T09:00:00Z"
 
 
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """The real clock at NOW: `backup create --yes` names its folder after the real time
+    (--now, a rehearsal, is refused with --yes)."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
+    monkeypatch.setattr("spendsense.ops.window.utc_now", lambda: moment)
+
+
 @pytest.fixture
 def outputs(gcs, write_outputs):
     return write_outputs("production", backup_bucket=gcs.bucket)
@@ -332,8 +342,6 @@ def test_create_at_a_time_exports_that_snapshot_through_the_admin_api(
         "production",
         "--outputs",
         outputs,
-        "--now",
-        NOW,
         "--at",
         "2026-11-27T03:15:00Z",
         "--yes",
@@ -380,8 +388,6 @@ def test_a_cancelled_create_names_the_folder_with_partial_data(admin_api, gcs, o
         "production",
         "--outputs",
         outputs,
-        "--now",
-        NOW,
         "--yes",
         "--poll-interval",
         "0",
@@ -397,9 +403,7 @@ def test_a_cancelled_create_names_the_folder_with_partial_data(admin_api, gcs, o
 def test_create_refuses_an_existing_folder(gcs, outputs, capsys):
     """A manual folder of the same name already exists: exit 2 before any export starts."""
     lay_out_export(gcs, "manual-20261127_090000")
-    code = run(
-        "backup", "create", "--stack", "production", "--outputs", outputs, "--now", NOW, "--yes"
-    )
+    code = run("backup", "create", "--stack", "production", "--outputs", outputs, "--yes")
     assert code == 2
     assert capsys.readouterr().err == (
         f"error: gs://{gcs.bucket}/manual-20261127_090000/ already exists; wait a second and run "
@@ -418,8 +422,6 @@ def _create(outputs: str) -> int:
         "production",
         "--outputs",
         outputs,
-        "--now",
-        NOW,
         "--yes",
         "--poll-interval",
         "0",
@@ -487,8 +489,6 @@ def test_an_export_still_running_at_the_timeout_says_where_it_is_writing(
         "production",
         "--outputs",
         outputs,
-        "--now",
-        NOW,
         "--yes",
         "--timeout",
         "1",
@@ -504,4 +504,17 @@ def test_an_export_still_running_at_the_timeout_says_where_it_is_writing(
             "manual-20261127_090000/: it is usable once `spendsense backup list` shows it "
             "complete; if it stays INCOMPLETE, delete that folder"
         )
+    )
+
+
+def test_create_refuses_now_with_yes(outputs, capsys):
+    """--now names the folder after a pretend time: refused with --yes (a manual export named
+    after the wrong time would mislead every later restore)."""
+    code = run(
+        "backup", "create", "--stack", "production", "--outputs", outputs, "--now", NOW, "--yes"
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "error: --now is for rehearsing (without --yes); a real export is named after the real "
+        "time: leave --now out (use --at for an export of an earlier time)\n"
     )

@@ -121,7 +121,8 @@ def test_a_hostile_value_is_one_line_exit_2_naming_the_option(
         args += ["--stack", "production", "--outputs", write_outputs("production")]
     if command == "restore" and option != "--from":
         args += ["--from", EXPORT]
-    acts = command not in ("window", "backup verify")  # the others act only with --yes
+    # The others act only with --yes; --now is a rehearsal value, judged without --yes.
+    acts = command not in ("window", "backup verify") and option != "--now"
     code = main([*args, *extra, *(["--yes"] if acts else [])])
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
