@@ -1,8 +1,13 @@
 """botocore's Stubber for App Runner (moto has none), plus the checks the Stubber skips.
 
 The Stubber validates requests against the API model's required fields, types and lengths
-only (FACTS.md). `ModelCheckedStubber` also checks every expected request's values against the
-model's patterns, ranges and enums, so a request App Runner would reject fails the test.
+only (FACTS.md). `ModelCheckedStubber` also checks the values of every request the code under
+test really makes (whatever the test queued for it: a response with or without expected
+params, or a client error) against the model's patterns, ranges and enums, and every expected
+request given to `add_response`. A request App Runner would reject fails the test: the call
+raises ModelViolation, and because the code under test may turn any exception into an error
+line or a failing row, the violation is also recorded and raised again by `deactivate()` (the
+fixtures' teardown), so it cannot be swallowed.
 """
 
 from __future__ import annotations
@@ -54,11 +59,46 @@ def check_against_model(shape: Shape, value: Any, path: str = "") -> None:
 
 
 class ModelCheckedStubber(Stubber):
-    """A Stubber whose expected requests are checked against App Runner's patterns and ranges."""
+    """A Stubber that checks every real request, and every expected one, against App Runner's
+    patterns, ranges and enums."""
 
     def __init__(self, client: Any) -> None:
         super().__init__(client)
         self._model = client.meta.service_model
+        self._check_event_id = f"model-check-{id(self)}"
+        self.violations: list[str] = []
+
+    def _check_real_request(self, model: Any, params: dict, **kwargs: Any) -> None:
+        """before-parameter-build: the params the code really passed to the client method."""
+        try:
+            check_against_model(model.input_shape, params)
+        except ModelViolation as exc:
+            message = f"{model.name}: {exc}"
+            self.violations.append(message)
+            raise ModelViolation(message) from None
+
+    def activate(self) -> None:
+        self.violations = []
+        self.client.meta.events.register(
+            f"before-parameter-build.{self._service_event_name()}.*",
+            self._check_real_request,
+            unique_id=self._check_event_id,
+        )
+        super().activate()
+
+    def deactivate(self) -> None:
+        super().deactivate()
+        self.client.meta.events.unregister(
+            f"before-parameter-build.{self._service_event_name()}.*",
+            self._check_real_request,
+            unique_id=self._check_event_id,
+        )
+        if self.violations:
+            found, self.violations = self.violations, []
+            raise ModelViolation("requests App Runner would reject: " + "; ".join(found))
+
+    def _service_event_name(self) -> str:
+        return str(self.client.meta.service_model.service_id.hyphenize())
 
     def add_response(  # type: ignore[override]
         self, method: str, service_response: dict, expected_params: dict | None = None
