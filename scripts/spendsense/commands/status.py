@@ -55,7 +55,7 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
         frontend_url=output("frontend_url"),
         api_url=output("api_url"),
         service_arn=output("api_service_arn"),
-        alarm_prefix=lambda: f"{outputs.require('api_service_name')}-",
+        alarm_topic_arn=output("alarm_topic_arn"),
         backup_bucket=outputs.get("backup_bucket"),
         backup_prefix=str(outputs.get("backup_prefix") or "daily/"),
         apprunner=apprunner.make_apprunner_client,

@@ -1,9 +1,9 @@
 """The runbook's "Check Overall System Status" as one table of checks.
 
 frontend (HTTP 200 from the Vercel URL), API health, the App Runner service's state, the
-stack's CloudWatch alarms in ALARM, and the age of the newest daily backup. A check that
-cannot run (no credentials, an output missing) is a failing row that says why, so the table
-always shows every part of the system.
+stack's CloudWatch alarms in ALARM (those that notify its alarm topic), and the age of the
+newest daily backup. A check that cannot run (no credentials, an output missing) is a failing row
+that says why, so the table always shows every part of the system.
 """
 
 from __future__ import annotations
@@ -117,32 +117,41 @@ def check_service(client: Any, arn: str) -> Check:
     return Check("service", FAILING, detail, data)
 
 
-def alarms_in_alarm(client: Any, prefix: str) -> list[str]:
-    """Names of the alarms (metric and composite) named `<prefix>...` that are in ALARM."""
+def alarms_in_alarm(client: Any, topic_arn: str) -> list[str]:
+    """Names of the alarms (metric and composite) in ALARM that notify `topic_arn`.
+
+    Every alarm the program creates notifies the stack's alarm topic (the `alarm_topic_arn`
+    output), and no other stack's alarm does: a name prefix cannot tell production's
+    `spendsense-api-*` from staging's `spendsense-api-staging-*` in the same account, and some
+    of the program's alarms (EventBridge delivery failures) are not named after the service.
+    """
     names: list[str] = []
     try:
         paginator = client.get_paginator("describe_alarms")
         for page in paginator.paginate(
-            AlarmNamePrefix=prefix,
+            ActionPrefix=topic_arn,
             StateValue="ALARM",
             AlarmTypes=["MetricAlarm", "CompositeAlarm"],
         ):
-            # StateValue is filtered again here: some implementations (moto) apply only one
-            # of AlarmNamePrefix and StateValue.
+            # Both filters are applied again here: ActionPrefix is a prefix (it also matches a
+            # topic named `<ours>-old`), and some implementations (moto) apply only one filter.
             for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-                if alarm.get("StateValue") == "ALARM":
+                if alarm.get("StateValue") == "ALARM" and topic_arn in (
+                    alarm.get("AlarmActions") or []
+                ):
                     names.append(alarm["AlarmName"])
     except Exception as exc:
         raise describe_aws_error(exc, "list CloudWatch alarms") from None
-    return sorted(names)
+    return sorted(set(names))
 
 
-def check_alarms(client: Any, prefix: str) -> Check:
-    names = alarms_in_alarm(client, prefix)
-    data = {"prefix": prefix, "in_alarm": names}
+def check_alarms(client: Any, topic_arn: str) -> Check:
+    names = alarms_in_alarm(client, topic_arn)
+    data = {"topic": topic_arn, "in_alarm": names}
     if names:
         return Check("alarms", FAILING, f"{len(names)} in ALARM: {', '.join(names)}", data)
-    return Check("alarms", OK, f"none of {prefix}* in ALARM", data)
+    topic = topic_arn.rsplit(":", 1)[-1]
+    return Check("alarms", OK, f"none of the alarms that notify {topic} in ALARM", data)
 
 
 def check_backup(
@@ -198,7 +207,7 @@ def system_status(
     frontend_url: Value,
     api_url: Value,
     service_arn: Value,
-    alarm_prefix: Value,
+    alarm_topic_arn: Value,
     backup_bucket: str | None,
     backup_prefix: str,
     apprunner: Callable[[], Any],
@@ -212,6 +221,6 @@ def system_status(
         _guard("frontend", lambda: check_frontend(_value(frontend_url), timeout)),
         _guard("api", lambda: check_api(_value(api_url), timeout)),
         _guard("service", lambda: check_service(apprunner(), _value(service_arn))),
-        _guard("alarms", lambda: check_alarms(cloudwatch(), _value(alarm_prefix))),
+        _guard("alarms", lambda: check_alarms(cloudwatch(), _value(alarm_topic_arn))),
         _guard("backup", lambda: check_backup(storage, backup_bucket, backup_prefix, now)),
     ]

@@ -9,16 +9,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from spendsense.cli import main
 
-from tests.scripts.cli1.conftest import SERVICE_ARN, SERVICE_NAME, service
+from tests.scripts.cli1.conftest import (
+    ACCOUNT,
+    SERVICE_ARN,
+    SERVICE_NAME,
+    outputs_values,
+    service,
+)
+
+TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:spendsense-alarms-staging"  # outputs_values' topic
+PRODUCTION_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:spendsense-alarms-production"
 
 
 @pytest.fixture
 def cloudwatch(aws_env, aws_admin):
+    """alarm(name, state, topic=TOPIC): a metric alarm notifying `topic`, in `state`."""
     client = aws_admin("cloudwatch")
 
-    def alarm(name: str, state: str) -> None:
+    def alarm(name: str, state: str, topic: str | None = TOPIC) -> None:
         client.put_metric_alarm(
             AlarmName=name,
+            AlarmActions=[topic] if topic else [],
             MetricName="RequestLatency",
             Namespace="AWS/AppRunner",
             Statistic="Average",
@@ -58,7 +69,8 @@ def test_everything_ok_exits_0_with_one_row_per_part(
 ):
     apprunner.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
     cloudwatch(f"{SERVICE_NAME}-latency-p95", "OK")
-    cloudwatch("some-other-service-latency-p95", "ALARM")  # not this stack's
+    cloudwatch("some-other-service-latency-p95", "ALARM", topic=None)  # not this stack's
+    cloudwatch(f"{SERVICE_NAME}-old-manual", "ALARM", topic=f"{TOPIC}-old")  # a prefix only
     path = put_export(gcs_bucket, timedelta(hours=3))
     code, out, err = run("--json")
     assert (code, err) == (0, "")
@@ -83,6 +95,7 @@ def test_failing_parts_are_shown_and_exit_1(apprunner, cloudwatch, gcs_bucket, a
     cloudwatch(f"{SERVICE_NAME}-latency-p95", "ALARM")
     cloudwatch(f"{SERVICE_NAME}-error-rate", "ALARM")
     cloudwatch(f"{SERVICE_NAME}-cpu", "OK")
+    cloudwatch("spendsense-alerts-staging-delivery-failures", "ALARM")  # not named after the API
     put_export(gcs_bucket, timedelta(hours=30))
     api_server[1].answer(503, {"status": "unhealthy", "database": "unhealthy"})
     api_server[1].frontend_code = 404
@@ -96,7 +109,8 @@ def test_failing_parts_are_shown_and_exit_1(apprunner, cloudwatch, gcs_bucket, a
     assert lines[2].startswith(f"  api       FAIL  {url}/health: unhealthy: HTTP 503 (")
     assert lines[3].startswith(f"  service   FAIL  {SERVICE_NAME} PAUSED, image ")
     assert lines[4] == (
-        f"  alarms    FAIL  2 in ALARM: {SERVICE_NAME}-error-rate, {SERVICE_NAME}-latency-p95"
+        "  alarms    FAIL  3 in ALARM: spendsense-alerts-staging-delivery-failures, "
+        f"{SERVICE_NAME}-error-rate, {SERVICE_NAME}-latency-p95"
     )
     assert lines[5].startswith(
         f"  backup    FAIL  newest daily export gs://{gcs_bucket.name}/daily/"
@@ -215,3 +229,43 @@ def test_a_frontend_url_urllib3_cannot_parse_is_a_failing_row(apprunner, cloudwa
         "detail": f"stack output 'frontend_url' {bad!r} is not a valid URL (LocationParseError); "
         "fix the output (`spendsense outputs`)",
     }
+
+
+def test_production_does_not_count_stagings_alarms(
+    apprunner, cloudwatch, api_server, tmp_path, capsys
+):
+    """Production's service is `spendsense-api`, so staging's `spendsense-api-staging-*` alarms
+    share its name prefix (same account and region): only the alarms that notify production's
+    alarm topic count."""
+    production_arn = SERVICE_ARN.replace(f"service/{SERVICE_NAME}/", "service/spendsense-api/")
+    running = {**service(), "ServiceName": "spendsense-api", "ServiceArn": production_arn}
+    apprunner.add_response("describe_service", {"Service": running}, {"ServiceArn": production_arn})
+    cloudwatch("spendsense-api-staging-latency-p95", "ALARM")  # staging's, in ALARM
+    cloudwatch("spendsense-api-latency-p95", "OK", topic=PRODUCTION_TOPIC)
+    path = tmp_path / "outputs-production.json"
+    values = outputs_values(
+        api_server[0],
+        environment="production",
+        api_service_arn=production_arn,
+        api_service_name="spendsense-api",
+        alarm_topic_arn=PRODUCTION_TOPIC,
+        backup_bucket=None,
+    )
+    path.write_text(json.dumps(values), encoding="utf-8")
+    code = main(["status", "--stack", "production", "--outputs", str(path), "--json"])
+    captured = capsys.readouterr()
+    assert (code, captured.err) == (0, "")
+    alarms = next(c for c in json.loads(captured.out)["checks"] if c["name"] == "alarms")
+    assert alarms == {
+        "name": "alarms",
+        "state": "ok",
+        "detail": "none of the alarms that notify spendsense-alarms-production in ALARM",
+        "topic": PRODUCTION_TOPIC,
+        "in_alarm": [],
+    }
+    # while production's own alarm in ALARM does fail it
+    cloudwatch("spendsense-api-latency-p95", "ALARM", topic=PRODUCTION_TOPIC)
+    assert main(["status", "--stack", "production", "--outputs", str(path), "--json"]) == 1
+    alarms = next(c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "alarms")
+    assert alarms["in_alarm"] == ["spendsense-api-latency-p95"]
+    apprunner.assert_no_pending_responses()
