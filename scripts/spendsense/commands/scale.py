@@ -68,7 +68,7 @@ def scale(
       spendsense scale --stack production --cpu 2 --memory 4 --yes    # writes the file
       spendsense scale --stack production --min 3 --max 10 --now --yes
     """
-    from spendsense.errors import OperationFailed
+    from spendsense.errors import Interrupted, OperationFailed, SpendsenseError
     from spendsense.ops.scale import apply_now, load_limits, plan_scale, write_stack_file
     from spendsense.repo import REPO_ROOT
     from spendsense.repo import stack_file as default_stack_file
@@ -141,7 +141,9 @@ def scale(
             progress=make_progress(),
             service=service,
         )
-    except OperationFailed as exc:
+    except Interrupted:
+        raise
+    except SpendsenseError as exc:  # even expired or refused credentials: the file has changed
         state = (
             f"{path.name} has the new values" if plan.changes else f"{path.name} was not changed"
         )

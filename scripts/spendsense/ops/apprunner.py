@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import Interrupted, OperationFailed
+from spendsense.errors import Interrupted, OperationFailed, SpendsenseError
 from spendsense.ops.health import HealthResult
 
 # The retry policy of every App Runner call. The client makes one attempt per call (see
@@ -412,12 +412,17 @@ def follow_or_explain(
     **wait: Any,
 ) -> str:
     """wait_for_operation, but Ctrl-C (exit 130) or a failure to read ListOperations says
-    which operation goes on without us."""
+    which operation goes on without us.
+
+    Any failure to read ListOperations is exit 1 (OperationFailed), even one that would be
+    bad input before anything changed (credentials that expired or were refused mid-way): the
+    change was made, so what matters is that it may still be running.
+    """
     try:
         return wait_for_operation(client, service_arn, operation_id, **wait)
-    except (OperationEnded, OperationTimedOut):
+    except (OperationEnded, OperationTimedOut, Interrupted):
         raise
-    except OperationFailed as exc:  # ListOperations itself failed: the operation may go on
+    except SpendsenseError as exc:  # ListOperations itself failed: the operation may go on
         raise OperationFailed(
             f"lost track of App Runner operation {operation_id} ({what}) on "
             f"{service_name_from_arn(service_arn)}: {exc}; it may still be running and nothing "
@@ -559,7 +564,9 @@ def roll_out(
         else:
             apply(previous, now)
         after = healthy()
-    except OperationFailed as exc:
+    except Interrupted:
+        raise
+    except SpendsenseError as exc:  # including credentials that expired during the deploy
         raise OperationFailed(
             f"{verb} of {target} failed ({failure}) and the rollback to {previous} failed too "
             f"({exc}); the service needs attention: `spendsense status`"

@@ -472,3 +472,53 @@ def test_losing_track_of_the_operation_says_it_may_still_run(apprunner, run):
         "and nothing was rolled back: follow it with `spendsense status`"
     )
     apprunner.assert_no_pending_responses()
+
+
+def expired(stubber, method: str) -> None:
+    stubber.add_client_error(
+        method,
+        service_error_code="ExpiredTokenException",
+        service_message="The security token included in the request is expired",
+        http_status_code=403,
+    )
+
+
+def test_credentials_that_expire_while_following_are_exit_1_saying_it_may_still_run(apprunner, run):
+    """UpdateService was accepted, then ListOperations is refused (expired token): that is not
+    bad input (exit 2) but a change in an unknown state (exit 1), and nothing was rolled back."""
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(13))
+    expired(apprunner, "list_operations")
+    code, out, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert (code, out) == (1, "")
+    assert err.strip().splitlines()[-1] == (
+        f"error: lost track of App Runner operation {op(13)} (pointing the service at "
+        f"{NEW_IMAGE}) on spendsense-api-staging: list App Runner operations: AWS credentials "
+        "have expired; refresh them (e.g. `aws sso login`); it may still be running and nothing "
+        "was rolled back: follow it with `spendsense status`"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_credentials_refused_during_the_rollback_say_the_service_needs_attention(
+    apprunner, api_server, run
+):
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(14))
+    expect_operation(apprunner, op(14), "SUCCEEDED")
+    apprunner.add_client_error(
+        "describe_service",
+        service_error_code="AccessDeniedException",
+        service_message="not allowed",
+        http_status_code=403,
+    )
+    api_server[1].sequence = [UNHEALTHY] * 3
+    code, _, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        f"error: deploy of {NEW_IMAGE} failed (the API is unhealthy after the deploy: database "
+        f"is 'unhealthy' (expected 'healthy')) and the rollback to {OLD_IMAGE} failed too "
+        "(describe the App Runner service: AWS refused the credentials (AccessDeniedException: "
+        "not allowed)); the service needs attention: `spendsense status`"
+    )
+    apprunner.assert_no_pending_responses()

@@ -366,6 +366,37 @@ def test_a_failed_live_apply_says_the_file_changed_and_a_rerun_applies_it_live(
     apprunner.assert_no_pending_responses()
 
 
+def test_credentials_that_expire_while_following_the_live_change_are_exit_1_with_context(
+    stack_copy, write_outputs, apprunner, capsys
+):
+    """The file is written and UpdateService accepted, then ListOperations answers
+    ExpiredTokenException: exit 1 (not 2) saying what state the file and the service are in."""
+    path = stack_copy("staging")
+    current = service()
+    apprunner.add_response("describe_service", {"Service": current}, {"ServiceArn": SERVICE_ARN})
+    expect_new_revision(apprunner, current, 1, 5, op(14))
+    apprunner.add_client_error(
+        "list_operations",
+        service_error_code="ExpiredTokenException",
+        service_message="The security token included in the request is expired",
+        http_status_code=403,
+    )
+    code, _, err = scale(
+        capsys, path, "staging", "--max", "5", "--now", "--yes", "--outputs", write_outputs()
+    )
+    assert code == 1
+    assert "maxInstances: 5" in path.read_text()
+    assert err.strip().splitlines()[-1] == (
+        f"error: lost track of App Runner operation {op(14)} (scaling the service) on "
+        "spendsense-api-staging: list App Runner operations: AWS credentials have expired; "
+        "refresh them (e.g. `aws sso login`); it may still be running and nothing was rolled "
+        "back: follow it with `spendsense status` -- Pulumi.staging.yaml has the new values, "
+        "but the live service may not: check `spendsense status`, then run this command again "
+        "with --now --yes or `pulumi up --stack staging`"
+    )
+    apprunner.assert_no_pending_responses()
+
+
 def test_help_has_an_example(capsys):
     assert main(["scale", "--help"]) == 0
     assert "spendsense scale --stack production --cpu 2 --memory 4" in capsys.readouterr().out
