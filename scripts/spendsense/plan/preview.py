@@ -165,6 +165,13 @@ class PackSession:
         self._thread = threading.Thread(target=self._run, name="policy-pack", daemon=True)
 
     def begin(self) -> None:
+        # Everything the thread imports is imported here first, in the caller's thread: two
+        # threads importing pulumi's circular proto package at once fail with "partially
+        # initialized module" (seen under load, more often without bytecode).
+        import grpc  # noqa: F401
+        from google.protobuf import empty_pb2, json_format, struct_pb2  # noqa: F401
+        from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc  # noqa: F401
+
         self._thread.start()
 
     def submit(self, resource: RecordedResource) -> None:
