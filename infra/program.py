@@ -108,6 +108,8 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             "backup_time_zone": backups.time_zone,
             # `spendsense backup verify` checks the lifecycle rule against this stack's number.
             "backup_retention_days": settings.backup.retention_days,
+            # The project `spendsense drill` restores into (granted read access to the bucket).
+            "backup_test_project": settings.backup.test_project,
             "backup_workflow": backups.workflow.name,
             "vercel_project_id": settings.frontend.vercel_project_id,
             "vercel_team_id": settings.frontend.vercel_team_id,

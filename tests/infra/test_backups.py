@@ -161,6 +161,11 @@ def test_the_retention_the_lifecycle_enforces_is_an_output(each_stack: Recording
     assert each_stack.outputs["backup_retention_days"] == 30
 
 
+def test_the_drill_project_is_an_output(each_stack: Recording) -> None:
+    """`spendsense drill` restores into the project the program grants read access to."""
+    assert each_stack.outputs["backup_test_project"] == "spendsense-test"
+
+
 def test_the_scheduler_starts_the_export_workflow_as_its_own_account(recorded: Recorded) -> None:
     rec = recorded("production")
     target = rec.one(JOB).inputs["httpTarget"]
