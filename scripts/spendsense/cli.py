@@ -107,7 +107,14 @@ def cli() -> None:
 
 @click.group(cls=LazyGroup, lazy=ROLLBACK_COMMANDS)
 def rollback() -> None:
-    """Roll the API or the frontend back to an earlier version."""
+    """Roll the API or the frontend back to an earlier version.
+
+    \b
+    Example:
+      spendsense rollback api --stack production          # shows which image and why
+      spendsense rollback api --stack production --yes
+      spendsense rollback frontend --help
+    """
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import time
 
 import click
 
-from spendsense.errors import BadInput
+from spendsense.errors import BadInput, OperationFailed
 from spendsense.options import (
     HTTP_TIMEOUT_MAX,
     OPERATION_TIMEOUT_MAX,
@@ -79,16 +79,29 @@ def _guarded_change(
 
     ecr_client = make_client("ecr")
     client = apprunner.make_apprunner_client()
+    choice_line = ""
     if pick_previous:
         service = apprunner.describe_service(client, arn)
-        running = ecr.tag_of(apprunner.current_image(service), repository_url)
-        found = ecr.previous_tag(ecr.list_images(ecr_client, repository_name), running)
-        if found is None:
-            raise BadInput(
-                f"cannot tell the image before {running or apprunner.current_image(service)!r} "
-                f"in ECR repository {repository_name}; pass --to TAG"
+        running = apprunner.current_image(service)
+        try:
+            recorded = apprunner.recorded_previous_image(client, arn)
+            unreadable = ""
+        except OperationFailed as exc:  # e.g. a role without apprunner:ListTagsForResource
+            recorded, unreadable = None, " ".join(str(exc).split())
+        choice = ecr.rollback_target(ecr_client, repository_name, repository_url, running, recorded)
+        tag = choice.tag
+        running_tag = ecr.tag_of(running, repository_url) or running
+        if choice.verified:
+            choice_line = (
+                f"{tag}, the image the service ran before {running_tag} (recorded on the "
+                "service by the deploy that replaced it)."
             )
-        tag = found
+        else:
+            because = unreadable or choice.unverified_because
+            choice_line = (
+                f"{tag}, only the image pushed to ECR before {running_tag} ({because}); it was "
+                "never verified as deployed: pass --to TAG to pick a known good one."
+            )
     else:
         ecr.require_tag(ecr_client, repository_name, tag, option)
     service = apprunner.ensure_not_busy(client, arn)
@@ -99,6 +112,8 @@ def _guarded_change(
         raise BadInput(f"{option}: service {name} already runs {target}; pick another tag")
 
     if not yes:
+        if choice_line:
+            click.echo(f"Would roll back to {choice_line}")
         if previous == target:
             click.echo(f"Would redeploy {target} on App Runner service {name} (stack {stack}),")
         else:
@@ -113,6 +128,8 @@ def _guarded_change(
             )
         click.echo("Nothing changed. Run again with --yes to do it.")
         return
+    if choice_line:
+        click.echo(f"Rolling back to {choice_line}", err=True)
     summary = apprunner.roll_out(
         client,
         service,
@@ -185,14 +202,18 @@ def rollback_api(
 ) -> None:
     """Roll the API back to the previous image (or --to TAG), through deploy's guarded path.
 
-    "Previous" is the image pushed to ECR just before the one the service runs. If the
-    rollback itself fails or leaves the API unhealthy, it exits 1 and says so; it does not go
-    forward again. Without --yes it only prints what it would do.
+    "Previous" is the image the service ran before the current one, as the last successful
+    deploy or rollback recorded it on the service (tag spendsense:previous-image). Without
+    such a record it offers the image pushed to ECR just before the running one and says that
+    it was never verified as deployed. If the rollback itself fails or leaves the API
+    unhealthy, it exits 1 and says so; it does not go forward again. Without --yes it only
+    prints what it would do.
 
     \b
     Example:
+      spendsense rollback api --stack production            # shows which image and why
       spendsense rollback api --stack production --yes
-      spendsense rollback api --stack production --to 20261120_1400 --yes
+      spendsense rollback api --stack production --to 20261120_140000 --yes
     """
     from spendsense.ops.ecr import validate_tag
 

@@ -409,6 +409,8 @@ def follow_or_explain(
     service_arn: str,
     operation_id: str,
     what: str,
+    *,
+    consequence: str = "nothing was rolled back",
     **wait: Any,
 ) -> str:
     """wait_for_operation, but Ctrl-C (exit 130) or a failure to read ListOperations says
@@ -416,7 +418,8 @@ def follow_or_explain(
 
     Any failure to read ListOperations is exit 1 (OperationFailed), even one that would be
     bad input before anything changed (credentials that expired or were refused mid-way): the
-    change was made, so what matters is that it may still be running.
+    change was made, so what matters is that it may still be running. `consequence` says what
+    that leaves undone (by default "nothing was rolled back"; a rollback says its own).
     """
     try:
         return wait_for_operation(client, service_arn, operation_id, **wait)
@@ -425,14 +428,14 @@ def follow_or_explain(
     except SpendsenseError as exc:  # ListOperations itself failed: the operation may go on
         raise OperationFailed(
             f"lost track of App Runner operation {operation_id} ({what}) on "
-            f"{service_name_from_arn(service_arn)}: {exc}; it may still be running and nothing "
-            "was rolled back: follow it with `spendsense status`"
+            f"{service_name_from_arn(service_arn)}: {exc}; it may still be running and "
+            f"{consequence}: follow it with `spendsense status`"
         ) from None
     except KeyboardInterrupt:
         name = service_name_from_arn(service_arn)
         raise Interrupted(
             f"interrupted while following App Runner operation {operation_id} ({what}) on "
-            f"{name}; App Runner goes on with it and nothing was rolled back: follow it with "
+            f"{name}; App Runner goes on with it and {consequence}: follow it with "
             "`spendsense status` and check `spendsense health` when it ends"
         ) from None
 
@@ -481,6 +484,45 @@ def gate_health(
     return result
 
 
+# The tag on the App Runner service that names the image that ran before the current one: written
+# by every successful deploy and rollback, read by `rollback api`. (ECR's push order is only a
+# guess: the image pushed before the running one may never have run.)
+PREVIOUS_IMAGE_TAG = "spendsense:previous-image"
+TAG_VALUE_MAX = 256
+
+
+def recorded_previous_image(client: Any, arn: str) -> str | None:
+    """The image identifier the last successful deploy or rollback replaced, or None."""
+    response = call(
+        client,
+        "list_tags_for_resource",
+        "read the App Runner service's tags",
+        ResourceArn=arn,
+    )
+    for tag in response.get("Tags", []) or []:
+        if tag.get("Key") == PREVIOUS_IMAGE_TAG and tag.get("Value"):
+            return str(tag["Value"])
+    return None
+
+
+def record_previous_image(client: Any, arn: str, image: str) -> str | None:
+    """Tag the service with the image it ran before; None, or why it could not be recorded
+    (a deploy that succeeded does not fail because of this)."""
+    if len(image) > TAG_VALUE_MAX:
+        return f"the image identifier is longer than the {TAG_VALUE_MAX} characters a tag holds"
+    try:
+        call(
+            client,
+            "tag_resource",
+            "record the previous image on the App Runner service",
+            ResourceArn=arn,
+            Tags=[{"Key": PREVIOUS_IMAGE_TAG, "Value": image}],
+        )
+    except SpendsenseError as exc:
+        return " ".join(str(exc).split())
+    return None
+
+
 def roll_out(
     client: Any,
     service: dict[str, Any],
@@ -505,8 +547,24 @@ def roll_out(
     say = progress or (lambda message: None)
     arn = str(service["ServiceArn"])
     previous = current_image(service)
+    # Phase-specific wording for Ctrl-C and lost operations: "nothing was rolled back" is true
+    # while going to `target`, not while going back to `previous`.
+    forward = {
+        "what": f"pointing the service at {target}",
+        "consequence": "nothing was rolled back",
+        "after": f"after the {verb} of {target}",
+        "state": "nothing was rolled back",
+        "advice": "`spendsense rollback api` if it is unhealthy",
+    }
+    backward = {
+        "what": f"rolling the service back to {previous} after the failed {verb} of {target}",
+        "consequence": f"the rollback to {previous} is not confirmed",
+        "after": f"after rolling back to {previous} (the {verb} of {target} had failed)",
+        "state": "its health was not checked",
+        "advice": "`spendsense rollback api --to TAG` (an image known to work) if it is unhealthy",
+    }
 
-    def apply(image: str, current: dict[str, Any]) -> None:
+    def apply(image: str, current: dict[str, Any], phase: dict[str, str]) -> None:
         if current_image(current) == image:
             operation_id = start_deployment(client, arn, progress=say)
             say(f"StartDeployment of {image}: operation {operation_id}")
@@ -517,7 +575,8 @@ def roll_out(
             client,
             arn,
             operation_id,
-            f"pointing the service at {image}",
+            phase["what"],
+            consequence=phase["consequence"],
             timeout=timeout,
             poll=poll,
             progress=say,
@@ -525,7 +584,7 @@ def roll_out(
             clock=clock,
         )
 
-    def healthy() -> HealthResult:
+    def healthy(phase: dict[str, str]) -> HealthResult:
         try:
             return gate_health(
                 api_health, attempts=health_attempts, delay=poll, progress=say, sleep=sleep
@@ -533,20 +592,30 @@ def roll_out(
         except KeyboardInterrupt:
             running = current_image(describe_service(client, arn)) or "an unknown image"
             raise Interrupted(
-                f"interrupted during the health check after the {verb} of {target}; the "
-                f"service points at {running} and nothing was rolled back: check "
-                "`spendsense health`, and `spendsense rollback api` if it is unhealthy"
+                f"interrupted during the health check {phase['after']}; the service points at "
+                f"{running} and {phase['state']}: check `spendsense health`, and "
+                f"{phase['advice']}"
             ) from None
 
     failure: str
     try:
-        apply(target, service)
+        apply(target, service, forward)
     except OperationEnded as exc:
         failure = str(exc)
     else:
-        result = healthy()
+        result = healthy(forward)
         if result.healthy:
-            return f"{verb} of {target} succeeded; the API is {result.summary()}"
+            summary = f"{verb} of {target} succeeded; the API is {result.summary()}"
+            if previous and previous != target:
+                problem = record_previous_image(client, arn, previous)
+                if problem is None:
+                    say(f"recorded {previous} on the service as the image that ran before")
+                else:
+                    summary += (
+                        f"; could not record {previous} as the image that ran before ({problem}), "
+                        "so `spendsense rollback api` will offer the image pushed before this one"
+                    )
+            return summary
         failure = f"the API is unhealthy after the {verb}: {result.reason}"
 
     if not revert_on_failure or previous is None or previous == target:
@@ -562,8 +631,8 @@ def roll_out(
         if current_image(now) == previous:
             say(f"App Runner already points the service back at {previous}")
         else:
-            apply(previous, now)
-        after = healthy()
+            apply(previous, now, backward)
+        after = healthy(backward)
     except Interrupted:
         raise
     except SpendsenseError as exc:  # including credentials that expired during the deploy

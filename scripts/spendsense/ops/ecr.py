@@ -1,4 +1,10 @@
-"""ECR look-ups for deploy and rollback: does a tag exist, and which image came before."""
+"""ECR look-ups for deploy and rollback: does a tag exist, and which image came before.
+
+"Before" is the image the service ran before, as the last successful deploy or rollback
+recorded it on the service (spendsense.ops.apprunner.PREVIOUS_IMAGE_TAG). Without such a
+record, the image pushed to ECR before the running one is offered, marked as never verified
+as deployed: it may never have run.
+"""
 
 from __future__ import annotations
 
@@ -100,6 +106,63 @@ def previous_tag(images: list[Image], current_tag: str | None) -> str | None:
         if image.digest != current.digest:
             return image.tag
     return None
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    tag: str
+    # True: the service ran it before (recorded by a deploy); False: only pushed before the
+    # running image, never verified as deployed (`unverified_because` says why).
+    verified: bool
+    unverified_because: str | None = None
+
+
+def tag_exists(client: Any, repository_name: str, tag: str) -> bool:
+    try:
+        client.describe_images(repositoryName=repository_name, imageIds=[{"imageTag": tag}])
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        if code == "ImageNotFoundException":
+            return False
+        raise _ecr_error(exc, repository_name, f"look up tag {tag!r}") from None
+    return True
+
+
+def rollback_target(
+    client: Any,
+    repository_name: str,
+    repository_url: str,
+    running_image: str | None,
+    recorded_image: str | None,
+) -> RollbackTarget:
+    """The tag `rollback api` goes back to: the recorded image that ran before if it is still
+    in the repository, else the one pushed before the running image (unverified)."""
+    running_tag = tag_of(running_image, repository_url)
+    if not recorded_image:
+        why = "no deploy has recorded the image that ran before it on the service"
+    elif recorded_image == running_image:
+        why = f"the recorded image that ran before it, {recorded_image}, is the one running"
+    else:
+        recorded_tag = tag_of(recorded_image, repository_url)
+        if recorded_tag is None:
+            why = (
+                f"the recorded image that ran before it, {recorded_image}, is not in ECR "
+                f"repository {repository_name}"
+            )
+        elif not tag_exists(client, repository_name, recorded_tag):
+            why = (
+                f"the recorded image that ran before it, tag {recorded_tag!r}, is no longer in "
+                f"ECR repository {repository_name}"
+            )
+        else:
+            return RollbackTarget(tag=recorded_tag, verified=True)
+    found = previous_tag(list_images(client, repository_name), running_tag)
+    if found is None:
+        raise BadInput(
+            f"cannot tell the image before {running_tag or running_image!r}: {why}, and ECR "
+            f"repository {repository_name} has no other image pushed before it; pass --to TAG"
+        )
+    return RollbackTarget(tag=found, verified=False, unverified_because=why)
 
 
 def _ecr_error(exc: Exception, repository_name: str, doing: str) -> Exception:

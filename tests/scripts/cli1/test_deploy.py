@@ -94,6 +94,40 @@ def expect_describe(stubber, **kw) -> dict:
     return current
 
 
+PREVIOUS_TAG_KEY = "spendsense:previous-image"
+
+
+def expect_record(stubber, image: str) -> None:
+    """A successful deploy/rollback records the image it replaced on the service."""
+    stubber.add_response(
+        "tag_resource",
+        {},
+        {"ResourceArn": SERVICE_ARN, "Tags": [{"Key": PREVIOUS_TAG_KEY, "Value": image}]},
+    )
+
+
+def expect_recorded(stubber, image: str | None) -> None:
+    """ListTagsForResource: the image recorded as the one that ran before (None: no record)."""
+    tags = [{"Key": "Environment", "Value": "staging"}]
+    if image is not None:
+        tags.append({"Key": PREVIOUS_TAG_KEY, "Value": image})
+    stubber.add_response("list_tags_for_resource", {"Tags": tags}, {"ResourceArn": SERVICE_ARN})
+
+
+def set_pushed_at(tag: str, epoch: int) -> None:
+    """moto stamps pushes in whole seconds; set the push time so push order is not a tie
+    (moto's server runs in this process, so its backend is the one the CLI talks to)."""
+    from moto.ecr.models import ecr_backends
+
+    from tests.scripts.cli1.conftest import ACCOUNT
+
+    for image in ecr_backends[ACCOUNT]["us-east-1"].repositories[REPO_NAME].images:
+        if tag in image.image_tags:
+            image.image_pushed_at = epoch
+            return
+    raise AssertionError(f"no image tagged {tag}")
+
+
 def expect_operation(stubber, op_id: str, *statuses: str) -> None:
     for status in statuses:
         stubber.add_response(
@@ -109,10 +143,12 @@ def test_deploy_points_the_service_at_the_tag_follows_the_operation_and_checks_h
     current = expect_describe(apprunner, image=OLD_IMAGE)
     expect_update(apprunner, current, NEW_IMAGE, op(1))
     expect_operation(apprunner, op(1), "IN_PROGRESS", "SUCCEEDED")
+    expect_record(apprunner, OLD_IMAGE)
     code, out, err = run("deploy", "--image-tag", NEW, "--yes")
     assert (code, err.count("error")) == (0, 0), err
     assert out.startswith(f"deploy of {NEW_IMAGE} succeeded; the API is healthy (")
     assert f"UpdateService to {NEW_IMAGE}: operation {op(1)}" in err  # progress on stderr
+    assert f"recorded {OLD_IMAGE} on the service as the image that ran before" in err
     assert "/health" in api_server[1].requests
     apprunner.assert_no_pending_responses()
 
@@ -214,6 +250,7 @@ def test_throttling_is_retried_with_backoff(apprunner, run):
     expect_update(apprunner, current, NEW_IMAGE, op(6))
     throttled(apprunner, "list_operations", times=1)
     expect_operation(apprunner, op(6), "SUCCEEDED")
+    expect_record(apprunner, OLD_IMAGE)
     code, _, err = run("deploy", "--image-tag", NEW, "--yes")
     assert code == 0, err
     apprunner.assert_no_pending_responses()
@@ -313,14 +350,97 @@ def test_missing_credentials_is_bad_input(apprunner, monkeypatch, run):
     )
 
 
-def test_rollback_goes_to_the_image_pushed_before_the_running_one(apprunner, run):
-    expect_describe(apprunner, image=NEW_IMAGE)  # to find the running tag
+def test_rollback_goes_to_the_image_that_ran_before_not_the_one_pushed_before(apprunner, ecr, run):
+    """A tag pushed between OLD and NEW never ran: the service's record says OLD ran before
+    NEW, so that is where rollback goes; it then records NEW as the image that ran before."""
+    never_ran = "20261126_120000"
+    push(ecr, never_ran)
+    set_pushed_at(OLD, 1_000)
+    set_pushed_at(never_ran, 2_000)
+    set_pushed_at(NEW, 3_000)
+    expect_describe(apprunner, image=NEW_IMAGE)  # to find the running image
+    expect_recorded(apprunner, OLD_IMAGE)
     current = expect_describe(apprunner, image=NEW_IMAGE)  # not busy
     expect_update(apprunner, current, OLD_IMAGE, op(8))
     expect_operation(apprunner, op(8), "SUCCEEDED")
+    expect_record(apprunner, NEW_IMAGE)
     code, out, err = run("rollback", "api", "--yes")
     assert code == 0, err
     assert out.startswith(f"rollback of {OLD_IMAGE} succeeded; the API is healthy (")
+    assert err.splitlines()[0] == (
+        f"Rolling back to {OLD}, the image the service ran before {NEW} (recorded on the "
+        "service by the deploy that replaced it)."
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_without_a_record_rollback_offers_the_image_pushed_before_and_says_it_is_unverified(
+    apprunner, ecr, api_server, run
+):
+    """Push order, not tag order: the running tag sorts first but was pushed last, so the image
+    pushed before it is NEW (a lexical order would find nothing before it)."""
+    hotfix = "20261125_hotfix"
+    hotfix_image = f"{REPO_URL}:{hotfix}"
+    push(ecr, hotfix)
+    set_pushed_at(OLD, 1_000)
+    set_pushed_at(NEW, 2_000)
+    set_pushed_at(hotfix, 3_000)
+    expect_describe(apprunner, image=hotfix_image)
+    expect_recorded(apprunner, None)
+    expect_describe(apprunner, image=hotfix_image)
+    code, out, err = run("rollback", "api")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"Would roll back to {NEW}, only the image pushed to ECR before {hotfix} (no deploy "
+        "has recorded the image that ran before it on the service); it was never verified as "
+        "deployed: pass --to TAG to pick a known good one.",
+        f"Would point App Runner service spendsense-api-staging (stack staging) from "
+        f"{hotfix_image} to {NEW_IMAGE},",
+        "Would follow the App Runner operation for up to 1200 s,",
+        f"Would then require {api_server[0]}/health to be healthy.",
+        "Nothing changed. Run again with --yes to do it.",
+    ]
+    apprunner.assert_no_pending_responses()
+
+
+def test_a_recorded_image_that_is_no_longer_in_ecr_falls_back_to_push_order_and_says_why(
+    apprunner, run
+):
+    gone = f"{REPO_URL}:20261101_000000"  # expired by the lifecycle policy
+    expect_describe(apprunner, image=NEW_IMAGE)
+    expect_recorded(apprunner, gone)
+    current = expect_describe(apprunner, image=NEW_IMAGE)
+    expect_update(apprunner, current, OLD_IMAGE, op(8))
+    expect_operation(apprunner, op(8), "SUCCEEDED")
+    expect_record(apprunner, NEW_IMAGE)
+    code, _, err = run("rollback", "api", "--yes")
+    assert code == 0, err
+    assert err.splitlines()[0] == (
+        f"Rolling back to {OLD}, only the image pushed to ECR before {NEW} (the recorded image "
+        f"that ran before it, tag '20261101_000000', is no longer in ECR repository {REPO_NAME}); "
+        "it was never verified as deployed: pass --to TAG to pick a known good one."
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_a_deploy_that_cannot_record_the_previous_image_still_succeeds_and_says_so(apprunner, run):
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(15))
+    expect_operation(apprunner, op(15), "SUCCEEDED")
+    apprunner.add_client_error(
+        "tag_resource",
+        service_error_code="AccessDeniedException",
+        service_message="not allowed",
+        http_status_code=403,
+    )
+    code, out, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert code == 0, err
+    assert out.startswith(f"deploy of {NEW_IMAGE} succeeded; the API is healthy (")
+    assert out.rstrip().endswith(
+        f"; could not record {OLD_IMAGE} as the image that ran before (record the previous "
+        "image on the App Runner service: AWS refused the credentials (AccessDeniedException: "
+        "not allowed)), so `spendsense rollback api` will offer the image pushed before this one"
+    )
     apprunner.assert_no_pending_responses()
 
 
@@ -328,6 +448,7 @@ def test_rollback_that_leaves_the_api_unhealthy_does_not_go_forward_again(
     apprunner, api_server, run
 ):
     expect_describe(apprunner, image=NEW_IMAGE)
+    expect_recorded(apprunner, OLD_IMAGE)
     current = expect_describe(apprunner, image=NEW_IMAGE)
     expect_update(apprunner, current, OLD_IMAGE, op(8))
     expect_operation(apprunner, op(8), "SUCCEEDED")
@@ -353,10 +474,13 @@ def test_rollback_to_a_missing_tag_is_bad_input(apprunner, run):
 
 def test_rollback_with_nothing_before_the_running_image_is_bad_input(apprunner, run):
     expect_describe(apprunner, image=OLD_IMAGE)
+    expect_recorded(apprunner, None)
     code, _, err = run("rollback", "api", "--yes")
     assert (code, err) == (
         2,
-        f"error: cannot tell the image before '{OLD}' in ECR repository {REPO_NAME}; pass --to TAG\n",
+        f"error: cannot tell the image before '{OLD}': no deploy has recorded the image that ran "
+        f"before it on the service, and ECR repository {REPO_NAME} has no other image pushed "
+        "before it; pass --to TAG\n",
     )
     apprunner.assert_no_pending_responses()
 
@@ -371,7 +495,9 @@ def test_rollback_to_the_running_tag_is_bad_input(apprunner, run):
     apprunner.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize("argv", [["deploy", "--help"], ["rollback", "api", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["deploy", "--help"], ["rollback", "api", "--help"], ["rollback", "--help"]]
+)
 def test_help_has_an_example(argv, capsys):
     assert main(argv) == 0
     assert "Example:" in capsys.readouterr().out
@@ -405,6 +531,7 @@ def test_a_5xx_on_update_service_whose_operation_started_is_followed_to_the_end(
         {"ServiceArn": SERVICE_ARN, "MaxResults": 20},
     )
     expect_operation(apprunner, op(9), "IN_PROGRESS", "SUCCEEDED")
+    expect_record(apprunner, OLD_IMAGE)
     code, out, err = run("deploy", "--image-tag", NEW, "--yes")
     assert code == 0, err
     assert out.startswith(f"deploy of {NEW_IMAGE} succeeded; the API is healthy (")
@@ -520,5 +647,70 @@ def test_credentials_refused_during_the_rollback_say_the_service_needs_attention
         f"is 'unhealthy' (expected 'healthy')) and the rollback to {OLD_IMAGE} failed too "
         "(describe the App Runner service: AWS refused the credentials (AccessDeniedException: "
         "not allowed)); the service needs attention: `spendsense status`"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_ctrl_c_while_following_the_rollback_says_the_rollback_is_not_confirmed(
+    apprunner, api_server, run, monkeypatch
+):
+    """Ctrl-C in the rollback phase must not say "nothing was rolled back"."""
+    from spendsense.ops import apprunner as ops
+
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(16))
+    expect_operation(apprunner, op(16), "SUCCEEDED")
+    after = expect_describe(apprunner, image=NEW_IMAGE)
+    expect_update(apprunner, after, OLD_IMAGE, op(17))
+    api_server[1].sequence = [UNHEALTHY] * 3
+    real = ops.wait_for_operation
+
+    def interrupt_the_rollback(client, arn, operation_id, **kwargs):
+        if operation_id == op(17):
+            raise KeyboardInterrupt
+        return real(client, arn, operation_id, **kwargs)
+
+    monkeypatch.setattr(ops, "wait_for_operation", interrupt_the_rollback)
+    code, out, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert (code, out) == (130, "")
+    assert err.strip().splitlines()[-1] == (
+        f"error: interrupted while following App Runner operation {op(17)} (rolling the service "
+        f"back to {OLD_IMAGE} after the failed deploy of {NEW_IMAGE}) on spendsense-api-staging; "
+        f"App Runner goes on with it and the rollback to {OLD_IMAGE} is not confirmed: follow "
+        "it with `spendsense status` and check `spendsense health` when it ends"
+    )
+    apprunner.assert_no_pending_responses()
+
+
+def test_ctrl_c_during_the_health_check_after_the_rollback_says_so(
+    apprunner, api_server, run, monkeypatch
+):
+    from spendsense.ops import apprunner as ops
+
+    current = expect_describe(apprunner, image=OLD_IMAGE)
+    expect_update(apprunner, current, NEW_IMAGE, op(18))
+    expect_operation(apprunner, op(18), "SUCCEEDED")
+    after = expect_describe(apprunner, image=NEW_IMAGE)
+    expect_update(apprunner, after, OLD_IMAGE, op(19))
+    expect_operation(apprunner, op(19), "SUCCEEDED")
+    expect_describe(apprunner, image=OLD_IMAGE)  # which image runs, for the message
+    api_server[1].sequence = [UNHEALTHY] * 3
+    real = ops.gate_health
+    calls: list[int] = []
+
+    def interrupt_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ops, "gate_health", interrupt_the_second)
+    code, _, err = run("deploy", "--image-tag", NEW, "--yes")
+    assert code == 130
+    assert err.strip().splitlines()[-1] == (
+        f"error: interrupted during the health check after rolling back to {OLD_IMAGE} (the "
+        f"deploy of {NEW_IMAGE} had failed); the service points at {OLD_IMAGE} and its health "
+        "was not checked: check `spendsense health`, and `spendsense rollback api --to TAG` (an "
+        "image known to work) if it is unhealthy"
     )
     apprunner.assert_no_pending_responses()
