@@ -31,9 +31,10 @@ from spendsense.options import (
 def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) -> None:
     """Show the state of the whole system: frontend (HTTP 200), API health, the App Runner
     service, CloudWatch alarms in ALARM and the age of the newest daily backup.
-    Every row is shown even when some cannot run. Exit 0 if every check is ok, 1 if any is
-    failing, 2 if a row could not run because of bad input (a missing stack output, missing
-    or refused AWS credentials).
+    Every row is shown even when some cannot run: a row that could not be checked because of
+    bad input (missing, expired or refused credentials, a missing stack output) says "not
+    checked: <reason>". Exit 0 if every check is ok, 1 if any is failing (even if others were
+    not checked), 2 if none is failing but some could not be checked because of bad input.
 
     \b
     Example:
@@ -63,11 +64,12 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
         timeout=timeout,
     )
     failing = [check.name for check in checks if check.state == FAILING]
+    blocked = [check for check in checks if check.bad_input]
     if as_json:
         data = {
             "stack": stack,
             "source": outputs.source,
-            "ok": not failing,
+            "ok": not failing and not blocked,
             "checks": [check.to_json() for check in checks],
         }
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
@@ -77,10 +79,18 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
         for check in checks:
             mark = {"ok": "ok", "failing": "FAIL"}.get(check.state, "--")
             click.echo(f"  {check.name.ljust(width)}  {mark:<4}  {check.detail}")
+    unchecked = (
+        f"{len(blocked)} check(s) not checked: " + ", ".join(check.name for check in blocked)
+        if blocked
+        else ""
+    )
     if failing:
+        # A real failure comes first (exit 1), even when some rows could not be checked.
         message = f"{len(failing)} check(s) failing: {', '.join(failing)}"
-        bad = [check for check in checks if check.state == FAILING and check.bad_input]
-        if bad:
-            # Something the user can fix (an output, credentials) kept a check from running.
-            raise BadInput(f"{message}; {bad[0].name}: {bad[0].detail}")
-        raise OperationFailed(message)
+        raise OperationFailed(f"{message}; {unchecked}" if unchecked else message)
+    if blocked:
+        # Nothing is failing, but something the user can fix (an output, credentials) kept
+        # these rows from running: the system is not known to be healthy.
+        first = blocked[0]
+        reason = first.detail.removeprefix("not checked: ")
+        raise BadInput(f"{unchecked} (nothing failing otherwise); {first.name}: {reason}")

@@ -2,8 +2,9 @@
 
 frontend (HTTP 200 from the Vercel URL), API health, the App Runner service's state, the
 stack's CloudWatch alarms in ALARM (those that notify its alarm topic), and the age of the
-newest daily backup. A check that cannot run (no credentials, an output missing) is a failing row
-that says why, so the table always shows every part of the system.
+newest daily backup. A check that cannot run because of the user's input (no, expired or refused
+credentials, an output missing) is a "not checked: <reason>" row, and one that fails for any
+other reason is a failing row that says why, so the table always shows every part of the system.
 """
 
 from __future__ import annotations
@@ -35,20 +36,28 @@ class Check:
     state: str
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
-    # the check could not run because of the user's input (a missing stack output, missing or
-    # refused credentials): `status` then exits 2, not 1
+    # the check could not run because of the user's input (a missing or malformed stack output,
+    # missing, expired or refused credentials): the row is "not checked: <reason>", and
+    # `status` exits 2 if no other row is failing (1 if one is: an outage comes first)
     bad_input: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "state": self.state, "detail": self.detail, **self.data}
 
 
+def not_checked(name: str, reason: str) -> Check:
+    """A row that could not be checked because of the user's input (credentials, outputs)."""
+    return Check(name, NOT_CHECKED, "not checked: " + " ".join(reason.split()), bad_input=True)
+
+
 def _guard(name: str, fn: Callable[[], Check]) -> Check:
     """Run one check; whatever goes wrong becomes that row's failure, never the whole table's."""
     try:
         return fn()
+    except BadInput as exc:
+        return not_checked(name, str(exc))
     except SpendsenseError as exc:
-        return Check(name, FAILING, " ".join(str(exc).split()), bad_input=isinstance(exc, BadInput))
+        return Check(name, FAILING, " ".join(str(exc).split()))
     except Exception as exc:  # a bug or an unforeseen library error: still show the other rows
         if debug_enabled():
             raise
@@ -73,12 +82,10 @@ def check_frontend(url: str, timeout: float) -> Check:
         why = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
         return Check("frontend", FAILING, f"{url}: {why}")
     except ValueError as exc:  # urllib3's LocationParseError for a host it cannot encode
-        return Check(
+        return not_checked(
             "frontend",
-            FAILING,
             f"stack output 'frontend_url' {url!r} is not a valid URL ({type(exc).__name__}); "
             "fix the output (`spendsense outputs`)",
-            bad_input=True,
         )
     latency = (time.perf_counter() - started) * 1000
     data = {"url": url, "status_code": response.status_code, "latency_ms": round(latency, 1)}

@@ -146,47 +146,73 @@ def test_without_a_backup_bucket_output_the_backup_is_not_checked(apprunner, clo
     assert out.splitlines()[-1] == "  backup    --    stack output 'backup_bucket' is missing"
 
 
-def test_a_check_that_cannot_run_is_a_failing_row_not_a_crash(apprunner, cloudwatch, run):
-    """Refused credentials fail the row (the others still show) and make it exit 2."""
+def test_refused_credentials_make_a_not_checked_row_and_exit_2_when_nothing_fails(
+    apprunner, cloudwatch, run
+):
+    """Refused credentials keep the service row from running (the others still show): it says
+    "not checked: <reason>", and with no other row failing the command exits 2."""
     apprunner.add_client_error(
         "describe_service",
         service_error_code="AccessDeniedException",
         service_message="no",
         http_status_code=403,
     )
-    code, out, err = run()
+    code, out, err = run(backup_bucket=None)
     assert code == 2
-    assert (
-        "  service   FAIL  describe the App Runner service: AWS refused the credentials (AccessDeniedException: no)"
-        in out
+    reason = (
+        "describe the App Runner service: AWS refused the credentials (AccessDeniedException: no)"
     )
-    assert err.startswith("error: ") and err.count("\n") == 1
-    assert err.endswith(
-        "; service: describe the App Runner service: AWS refused the credentials "
-        "(AccessDeniedException: no)\n"
+    assert f"  service   --    not checked: {reason}" in out.splitlines()
+    assert err == (
+        f"error: 1 check(s) not checked: service (nothing failing otherwise); service: {reason}\n"
     )
 
 
-def test_a_missing_output_fails_its_rows_the_others_still_show_and_exit_2(
+def test_an_outage_is_exit_1_even_when_a_row_cannot_be_checked_for_lack_of_credentials(
+    apprunner, cloudwatch, api_server, write_outputs, monkeypatch, capsys
+):
+    """During a real outage (the API answers 503) a missing Google credential for the backup
+    row must not turn the exit code into 2 (bad input): the outage is exit 1, and the backup
+    row says why it was not checked."""
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/credentials.json")
+    apprunner.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
+    api_server[1].answer(503, {"status": "unhealthy", "database": "unhealthy"})
+    path = write_outputs()
+    code = main(["status", "--stack", "staging", "--outputs", path, "--timeout", "2"])
+    captured = capsys.readouterr()
+    assert code == 1
+    backup = captured.out.splitlines()[-1]
+    assert backup.startswith("  backup    --    not checked: no Google credentials (")
+    assert captured.err == "error: 1 check(s) failing: api; 1 check(s) not checked: backup\n"
+    apprunner.assert_no_pending_responses()
+
+
+def test_a_missing_output_makes_its_rows_not_checked_the_others_still_show_and_exit_2(
     apprunner, cloudwatch, api_server, write_outputs, capsys
 ):
     apprunner.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
     path = write_outputs(frontend_url=None, backup_bucket=None)
     assert main(["status", "--stack", "staging", "--outputs", path, "--json"]) == 2
     captured = capsys.readouterr()
-    states = {check["name"]: check["state"] for check in json.loads(captured.out)["checks"]}
+    data = json.loads(captured.out)
+    states = {check["name"]: check["state"] for check in data["checks"]}
     assert states == {
-        "frontend": "failing",
+        "frontend": "not checked",
         "api": "ok",
         "service": "ok",
         "alarms": "ok",
         "backup": "not checked",
     }
+    assert data["ok"] is False
     message = (
         f"stack output 'frontend_url' is missing or unknown in {path}; "
         "run `pulumi up` for stack staging or pass --outputs FILE that has it"
     )
-    assert captured.err == f"error: 1 check(s) failing: frontend; frontend: {message}\n"
+    assert data["checks"][0]["detail"] == f"not checked: {message}"
+    assert captured.err == (
+        f"error: 1 check(s) not checked: frontend (nothing failing otherwise); frontend: {message}\n"
+    )
     apprunner.assert_no_pending_responses()
 
 
@@ -215,7 +241,7 @@ def test_without_the_backup_commands_the_backup_row_says_not_checked(
     assert out.splitlines()[-1] == "  backup    --    the backup commands are not installed"
 
 
-def test_a_frontend_url_urllib3_cannot_parse_is_a_failing_row(apprunner, cloudwatch, run):
+def test_a_frontend_url_urllib3_cannot_parse_is_a_not_checked_row(apprunner, cloudwatch, run):
     """requests lets urllib3's LocationParseError (a ValueError) through for a host label over
     63 characters; the row says the output is not a valid URL and the command exits 2."""
     apprunner.add_response("describe_service", {"Service": service()})
@@ -225,8 +251,9 @@ def test_a_frontend_url_urllib3_cannot_parse_is_a_failing_row(apprunner, cloudwa
     frontend = json.loads(out)["checks"][0]
     assert frontend == {
         "name": "frontend",
-        "state": "failing",
-        "detail": f"stack output 'frontend_url' {bad!r} is not a valid URL (LocationParseError); "
+        "state": "not checked",
+        "detail": f"not checked: stack output 'frontend_url' {bad!r} is not a valid URL "
+        "(LocationParseError); "
         "fix the output (`spendsense outputs`)",
     }
 
