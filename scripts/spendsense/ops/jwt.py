@@ -158,22 +158,8 @@ def _outcome_unknown(exc: Exception) -> bool:
 def rotation_deployment(client: Any, service_arn: str, since: datetime) -> str | None:
     """The id of a START_DEPLOYMENT operation that started at or after `since` (the one the
     rotation function starts), or None."""
-    response = apprunner.call(
-        client,
-        "list_operations",
-        "list App Runner operations",
-        ServiceArn=service_arn,
-        MaxResults=20,
-    )
-    for summary in response.get("OperationSummaryList", []):
-        started = summary.get("StartedAt")
-        if (
-            summary.get("Type") == "START_DEPLOYMENT"
-            and isinstance(started, datetime)
-            and started >= since
-        ):
-            return str(summary["Id"])
-    return None
+    found = apprunner.started_operation(client, service_arn, "START_DEPLOYMENT", since)
+    return None if found is None else str(found["Id"])
 
 
 def health_gate(
