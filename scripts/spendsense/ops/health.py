@@ -8,6 +8,7 @@ not healthy.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -83,9 +84,53 @@ def health_url(base_url: str, source: str = "--url") -> str:
     return url.rstrip("/") + HEALTH_PATH
 
 
+# A health answer is a few dozen bytes; a body larger than this is not one, and reading it
+# whole would let a misbehaving endpoint fill memory.
+BODY_MAX = 64 * 1024
+_CHUNK = 8192
+
+
+def _timed_out(timeout: float) -> str:
+    return f"no answer within {timeout:g} s (timeout)"
+
+
+def _read_body(response: requests.Response, deadline: float, timeout: float) -> tuple[bytes, str]:
+    """The body, read chunk by chunk until `deadline` (time.monotonic()), at most BODY_MAX
+    bytes; ("", reason) if it could not be read whole in time.
+
+    requests' own timeout applies to each socket read, so a server that trickles a byte now
+    and then would keep it reading for ever; the deadline bounds the whole answer.
+    """
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ReadTimeoutError
+
+    chunks: list[bytes] = []
+    size = 0
+    raw = response.raw
+    while True:
+        if time.monotonic() >= deadline:
+            return b"", _timed_out(timeout)
+        try:
+            chunk = raw.read1(_CHUNK, decode_content=True)
+        except ReadTimeoutError:  # stalled in the middle of the body
+            return b"", _timed_out(timeout)
+        except (Urllib3Error, OSError) as exc:
+            return b"", f"connection failed while reading the body ({type(exc).__name__})"
+        if not chunk:
+            return b"".join(chunks), ""
+        size += len(chunk)
+        if size > BODY_MAX:
+            return b"", f"body is larger than {BODY_MAX // 1024} KB (not a health answer)"
+        chunks.append(chunk)
+
+
 def check_health(url: str, timeout: float) -> HealthResult:
-    """Call the health endpoint `url` once and judge the answer (never raises for its faults)."""
+    """Call the health endpoint `url` once and judge the answer (never raises for its faults).
+
+    The whole answer, body included, must arrive within `timeout` seconds.
+    """
     started = time.perf_counter()
+    deadline = time.monotonic() + timeout
 
     def elapsed() -> float:
         return (time.perf_counter() - started) * 1000.0
@@ -97,10 +142,14 @@ def check_health(url: str, timeout: float) -> HealthResult:
 
     try:
         response = requests.get(
-            url, timeout=timeout, headers={"Accept": "application/json"}, allow_redirects=True
+            url,
+            timeout=timeout,
+            headers={"Accept": "application/json"},
+            allow_redirects=True,
+            stream=True,
         )
     except requests.exceptions.Timeout:
-        return result(False, f"no answer within {timeout:g} s (timeout)", latency_ms=elapsed())
+        return result(False, _timed_out(timeout), latency_ms=elapsed())
     except requests.exceptions.SSLError as exc:
         return result(False, f"TLS error ({type(exc).__name__})")
     except requests.exceptions.ConnectionError as exc:
@@ -116,17 +165,24 @@ def check_health(url: str, timeout: float) -> HealthResult:
         return result(False, f"request failed ({type(exc).__name__})")
     except ValueError as exc:  # urllib3's LocationParseError, which requests lets through
         return result(False, f"not a valid URL ({type(exc).__name__})")
+    code = response.status_code
+    try:
+        content, problem = _read_body(response, deadline, timeout)
+    finally:
+        response.close()  # also ends a trickling answer we gave up on
     latency = elapsed()
+    if problem:
+        return result(False, problem, status_code=code, latency_ms=latency)
     if latency > timeout * 1000.0:
         return result(
             False,
             f"answered after {latency:.0f} ms, over the {timeout:g} s timeout",
-            status_code=response.status_code,
+            status_code=code,
             latency_ms=latency,
         )
-    code = response.status_code
+    text = content.decode(response.encoding or "utf-8", errors="replace")
     try:
-        body: Any = response.json()
+        body: Any = json.loads(text)
     except ValueError:
         body = None
     api_version = body.get("api_version") if isinstance(body, dict) else None
@@ -134,7 +190,7 @@ def check_health(url: str, timeout: float) -> HealthResult:
         "status_code": code,
         "latency_ms": latency,
         "api_version": api_version if isinstance(api_version, str) else None,
-        "body": body if body is not None else response.text[:200],
+        "body": body if body is not None else text[:200],
     }
     if code != 200:
         return result(False, f"HTTP {code}", **common)

@@ -151,3 +151,140 @@ def test_a_url_urllib3_cannot_parse_is_unhealthy_not_a_crash():
     url = "http://" + "a" * 70 + ".com/health"
     result = check_health(url, timeout=1)
     assert (result.healthy, result.reason) == (False, "not a valid URL (LocationParseError)")
+
+
+class RawServer:
+    """A socket-level HTTP server on loopback whose answer the test scripts byte by byte:
+    headers at once, then the body as `mode` says. It records whether the client closed the
+    connection before the whole body was sent."""
+
+    def __init__(self, mode: str, body: bytes, interval: float = 0.2) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.body = body
+        self.interval = interval
+        self.closed_early = threading.Event()
+        self.sent_all = threading.Event()
+        self.stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/health"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _client_gone(self, conn, wait: float) -> bool:
+        """Wait up to `wait` s; True if the client closed its end meanwhile."""
+        import select
+
+        readable, _, _ = select.select([conn], [], [], wait)
+        if not readable:
+            return False
+        try:
+            return conn.recv(1024) == b""
+        except OSError:
+            return True
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            data = conn.recv(4096)
+            if not data:
+                return
+            request += data
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(self.body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        try:
+            conn.sendall(head)
+            if self.mode == "at once":
+                conn.sendall(self.body)
+            else:
+                # "trickle": one byte per interval; "stall": 5 bytes, then nothing
+                count = len(self.body) if self.mode == "trickle" else 5
+                for index in range(count):
+                    conn.sendall(self.body[index : index + 1])
+                    if self._client_gone(conn, self.interval) or self.stop.is_set():
+                        self.closed_early.set()
+                        return
+                while self.mode == "stall" and not self.stop.is_set():
+                    if self._client_gone(conn, self.interval):
+                        self.closed_early.set()
+                        return
+        except OSError:
+            self.closed_early.set()
+            return
+        self.sent_all.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+@pytest.fixture
+def raw_server():
+    servers: list[RawServer] = []
+
+    def start(mode: str, body: bytes, interval: float = 0.2) -> RawServer:
+        servers.append(RawServer(mode, body, interval))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+HEALTHY_BODY = json.dumps({"status": "healthy", "database": "healthy", "api_version": "1.0.0"})
+
+
+def test_a_trickling_answer_is_a_timeout_and_the_connection_is_dropped(raw_server):
+    """--timeout bounds the whole answer, not each read: a server that sends a byte every
+    0.2 s for 30 s (each read well within the timeout) is a timeout, and the client hangs up
+    rather than reading on to the end."""
+    body = (" " * (150 - len(HEALTHY_BODY)) + HEALTHY_BODY).encode()  # 150 bytes: 30 s
+    server = raw_server("trickle", body)
+    result = check_health(server.url, timeout=1)
+    assert (result.healthy, result.reason, result.status_code) == (
+        False,
+        "no answer within 1 s (timeout)",
+        200,
+    )
+    assert server.closed_early.wait(10), "the client kept the connection open"
+    assert not server.sent_all.is_set()
+
+
+def test_a_body_that_stalls_is_a_timeout_not_a_connection_failure(raw_server, capsys):
+    server = raw_server("stall", HEALTHY_BODY.encode())
+    assert main(["health", "--url", server.url, "--timeout", "0.5", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert (data["healthy"], data["reason"]) == (False, "no answer within 0.5 s (timeout)")
+    assert server.closed_early.wait(10)
+
+
+def test_a_body_over_64_kb_is_not_read_whole(raw_server):
+    server = raw_server("at once", b"{" + b" " * (100 * 1024) + b"}")
+    result = check_health(server.url, timeout=5)
+    assert (result.healthy, result.reason) == (
+        False,
+        "body is larger than 64 KB (not a health answer)",
+    )
+
+
+def test_a_healthy_answer_sent_at_once_by_the_raw_server_is_healthy(raw_server):
+    """The raw server itself speaks HTTP well enough: the same body sent at once is healthy."""
+    server = raw_server("at once", HEALTHY_BODY.encode())
+    result = check_health(server.url, timeout=5)
+    assert (result.healthy, result.api_version) == (True, "1.0.0")
+    assert server.sent_all.wait(5)
