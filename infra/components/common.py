@@ -88,22 +88,46 @@ def alert_target(
         input_transformer=input_transformer,  # type: ignore[arg-type]
         opts=options,
     )
-    aws.cloudwatch.MetricAlarm(
+    any_event_alarm(
         f"{name}-delivery-failures",
-        name=f"{rule_name}-delivery-failures",
-        alarm_description=(
-            f"EventBridge could not deliver events of the rule {rule_name} to the alert topic: "
-            "alerts are being lost. Check the topic's access policy and KMS key policy."
-        ),
-        namespace="AWS/Events",
-        metric_name="FailedInvocations",
-        dimensions={"RuleName": rule},
+        f"{rule_name}-delivery-failures",
+        f"EventBridge could not deliver events of the rule {rule_name} to the alert topic: "
+        "alerts are being lost. Check the topic's access policy and KMS key policy.",
+        ("AWS/Events", "FailedInvocations", {"RuleName": rule}),
+        topic_arn,
+        settings,
+        options,
+    )
+
+
+def any_event_alarm(
+    name: str,
+    alarm_name: str,
+    description: str,
+    metric: tuple[str, str, Mapping[str, pulumi.Input[str]]],
+    topic_arn: pulumi.Input[str],
+    settings: Settings,
+    options: pulumi.ResourceOptions,
+) -> None:
+    """An alarm on a count that should stay at zero (errors, failed deliveries), per 5 minutes.
+
+    No data means nothing happened (such metrics are published only when something does).
+    """
+    import pulumi_aws as aws
+
+    namespace, metric_name, dimensions = metric
+    aws.cloudwatch.MetricAlarm(
+        name,
+        name=alarm_name,
+        alarm_description=description,
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions=dimensions,
         statistic="Sum",
         period=300,
         evaluation_periods=1,
         threshold=0,
         comparison_operator="GreaterThanThreshold",
-        # No data means no failed deliveries (the metric is only published when one happens).
         treat_missing_data="notBreaching",
         alarm_actions=[topic_arn],
         ok_actions=[topic_arn],

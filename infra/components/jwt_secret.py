@@ -22,7 +22,14 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.api import assume_role_policy
-from infra.components.common import alert_target, aws_tags, child, permissions_boundary, stateful
+from infra.components.common import (
+    alert_target,
+    any_event_alarm,
+    aws_tags,
+    child,
+    permissions_boundary,
+    stateful,
+)
 from infra.components.dynamic_aws import aws_target
 from infra.components.first_key import FirstKey
 from infra.settings import Settings
@@ -154,25 +161,16 @@ class JwtSecret(pulumi.ComponentResource):
         topic_arn: pulumi.Input[str],
         options: pulumi.ResourceOptions,
     ) -> None:
-        aws.cloudwatch.MetricAlarm(
+        # No invocations between monthly rotations is normal: no data is not an error.
+        any_event_alarm(
             f"{name}-rotation-errors-alarm",
-            name=f"{settings.api.service_name}-jwt-rotation-errors",
-            alarm_description="The JWT rotation function failed: the secret was not rotated "
+            f"{settings.api.service_name}-jwt-rotation-errors",
+            "The JWT rotation function failed: the secret was not rotated "
             "or the API was not redeployed (docs/jwt-rotation.md)",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": function_name},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            # No invocations between monthly rotations is normal.
-            treat_missing_data="notBreaching",
-            alarm_actions=[topic_arn],
-            ok_actions=[topic_arn],
-            tags=aws_tags(settings),
-            opts=options,
+            ("AWS/Lambda", "Errors", {"FunctionName": function_name}),
+            topic_arn,
+            settings,
+            options,
         )
         rule_name = f"{settings.api.service_name}-jwt-rotation-failed"
         rule = aws.cloudwatch.EventRule(
