@@ -2,7 +2,7 @@
 
 Events are read with FilterLogEvents one page at a time and handed on as they arrive; nothing
 holds a whole log group in memory (`--limit N` keeps at most N events). `--follow` polls with
-a cursor: the newest timestamp seen and the ids of the events at that timestamp.
+a cursor that reaches back a minute for events ingested late and skips the ones it printed.
 """
 
 from __future__ import annotations
@@ -147,24 +147,45 @@ def last(events: Iterable[LogEvent], limit: int | None) -> Iterable[LogEvent]:
     return deque(events, maxlen=limit)
 
 
-class Cursor:
-    """Where a follow left off: the newest timestamp and the event ids seen at it."""
+# App Runner writes one log stream per instance and CloudWatch Logs ingests them with some lag,
+# so an event stamped before the newest one printed may still arrive. Each --follow poll goes
+# back this far, and events already printed are recognised by their id.
+FOLLOW_LAG_MS = 60_000
 
-    def __init__(self, start_ms: int) -> None:
-        self.start_ms = start_ms
-        self.seen: set[str] = set()
+
+class Cursor:
+    """Where a follow left off: the newest timestamp printed, and the ids of the events printed
+    in the last FOLLOW_LAG_MS before it (older ids are forgotten: no poll reaches back to them,
+    so memory stays bounded by one lag window of events)."""
+
+    def __init__(self, start_ms: int, lag_ms: int = FOLLOW_LAG_MS) -> None:
+        self.start_ms = start_ms  # the newest timestamp printed (or the window's start)
+        self.floor_ms = start_ms  # nothing before the window the user asked for
+        self.lag_ms = lag_ms
+        self.seen: dict[str, int] = {}  # event id -> timestamp
+        self._prune_above = 1024
+
+    def poll_start(self) -> int:
+        """Where the next poll starts: a lag window before the newest event printed."""
+        return max(self.floor_ms, self.start_ms - self.lag_ms)
+
+    def _forget_old(self) -> None:
+        horizon = self.poll_start()
+        self.seen = {key: stamp for key, stamp in self.seen.items() if stamp >= horizon}
+        self._prune_above = max(1024, 2 * len(self.seen))
 
     def new(self, events: Iterable[LogEvent]) -> Iterator[LogEvent]:
+        """The events not printed yet, in the order given."""
         for event in events:
-            if event.timestamp < self.start_ms or (
-                event.timestamp == self.start_ms and event.event_id in self.seen
-            ):
+            if event.timestamp < self.floor_ms or event.event_id in self.seen:
                 continue
+            self.seen[event.event_id] = event.timestamp
             if event.timestamp > self.start_ms:
                 self.start_ms = event.timestamp
-                self.seen = set()
-            self.seen.add(event.event_id)
+            if len(self.seen) > self._prune_above:
+                self._forget_old()
             yield event
+        self._forget_old()
 
 
 def follow(
@@ -179,14 +200,15 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
     page_size: int = 1000,
 ) -> None:
-    """Poll for events after the cursor and emit them, `polls` times (forever if None)."""
+    """Poll for events the cursor has not printed and emit them, `polls` times (forever if
+    None). Each poll reaches back cursor.lag_ms before the newest event printed, so an event
+    ingested late from another instance's stream is still printed, once."""
     done = 0
     while polls is None or done < polls:
         sleep(poll)
+        start = cursor.poll_start()
         for event in cursor.new(
-            iter_events(
-                client, group, start_ms=cursor.start_ms, pattern=pattern, page_size=page_size
-            )
+            iter_events(client, group, start_ms=start, pattern=pattern, page_size=page_size)
         ):
             emit(event)
         done += 1

@@ -138,6 +138,43 @@ def test_follow_prints_only_new_events_with_a_cursor(logs, aws_admin):
     assert emitted == ["INFO new one", "ERROR new two"]
 
 
+def test_follow_prints_an_event_ingested_late_from_another_stream_exactly_once(logs, aws_admin):
+    """App Runner writes a stream per instance, ingested with lag: an event stamped before the
+    newest one printed, but put later, is still printed, and only once however many polls
+    see it again."""
+    client = aws_admin("logs")
+    cursor = ops_logs.Cursor(NOW_MS - 60 * MINUTE)
+    list(cursor.new(ops_logs.iter_events(client, GROUP, start_ms=cursor.start_ms)))
+    emitted: list[str] = []
+    batches = iter(
+        [
+            ("instance/c", [(0.5, "INFO newest so far")]),
+            ("instance/d", [(0.75, "INFO late from another instance")]),  # stamped earlier
+            None,
+            None,
+        ]
+    )
+
+    def sleep(_: float) -> None:
+        batch = next(batches)
+        if batch:
+            logs(*batch)
+
+    ops_logs.follow(
+        client, GROUP, cursor=cursor, emit=lambda e: emitted.append(e.message), polls=4, sleep=sleep
+    )
+    assert emitted == ["INFO newest so far", "INFO late from another instance"]
+
+
+def test_the_follow_cursor_forgets_ids_older_than_its_lag_window():
+    """Memory stays bounded: ids of events no poll reaches back to are dropped."""
+    cursor = ops_logs.Cursor(0, lag_ms=1000)
+    events = [ops_logs.LogEvent(t, "s", f"m{t}", str(t)) for t in range(0, 10_000, 100)]
+    assert len(list(cursor.new(events))) == 100
+    assert cursor.poll_start() == 9900 - 1000
+    assert sorted(cursor.seen.values()) == list(range(8900, 10_000, 100))
+
+
 @pytest.mark.parametrize("since", ["1x", "0h", "h", "-1h"])
 def test_bad_since_is_bad_input(logs, run, since):
     code, out, err = run("--since", since)
