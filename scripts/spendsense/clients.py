@@ -33,19 +33,23 @@ CALLER_RETRIED = frozenset({"apprunner"})
 RETRY_ATTEMPTS = 6
 
 
-def make_client(service: str, region: str | None = None) -> Any:
+def make_client(
+    service: str, region: str | None = None, *, fallback_region: str | None = None
+) -> Any:
     """A boto3 client: adaptive retries (throttling, 5xx, timeouts retried with backoff),
     except for the CALLER_RETRIED services, which get exactly one attempt per call.
 
-    Credentials, region and endpoint are read anew on every call; only the API models are
-    shared. A bad AWS setting (unknown profile, malformed region or endpoint) is BadInput.
+    The region is `region` if given, else the AWS settings' (AWS_REGION, AWS_DEFAULT_REGION,
+    the profile's `region`), else `fallback_region` (a command passes the stack output
+    `region`), else DEFAULT_REGION, where the runbook puts everything. Credentials, region and
+    endpoint are read anew on every call; only the API models are shared. A bad AWS setting
+    (unknown profile, malformed region or endpoint) is BadInput.
     """
     import boto3
     import botocore.session
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if service in CALLER_RETRIED:
         retries = {"mode": "standard", "total_max_attempts": 1}
     else:
@@ -55,8 +59,16 @@ def make_client(service: str, region: str | None = None) -> Any:
         core = botocore.session.Session()
         core.register_component("data_loader", _data_loader())
         session = boto3.session.Session(botocore_session=core)
+        region = (
+            region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or session.region_name  # the profile's `region` in ~/.aws/config
+            or fallback_region
+            or DEFAULT_REGION
+        )
         return session.client(  # type: ignore[call-overload]
-            service, region_name=region or DEFAULT_REGION, config=config
+            service, region_name=region, config=config
         )
     except BotoCoreError as exc:
         raise describe_aws_error(exc, f"set up the AWS {service} client") from None

@@ -77,8 +77,9 @@ def _guarded_change(
     repository_name = str(outputs.require("ecr_repository_name"))
     url = health_url(str(outputs.require("api_url")), f"stack output 'api_url' in {outputs.source}")
 
-    ecr_client = make_client("ecr")
-    client = apprunner.make_apprunner_client()
+    region = outputs.get("region")  # only if the AWS settings name no region
+    ecr_client = make_client("ecr", fallback_region=region)
+    client = apprunner.make_apprunner_client(fallback_region=region)
     choice_line = ""
     if pick_previous:
         service = apprunner.describe_service(client, arn)

@@ -54,7 +54,7 @@ def logs(
     pattern = ops_logs.validate_pattern(pattern)
     outputs = load_outputs(stack, outputs_file)
     group = ops_logs.application_log_group(outputs.require("log_group_names"), outputs.source)
-    client = make_client("logs")
+    client = make_client("logs", fallback_region=outputs.get("region"))
     start = ops_logs.since_ms(window)
 
     def emit(event: ops_logs.LogEvent) -> None:

@@ -87,10 +87,13 @@ def scale(
         return
     # Read the outputs before anything else, so a missing output changes nothing.
     arn = ""
+    region: str | None = None
     if now:
         from spendsense.outputs import load_outputs
 
-        arn = str(load_outputs(stack, outputs_file).require("api_service_arn"))
+        outputs = load_outputs(stack, outputs_file)
+        arn = str(outputs.require("api_service_arn"))
+        region = outputs.get("region")  # only if the AWS settings name no region
     from spendsense.ops import apprunner
 
     name = apprunner.service_name_from_arn(arn) if arn else ""
@@ -117,7 +120,7 @@ def scale(
     service = None
     if now:
         # Refuse a busy service before the file is touched: one answer, nothing half done.
-        client = apprunner.make_apprunner_client()
+        client = apprunner.make_apprunner_client(fallback_region=region)
         service = apprunner.ensure_not_busy(client, arn)
     if plan.changes:
         write_stack_file(plan)

@@ -47,6 +47,7 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
     from spendsense.outputs import load_outputs
 
     outputs = load_outputs(stack, outputs_file)
+    region = outputs.get("region")  # only if the AWS settings name no region
 
     def output(name: str) -> Callable[[], str]:
         # Deferred: a missing output fails the rows that need it, and the others still show.
@@ -59,8 +60,8 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
         alarm_topic_arn=output("alarm_topic_arn"),
         backup_bucket=outputs.get("backup_bucket"),
         backup_prefix=str(outputs.get("backup_prefix") or "daily/"),
-        apprunner=apprunner.make_apprunner_client,
-        cloudwatch=lambda: make_client("cloudwatch"),
+        apprunner=lambda: apprunner.make_apprunner_client(fallback_region=region),
+        cloudwatch=lambda: make_client("cloudwatch", fallback_region=region),
         timeout=timeout,
     )
     failing = [check.name for check in checks if check.state == FAILING]

@@ -61,11 +61,12 @@ class OperationTimedOut(OperationFailed):
         self.status = status
 
 
-def make_apprunner_client() -> Any:
-    """The App Runner client every command uses: the one seam tests replace with a Stubber."""
+def make_apprunner_client(fallback_region: str | None = None) -> Any:
+    """The App Runner client every command uses: the one seam tests replace with a Stubber.
+    `fallback_region` (the stack output `region`) applies when the AWS settings name none."""
     from spendsense.clients import make_client
 
-    return make_client("apprunner")
+    return make_client("apprunner", fallback_region=fallback_region)
 
 
 def service_name_from_arn(arn: str) -> str:

@@ -185,7 +185,7 @@ def apprunner(
 
     client = _apprunner_client
     stubber = ModelCheckedStubber(client)
-    monkeypatch.setattr(ops_apprunner, "make_apprunner_client", lambda: client)
+    monkeypatch.setattr(ops_apprunner, "make_apprunner_client", lambda **_: client)
     monkeypatch.setattr(ops_apprunner, "RETRY_DELAYS", (0.0, 0.0, 0.0, 0.0))
     stubber.activate()
     yield stubber

@@ -192,3 +192,56 @@ def test_status_shows_a_check_that_crashed_as_a_failing_row(
         "the check itself failed (ValueError: Invalid value NaN (not a number)); run with "
         "SPENDSENSE_DEBUG=1 and report it",
     )
+
+
+@pytest.fixture
+def no_region_variables(aws_env: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto's credentials and endpoint, but no AWS_REGION/AWS_DEFAULT_REGION and an AWS config
+    file of the test's own (empty unless the test writes it)."""
+    config = tmp_path / "aws-config"
+    config.write_text("", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    return config
+
+
+def test_the_profiles_region_comes_before_the_stack_outputs_region(
+    no_region_variables: Any,
+) -> None:
+    """Without AWS_REGION the AWS settings still decide: the profile's region in the config
+    file, not a forced us-east-1 and not the stack output."""
+    no_region_variables.write_text("[default]\nregion = eu-west-1\n", encoding="utf-8")
+    client = make_client("logs", fallback_region="us-west-2")
+    assert client.meta.region_name == "eu-west-1"
+    assert make_client("logs", "ap-south-1").meta.region_name == "ap-south-1"
+
+
+def test_without_any_aws_region_setting_the_stack_output_region_is_used(
+    no_region_variables: Any, aws_env: str, write_outputs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The log group lives in us-west-2 (moto keeps regions apart); with no region in the AWS
+    settings, `logs` reads it there because the stack output `region` says so."""
+    import boto3
+
+    from tests.scripts.cli1.conftest import SERVICE_NAME
+
+    group = f"/aws/apprunner/{SERVICE_NAME}/0123456789abcdef/application"
+    admin = boto3.client(
+        "logs",
+        endpoint_url=aws_env,
+        region_name="us-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    admin.create_log_group(logGroupName=group)
+    admin.create_log_stream(logGroupName=group, logStreamName="instance/a")
+    admin.put_log_events(
+        logGroupName=group,
+        logStreamName="instance/a",
+        logEvents=[{"timestamp": int(datetime.now(UTC).timestamp() * 1000), "message": "west"}],
+    )
+    outputs = write_outputs(region="us-west-2")
+    assert main(["logs", "--stack", "staging", "--outputs", outputs]) == 0
+    assert capsys.readouterr().out.endswith(" instance/a west\n")
+    assert make_client("logs").meta.region_name == "us-east-1"  # the last resort
