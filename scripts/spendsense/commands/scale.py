@@ -69,7 +69,13 @@ def scale(
       spendsense scale --stack production --min 3 --max 10 --now --yes
     """
     from spendsense.errors import Interrupted, OperationFailed, SpendsenseError
-    from spendsense.ops.scale import apply_now, load_limits, plan_scale, write_stack_file
+    from spendsense.ops.scale import (
+        apply_now,
+        load_limits,
+        plan_scale,
+        unmanaged_revision_note,
+        write_stack_file,
+    )
     from spendsense.repo import REPO_ROOT
     from spendsense.repo import stack_file as default_stack_file
 
@@ -112,6 +118,12 @@ def scale(
                 f"Would update App Runner service {name} now: {live}, and follow the operation "
                 f"for up to {timeout:g} s."
             )
+            if plan.scaling_requested:
+                lines.append(
+                    "Would leave that auto scaling revision outside Pulumi, which does not "
+                    "manage it: delete it once `pulumi up` has brought the stack in line "
+                    "(the command prints how)."
+                )
         lines.append("Nothing changed. Run again with --yes to do it.")
         click.echo("\n".join(lines))
         return
@@ -135,7 +147,7 @@ def scale(
     from spendsense.ops.progress import make_progress
 
     try:
-        apply_now(
+        applied = apply_now(
             client,
             arn,
             plan,
@@ -159,3 +171,5 @@ def scale(
         f"The live service now differs from what Pulumi last deployed: run `pulumi up --stack {stack}` "
         "to bring the stack in line."
     )
+    if applied.auto_scaling_arn:
+        click.echo(unmanaged_revision_note(applied.auto_scaling_arn, stack))

@@ -274,6 +274,24 @@ def write_stack_file(plan: ScalePlan) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class AppliedNow:
+    status: str  # the UpdateService operation's final status
+    # the auto scaling configuration revision --now created: Pulumi does not manage it
+    auto_scaling_arn: str | None = None
+
+
+def unmanaged_revision_note(arn: str, stack: str) -> str:
+    """What to do about an auto scaling revision `scale --now` created outside Pulumi."""
+    return (
+        f"Auto scaling configuration revision {arn} was created outside Pulumi, which does not "
+        f"manage it: once `pulumi up --stack {stack}` has pointed the service at the stack's own "
+        "configuration again (run `pulumi refresh` first so it sees the live change), delete it "
+        f"with `aws apprunner delete-auto-scaling-configuration --auto-scaling-configuration-arn "
+        f"{arn}` (App Runner refuses while a service uses it)."
+    )
+
+
 def apply_now(
     client: Any,
     service_arn: str,
@@ -283,14 +301,15 @@ def apply_now(
     poll: float,
     progress: Callable[[str], None],
     service: dict[str, Any] | None = None,
-) -> str:
-    """Apply the requested values through UpdateService (and a new auto scaling revision);
-    the final status. `service` is a DescribeService result just read (else it is read here)."""
+) -> AppliedNow:
+    """Apply the requested values through UpdateService (and a new auto scaling revision).
+    `service` is a DescribeService result just read (else it is read here)."""
     from spendsense.ops import apprunner
 
     if service is None:
         service = apprunner.ensure_not_busy(client, service_arn)
     changes: dict[str, Any] = {}
+    created: str | None = None
     if plan.instance_requested:
         instance: dict[str, Any] = {"Cpu": plan.api["cpu"], "Memory": plan.api["memory"]}
         role = service.get("InstanceConfiguration", {}).get("InstanceRoleArn")
@@ -310,21 +329,21 @@ def apply_now(
         }
         if plan.api.get("maxConcurrency") is not None:
             params["MaxConcurrency"] = int(plan.api["maxConcurrency"])
-        created = apprunner.call(
+        response = apprunner.call(
             client,
             "create_auto_scaling_configuration",
             "create an App Runner auto scaling configuration revision",
             progress=progress,
             **params,
         )
-        arn = created["AutoScalingConfiguration"]["AutoScalingConfigurationArn"]
-        progress(f"created auto scaling configuration {arn}")
-        changes["AutoScalingConfigurationArn"] = arn
+        created = str(response["AutoScalingConfiguration"]["AutoScalingConfigurationArn"])
+        progress(f"created auto scaling configuration {created} (not managed by Pulumi)")
+        changes["AutoScalingConfigurationArn"] = created
     operation_id = apprunner.update_service(
         client, service_arn, "scale the App Runner service", progress=progress, **changes
     )
     progress(f"UpdateService: operation {operation_id}")
-    return apprunner.follow_or_explain(
+    status = apprunner.follow_or_explain(
         client,
         service_arn,
         operation_id,
@@ -333,3 +352,4 @@ def apply_now(
         poll=poll,
         progress=progress,
     )
+    return AppliedNow(status=status, auto_scaling_arn=created)

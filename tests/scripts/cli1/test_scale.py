@@ -210,6 +210,24 @@ def test_now_without_yes_changes_neither_the_file_nor_the_live_service(
     apprunner.assert_no_pending_responses()  # none queued: any App Runner call would fail
 
 
+def test_now_without_yes_says_the_new_auto_scaling_revision_is_outside_pulumi(
+    stack_copy, write_outputs, apprunner, capsys
+):
+    path = stack_copy("staging")
+    code, out, _ = scale(
+        capsys, path, "staging", "--max", "5", "--now", "--outputs", write_outputs()
+    )
+    assert code == 0
+    assert out.splitlines()[-3:] == [
+        "Would update App Runner service spendsense-api-staging now: a new auto scaling revision "
+        "with 1..5 instances, and follow the operation for up to 1200 s.",
+        "Would leave that auto scaling revision outside Pulumi, which does not manage it: delete "
+        "it once `pulumi up` has brought the stack in line (the command prints how).",
+        "Nothing changed. Run again with --yes to do it.",
+    ]
+    apprunner.assert_no_pending_responses()
+
+
 def test_now_with_a_missing_output_changes_nothing(stack_copy, write_outputs, capsys):
     path = stack_copy("staging")
     outputs = write_outputs(api_service_arn=None)
@@ -279,10 +297,15 @@ def test_now_yes_applies_size_and_a_new_auto_scaling_revision(
         write_outputs(),
     )
     assert code == 0, err
-    assert out.splitlines()[-2:] == [
+    assert out.splitlines()[-3:] == [
         "Applied instance size 2 vCPU / 4 GB and a new auto scaling revision with 2..5 instances to the live service.",
         "The live service now differs from what Pulumi last deployed: run `pulumi up --stack staging` "
         "to bring the stack in line.",
+        f"Auto scaling configuration revision {asc_arn} was created outside Pulumi, which does "
+        "not manage it: once `pulumi up --stack staging` has pointed the service at the stack's "
+        "own configuration again (run `pulumi refresh` first so it sees the live change), delete "
+        "it with `aws apprunner delete-auto-scaling-configuration "
+        f"--auto-scaling-configuration-arn {asc_arn}` (App Runner refuses while a service uses it).",
     ]
     apprunner.assert_no_pending_responses()
 
