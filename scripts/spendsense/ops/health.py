@@ -94,6 +94,91 @@ def _timed_out(timeout: float) -> str:
     return f"no answer within {timeout:g} s (timeout)"
 
 
+class Watchdog:
+    """Ends a request at its deadline, whatever phase it is in.
+
+    requests' timeout applies to each socket operation, so a server that sends its status
+    line, headers or body a byte at a time keeps a request going for ever. The session this
+    makes records every socket it opens; at the deadline a timer shuts them down, which ends
+    a blocked read at once, and `fired` tells the caller that this was a timeout.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        import threading
+
+        self.fired = threading.Event()
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+
+    def session(self) -> requests.Session:
+        from requests.adapters import HTTPAdapter
+        from urllib3.connection import HTTPConnection, HTTPSConnection
+        from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+        watchdog = self
+
+        def recording(base: type[HTTPConnection]) -> type[HTTPConnection]:
+            class Recording(base):  # type: ignore[valid-type,misc]
+                def _new_conn(self) -> Any:
+                    sock = super()._new_conn()
+                    watchdog._opened(sock)
+                    return sock
+
+            return Recording
+
+        pools = {
+            "http": type(
+                "HealthPool", (HTTPConnectionPool,), {"ConnectionCls": recording(HTTPConnection)}
+            ),
+            "https": type(
+                "HealthTLSPool",
+                (HTTPSConnectionPool,),
+                {"ConnectionCls": recording(HTTPSConnection)},
+            ),
+        }
+
+        class Adapter(HTTPAdapter):
+            def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+                super().init_poolmanager(*args, **kwargs)
+                self.poolmanager.pool_classes_by_scheme = pools
+
+        session = requests.Session()
+        session.mount("http://", Adapter())
+        session.mount("https://", Adapter())
+        return session
+
+    def _opened(self, sock: Any) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            late = self.fired.is_set()
+        if late:
+            self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: Any) -> None:
+        import contextlib
+        import socket
+
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired.set()
+            sockets = list(self._sockets)
+        for sock in sockets:
+            self._shut(sock)
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
 def _read_body(response: requests.Response, deadline: float, timeout: float) -> tuple[bytes, str]:
     """The body, read chunk by chunk until `deadline` (time.monotonic()), at most BODY_MAX
     bytes; ("", reason) if it could not be read whole in time.
@@ -140,36 +225,14 @@ def check_health(url: str, timeout: float) -> HealthResult:
         fields.update(kw)
         return HealthResult(url=url, healthy=healthy, reason=reason, **fields)
 
-    try:
-        response = requests.get(
-            url,
-            timeout=timeout,
-            headers={"Accept": "application/json"},
-            allow_redirects=True,
-            stream=True,
-        )
-    except requests.exceptions.Timeout:
-        return result(False, _timed_out(timeout), latency_ms=elapsed())
-    except requests.exceptions.SSLError as exc:
-        return result(False, f"TLS error ({type(exc).__name__})")
-    except requests.exceptions.ConnectionError as exc:
-        text = str(exc)
-        if "refused" in text.lower():
-            why = "connection refused"
-        elif "Name or service not known" in text or "getaddrinfo" in text or "resolve" in text:
-            why = "host name does not resolve"
-        else:
-            why = "connection failed"
-        return result(False, why)
-    except requests.exceptions.RequestException as exc:
-        return result(False, f"request failed ({type(exc).__name__})")
-    except ValueError as exc:  # urllib3's LocationParseError, which requests lets through
-        return result(False, f"not a valid URL ({type(exc).__name__})")
-    code = response.status_code
-    try:
-        content, problem = _read_body(response, deadline, timeout)
-    finally:
-        response.close()  # also ends a trickling answer we gave up on
+    with Watchdog(timeout) as watchdog, watchdog.session() as session:
+        outcome = _get(session, url, timeout, deadline)
+        if watchdog.fired.is_set():  # whatever broke the request, it was the deadline
+            code = None if isinstance(outcome, str) else outcome[0]
+            return result(False, _timed_out(timeout), status_code=code, latency_ms=elapsed())
+    if isinstance(outcome, str):
+        return result(False, outcome, latency_ms=elapsed() if "timeout" in outcome else None)
+    code, content, problem, encoding = outcome
     latency = elapsed()
     if problem:
         return result(False, problem, status_code=code, latency_ms=latency)
@@ -180,7 +243,7 @@ def check_health(url: str, timeout: float) -> HealthResult:
             status_code=code,
             latency_ms=latency,
         )
-    text = content.decode(response.encoding or "utf-8", errors="replace")
+    text = content.decode(encoding or "utf-8", errors="replace")
     try:
         body: Any = json.loads(text)
     except ValueError:
@@ -204,3 +267,38 @@ def check_health(url: str, timeout: float) -> HealthResult:
     if bad:
         return result(False, ", ".join(bad) + " (expected 'healthy')", **common)
     return result(True, None, **common)
+
+
+def _get(
+    session: requests.Session, url: str, timeout: float, deadline: float
+) -> str | tuple[int, bytes, str, str | None]:
+    """GET `url`: (status code, body, problem reading the body, encoding), or the reason it
+    failed."""
+    try:
+        response = session.get(
+            url,
+            timeout=timeout,
+            headers={"Accept": "application/json"},
+            allow_redirects=True,
+            stream=True,
+        )
+    except requests.exceptions.Timeout:
+        return _timed_out(timeout)
+    except requests.exceptions.SSLError as exc:
+        return f"TLS error ({type(exc).__name__})"
+    except requests.exceptions.ConnectionError as exc:
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        if "Name or service not known" in text or "getaddrinfo" in text or "resolve" in text:
+            return "host name does not resolve"
+        return "connection failed"
+    except requests.exceptions.RequestException as exc:
+        return f"request failed ({type(exc).__name__})"
+    except ValueError as exc:  # urllib3's LocationParseError, which requests lets through
+        return f"not a valid URL ({type(exc).__name__})"
+    try:
+        content, problem = _read_body(response, deadline, timeout)
+    finally:
+        response.close()  # also ends a trickling answer we gave up on
+    return response.status_code, content, problem, response.encoding

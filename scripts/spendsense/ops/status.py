@@ -72,21 +72,27 @@ def _guard(name: str, fn: Callable[[], Check]) -> Check:
 
 def check_frontend(url: str, timeout: float) -> Check:
     """The frontend answers HTTP 200 (following redirects), like `curl -I <frontend_url>`."""
+    from spendsense.ops.health import Watchdog
+
     started = time.perf_counter()
-    try:
-        response = requests.get(url, timeout=timeout, allow_redirects=True, stream=True)
-        response.close()
-    except requests.exceptions.Timeout:
-        return Check("frontend", FAILING, f"{url}: no answer within {timeout:g} s")
-    except requests.exceptions.RequestException as exc:
-        why = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
-        return Check("frontend", FAILING, f"{url}: {why}")
-    except ValueError as exc:  # urllib3's LocationParseError for a host it cannot encode
-        return not_checked(
-            "frontend",
-            f"stack output 'frontend_url' {url!r} is not a valid URL ({type(exc).__name__}); "
-            "fix the output (`spendsense outputs`)",
-        )
+    timed_out = Check("frontend", FAILING, f"{url}: no answer within {timeout:g} s")
+    with Watchdog(timeout) as watchdog, watchdog.session() as session:
+        try:
+            response = session.get(url, timeout=timeout, allow_redirects=True, stream=True)
+            response.close()
+        except requests.exceptions.Timeout:
+            return timed_out
+        except requests.exceptions.RequestException as exc:
+            if watchdog.fired.is_set():  # a server trickling its headers: the deadline hit
+                return timed_out
+            why = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
+            return Check("frontend", FAILING, f"{url}: {why}")
+        except ValueError as exc:  # urllib3's LocationParseError for a host it cannot encode
+            return not_checked(
+                "frontend",
+                f"stack output 'frontend_url' {url!r} is not a valid URL ({type(exc).__name__}); "
+                "fix the output (`spendsense outputs`)",
+            )
     latency = (time.perf_counter() - started) * 1000
     data = {"url": url, "status_code": response.status_code, "latency_ms": round(latency, 1)}
     if response.status_code != 200:

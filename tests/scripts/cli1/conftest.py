@@ -3,6 +3,8 @@
 - `api_server`: a real HTTP server on loopback (one per session) whose `/health` answer is
   chosen per test: healthy, unhealthy, slow, 500, invalid JSON; `refused_url` has nobody
   listening.
+- `raw_server`: a socket-level HTTP server whose answer is sent byte by byte (trickled
+  headers or body, a stalled body), recording whether the client hung up early.
 - `stack_outputs`: writes a contract-3 outputs file pointing at that server and moto.
 - `apprunner`: a ModelCheckedStubber on a real botocore App Runner client, installed at the
   one seam (`spendsense.ops.apprunner.make_apprunner_client`); every expected request must
@@ -266,6 +268,111 @@ def throttled(stubber: ModelCheckedStubber, method: str, times: int = 1) -> None
             service_message="Rate exceeded",
             http_status_code=429,
         )
+
+
+# --- a socket-level HTTP server for answers no well-behaved server gives -------------------
+class RawServer:
+    """A socket-level HTTP server on loopback whose answer the test scripts byte by byte:
+    headers at once, then the body as `mode` says (or, "trickle headers", everything a byte
+    at a time). It records whether the client closed the
+    connection before the whole body was sent."""
+
+    def __init__(self, mode: str, body: bytes, interval: float = 0.2) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.body = body
+        self.interval = interval
+        self.closed_early = threading.Event()
+        self.sent_all = threading.Event()
+        self.stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.url = f"{self.base_url}/health"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _client_gone(self, conn, wait: float) -> bool:
+        """Wait up to `wait` s; True if the client closed its end meanwhile."""
+        import select
+
+        readable, _, _ = select.select([conn], [], [], wait)
+        if not readable:
+            return False
+        try:
+            return conn.recv(1024) == b""
+        except OSError:
+            return True
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            data = conn.recv(4096)
+            if not data:
+                return
+            request += data
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(self.body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        try:
+            if self.mode == "trickle headers":  # the status line and headers a byte at a time
+                data = head + self.body
+                for index in range(len(data)):
+                    conn.sendall(data[index : index + 1])
+                    if self._client_gone(conn, self.interval) or self.stop.is_set():
+                        self.closed_early.set()
+                        return
+                self.sent_all.set()
+                return
+            conn.sendall(head)
+            if self.mode == "at once":
+                conn.sendall(self.body)
+            else:
+                # "trickle": one byte per interval; "stall": 5 bytes, then nothing
+                count = len(self.body) if self.mode == "trickle" else 5
+                for index in range(count):
+                    conn.sendall(self.body[index : index + 1])
+                    if self._client_gone(conn, self.interval) or self.stop.is_set():
+                        self.closed_early.set()
+                        return
+                while self.mode == "stall" and not self.stop.is_set():
+                    if self._client_gone(conn, self.interval):
+                        self.closed_early.set()
+                        return
+        except OSError:
+            self.closed_early.set()
+            return
+        self.sent_all.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+@pytest.fixture
+def raw_server():
+    servers: list[RawServer] = []
+
+    def start(mode: str, body: bytes, interval: float = 0.2) -> RawServer:
+        servers.append(RawServer(mode, body, interval))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
 
 
 # --- the GCS emulator (gcp-storage-emulator from PyPI) ----------------------------------------

@@ -153,99 +153,6 @@ def test_a_url_urllib3_cannot_parse_is_unhealthy_not_a_crash():
     assert (result.healthy, result.reason) == (False, "not a valid URL (LocationParseError)")
 
 
-class RawServer:
-    """A socket-level HTTP server on loopback whose answer the test scripts byte by byte:
-    headers at once, then the body as `mode` says. It records whether the client closed the
-    connection before the whole body was sent."""
-
-    def __init__(self, mode: str, body: bytes, interval: float = 0.2) -> None:
-        import socket
-        import threading
-
-        self.mode = mode
-        self.body = body
-        self.interval = interval
-        self.closed_early = threading.Event()
-        self.sent_all = threading.Event()
-        self.stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/health"
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _client_gone(self, conn, wait: float) -> bool:
-        """Wait up to `wait` s; True if the client closed its end meanwhile."""
-        import select
-
-        readable, _, _ = select.select([conn], [], [], wait)
-        if not readable:
-            return False
-        try:
-            return conn.recv(1024) == b""
-        except OSError:
-            return True
-
-    def _serve(self) -> None:
-        self._listener.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                continue
-            with conn:
-                self._answer(conn)
-
-    def _answer(self, conn) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            data = conn.recv(4096)
-            if not data:
-                return
-            request += data
-        head = (
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(self.body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        try:
-            conn.sendall(head)
-            if self.mode == "at once":
-                conn.sendall(self.body)
-            else:
-                # "trickle": one byte per interval; "stall": 5 bytes, then nothing
-                count = len(self.body) if self.mode == "trickle" else 5
-                for index in range(count):
-                    conn.sendall(self.body[index : index + 1])
-                    if self._client_gone(conn, self.interval) or self.stop.is_set():
-                        self.closed_early.set()
-                        return
-                while self.mode == "stall" and not self.stop.is_set():
-                    if self._client_gone(conn, self.interval):
-                        self.closed_early.set()
-                        return
-        except OSError:
-            self.closed_early.set()
-            return
-        self.sent_all.set()
-
-    def close(self) -> None:
-        self.stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-
-
-@pytest.fixture
-def raw_server():
-    servers: list[RawServer] = []
-
-    def start(mode: str, body: bytes, interval: float = 0.2) -> RawServer:
-        servers.append(RawServer(mode, body, interval))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
-
-
 HEALTHY_BODY = json.dumps({"status": "healthy", "database": "healthy", "api_version": "1.0.0"})
 
 
@@ -260,6 +167,20 @@ def test_a_trickling_answer_is_a_timeout_and_the_connection_is_dropped(raw_serve
         False,
         "no answer within 1 s (timeout)",
         200,
+    )
+    assert server.closed_early.wait(10), "the client kept the connection open"
+    assert not server.sent_all.is_set()
+
+
+def test_trickling_status_line_and_headers_are_a_timeout_too(raw_server):
+    """The deadline covers the whole request, not only the body: headers sent a byte every
+    0.2 s (about 25 s in all) end in a timeout, and the client hangs up."""
+    server = raw_server("trickle headers", HEALTHY_BODY.encode())
+    result = check_health(server.url, timeout=1)
+    assert (result.healthy, result.reason, result.status_code) == (
+        False,
+        "no answer within 1 s (timeout)",
+        None,
     )
     assert server.closed_early.wait(10), "the client kept the connection open"
     assert not server.sent_all.is_set()

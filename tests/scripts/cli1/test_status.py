@@ -296,3 +296,20 @@ def test_production_does_not_count_stagings_alarms(
     alarms = next(c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "alarms")
     assert alarms["in_alarm"] == ["spendsense-api-latency-p95"]
     apprunner.assert_no_pending_responses()
+
+
+def test_a_frontend_that_trickles_its_headers_is_a_timeout_not_a_hang(
+    apprunner, cloudwatch, raw_server, run
+):
+    """The frontend row's timeout bounds the whole answer: a server sending its status line and
+    headers a byte every 0.2 s (about 25 s) fails the row at the timeout, and is hung up on."""
+    apprunner.add_response("describe_service", {"Service": service()})
+    server = raw_server("trickle headers", b"<html></html>")
+    code, out, _ = run("--json", frontend_url=server.base_url + "/", backup_bucket=None)
+    assert code == 1
+    frontend = json.loads(out)["checks"][0]
+    assert (frontend["state"], frontend["detail"]) == (
+        "failing",
+        f"{server.base_url}/: no answer within 2 s",
+    )
+    assert server.closed_early.wait(10)
