@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import click
@@ -30,6 +31,17 @@ from spendsense.ops.window import (
 )
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
+
+
+def _window_refusal(project: str, now: datetime) -> str | None:
+    """Why a production restore is refused at `now` (outside the window), or None."""
+    status = window_status(load_window(), now)
+    if status.inside:
+        return None
+    return (
+        f"restore into production {project} refused: {describe_status(status)}; "
+        "pass --force to restore now"
+    )
 
 
 def apprunner_client() -> Any:
@@ -128,24 +140,20 @@ def restore(
     parse_export_path(bucket, source)  # a path that cannot be an export: exit 2 before any call
     database = (get_text(outputs, "firestore_database") or "(default)") if own else "(default)"
     service_arn = require_text(outputs, "api_service_arn") if own else ""
+    topic_arn = require_text(outputs, "alarm_topic_arn") if own else ""
     service_name = get_text(outputs, "api_service_name") or (
         service_name_from_arn(service_arn) if service_arn else "-"
     )
     production = outputs.get("environment", stack) == "production"
-    refusal: str | None = None
-    if own and production and not force:
-        status = window_status(load_window(), now)
-        if not status.inside:
-            refusal = (
-                f"restore into production {project} refused: {describe_status(status)}; "
-                "pass --force to restore now"
-            )
+    guarded = own and production and not force
+    refusal = _window_refusal(project, now) if guarded else None
     storage = storage_client(own_project)
     export = find_export(storage, bucket, source)
     steps = []
     if own:
         steps += [
-            f"Would disable the alarm actions of the {service_name}-* alarms",
+            f"Would disable the alarm actions of the {service_name}-* alarms that notify "
+            f"{topic_arn.rsplit(':', 1)[-1]} (not the frontend's availability alarms)",
             f"Would pause App Runner service {service_name}",
         ]
     steps.append(f"Would import {export.path} into {project}/{database}")
@@ -154,7 +162,8 @@ def restore(
         steps.append(
             f"Would keep {service_name} paused and its alarm actions off (--keep-paused)"
             if keep_paused
-            else f"Would resume {service_name} and enable the alarm actions again"
+            else f"Would resume {service_name} and enable the alarm actions again (the daily "
+            "availability alarms 24 h later: the pause spends their day's budget)"
         )
     if not yes:
         if refusal:
@@ -175,6 +184,11 @@ def restore(
     progress(f"reading what {export.path} holds")
     expected = export_counts(storage, export)
     check_emulators(touches_aws=own)  # before anything is changed
+    if guarded:
+        # Reading the export can take a while: judge the window again just before the pause.
+        late = _window_refusal(project, parse_now(None))
+        if late:
+            raise BadInput(f"{late} (the window ended while {export.path} was read)")
     try:
         report = run_restore(
             export=export,
@@ -186,6 +200,7 @@ def restore(
             own=own,
             service_arn=service_arn,
             service_name=service_name,
+            alarm_topic_arn=topic_arn,
             apprunner_client=apprunner_client() if own else None,
             cloudwatch=make_client("cloudwatch") if own else None,
             keep_paused=keep_paused,

@@ -2,9 +2,12 @@
 
 When the target is the stack's own database:
 1. the App Runner service must not be busy;
-2. the alarm actions of the service's alarms (`<api_service_name>-*`) are disabled, so the
-   planned pause pages nobody (only alarms whose actions were enabled are touched, and only
-   those are enabled again);
+2. the alarm actions of the service's alarms are disabled, so the planned pause pages nobody:
+   the alarms named `<api_service_name>-*` that notify the stack's alarm topic
+   (`alarm_topic_arn`), except the frontend's availability alarms (the frontend is not
+   paused). A name prefix alone is not enough: production's `spendsense-api-` also prefixes
+   staging's `spendsense-api-staging-*`. Only alarms whose actions were enabled are touched,
+   and only those are enabled again;
 3. the service is paused (no writes during the import) and the pause is followed to its end;
 4. the export is imported and the import followed to its end;
 5. verify: an import overwrites documents with the same path and leaves newer ones in place,
@@ -12,7 +15,10 @@ When the target is the stack's own database:
    report names every collection that holds more (and top-level collections the export
    does not have);
 6. unless `--keep-paused`, the service is resumed (whatever failed before) and the alarm
-   actions are enabled again.
+   actions are enabled again, except the daily availability alarms (`*-daily`): they average
+   Route 53's verdict over 24 hours against 99.9 %, and the planned pause has spent that day's
+   budget, so they would page as soon as their actions came back. They stay disabled, and
+   the statement gives the command that enables them and the time after which to run it.
 
 Whatever fails, the error ends with one statement of the state of the service, the alarms and
 the data. A target other than the stack's own project (e.g. a scratch project) is imported
@@ -25,6 +31,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,10 +168,19 @@ def stack_projects(root: Path = REPO_ROOT) -> dict[str, str]:
 # --- alarms ----------------------------------------------------------------------------------
 
 
-def service_alarms(cloudwatch: Any, service_name: str) -> list[tuple[str, bool]]:
-    """(name, actions enabled) of every alarm named `<service_name>-*`."""
+FRONTEND_ALARM_ROLE = "frontend-availability"  # `<service>-frontend-availability[-daily]`
+DAILY_SUFFIX = "-daily"  # the availability alarms averaged over 24 hours
+DAILY_HOLD = timedelta(hours=24)
+
+
+def service_alarms(cloudwatch: Any, service_name: str, topic_arn: str) -> list[tuple[str, bool]]:
+    """(name, actions enabled) of the alarms a restore silences: named `<service_name>-*`,
+    notifying `topic_arn` (the stack's alarm topic), and not the frontend's availability
+    alarms. The topic is checked here on every alarm: another stack's `<service_name>-staging-*`
+    alarms share the name prefix but notify that stack's topic."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    frontend = f"{service_name}-{FRONTEND_ALARM_ROLE}"
     found: list[tuple[str, bool]] = []
     try:
         paginator = cloudwatch.get_paginator("describe_alarms")
@@ -172,10 +188,25 @@ def service_alarms(cloudwatch: Any, service_name: str) -> list[tuple[str, bool]]
             AlarmNamePrefix=f"{service_name}-", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
         ):
             for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
-                found.append((alarm["AlarmName"], bool(alarm.get("ActionsEnabled"))))
+                name = str(alarm.get("AlarmName", ""))
+                if (
+                    name.startswith(f"{service_name}-")
+                    and not name.startswith(frontend)
+                    and topic_arn in (alarm.get("AlarmActions") or [])
+                ):
+                    found.append((name, bool(alarm.get("ActionsEnabled"))))
     except (ClientError, BotoCoreError) as exc:
         raise describe_aws_error(exc, f"list the alarms of {service_name}") from None
     return sorted(found)
+
+
+def is_daily(name: str) -> bool:
+    """A daily availability alarm (`<service>-availability-daily`)."""
+    return name.endswith(DAILY_SUFFIX)
+
+
+def enable_command(names: list[str]) -> str:
+    return f"aws cloudwatch enable-alarm-actions --alarm-names {' '.join(names)}"
 
 
 def _set_alarm_actions(cloudwatch: Any, names: list[str], enabled: bool) -> None:
@@ -252,6 +283,7 @@ def restore(
     own: bool,
     service_arn: str,
     service_name: str,
+    alarm_topic_arn: str,
     apprunner_client: Any = None,
     cloudwatch: Any = None,
     keep_paused: bool = False,
@@ -260,8 +292,13 @@ def restore(
     progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] | None = None,
 ) -> RestoreReport:
-    """Run the restore; raise OperationFailed ending with the state statement on any failure."""
+    """Run the restore; raise OperationFailed ending with the state statement on any failure.
+
+    `alarm_topic_arn` (the stack output) picks the alarms to silence when `own`; `now` is the
+    wall clock (default: the window module's, which tests set) for the time after which the
+    daily availability alarms may be enabled again."""
     state = RestoreState(service_name=service_name, own=own)
     report = RestoreReport(export, f"{project}/{database}", expected, None, state)
     silenced: list[str] = []
@@ -300,14 +337,18 @@ def restore(
             state.alarms = "left as they were (the service was already paused)"
         elif own:
             state.service = f"{RUNNING} (not paused yet)"
-            alarms = service_alarms(cloudwatch, service_name)
+            alarms = service_alarms(cloudwatch, service_name, alarm_topic_arn)
             silenced = [name for name, enabled in alarms if enabled]
             if silenced:
                 say(f"disabling the actions of {len(silenced)} alarm(s): {', '.join(silenced)}")
                 _set_alarm_actions(cloudwatch, silenced, enabled=False)
                 state.alarms = f"disabled on {', '.join(silenced)}"
             else:
-                state.alarms = f"none enabled on {service_name}-* alarms (left as they were)"
+                topic = alarm_topic_arn.rsplit(":", 1)[-1]
+                state.alarms = (
+                    f"none enabled among the {service_name}-* alarms that notify {topic} "
+                    "(left as they were)"
+                )
             say(f"pausing {service_name} so nothing writes during the import")
             pause_started = True
             pause = apprunner.pause_service(apprunner_client, service_arn)
@@ -393,6 +434,7 @@ def restore(
             progress=progress,
             sleep=sleep,
             clock=clock,
+            now=now,
         )
         if failure is None and unfinished:
             # The data is fine, but the service or its alarms are not back: not a success.
@@ -417,14 +459,26 @@ def _wind_down(
     progress: Callable[[str], None] | None,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
+    now: Callable[[], datetime] | None = None,
 ) -> str:
     """Resume the service and enable the alarm actions again (unless `keep_reason` says why
-    not), and record what state each is left in. Never raises: its failures go into the
-    statement. Returns what could not be put back ("" when nothing or when kept on purpose)."""
+    not; never the daily availability alarms, see the module's docstring), and record what
+    state each is left in. Never raises: its failures go into the statement. Returns what
+    could not be put back ("" when nothing or when kept on purpose)."""
     resume_hint = f"resume it with `aws apprunner resume-service --service-arn {service_arn}`"
-    alarms_hint = (
-        f"enable them with `aws cloudwatch enable-alarm-actions --alarm-names {' '.join(silenced)}`"
+    daily = [name for name in silenced if is_daily(name)]
+    others = [name for name in silenced if not is_daily(name)]
+    daily_hint = (
+        f"24 h after the resume, enable {', '.join(daily)} with `{enable_command(daily)}`"
+        if daily
+        else ""
     )
+    if others:
+        alarms_hint = f"enable them with `{enable_command(others)}`" + (
+            f"; {daily_hint}" if daily_hint else ""
+        )
+    else:
+        alarms_hint = daily_hint
     resumed = False
     if pause_started:
         try:
@@ -490,12 +544,30 @@ def _wind_down(
         )
         return unfinished
     try:
-        _set_alarm_actions(cloudwatch, silenced, enabled=True)
-        state.alarms = f"enabled again on {', '.join(silenced)}"
+        if others:
+            _set_alarm_actions(cloudwatch, others, enabled=True)
     except (Exception, KeyboardInterrupt) as exc:
         state.alarms = f"still disabled on {', '.join(silenced)} ({_one_line(exc)}); {alarms_hint}"
         return "the alarm actions are not enabled again"
+    state.alarms = f"enabled again on {', '.join(others)}" if others else ""
+    if daily:
+        try:
+            after = (now or _window_now)() + DAILY_HOLD
+            when = f"after {after.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        except Exception:  # never raise from here: the statement must be printed
+            when = "24 h from now"
+        kept = (
+            f"kept disabled on {', '.join(daily)} (the pause spent the day's 99.9 % budget of "
+            f"its 24-hour average, so it would page now): {when}, run `{enable_command(daily)}`"
+        )
+        state.alarms = f"{state.alarms}; {kept}" if state.alarms else kept
     return unfinished
+
+
+def _window_now() -> datetime:
+    from spendsense.ops import window
+
+    return window.utc_now()
 
 
 def _one_line(exc: BaseException) -> str:

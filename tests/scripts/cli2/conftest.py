@@ -26,6 +26,9 @@ from botocore.stub import ANY
 
 from tests.conftest import free_port, skip_or_fail
 
+TOPIC = "arn:aws:sns:us-east-1:123456789012:spendsense-api-alerts"
+STAGING_TOPIC = "arn:aws:sns:us-east-1:123456789012:spendsense-api-staging-alerts"
+
 BASE_OUTPUTS: dict[str, Any] = {
     "region": "us-east-1",
     "api_service_arn": (
@@ -34,6 +37,7 @@ BASE_OUTPUTS: dict[str, Any] = {
     ),
     "api_service_name": "spendsense-api",
     "api_url": "https://abc123.us-east-1.awsapprunner.com",
+    "alarm_topic_arn": TOPIC,
     "jwt_secret_arn": "",
     "firestore_project": "spendsense-production",
     "firestore_database": "(default)",
@@ -281,31 +285,98 @@ RESUME_OP = "66666666-7777-4888-9999-000000000000"
 ALARMS = ["spendsense-api-5xx-rate", "spendsense-api-latency-p95"]
 
 
+# Alarms a production restore must never silence: staging's (same name prefix, staging's
+# topic), the frontend's availability alarms (the frontend is not paused), and another
+# service's.
+UNTOUCHED = {
+    "other-service-cpu": TOPIC,
+    "spendsense-api-staging-5xx-rate": STAGING_TOPIC,
+    "spendsense-api-staging-availability-daily": STAGING_TOPIC,
+    "spendsense-api-frontend-availability": TOPIC,
+    "spendsense-api-frontend-availability-daily": TOPIC,
+}
+
+
+def put_alarm(client: Any, name: str, topic: str = TOPIC, enabled: bool = True) -> None:
+    client.put_metric_alarm(
+        AlarmName=name,
+        MetricName="RequestLatency",
+        Namespace="AWS/AppRunner",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=500,
+        ComparisonOperator="GreaterThanThreshold",
+        ActionsEnabled=enabled,
+        AlarmActions=[topic],
+    )
+
+
 @pytest.fixture
 def cloudwatch(aws_env: str) -> Any:
-    """The service's alarms in moto: two with actions on, one of another service."""
+    """The service's alarms in moto (ALARMS, actions on, notifying TOPIC) and the UNTOUCHED
+    ones, actions on too."""
     from spendsense.clients import make_client
 
     client = make_client("cloudwatch")
-    for name, enabled in [*((n, True) for n in ALARMS), ("other-service-cpu", True)]:
-        client.put_metric_alarm(
-            AlarmName=name,
-            MetricName="RequestLatency",
-            Namespace="AWS/AppRunner",
-            Statistic="Average",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=500,
-            ComparisonOperator="GreaterThanThreshold",
-            ActionsEnabled=enabled,
-            AlarmActions=["arn:aws:sns:us-east-1:123456789012:spendsense-alarms"],
-        )
+    for name in ALARMS:
+        put_alarm(client, name)
+    for name, topic in UNTOUCHED.items():
+        put_alarm(client, name, topic)
     return client
 
 
 def actions_enabled(cloudwatch: Any) -> dict[str, bool]:
     alarms = cloudwatch.describe_alarms()["MetricAlarms"]
     return {a["AlarmName"]: a["ActionsEnabled"] for a in alarms}
+
+
+def silenced_state(*silenced: str) -> dict[str, bool]:
+    """`actions_enabled` when exactly `silenced` are off: every other alarm is on."""
+    return {**{name: True for name in [*ALARMS, *UNTOUCHED]}, **{n: False for n in silenced}}
+
+
+# --- restore() called directly: an export, and the Admin API on a local server -----------------
+
+
+def make_export(prefix: str = "daily/20261124_020000/", size: int = 0) -> Any:
+    """An Export of the production bucket (not read: the tests pass the expected counts)."""
+    from datetime import UTC
+
+    from spendsense.ops.backups import Export, parse_stamp
+
+    moment = parse_stamp(prefix.rstrip("/").rsplit("/", 1)[-1].removeprefix("manual-"))
+    assert moment is not None
+    kind = "manual" if prefix.startswith("manual-") else "daily"
+    return Export("spendsense-backups", prefix, kind, moment.astimezone(UTC), True, size, 4)
+
+
+def run_restore(server_url: str, apprunner_client: Any, cloudwatch: Any, **overrides: Any) -> Any:
+    """`restore()` of production's own database through the Admin API at `server_url` (no
+    sleeping), with the stack's alarm topic; keyword arguments override any of it."""
+    import requests
+    from spendsense.ops.backups import ExportContents
+    from spendsense.ops.firestore_admin import DataApi, ManagedExportImport
+    from spendsense.ops.restore import restore
+
+    kwargs: dict[str, Any] = {
+        "export": make_export(),
+        "expected": ExportContents({}),
+        "backend": ManagedExportImport(requests.Session(), server_url, poll=0),
+        "data": DataApi(requests.Session(), server_url, "spendsense-production", "(default)"),
+        "project": "spendsense-production",
+        "database": "(default)",
+        "own": True,
+        "service_arn": SERVICE_ARN,
+        "service_name": "spendsense-api",
+        "alarm_topic_arn": TOPIC,
+        "apprunner_client": apprunner_client,
+        "cloudwatch": cloudwatch,
+        "poll": 0,
+        "sleep": lambda seconds: None,
+    }
+    kwargs.update(overrides)
+    return restore(**kwargs)
 
 
 PARAMS = {"ServiceArn": SERVICE_ARN}

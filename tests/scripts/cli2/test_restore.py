@@ -18,10 +18,13 @@ from tests.scripts.cli2.conftest import (
     ALARMS,
     PAUSE_OP,
     SERVICE_ARN,
+    TOPIC,
     actions_enabled,
     expect_pause_and_resume,
+    make_export,
     operation_summary,
     service,
+    silenced_state,
     unique_project,
 )
 
@@ -123,7 +126,7 @@ def test_a_failed_import_still_resumes_and_states_everything(
         ),
     )
     expect_pause_and_resume(apprunner_stub)
-    export = _export()
+    export = make_export("daily/20261127_020000/", 1000)
     seen_during_import: dict[str, bool] = {}
 
     class Watching(ManagedExportImport):
@@ -142,6 +145,7 @@ def test_a_failed_import_still_resumes_and_states_everything(
             own=True,
             service_arn=SERVICE_ARN,
             service_name="spendsense-api",
+            alarm_topic_arn=TOPIC,
             apprunner_client=apprunner_stub.client,
             cloudwatch=cloudwatch,
             poll=0,
@@ -153,7 +157,7 @@ def test_a_failed_import_still_resumes_and_states_everything(
         f"{', '.join(ALARMS)}; data: import operation {op} ended without success: the "
         f"database may hold part of {export.path}; import it again"
     )
-    assert seen_during_import == {ALARMS[0]: False, ALARMS[1]: False, "other-service-cpu": True}
+    assert seen_during_import == silenced_state(*ALARMS)
     assert all(actions_enabled(cloudwatch).values())
     apprunner_stub.assert_no_pending_responses()
 
@@ -206,7 +210,7 @@ def test_keep_paused_leaves_the_service_paused_and_says_how_to_undo(
     )
     apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, params)
     report = restore(
-        export=_export(),
+        export=make_export("daily/20261127_020000/", 1000),
         expected=ExportContents({"users": 3}),
         backend=ManagedExportImport(
             requests.Session(), http_server.url, poll=0, sleep=lambda s: None
@@ -217,6 +221,7 @@ def test_keep_paused_leaves_the_service_paused_and_says_how_to_undo(
         own=True,
         service_arn=SERVICE_ARN,
         service_name="spendsense-api",
+        alarm_topic_arn=TOPIC,
         apprunner_client=apprunner_stub.client,
         cloudwatch=cloudwatch,
         keep_paused=True,
@@ -235,11 +240,7 @@ def test_keep_paused_leaves_the_service_paused_and_says_how_to_undo(
         f"PAUSED (--keep-paused); resume it with `aws apprunner resume-service --service-arn {SERVICE_ARN}`"
     )
     assert report.state.alarms.startswith(f"still disabled on {', '.join(ALARMS)} (--keep-paused)")
-    assert actions_enabled(cloudwatch) == {
-        ALARMS[0]: False,
-        ALARMS[1]: False,
-        "other-service-cpu": True,
-    }
+    assert actions_enabled(cloudwatch) == silenced_state(*ALARMS)
     apprunner_stub.assert_no_pending_responses()
 
 
@@ -267,24 +268,11 @@ def test_fewer_documents_than_the_export_fails_verification_and_names_them(
             own=False,
             service_arn="",
             service_name="spendsense-api",
+            alarm_topic_arn=TOPIC,
         )
     assert str(caught.value) == (
         "restore failed: verification failed -- service spendsense-api: not touched; alarm "
         f"actions: not touched; data: imported from {export.path} but NOT verified: users has 1 of 2"
-    )
-
-
-def _export() -> Export:
-    from datetime import UTC, datetime
-
-    return Export(
-        "spendsense-backups",
-        "daily/20261127_020000/",
-        "daily",
-        datetime(2026, 11, 27, 2, tzinfo=UTC),
-        True,
-        1000,
-        4,
     )
 
 
@@ -427,7 +415,7 @@ def test_a_service_paused_before_the_restore_is_left_paused_with_its_alarms(
         "describe_service", {"Service": service("PAUSED")}, {"ServiceArn": SERVICE_ARN}
     )
     report = restore(
-        export=_export(),
+        export=make_export("daily/20261127_020000/", 1000),
         expected=ExportContents({"users": 3}),
         backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
         data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
@@ -436,6 +424,7 @@ def test_a_service_paused_before_the_restore_is_left_paused_with_its_alarms(
         own=True,
         service_arn=SERVICE_ARN,
         service_name="spendsense-api",
+        alarm_topic_arn=TOPIC,
         apprunner_client=apprunner_stub.client,
         cloudwatch=cloudwatch,
     )

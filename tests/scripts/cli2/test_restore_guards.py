@@ -14,9 +14,8 @@ import pytest
 import requests
 from spendsense.cli import main
 from spendsense.errors import OperationFailed
-from spendsense.ops.backups import Export, ExportContents
-from spendsense.ops.firestore_admin import DataApi, EmulatorExportImport, ManagedExportImport
-from spendsense.ops.restore import restore, stack_projects
+from spendsense.ops.firestore_admin import EmulatorExportImport, ManagedExportImport
+from spendsense.ops.restore import stack_projects
 
 from tests.scripts.cli2.conftest import (
     ALARMS,
@@ -31,7 +30,10 @@ from tests.scripts.cli2.conftest import (
     expect_pause_and_resume,
     lay_out_export,
     operation_summary,
+    put_alarm,
+    run_restore,
     service,
+    silenced_state,
     unique_project,
 )
 
@@ -243,9 +245,95 @@ def test_force_restores_production_outside_the_window(
     apprunner_stub.assert_no_pending_responses()
 
 
+def test_only_this_stacks_service_alarms_are_silenced_and_the_daily_one_stays_off(
+    admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """Production's restore silences the spendsense-api-* alarms that notify production's
+    topic, never staging's spendsense-api-staging-* (same prefix, staging's topic) nor the
+    frontend's availability alarms; after the resume the daily availability alarm stays off
+    (the pause spent its 24-hour budget) and the statement gives the command and the time."""
+    put_alarm(cloudwatch, "spendsense-api-availability-daily")
+    seen: dict[str, bool] = {}
+
+    def import_and_look(request):
+        seen.update(actions_enabled(cloudwatch))
+        return import_done()
+
+    admin_api.on("POST", f"{DB}:importDocuments", import_and_look)
+    expect_pause_and_resume(apprunner_stub)
+    code = main(args(production))
+    assert code == 0, capsys.readouterr().err
+    daily = "spendsense-api-availability-daily"
+    assert seen == {**silenced_state(*ALARMS, daily)}
+    assert actions_enabled(cloudwatch) == silenced_state(daily)
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"service spendsense-api: RUNNING; alarm actions: enabled again on {', '.join(ALARMS)}; "
+        f"kept disabled on {daily} (the pause spent the day's 99.9 % budget of its 24-hour "
+        "average, so it would page now): after 2026-12-02 07:30 UTC, run `aws cloudwatch "
+        f"enable-alarm-actions --alarm-names {daily}`; data: imported from "
+        f"gs://{production_bucket(admin_api)}/{FOLDER}/ and verified"
+    )
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_a_restore_that_stops_paused_names_the_daily_alarm_apart(
+    admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """--keep-paused with a daily availability alarm silenced: the hint enables the other
+    alarms after the resume and the daily one only 24 h after it."""
+    daily = "spendsense-api-availability-daily"
+    put_alarm(cloudwatch, daily)
+    admin_api.on("POST", f"{DB}:importDocuments", import_done())
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    assert main(args(production, "--keep-paused")) == 0
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert (
+        f"alarm actions: still disabled on {', '.join(sorted([*ALARMS, daily]))} (--keep-paused); "
+        f"{ALARMS_HINT}; 24 h after the resume, enable {daily} with `aws cloudwatch "
+        f"enable-alarm-actions --alarm-names {daily}`; data: "
+    ) in out
+    assert actions_enabled(cloudwatch) == silenced_state(*ALARMS, daily)
+
+
 def production_bucket(server) -> str:
     post = next(r for r in server.requests if r.path.endswith(":importDocuments"))
     return post.body["inputUriPrefix"].split("/")[2]
+
+
+def test_the_window_is_judged_again_after_the_export_was_read(
+    admin_api, production, apprunner_stub, cloudwatch, clock, monkeypatch, capsys
+):
+    """Reading the export takes time: a restore that starts at 03:59 New York but finishes
+    reading the export after 04:00 is refused (exit 2) before the pause, with nothing
+    touched (the Stubber has no responses: any App Runner call fails the test)."""
+    from spendsense.commands import restore as command
+    from spendsense.ops.backups import export_counts
+
+    clock("2026-12-01T08:59:00Z")  # Tuesday 03:59 EST: inside
+
+    def slow_read(storage, export):
+        clock("2026-12-01T09:00:30Z")  # 04:00:30 EST: the window is over
+        return export_counts(storage, export)
+
+    monkeypatch.setattr(command, "export_counts", slow_read)
+    assert main(args(production)) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(
+        "error: restore into production spendsense-production refused: outside the maintenance "
+        "window"
+    )
+    assert err.endswith(
+        f"pass --force to restore now (the window ended while gs://{production_bucket_of(production)}"
+        f"/{FOLDER}/ was read)"
+    )
+    assert not [r for r in admin_api.requests if r.path.endswith(":importDocuments")]
+    assert all(actions_enabled(cloudwatch).values())
+    apprunner_stub.assert_no_pending_responses()
+
+
+def production_bucket_of(outputs: str) -> str:
+    return json.loads(open(outputs, encoding="utf-8").read())["backup_bucket"]
 
 
 def test_keep_paused_from_the_cli_leaves_service_and_alarms_as_they_are(
@@ -263,11 +351,7 @@ def test_keep_paused_from_the_cli_leaves_service_and_alarms_as_they_are(
         f"disabled on {', '.join(ALARMS)} (--keep-paused); {ALARMS_HINT}; data: imported from "
         f"gs://{production_bucket(admin_api)}/{FOLDER}/ and verified"
     )
-    assert actions_enabled(cloudwatch) == {
-        ALARMS[0]: False,
-        ALARMS[1]: False,
-        "other-service-cpu": True,
-    }
+    assert actions_enabled(cloudwatch) == silenced_state(*ALARMS)
     apprunner_stub.assert_no_pending_responses()
 
 
@@ -373,39 +457,6 @@ def test_an_import_still_processing_at_the_timeout_keeps_the_service_paused(
 # --- the pause goes wrong: nothing half-done, and the statement says exactly what -------------
 
 
-def _export() -> Export:
-    from datetime import UTC, datetime
-
-    return Export(
-        "spendsense-backups",
-        "daily/20261124_020000/",
-        "daily",
-        datetime(2026, 11, 24, 2, tzinfo=UTC),
-        True,
-        0,
-        4,
-    )
-
-
-def _restore(http_server, apprunner_stub, cloudwatch, **kwargs):
-    return restore(
-        export=_export(),
-        expected=ExportContents({}),
-        backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
-        data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
-        project="spendsense-production",
-        database="(default)",
-        own=True,
-        service_arn=SERVICE_ARN,
-        service_name="spendsense-api",
-        apprunner_client=apprunner_stub.client,
-        cloudwatch=cloudwatch,
-        poll=0,
-        sleep=lambda s: None,
-        **kwargs,
-    )
-
-
 def test_a_pause_that_times_out_stops_before_the_import(http_server, apprunner_stub, cloudwatch):
     """The pause operation is still IN_PROGRESS at the timeout: no import is started; the
     statement says the service is mid-operation, the actions stay off (turning them on would
@@ -427,7 +478,13 @@ def test_a_pause_that_times_out_stops_before_the_import(http_server, apprunner_s
     )
     ticks = itertools.count(0, 100)
     with pytest.raises(OperationFailed) as caught:
-        _restore(http_server, apprunner_stub, cloudwatch, timeout=60, clock=lambda: next(ticks))
+        run_restore(
+            http_server.url,
+            apprunner_stub.client,
+            cloudwatch,
+            timeout=60,
+            clock=lambda: next(ticks),
+        )
     message = str(caught.value)
     assert PAUSE_OP in message.split(" -- ")[0] and "60 s" in message.split(" -- ")[0]
     assert message.split(" -- ", 1)[1] == (
@@ -454,7 +511,7 @@ def test_a_failed_pause_request_leaves_the_service_running_and_the_alarms_on(
     )
     apprunner_stub.add_response("describe_service", {"Service": service("RUNNING")}, PARAMS)
     with pytest.raises(OperationFailed) as caught:
-        _restore(http_server, apprunner_stub, cloudwatch)
+        run_restore(http_server.url, apprunner_stub.client, cloudwatch)
     message = str(caught.value)
     assert "InvalidRequestException" in message.split(" -- ")[0]
     assert message.split(" -- ", 1)[1] == (
@@ -483,7 +540,7 @@ def test_a_failed_resume_keeps_the_alarms_off_and_says_how_to_finish(
         expected_params=PARAMS,
     )
     with pytest.raises(OperationFailed) as caught:
-        _restore(http_server, apprunner_stub, cloudwatch)
+        run_restore(http_server.url, apprunner_stub.client, cloudwatch)
     message = str(caught.value)
     tail = message.split(" -- ", 1)[1]
     assert tail.startswith("service spendsense-api: PAUSED, resume failed (")
@@ -523,19 +580,10 @@ def test_an_interrupt_during_the_resume_still_ends_with_the_statement(
         raise KeyboardInterrupt
 
     with pytest.raises(OperationFailed) as caught:
-        restore(
-            export=_export(),
-            expected=ExportContents({}),
-            backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
-            data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
-            project="spendsense-production",
-            database="(default)",
-            own=True,
-            service_arn=SERVICE_ARN,
-            service_name="spendsense-api",
-            apprunner_client=apprunner_stub.client,
-            cloudwatch=cloudwatch,
-            poll=0,
+        run_restore(
+            http_server.url,
+            apprunner_stub.client,
+            cloudwatch,
             sleep=interrupt,
         )
     assert str(caught.value) == (
@@ -564,20 +612,11 @@ def test_an_interrupt_while_the_import_runs_keeps_the_service_paused(
 
     backend = ManagedExportImport(requests.Session(), http_server.url, poll=1, sleep=interrupt)
     with pytest.raises(OperationFailed) as caught:
-        restore(
-            export=_export(),
-            expected=ExportContents({}),
+        run_restore(
+            http_server.url,
+            apprunner_stub.client,
+            cloudwatch,
             backend=backend,
-            data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
-            project="spendsense-production",
-            database="(default)",
-            own=True,
-            service_arn=SERVICE_ARN,
-            service_name="spendsense-api",
-            apprunner_client=apprunner_stub.client,
-            cloudwatch=cloudwatch,
-            poll=0,
-            sleep=lambda s: None,
         )
     message = str(caught.value)
     assert message.startswith(
@@ -595,7 +634,7 @@ def test_a_service_that_is_neither_running_nor_paused_stops_the_restore(
     says nothing was touched."""
     apprunner_stub.add_response("describe_service", {"Service": service("CREATE_FAILED")}, PARAMS)
     with pytest.raises(OperationFailed) as caught:
-        _restore(http_server, apprunner_stub, cloudwatch)
+        run_restore(http_server.url, apprunner_stub.client, cloudwatch)
     assert str(caught.value) == (
         "restore failed: service spendsense-api is CREATE_FAILED, neither RUNNING nor PAUSED; "
         "fix the service first (`spendsense status`), or restore into a scratch project with "
@@ -723,20 +762,11 @@ def test_an_interrupt_while_the_import_request_is_in_flight_is_not_not_touched(
     expect_pause(apprunner_stub)
     apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
     with pytest.raises(OperationFailed) as caught:
-        restore(
-            export=_export(),
-            expected=ExportContents({}),
+        run_restore(
+            http_server.url,
+            apprunner_stub.client,
+            cloudwatch,
             backend=ManagedExportImport(InterruptedPost(), http_server.url, poll=0),
-            data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
-            project="spendsense-production",
-            database="(default)",
-            own=True,
-            service_arn=SERVICE_ARN,
-            service_name="spendsense-api",
-            apprunner_client=apprunner_stub.client,
-            cloudwatch=cloudwatch,
-            poll=0,
-            sleep=lambda s: None,
         )
     message = str(caught.value)
     assert message.startswith(
