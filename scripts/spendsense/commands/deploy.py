@@ -10,7 +10,7 @@ import time
 
 import click
 
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput, SpendsenseError
 from spendsense.options import (
     HTTP_TIMEOUT_MAX,
     OPERATION_TIMEOUT_MAX,
@@ -87,7 +87,7 @@ def _guarded_change(
         try:
             recorded = apprunner.recorded_previous_image(client, arn)
             unreadable = ""
-        except OperationFailed as exc:  # e.g. a role without apprunner:ListTagsForResource
+        except SpendsenseError as exc:  # e.g. a role without apprunner:ListTagsForResource
             recorded, unreadable = None, " ".join(str(exc).split())
         choice = ecr.rollback_target(ecr_client, repository_name, repository_url, running, recorded)
         tag = choice.tag

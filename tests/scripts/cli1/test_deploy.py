@@ -403,6 +403,25 @@ def test_without_a_record_rollback_offers_the_image_pushed_before_and_says_it_is
     apprunner.assert_no_pending_responses()
 
 
+def test_tags_that_cannot_be_read_fall_back_to_push_order_and_say_why(apprunner, run):
+    expect_describe(apprunner, image=NEW_IMAGE)
+    apprunner.add_client_error(
+        "list_tags_for_resource",
+        service_error_code="AccessDeniedException",
+        service_message="not allowed",
+        http_status_code=403,
+    )
+    expect_describe(apprunner, image=NEW_IMAGE)
+    code, out, err = run("rollback", "api")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        f"Would roll back to {OLD}, only the image pushed to ECR before {NEW} (read the App "
+        "Runner service's tags: AWS refused the credentials (AccessDeniedException: not "
+        "allowed)); it was never verified as deployed: pass --to TAG to pick a known good one."
+    )
+    apprunner.assert_no_pending_responses()
+
+
 def test_a_recorded_image_that_is_no_longer_in_ecr_falls_back_to_push_order_and_says_why(
     apprunner, run
 ):
