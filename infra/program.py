@@ -25,9 +25,20 @@ from infra.settings import Settings, load_from_pulumi
 
 
 def make_providers(settings: Settings) -> Providers:
-    """One provider per cloud, created once. Credentials come from the environment."""
+    """One provider per cloud, created once. Credentials come from the environment.
+
+    An explicit provider does not read the stack's `aws:` keys, so `aws:profile` is passed on
+    (the dynamic resources use the same one: components/dynamic_aws.py).
+    """
     return Providers(
-        aws=aws.Provider("aws", region=settings.aws_region),
+        aws=aws.Provider(
+            "aws",
+            region=settings.aws_region,
+            profile=pulumi.Config("aws").get("profile"),
+            # `spendsense:*` tags are written by the ops CLI (e.g. spendsense:previous-image on
+            # the App Runner service, which `rollback api` reads): `pulumi up` leaves them alone.
+            ignore_tags=aws.ProviderIgnoreTagsArgs(key_prefixes=["spendsense:"]),
+        ),
         gcp=gcp.Provider("gcp", project=settings.gcp_project),
         vercel=vercel.Provider("vercel", team=settings.frontend.vercel_team_id),
     )

@@ -671,3 +671,14 @@ def test_a_fixed_size_fleet_has_no_saturation_alarm() -> None:
     roles = {r.name.removeprefix("monitoring-") for r in rec.by_type(ALARM)}
     assert "saturation" not in roles
     assert {"cpu", "memory", "latency-p95", "error-rate"} <= roles
+
+
+def test_the_aws_provider_keeps_the_ops_cli_tags_and_the_stack_profile() -> None:
+    """`spendsense:*` tags (rollback's previous image) survive `pulumi up`; aws:profile is used."""
+    rec = record("staging", {"aws:profile": "spendsense-staging"})
+    provider = rec.one("pulumi:providers:aws").inputs
+    # Providers get nested config as JSON, with the provider schema's (camelCase) names.
+    assert json.loads(provider["ignoreTags"]) == {"keyPrefixes": ["spendsense:"]}
+    assert (provider["region"], provider["profile"]) == ("us-east-1", "spendsense-staging")
+    first_key = rec.one("pulumi-python:dynamic:Resource", "jwt-first-key").inputs
+    assert first_key["profile"] == "spendsense-staging"
