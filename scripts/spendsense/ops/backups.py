@@ -32,6 +32,15 @@ DAILY_PREFIX = "daily/"
 MANUAL_PREFIX = "manual-"
 METADATA_SUFFIX = ".overall_export_metadata"
 STAMP_FORMAT = "%Y%m%d_%H%M%S"
+# What to say about a folder a failed or cancelled export left behind. It cannot be deleted:
+# the bucket's retention policy (backup.retentionDays, locked in production by
+# backup.lockRetentionPolicy) refuses any delete of an object younger than the retention,
+# and the lifecycle rule removes `manual-*` folders later (backup.manualRetentionDays).
+INCOMPLETE_NOTE = (
+    f"the folder has no {METADATA_SUFFIX}, so `spendsense restore` refuses it and `spendsense "
+    "backup list` shows it INCOMPLETE; the bucket's retention policy forbids deleting it "
+    "before its retention ends and the lifecycle rule removes it later: nothing needs doing"
+)
 _DAILY_RE = re.compile(r"^(?P<stamp>\d{8}_\d{6})/")
 _MANUAL_RE = re.compile(r"^manual-(?P<stamp>\d{8}_\d{6})/")
 
@@ -583,7 +592,9 @@ def parse_at(text: str, now: datetime) -> datetime:
     return moment
 
 
-def _export_failure(exc: BaseException, folder: str, started: list[str]) -> SpendsenseError:
+def _export_failure(
+    exc: BaseException, folder: str, started: list[str], project: str
+) -> SpendsenseError:
     """The error for an export that did not end well, saying what is in its folder."""
     from spendsense.ops.firestore_admin import (
         AdminOperationFailed,
@@ -591,23 +602,39 @@ def _export_failure(exc: BaseException, folder: str, started: list[str]) -> Spen
         RequestUnanswered,
     )
 
-    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    reason = _reason(exc)
     if isinstance(exc, ExportCancelled):
-        return exc  # its message already names the folder and what to do
-    if not started and not isinstance(exc, RequestUnanswered | KeyboardInterrupt):
-        # Refused before an operation existed. (Ctrl-C may have cut a request in flight.)
-        kind = type(exc) if isinstance(exc, SpendsenseError) else OperationFailed
-        return kind(f"{reason} -- nothing was exported to {folder}")
+        return exc  # its message already names the folder and what it means
+    if not started and isinstance(exc, SpendsenseError) and not isinstance(exc, RequestUnanswered):
+        # Refused before an operation existed (an error answer, a bad --at).
+        return type(exc)(f"{reason} -- nothing was exported to {folder}")
     if isinstance(exc, AdminOperationFailed):
         return OperationFailed(
-            f"{reason} -- it may have left partial data in {folder} (no {METADATA_SUFFIX}, so "
-            "restore refuses it): delete that folder"
+            f"{reason} -- it may have left partial data in {folder}: {INCOMPLETE_NOTE}"
         )
-    what = f"export operation {started[0]}" if started else "an export (its request got no answer)"
+    if not started:
+        # No answer, a server error, Ctrl-C or an unexpected error while the request was in
+        # flight: the export may have started anyway.
+        outcome = exc.outcome if isinstance(exc, RequestUnanswered) else "got no clear answer"
+        return OperationFailed(
+            f"{reason} -- an export may have started anyway (its request {outcome}): check "
+            f"`gcloud firestore operations list --project {project}`; if one runs, {folder} is "
+            "usable once `spendsense backup list` shows it complete"
+        )
     return OperationFailed(
-        f"{reason} -- {what} may still be writing to {folder}: it is usable once `spendsense "
-        f"backup list` shows it complete; if it stays INCOMPLETE, delete that folder"
+        f"{reason} -- export operation {started[0]} may still be writing to {folder}: it is "
+        "usable once `spendsense backup list` shows it complete; if it stays INCOMPLETE, "
+        + INCOMPLETE_NOTE.replace("the folder has", "it has", 1)
     )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, SpendsenseError):
+        return str(exc)
+    text = " ".join(str(exc).split())[:200]
+    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def ensure_new_folder(storage: Any, bucket: str, moment: datetime) -> str:
@@ -648,13 +675,13 @@ def create_manual_export(
             progress=progress,
             on_started=started.append,
         )
-    except (SpendsenseError, KeyboardInterrupt) as exc:
-        raise _export_failure(exc, folder, started) from None
+    except (Exception, KeyboardInterrupt) as exc:  # whatever it is, say what the folder holds
+        raise _export_failure(exc, folder, started, project) from None
     blobs = _list_blobs(storage, bucket, prefix)
     exports = _group(bucket, blobs, _MANUAL_RE, "manual", "")
     if not exports or not exports[0].complete:
         raise OperationFailed(
-            f"the export operation ended but gs://{bucket}/{prefix} has no {METADATA_SUFFIX}; "
-            "treat it as failed and delete that folder"
+            f"the export operation ended but gs://{bucket}/{prefix} is not complete; treat it "
+            f"as failed: {INCOMPLETE_NOTE}"
         )
     return exports[0]

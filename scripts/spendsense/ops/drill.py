@@ -71,6 +71,15 @@ class DrillReport:
         return out
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, SpendsenseError):
+        return str(exc)
+    text = " ".join(str(exc).split())[:200]
+    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
 def check_target(target_project: str, own_project: str, stacks: dict[str, str]) -> str:
     """The drill's target must be a project id and belong to no stack: never the stack's own
     database nor any other stack's (`stacks`: project -> stack, from the stack files)."""
@@ -183,22 +192,30 @@ def run_drill(
         backend.import_documents(
             data.project, data.database, export.path, progress=progress, on_started=operation.append
         )
-    except (SpendsenseError, KeyboardInterrupt) as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        if not operation and not isinstance(exc, RequestUnanswered | KeyboardInterrupt):
+    except (Exception, KeyboardInterrupt) as exc:  # whatever it is, say what the target holds
+        reason = _reason(exc)
+        if (
+            not operation
+            and isinstance(exc, SpendsenseError)
+            and not isinstance(exc, RequestUnanswered)
+        ):
             kind = BadInput if isinstance(exc, BadInput) else OperationFailed
             raise kind(f"restore drill: {reason} -- {target} was not touched") from None
         how = f"`{clean_hint}`" if clean_hint else "deleting every document in it"
-        running = not isinstance(exc, AdminOperationFailed)
-        raise OperationFailed(
-            f"restore drill: {reason} -- {target} may hold part of {export.path}"
-            + (
-                f"; the import {operation[0] if operation else 'request'} may still be running: "
-                "when it has ended, empty it with "
-                if running
-                else "; empty it with "
+        if operation and isinstance(exc, AdminOperationFailed):
+            after = "; empty it with "
+        elif operation:
+            after = f"; the import {operation[0]} may still be running: when it has ended, empty it with "
+        else:
+            # No answer, a server error, Ctrl-C or an unexpected error while the request was
+            # in flight: the import may have started anyway.
+            outcome = exc.outcome if isinstance(exc, RequestUnanswered) else "got no clear answer"
+            after = (
+                f"; the import may have started (its request {outcome}): check `gcloud firestore "
+                f"operations list --project {data.project}`; when it has ended, empty it with "
             )
-            + how
+        raise OperationFailed(
+            f"restore drill: {reason} -- {target} may hold part of {export.path}{after}{how}"
         ) from None
     seconds["import"] = clock() - started
     started = clock()

@@ -60,7 +60,13 @@ class AdminTimedOut(OperationFailed):
 
 
 class RequestUnanswered(OperationFailed):
-    """A request got no answer (connection lost, timed out): it may or may not have acted."""
+    """A request whose outcome is unknown: it got no answer (connection lost, timed out) or,
+    for a request that creates an operation, a server error (HTTP 5xx other than 501): it may
+    or may not have acted. `outcome` says which, for the state statement."""
+
+    def __init__(self, message: str, outcome: str = "got no answer") -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,18 @@ def _error_message(response: requests.Response) -> str:
 
 
 def _send(
-    session: Any, method: str, url: str, doing: str, json_body: Any = None, timeout: float = 60
+    session: Any,
+    method: str,
+    url: str,
+    doing: str,
+    json_body: Any = None,
+    timeout: float = 60,
+    *,
+    creates_operation: bool = False,
 ) -> Any:
+    """One request; one-line errors. With `creates_operation` (exportDocuments,
+    importDocuments) a server error (5xx but 501) is RequestUnanswered like a lost answer: a
+    500/503 from the front end does not prove the operation was not created."""
     try:
         response = session.request(method, url, json=json_body, timeout=timeout)
     except requests.RequestException as exc:
@@ -147,6 +163,11 @@ def _send(
     if response.status_code == 404:
         raise BadInput(
             f"{doing}: not found ({_error_message(response)}); check the project and database"
+        )
+    if creates_operation and response.status_code >= 500 and response.status_code != 501:
+        raise RequestUnanswered(
+            f"{doing}: HTTP {response.status_code}: {_error_message(response)}",
+            outcome=f"was answered HTTP {response.status_code}",
         )
     if not response.ok:
         raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_error_message(response)}")
@@ -242,6 +263,7 @@ class ManagedExportImport:
             f"{self._database_url(project, database)}:exportDocuments",
             f"start the export of {project}/{database}",
             body,
+            creates_operation=True,
         )
         return self._follow(
             operation, "export", where=output_uri, progress=progress, on_started=on_started
@@ -262,6 +284,7 @@ class ManagedExportImport:
             f"{self._database_url(project, database)}:importDocuments",
             f"start the import into {project}/{database}",
             {"inputUriPrefix": input_uri.rstrip("/")},
+            creates_operation=True,
         )
         return self._follow(
             operation, "import", where=input_uri, progress=progress, on_started=on_started
@@ -304,9 +327,10 @@ class ManagedExportImport:
                     code = error.get("code")
                     message = error.get("message", "")
                     if code == CANCELLED or state == "CANCELLED":
+                        from spendsense.ops.backups import INCOMPLETE_NOTE
+
                         partial = (
-                            f"; it may have left partial data in {where} (no "
-                            ".overall_export_metadata, so restore refuses it): delete that folder"
+                            f"; it may have left partial data in {where}: {INCOMPLETE_NOTE}"
                             if what == "export"
                             else f"; the database may hold part of {where}: import it again"
                         )

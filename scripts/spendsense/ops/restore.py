@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput, OperationFailed, SpendsenseError
 from spendsense.ops import apprunner
 from spendsense.ops.backups import Export, ExportContents
 from spendsense.ops.firestore_admin import (
@@ -408,13 +408,14 @@ def restore(
         elif (
             not operation
             and import_requested
-            and isinstance(exc, RequestUnanswered | KeyboardInterrupt)
+            and (isinstance(exc, RequestUnanswered) or not isinstance(exc, SpendsenseError))
         ):
             # The request to start the import got no answer (lost, or Ctrl-C while it was in
-            # flight): the import may have started anyway.
-            keep_reason = "the import request got no answer, so an import may be running"
+            # flight) or a server error: the import may have started anyway.
+            outcome = exc.outcome if isinstance(exc, RequestUnanswered) else "got no answer"
+            keep_reason = f"the import request {outcome}, so an import may be running"
             state.data = (
-                f"unknown: the request to import {export.path} got no answer, so the import may "
+                f"unknown: the request to import {export.path} {outcome}, so the import may "
                 f"have started; check `gcloud firestore operations list --project {project}` "
                 "before anything else"
             )

@@ -12,6 +12,14 @@ from spendsense.ops.backups import newest_daily_export
 from tests.scripts.cli2.conftest import lay_out_export
 
 NOW = "2026-11-27T09:00:00Z"
+# What a failed or cancelled export's folder means: it cannot be deleted (the bucket's
+# retention policy, locked in production), restore refuses it, nothing needs doing.
+INCOMPLETE = (
+    "the folder has no .overall_export_metadata, so `spendsense restore` refuses it and "
+    "`spendsense backup list` shows it INCOMPLETE; the bucket's retention policy forbids "
+    "deleting it before its retention ends and the lifecycle rule removes it later: nothing "
+    "needs doing"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -395,8 +403,7 @@ def test_a_cancelled_create_names_the_folder_with_partial_data(admin_api, gcs, o
     assert code == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: export operation {OP_NAME} was cancelled; it may have left partial data in "
-        f"gs://{gcs.bucket}/manual-20261127_090000/ (no .overall_export_metadata, so restore "
-        "refuses it): delete that folder"
+        f"gs://{gcs.bucket}/manual-20261127_090000/: {INCOMPLETE}"
     )
 
 
@@ -429,24 +436,76 @@ def _create(outputs: str) -> int:
 
 
 def test_a_refused_export_request_says_nothing_was_exported(admin_api, gcs, outputs, capsys):
-    """exportDocuments answered 500 (no operation): exit 1, 'nothing was exported', and the
-    folder is empty."""
+    """exportDocuments refused with 429 RESOURCE_EXHAUSTED (no operation): exit 1, 'nothing
+    was exported', and the folder is empty."""
     admin_api.on(
         "POST",
         f"{DB_PATH}:exportDocuments",
-        (500, {"error": {"code": 500, "message": "Internal error.", "status": "INTERNAL"}}),
+        (429, {"error": {"code": 429, "message": "Quota.", "status": "RESOURCE_EXHAUSTED"}}),
     )
     assert _create(outputs) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "error: start the export of spendsense-production/(default): HTTP 500: INTERNAL: "
-        f"Internal error. -- nothing was exported to gs://{gcs.bucket}/manual-20261127_090000/"
+        "error: start the export of spendsense-production/(default): HTTP 429: "
+        "RESOURCE_EXHAUSTED: Quota. -- nothing was exported to "
+        f"gs://{gcs.bucket}/manual-20261127_090000/"
     )
     assert gcs.names() == []
 
 
-def test_a_failed_export_says_to_delete_its_partial_folder(admin_api, gcs, outputs, capsys):
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_on_the_export_request_says_an_export_may_have_started(
+    admin_api, gcs, outputs, capsys, status
+):
+    """exportDocuments answered 5xx: the server may have created the operation anyway, so
+    exit 1 saying an export may have started and how to check, never 'nothing was
+    exported'."""
+    admin_api.on(
+        "POST",
+        f"{DB_PATH}:exportDocuments",
+        (status, {"error": {"code": status, "message": "Try again.", "status": "UNAVAILABLE"}}),
+    )
+    assert _create(outputs) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: start the export of spendsense-production/(default): HTTP {status}: "
+        f"UNAVAILABLE: Try again. -- an export may have started anyway (its request was "
+        f"answered HTTP {status}): check `gcloud firestore operations list --project "
+        f"spendsense-production`; if one runs, gs://{gcs.bucket}/manual-20261127_090000/ is "
+        "usable once `spendsense backup list` shows it complete"
+    )
+
+
+def test_an_unexpected_error_after_the_export_started_still_says_where_it_writes(
+    admin_api, gcs, outputs, monkeypatch, capsys
+):
+    """An unexpected exception (a bug, an unforeseen library error) while the export is
+    followed: exit 1 with the folder's state, not a traceback without it."""
+    admin_api.on(
+        "POST",
+        f"{DB_PATH}:exportDocuments",
+        (200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}}),
+    )
+
+    def broken(value):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("spendsense.ops.firestore_admin._count", broken)
+    assert _create(outputs) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"error: unexpected error: RuntimeError: boom -- export operation {OP_NAME} may still "
+        f"be writing to gs://{gcs.bucket}/manual-20261127_090000/: it is usable once "
+        "`spendsense backup list` shows it complete; if it stays INCOMPLETE, "
+        + INCOMPLETE.replace("the folder has", "it has", 1)
+    )
+
+
+def test_a_failed_export_names_its_partial_folder_which_restore_refuses(
+    admin_api, gcs, outputs, capsys
+):
     """The export operation ends with an error after writing part of its folder: exit 1,
-    naming the folder to delete."""
+    naming the folder and saying it stays (the retention policy forbids deleting it) and
+    restore refuses it; restore does refuse it (exit 2)."""
 
     def export(request):
         lay_out_export(gcs, "manual-20261127_090000", complete=False)
@@ -469,8 +528,14 @@ def test_a_failed_export_says_to_delete_its_partial_folder(admin_api, gcs, outpu
     assert _create(outputs) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: export operation {OP_NAME} failed: internal -- it may have left partial data "
-        f"in gs://{gcs.bucket}/manual-20261127_090000/ (no .overall_export_metadata, so "
-        "restore refuses it): delete that folder"
+        f"in gs://{gcs.bucket}/manual-20261127_090000/: {INCOMPLETE}"
+    )
+    restore = ["restore", "--stack", "production", "--outputs", outputs]
+    assert run(*restore, "--from", "manual-20261127_090000") == 2
+    assert capsys.readouterr().err == (
+        f"error: --from: gs://{gcs.bucket}/manual-20261127_090000/ is not a complete export (no "
+        ".overall_export_metadata object: the export failed or is still running); pick a "
+        "complete one from `spendsense backup list`\n"
     )
 
 
@@ -502,7 +567,7 @@ def test_an_export_still_running_at_the_timeout_says_where_it_is_writing(
         .endswith(
             f"-- export operation {OP_NAME} may still be writing to gs://{gcs.bucket}/"
             "manual-20261127_090000/: it is usable once `spendsense backup list` shows it "
-            "complete; if it stays INCOMPLETE, delete that folder"
+            "complete; if it stays INCOMPLETE, " + INCOMPLETE.replace("the folder has", "it has", 1)
         )
     )
 

@@ -287,7 +287,7 @@ def test_a_failed_import_says_whether_the_test_project_holds_part_of_the_export(
 
     class RefusedBeforeStart(EmulatorExportImport):
         def import_documents(self, project, database, input_uri, **kwargs):
-            raise OperationFailed("start the import: HTTP 500: INTERNAL")
+            raise OperationFailed("start the import: permission denied")
 
     target = unique_project("test")
     with pytest.raises(OperationFailed) as caught:
@@ -316,8 +316,79 @@ def test_a_failed_import_says_whether_the_test_project_holds_part_of_the_export(
             clean_hint="CLEAN",
         )
     assert str(caught.value) == (
-        "restore drill: start the import: HTTP 500: INTERNAL -- "
+        "restore drill: start the import: permission denied -- "
         f"{untouched}/(default) was not touched"
+    )
+
+
+@pytest.mark.parametrize("status", [500, 503, 504])
+def test_a_server_error_on_the_import_request_says_the_import_may_have_started(
+    daily_export, gcs, http_server, status
+):
+    """importDocuments (the Admin API, request level) answered 5xx: the import may have been
+    created anyway, so the drill says the test project may hold part of the export, how to
+    check for the operation and how to empty it; never 'not touched'."""
+    import requests
+    from spendsense.errors import OperationFailed
+    from spendsense.ops.firestore_admin import DataApi, ManagedExportImport
+
+    export = newest_daily_export(gcs.client, gcs.bucket)
+    assert export is not None
+    target = unique_project("test")
+    database = f"/v1/projects/{target}/databases/(default)"
+    http_server.on("POST", f"{database}/documents:listCollectionIds", (200, {}))
+    http_server.on(
+        "POST",
+        f"{database}:importDocuments",
+        (status, {"error": {"code": status, "message": "Oops.", "status": "INTERNAL"}}),
+    )
+    with pytest.raises(OperationFailed) as caught:
+        run_drill(
+            storage=gcs.client,
+            export=export,
+            backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
+            data=DataApi(requests.Session(), http_server.url, target, "(default)"),
+            now=export.time,
+            clean_hint="CLEAN",
+        )
+    assert str(caught.value) == (
+        f"restore drill: start the import into {target}/(default): HTTP {status}: INTERNAL: "
+        f"Oops. -- {target}/(default) may hold part of {export.path}; the import may have "
+        f"started (its request was answered HTTP {status}): check `gcloud firestore operations "
+        f"list --project {target}`; when it has ended, empty it with `CLEAN`"
+    )
+
+
+def test_an_unexpected_error_during_the_import_still_says_what_the_project_holds(
+    daily_export, gcs, firestore_emulator
+):
+    """An unexpected exception (not one of the CLI's own errors) from the import: the drill
+    still ends with OperationFailed saying the test project may hold part of the export and
+    how to empty it, never a bare traceback."""
+    from spendsense.errors import OperationFailed
+
+    export = newest_daily_export(gcs.client, gcs.bucket)
+    assert export is not None
+
+    class Broken(EmulatorExportImport):
+        def import_documents(self, project, database, input_uri, **kwargs):
+            raise RuntimeError("boom")
+
+    target = unique_project("test")
+    with pytest.raises(OperationFailed) as caught:
+        run_drill(
+            storage=gcs.client,
+            export=export,
+            backend=Broken(firestore_emulator.host, gcs.client),
+            data=data_api(target, "(default)"),
+            now=export.time,
+            clean_hint="CLEAN",
+        )
+    assert str(caught.value) == (
+        f"restore drill: unexpected error: RuntimeError: boom -- {target}/(default) may hold "
+        f"part of {export.path}; the import may have started (its request got no clear "
+        f"answer): check `gcloud firestore operations list --project {target}`; when it has "
+        "ended, empty it with `CLEAN`"
     )
 
 

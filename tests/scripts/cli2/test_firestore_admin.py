@@ -137,8 +137,10 @@ def test_a_cancelled_export_says_it_may_have_left_partial_data_and_where(http_se
         )
     assert str(caught.value) == (
         f"export operation {OP} was cancelled; it may have left partial data in "
-        "gs://spendsense-backups/manual-20261127_050000/ (no .overall_export_metadata, so "
-        "restore refuses it): delete that folder"
+        "gs://spendsense-backups/manual-20261127_050000/: the folder has no "
+        ".overall_export_metadata, so `spendsense restore` refuses it and `spendsense backup "
+        "list` shows it INCOMPLETE; the bucket's retention policy forbids deleting it before its "
+        "retention ends and the lifecycle rule removes it later: nothing needs doing"
     )
 
 

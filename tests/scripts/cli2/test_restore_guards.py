@@ -355,45 +355,61 @@ def test_keep_paused_from_the_cli_leaves_service_and_alarms_as_they_are(
     apprunner_stub.assert_no_pending_responses()
 
 
-# --- the import request fails: the data was not touched ----------------------------------------
+# --- the import request fails: not touched when refused, unknown after a server error ----------
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "reason"),
-    [
-        (
-            500,
-            {"error": {"code": 500, "message": "Internal error.", "status": "INTERNAL"}},
-            "HTTP 500: INTERNAL: Internal error.",
-        ),
-        (
-            403,
-            {
-                "error": {
-                    "code": 403,
-                    "message": "The caller does not have permission",
-                    "status": "PERMISSION_DENIED",
-                }
-            },
-            "permission denied (PERMISSION_DENIED: The caller does not have permission)",
-        ),
-    ],
-)
 def test_a_refused_import_request_leaves_the_data_not_touched(
-    admin_api, production, apprunner_stub, cloudwatch, capsys, status, body, reason
+    admin_api, production, apprunner_stub, cloudwatch, capsys
 ):
-    """importDocuments answered with an error (no operation name): exit 1; the service is
-    resumed, the actions enabled again, and the data is 'not touched', never 'import started'."""
-    admin_api.on("POST", f"{DB}:importDocuments", (status, body))
+    """importDocuments refused (403, no operation): exit 1; the service is resumed, the actions
+    enabled again, and the data is 'not touched', never 'import started'."""
+    body = {
+        "error": {
+            "code": 403,
+            "message": "The caller does not have permission",
+            "status": "PERMISSION_DENIED",
+        }
+    }
+    admin_api.on("POST", f"{DB}:importDocuments", (403, body))
     expect_pause_and_resume(apprunner_stub)
     assert main(args(production)) == 1
     err = capsys.readouterr().err
-    assert f"start the import into spendsense-production/(default): {reason}" in err
+    assert (
+        "start the import into spendsense-production/(default): permission denied "
+        "(PERMISSION_DENIED: The caller does not have permission)"
+    ) in err
     assert statement(err) == (
         f"service spendsense-api: RUNNING; alarm actions: enabled again on {', '.join(ALARMS)}; "
         "data: not touched (no import was started)"
     )
     assert all(actions_enabled(cloudwatch).values())
+    apprunner_stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_on_the_import_request_keeps_the_service_paused(
+    admin_api, production, apprunner_stub, cloudwatch, capsys, status
+):
+    """importDocuments answered 5xx: the operation may have been created anyway, so (as for
+    a request without an answer) the data is 'unknown' with the operations-list command, the
+    service stays paused and the actions off: never 'not touched' and resumed."""
+    body = {"error": {"code": status, "message": "Internal error.", "status": "INTERNAL"}}
+    admin_api.on("POST", f"{DB}:importDocuments", (status, body))
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    assert main(args(production)) == 1
+    err = capsys.readouterr().err
+    assert f"start the import into spendsense-production/(default): HTTP {status}: INTERNAL" in err
+    assert statement(err) == (
+        f"service spendsense-api: PAUSED, kept paused because the import request was answered "
+        f"HTTP {status}, so an import may be running; when it has ended, {RESUME_HINT}; alarm "
+        f"actions: still disabled on {', '.join(ALARMS)} because the service is not running; "
+        f"after resuming it, {ALARMS_HINT}; data: unknown: the request to import "
+        f"gs://{production_bucket(admin_api)}/{FOLDER}/ was answered HTTP {status}, so the "
+        "import may have started; check `gcloud firestore operations list --project "
+        "spendsense-production` before anything else"
+    )
+    assert actions_enabled(cloudwatch) == silenced_state(*ALARMS)
     apprunner_stub.assert_no_pending_responses()
 
 
@@ -715,7 +731,7 @@ def test_a_failed_restore_with_json_prints_the_state_as_data(
     admin_api.on(
         "POST",
         f"{DB}:importDocuments",
-        (500, {"error": {"code": 500, "message": "Internal error.", "status": "INTERNAL"}}),
+        (403, {"error": {"code": 403, "message": "Denied.", "status": "PERMISSION_DENIED"}}),
     )
     expect_pause_and_resume(apprunner_stub)
     assert main(args(production, "--json")) == 1
