@@ -5,7 +5,11 @@ Endpoints used (Vercel REST API reference):
   production deployments, newest first (`deployments[]` with `uid`, `url`, `created` in ms,
   `readyState`/`state`, `target`).
 - `GET /v13/deployments/{host}?teamId=`: the deployment a production domain points at now
-  (which deployment serves the frontend URL; after an earlier rollback it is not the newest).
+  (which deployment serves the frontend URL; after an earlier rollback it is not the newest);
+  `GET /v13/deployments/{id}?teamId=` for that deployment's creation time when it is not
+  among the listed ones. "The previous deployment" is the newest READY production deployment
+  created before the serving one; when the serving one cannot be found out, nothing is
+  guessed (the newest READY one need not be serving): exit 1 unless `--to` names one.
 - `POST /v10/projects/{projectId}/promote/{deploymentId}?teamId=`: point every production
   domain at an existing deployment without rebuilding it (201 or 202).
 
@@ -170,6 +174,21 @@ class VercelClient:
         uid = body.get("id") or body.get("uid") if isinstance(body, dict) else None
         return str(uid) if uid else None
 
+    def deployment(self, deployment_id: str, team_id: str | None) -> Deployment | None:
+        """One deployment by id (`GET /v13/deployments/{id}`), or None if Vercel has none."""
+        doing = f"look up Vercel deployment {deployment_id}"
+        response = self._request(
+            "GET", f"/v13/deployments/{quote(deployment_id, safe='')}", doing, {"teamId": team_id}
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_message(response)}")
+        body = _json(response, doing)
+        if not isinstance(body, dict):
+            raise OperationFailed(f"{doing}: the answer is not a deployment")
+        return Deployment.from_api(body)
+
     def promote(self, project_id: str, deployment_id: str, team_id: str | None) -> int:
         doing = f"promote Vercel deployment {deployment_id}"
         unknown = (
@@ -238,10 +257,12 @@ def plan_rollback(
     frontend_url: str | None,
     to: str | None = None,
 ) -> RollbackPlan:
-    """Pick the deployment to promote: `to` if given, else the READY production deployment
-    created before the one that serves the frontend now."""
+    """Pick the deployment to promote: `to` if given, else the newest READY production
+    deployment created before the one that serves the frontend now. The serving one is never
+    guessed: if it cannot be found out, exit 1 unless `to` is given."""
     deployments = client.production_deployments(project_id, team_id)
     current_id: str | None = None
+    hostname: str | None = None
     if isinstance(frontend_url, str) and frontend_url:
         try:
             hostname = urlsplit(
@@ -253,8 +274,22 @@ def plan_rollback(
             current_id = client.serving(hostname, team_id)
     ready = [d for d in deployments if d.state == READY]
     current = next((d for d in deployments if d.uid == current_id), None)
-    if current is None:
-        current = ready[0] if ready else None  # the newest READY one serves, unless rolled back
+    if current is None and current_id is not None:
+        # Serving a deployment older than the listed ones (or listed under another page):
+        # its creation time is what "previous" is measured from.
+        current = client.deployment(current_id, team_id)
+    if current is None and not to:
+        where = (
+            f"Vercel does not say which deployment {hostname} serves"
+            if hostname
+            else "the stack output frontend_url names no host"
+        )
+        if current_id is not None:
+            where = f"{hostname} serves {current_id}, which Vercel cannot find"
+        raise OperationFailed(
+            f"cannot tell which deployment serves production ({where}), so the previous one is "
+            "unknown; pass --to DEPLOYMENT (see `vercel ls --prod`)"
+        )
     if to:
         wanted = to.strip()
         try:
