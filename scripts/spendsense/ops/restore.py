@@ -45,7 +45,7 @@ from spendsense.ops.firestore_admin import (
     ExportImport,
     RequestUnanswered,
 )
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import REPO_ROOT, STACKS
 
 PAUSED = "PAUSED"
 RUNNING = "RUNNING"
@@ -139,12 +139,15 @@ def check_project_id(value: str, option: str) -> str:
     return value
 
 
-def stack_projects(root: Path = REPO_ROOT) -> dict[str, str]:
+def stack_projects(root: Path | None = None, stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
     """project id -> stack, for every `Pulumi.<stack>.yaml` in the repository: its Firestore
     project (`gcp:project`, or `spendsense:gcp.project`). Exit 2 if a stack file cannot be
-    read: a guard that cannot see every stack must not let a command through."""
+    read, or if any of `stacks` has no stack file naming its project (e.g. an installed copy
+    of the CLI, outside the repository, finds none): a guard that cannot see every stack must
+    not let a command through."""
     import yaml
 
+    root = REPO_ROOT if root is None else root
     found: dict[str, str] = {}
     for path in sorted(root.glob("Pulumi.*.yaml")):
         stack = path.name[len("Pulumi.") : -len(".yaml")]
@@ -162,6 +165,15 @@ def stack_projects(root: Path = REPO_ROOT) -> dict[str, str]:
         ):
             if isinstance(value, str) and value:
                 found.setdefault(value, stack)
+    missing = [stack for stack in stacks if stack not in found.values()]
+    if missing:
+        files = ", ".join(f"Pulumi.{stack}.yaml" for stack in missing)
+        raise BadInput(
+            f"no stack file with a gcp:project for stack(s) {', '.join(missing)} in {root} "
+            f"(looked for {files}); the guards that keep one stack's command off another "
+            "stack's database need every stack's project: run spendsense from the repository "
+            "checkout (`make setup` installs it editable into .venv)"
+        )
     return found
 
 

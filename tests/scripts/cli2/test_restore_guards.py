@@ -757,10 +757,46 @@ def test_stack_projects_reads_both_spellings_and_refuses_an_unreadable_stack_fil
         "config:\n  spendsense:gcp:\n    project: beta-project\n"
     )
     (tmp_path / "Pulumi.yaml").write_text("name: spendsense\n")  # the project file: no stack
-    assert stack_projects(tmp_path) == {"alpha-project": "alpha", "beta-project": "beta"}
+    stacks = ("alpha", "beta")
+    assert stack_projects(tmp_path, stacks) == {"alpha-project": "alpha", "beta-project": "beta"}
     (tmp_path / "Pulumi.gamma.yaml").write_text("config: [unclosed\n")
     with pytest.raises(BadInput, match=r"Pulumi\.gamma\.yaml: cannot read the stack's Firestore"):
+        stack_projects(tmp_path, stacks)
+
+
+def test_stack_projects_refuses_when_a_stack_file_is_missing(tmp_path):
+    """No Pulumi.<stack>.yaml for one of the known stacks (an installed copy of the CLI finds
+    none at all): exit 2 saying how to fix it, never an empty map that opens the guards."""
+    from spendsense.errors import BadInput
+
+    with pytest.raises(BadInput) as caught:
         stack_projects(tmp_path)
+    assert str(caught.value) == (
+        f"no stack file with a gcp:project for stack(s) staging, production in {tmp_path} "
+        "(looked for Pulumi.staging.yaml, Pulumi.production.yaml); the guards that keep one "
+        "stack's command off another stack's database need every stack's project: run "
+        "spendsense from the repository checkout (`make setup` installs it editable into .venv)"
+    )
+    (tmp_path / "Pulumi.staging.yaml").write_text("config:\n  gcp:project: spendsense-staging\n")
+    with pytest.raises(BadInput, match=r"for stack\(s\) production in "):
+        stack_projects(tmp_path)
+
+
+def test_restore_and_drill_refuse_when_the_stack_files_are_not_found(
+    write_outputs, tmp_path, monkeypatch, capsys
+):
+    """Run outside the repository (no stack files where the CLI looks): restore and drill
+    exit 2 before touching anything, instead of letting another stack's project through."""
+    from spendsense.ops import restore as ops_restore
+
+    monkeypatch.setattr(ops_restore, "REPO_ROOT", tmp_path)
+    outputs = write_outputs("staging")
+    restore_args = ["restore", "--stack", "staging", "--outputs", outputs, "--from", FOLDER]
+    assert main([*restore_args, "--target-project", "spendsense-production"]) == 2
+    assert "no stack file with a gcp:project for stack(s)" in capsys.readouterr().err
+    drill_args = ["drill", "--stack", "staging", "--outputs", outputs]
+    assert main([*drill_args, "--target-project", "spendsense-production"]) == 2
+    assert "no stack file with a gcp:project for stack(s)" in capsys.readouterr().err
 
 
 def test_an_interrupt_while_the_import_request_is_in_flight_is_not_not_touched(
