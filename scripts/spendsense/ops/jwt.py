@@ -10,9 +10,10 @@ Order and why:
    The stack's rotation function starts that deployment itself at `finishSecret`
    (docs/jwt-rotation.md), so the rotation counts as finished only when the new version is
    `AWSCURRENT` and no longer `AWSPENDING` (Secrets Manager drops `AWSPENDING` after
-   `finishSecret` returned); then a `START_DEPLOYMENT` operation that started after the
-   rotation request is followed, and only if there is none is a deployment started here (two
-   deployments at once would make one of them fail as busy);
+   `finishSecret` returned); then the first `START_DEPLOYMENT` operation that was not in the
+   service's operation list before the rotation request is followed (ids, not clocks: this
+   machine's clock and App Runner's need not agree), and only if there is none is a deployment
+   started here (two deployments at once would make one of them fail as busy);
 4. the health gate: `GET <api_url>/health` must be healthy.
 
 The secret's value is never read or printed.
@@ -23,7 +24,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spendsense.clients import describe_aws_error
@@ -33,7 +33,6 @@ from spendsense.ops.health import HealthResult, check_health, health_url
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
-CLOCK_SLACK = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -155,11 +154,32 @@ def _outcome_unknown(exc: Exception) -> bool:
     return isinstance(exc, HTTPClientError)
 
 
-def rotation_deployment(client: Any, service_arn: str, since: datetime) -> str | None:
-    """The id of a START_DEPLOYMENT operation that started at or after `since` (the one the
-    rotation function starts), or None."""
-    found = apprunner.started_operation(client, service_arn, "START_DEPLOYMENT", since)
-    return None if found is None else str(found["Id"])
+def _operations(client: Any, service_arn: str) -> list[dict[str, Any]]:
+    """The service's recent operations (ListOperations, newest first)."""
+    response = apprunner.call(
+        client,
+        "list_operations",
+        "list App Runner operations",
+        ServiceArn=service_arn,
+        MaxResults=20,
+    )
+    return [op for op in response.get("OperationSummaryList", []) if isinstance(op, dict)]
+
+
+def operation_ids(client: Any, service_arn: str) -> set[str]:
+    """The ids of the service's recent operations (taken before the rotation request)."""
+    return {str(op.get("Id")) for op in _operations(client, service_arn)}
+
+
+def rotation_deployment(client: Any, service_arn: str, known: set[str]) -> str | None:
+    """The id of the first START_DEPLOYMENT operation not in `known` (the one the rotation
+    function started), or None. ListOperations lists the newest first."""
+    new = [
+        op
+        for op in _operations(client, service_arn)
+        if op.get("Type") == "START_DEPLOYMENT" and str(op.get("Id")) not in known
+    ]
+    return str(new[-1]["Id"]) if new else None
 
 
 def health_gate(
@@ -206,13 +226,16 @@ def rotate_jwt(
             "not RUNNING; nothing was rotated: a deployment cannot start until it runs again "
             "(resume it first; a resumed service starts new instances, which read the current key)"
         )
-    requested = datetime.now(UTC) - CLOCK_SLACK
+    try:
+        known = operation_ids(apprunner_client, service_arn)
+    except SpendsenseError as exc:
+        raise type(exc)(f"{exc} -- nothing was rotated") from None
     before, new = rotate_now(
         secrets, secret_arn, timeout=timeout, poll=poll, progress=progress, sleep=sleep
     )
     state = f"the secret is rotated (version {new} is {CURRENT}, the old one is AWSPREVIOUS)"
     try:
-        operation = rotation_deployment(apprunner_client, service_arn, requested)
+        operation = rotation_deployment(apprunner_client, service_arn, known)
         if operation is None:
             if progress is not None:
                 progress(f"secret rotated (version {new}); starting an App Runner deployment")

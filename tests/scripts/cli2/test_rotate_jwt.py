@@ -66,24 +66,35 @@ def cli(apprunner_stub, health_server, jwt_secret, write_outputs, monkeypatch):
     return run
 
 
-def expect_deployment(stubber, statuses=("IN_PROGRESS", "SUCCEEDED"), earlier=()) -> None:
-    """DescribeService, the look for a deployment the rotation function started (none among
-    `earlier`), StartDeployment, then ListOperations answering `statuses` in turn."""
+LOOK = {"ServiceArn": SERVICE_ARN, "MaxResults": 20}
+
+
+def expect_look(stubber, before=(), after=None) -> None:
+    """DescribeService (RUNNING), ListOperations before the rotation request (`before`) and
+    after it (`after`, default the same: no new operation)."""
     stubber.add_response("describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN})
-    stubber.add_response(
-        "list_operations",
-        {"OperationSummaryList": list(earlier)},
-        {"ServiceArn": SERVICE_ARN, "MaxResults": 20},
-    )
-    stubber.add_response(
-        "start_deployment", {"OperationId": OPERATION}, {"ServiceArn": SERVICE_ARN}
-    )
+    stubber.add_response("list_operations", {"OperationSummaryList": list(before)}, LOOK)
+    listing = list(before) if after is None else list(after)
+    stubber.add_response("list_operations", {"OperationSummaryList": listing}, LOOK)
+
+
+def expect_follow(stubber, operation: str, statuses) -> None:
     for status in statuses:
         stubber.add_response(
             "list_operations",
-            {"OperationSummaryList": [operation_summary(OPERATION, "START_DEPLOYMENT", status)]},
+            {"OperationSummaryList": [operation_summary(operation, "START_DEPLOYMENT", status)]},
             {"ServiceArn": SERVICE_ARN, "MaxResults": ANY},
         )
+
+
+def expect_deployment(stubber, statuses=("IN_PROGRESS", "SUCCEEDED"), earlier=()) -> None:
+    """The look (no new START_DEPLOYMENT besides `earlier`), StartDeployment, then
+    ListOperations answering `statuses` in turn."""
+    expect_look(stubber, earlier)
+    stubber.add_response(
+        "start_deployment", {"OperationId": OPERATION}, {"ServiceArn": SERVICE_ARN}
+    )
+    expect_follow(stubber, OPERATION, statuses)
 
 
 def test_without_yes_nothing_changes(cli, jwt_secret, current, apprunner_stub, capsys):
@@ -116,63 +127,74 @@ def test_rotates_then_deploys_then_checks_health(
     assert [r.path for r in health_server.requests] == ["/health"]
 
 
+def at(moment) -> dict:
+    return {"StartedAt": moment, "UpdatedAt": moment}
+
+
 def test_it_follows_the_deployment_the_rotation_function_started(
     cli, current, apprunner_stub, capsys
 ):
-    """When the rotation function already started a deployment (after the rotation request),
-    that one is followed and no second deployment is started (the Stubber has no
-    StartDeployment response: a call would fail the test)."""
+    """The rotation function started a deployment: the operation that was not listed before
+    the rotation request is followed and no second deployment is started (the Stubber has no
+    StartDeployment response: a call would fail the test). Its StartedAt is hours off this
+    machine's clock (skew): ids decide, not clocks."""
     from datetime import UTC, datetime, timedelta
 
     function_op = "9c1d7e2a-3b4f-4a5b-8c6d-7e8f9a0b1c2d"
-    now = datetime.now(UTC)
-    started = {"StartedAt": now, "UpdatedAt": now}
-    old = {"StartedAt": now - timedelta(days=2), "UpdatedAt": now - timedelta(days=2)}
-    apprunner_stub.add_response(
-        "describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN}
-    )
-    apprunner_stub.add_response(
-        "list_operations",
-        {
-            "OperationSummaryList": [
-                {**operation_summary(function_op, "START_DEPLOYMENT", "IN_PROGRESS"), **started},
-                {**operation_summary(OPERATION, "START_DEPLOYMENT", "SUCCEEDED"), **old},
-            ]
-        },
-        {"ServiceArn": SERVICE_ARN, "MaxResults": 20},
-    )
-    for status in ("IN_PROGRESS", "SUCCEEDED"):
-        apprunner_stub.add_response(
-            "list_operations",
-            {
-                "OperationSummaryList": [
-                    {**operation_summary(function_op, "START_DEPLOYMENT", status), **started}
-                ]
-            },
-            {"ServiceArn": SERVICE_ARN, "MaxResults": ANY},
-        )
+    skewed = datetime.now(UTC) - timedelta(hours=2)
+    old = {**operation_summary(OPERATION, "START_DEPLOYMENT", "SUCCEEDED"), **at(skewed)}
+    new = {**operation_summary(function_op, "START_DEPLOYMENT", "IN_PROGRESS"), **at(skewed)}
+    expect_look(apprunner_stub, before=[old], after=[new, old])
+    expect_follow(apprunner_stub, function_op, ("IN_PROGRESS", "SUCCEEDED"))
     assert cli("--yes", "--json") == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["deployment_operation_id"] == function_op
     apprunner_stub.assert_no_pending_responses()
 
 
 def test_an_old_deployment_is_not_mistaken_for_the_rotation_one(cli, apprunner_stub, capsys):
-    """A START_DEPLOYMENT from before the rotation request does not count: a new one starts."""
+    """A START_DEPLOYMENT listed before the rotation request does not count, even when its
+    StartedAt reads as later than now (App Runner's clock ahead of this one): a new
+    deployment is started and followed."""
     from datetime import UTC, datetime, timedelta
 
-    old = datetime.now(UTC) - timedelta(hours=3)
+    ahead = datetime.now(UTC) + timedelta(hours=1)
     earlier = [
         {
             **operation_summary(
-                "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "START_DEPLOYMENT", "SUCCEEDED"
+                "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "START_DEPLOYMENT", "IN_PROGRESS"
             ),
-            "StartedAt": old,
-            "UpdatedAt": old,
+            **at(ahead),
         }
     ]
     expect_deployment(apprunner_stub, earlier=earlier)
     assert cli("--yes", "--json") == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["deployment_operation_id"] == OPERATION
+    apprunner_stub.assert_no_pending_responses()
+
+
+def test_of_two_new_deployments_the_first_is_followed(cli, apprunner_stub, capsys):
+    """Two START_DEPLOYMENT operations appeared since the rotation request (the function's,
+    then someone else's): the first one (the older; ListOperations lists the newest first)
+    is the rotation's."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    first = "11111111-aaaa-4bbb-8ccc-000000000001"
+    second = "22222222-aaaa-4bbb-8ccc-000000000002"
+    expect_look(
+        apprunner_stub,
+        before=[],
+        after=[
+            {**operation_summary(second, "START_DEPLOYMENT", "IN_PROGRESS"), **at(now)},
+            {
+                **operation_summary(first, "START_DEPLOYMENT", "SUCCEEDED"),
+                **at(now - timedelta(seconds=30)),
+            },
+        ],
+    )
+    expect_follow(apprunner_stub, first, ("SUCCEEDED",))
+    assert cli("--yes", "--json") == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["deployment_operation_id"] == first
     apprunner_stub.assert_no_pending_responses()
 
 
@@ -238,9 +260,11 @@ def test_a_secret_without_rotation_is_refused(
     apprunner_stub.add_response(
         "describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN}
     )
+    apprunner_stub.add_response("list_operations", {"OperationSummaryList": []}, LOOK)
     outputs = write_outputs("staging", jwt_secret_arn=arn, api_url=health_server.url)
     assert main(["rotate-jwt", "--stack", "staging", "--outputs", outputs, "--yes"]) == 1
     assert "has no rotation configured" in capsys.readouterr().err
+    apprunner_stub.assert_no_pending_responses()
 
 
 def test_missing_secret_output_is_bad_input(write_outputs, capsys):
