@@ -11,6 +11,7 @@ from spendsense.clients import storage_client
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops.backups import (
     DAILY_PREFIX,
+    LIFECYCLE_SLACK_DAYS,
     Export,
     create_manual_export,
     ensure_new_folder,
@@ -140,8 +141,9 @@ def verify_command(
     stack: str, outputs_file: str | None, as_json: bool, max_age: str, now_text: str | None
 ) -> None:
     """The runbook's daily "Verify backups completed": the newest daily export is complete
-    and younger than --max-age, and none is older than the retention plus a day. Exit 1 with
-    the reasons otherwise.
+    and younger than --max-age, and none is older than the retention plus 2 days (lifecycle
+    deletions run up to a day late, and an export's objects are written after the time its
+    folder is named after). Exit 1 with the reasons otherwise.
 
     \b
     Example:
@@ -174,7 +176,7 @@ def verify_command(
             click.echo(
                 f"ok: newest daily export {result.newest.path} is complete and {age:.1f} h "
                 f"old; {result.daily_count} daily exports, none older than "
-                f"{result.retention_days} days + 1"
+                f"{result.retention_days} days + {LIFECYCLE_SLACK_DAYS}"
             )
     if not result.ok:
         raise OperationFailed("backups not verified: " + "; ".join(result.problems))

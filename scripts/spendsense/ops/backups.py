@@ -299,13 +299,21 @@ def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f} h"
 
 
+# How long past the retention a daily export may still be listed (see verify_exports).
+LIFECYCLE_SLACK_DAYS = 2
+
+
 def verify_exports(
     exports: list[Export], *, now: datetime, max_age: timedelta, retention_days: int
 ) -> VerifyResult:
     """The runbook's daily "Verify backups completed".
 
     - the newest daily export is complete and younger than `max_age`;
-    - no daily export is older than the retention plus a day (the lifecycle rule works);
+    - no daily export is older than the retention plus 2 days (the lifecycle rule works): an
+      export's age is measured from its folder's name, the time the export *started*, while
+      its objects are written minutes to hours later, and Cloud Storage runs lifecycle
+      deletions asynchronously, up to about a day after an object qualifies; plus one day
+      would flag a healthy bucket, plus two days cannot;
     - no daily export is dated in the future (a clock or naming fault).
     """
     daily = sorted((e for e in exports if e.kind == "daily"), key=lambda e: e.time, reverse=True)
@@ -324,13 +332,14 @@ def verify_exports(
                 f"the newest daily export {newest.path} is {_hours(newest.age(now))} old, "
                 f"over the limit of {_hours(max_age)}"
             )
-    limit = timedelta(days=retention_days + 1)
+    limit = timedelta(days=retention_days + LIFECYCLE_SLACK_DAYS)
     too_old = [e for e in daily if e.age(now) > limit]
     if too_old:
         oldest = too_old[-1]
         problems.append(
             f"{len(too_old)} daily export(s) older than the {retention_days}-day retention plus "
-            f"a day (oldest {oldest.path}): the bucket's lifecycle rule is not deleting them"
+            f"{LIFECYCLE_SLACK_DAYS} days (oldest {oldest.path}): the bucket's lifecycle rule is "
+            "not deleting them"
         )
     future = [e for e in daily if e.time - now > timedelta(minutes=5)]
     if future:

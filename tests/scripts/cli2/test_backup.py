@@ -104,7 +104,7 @@ def test_newest_daily_export_reads_the_time_from_the_folder_name(gcs):
 def test_verify_passes_for_a_fresh_complete_export(gcs, outputs, capsys):
     """verify: newest daily export complete and younger than 26 h, none past retention: exit 0."""
     lay_out_export(gcs, "daily/20261127_020000")
-    lay_out_export(gcs, "daily/20261028_020000")  # 30 days + 7 h: within retention + 1 day
+    lay_out_export(gcs, "daily/20261028_020000")  # 30 days + 7 h: within retention + 2 days
     code = run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW)
     assert code == 0, capsys.readouterr().err
     assert capsys.readouterr().out.startswith(
@@ -147,7 +147,7 @@ def test_verify_fails_when_the_newest_export_is_too_old(gcs, outputs, capsys):
 
 
 def test_verify_fails_when_the_lifecycle_rule_keeps_old_exports(gcs, outputs, capsys):
-    """A daily export older than retention + 1 day: exit 1 blaming the lifecycle rule."""
+    """A daily export older than retention + 2 days: exit 1 blaming the lifecycle rule."""
     lay_out_export(gcs, "daily/20261127_020000")
     lay_out_export(gcs, "daily/20261025_020000")  # 33 days old
     assert (
@@ -167,9 +167,27 @@ def test_verify_fails_when_the_lifecycle_rule_keeps_old_exports(gcs, outputs, ca
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False
     assert data["problems"] == [
-        f"1 daily export(s) older than the 30-day retention plus a day (oldest gs://{gcs.bucket}/"
+        f"1 daily export(s) older than the 30-day retention plus 2 days (oldest gs://{gcs.bucket}/"
         "daily/20261025_020000/): the bucket's lifecycle rule is not deleting them"
     ]
+
+
+def test_verify_allows_the_lifecycle_two_days_past_the_retention(gcs, outputs, capsys):
+    """The boundary: a daily export named 30 days + 1 day 23 h 59 min before now passes (the
+    lifecycle deletes up to a day late and its objects were written after the folder's
+    time); one named 30 days + 2 days + 1 min before now fails."""
+    base = ["backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW]
+    lay_out_export(gcs, "daily/20261127_020000")
+    lay_out_export(gcs, "daily/20261026_090100")  # 31 d 23 h 59 min before NOW
+    assert run(*base) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.rstrip().endswith("none older than 30 days + 2")
+    lay_out_export(gcs, "daily/20261026_085900")  # 32 d 1 min before NOW
+    assert run(*base) == 1
+    assert capsys.readouterr().err == (
+        "error: backups not verified: 1 daily export(s) older than the 30-day retention plus 2 "
+        f"days (oldest gs://{gcs.bucket}/daily/20261026_085900/): the bucket's lifecycle rule is "
+        "not deleting them\n"
+    )
 
 
 def test_verify_uses_the_stacks_own_retention_from_the_outputs(gcs, write_outputs, capsys):
@@ -184,7 +202,7 @@ def test_verify_uses_the_stacks_own_retention_from_the_outputs(gcs, write_output
     assert data["retention_days"] == 7
     assert data["retention_source"] == "stack outputs" and data["notes"] == []
     assert data["problems"] == [
-        f"1 daily export(s) older than the 7-day retention plus a day (oldest gs://{gcs.bucket}/"
+        f"1 daily export(s) older than the 7-day retention plus 2 days (oldest gs://{gcs.bucket}/"
         "daily/20261117_020000/): the bucket's lifecycle rule is not deleting them"
     ]
     fourteen = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=14)
@@ -208,7 +226,7 @@ def test_verify_falls_back_to_limits_json_with_a_note_for_an_older_outputs_file(
         "before it was exported?); using 30 days from policies/limits.json "
         "backup.retentionDays instead of the stack's own number"
     )
-    assert out[1].endswith("none older than 30 days + 1")
+    assert out[1].endswith("none older than 30 days + 2")
     assert run(*base, "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["retention_days"] == 30 and data["retention_source"] == "policies/limits.json"
