@@ -82,7 +82,7 @@ def clock(monkeypatch):
     return set_time
 
 
-def args(outputs: str, *extra: str) -> list[str]:
+def args(outputs: str, *extra: str, source: str = FOLDER) -> list[str]:
     return [
         "restore",
         "--stack",
@@ -90,7 +90,7 @@ def args(outputs: str, *extra: str) -> list[str]:
         "--outputs",
         outputs,
         "--from",
-        FOLDER,
+        source,
         "--yes",
         "--poll-interval",
         "0",
@@ -218,6 +218,65 @@ def test_a_project_of_no_stack_is_imported_without_pause_alarms_or_window(
         f"gs://{gcs.bucket}/{FOLDER}/ and verified"
     )
     assert firestore_emulator.rest(scratch).get("users/alice").ok
+    assert all(actions_enabled(cloudwatch).values())
+    apprunner_stub.assert_no_pending_responses()
+
+
+# --- the managed Admin API end to end through the CLI ---------------------------------------
+
+
+def test_a_managed_restore_through_the_cli_follows_the_operation_and_counts(
+    firestore_emulator, gcs, admin_api, production, apprunner_stub, cloudwatch, capsys
+):
+    """The production path, request by request: a real export (written by the Firestore
+    emulator into the GCS emulator) is read and counted, importDocuments gets exactly the
+    folder, the operation is polled (GET /v1/{name}) until done, every collection is counted
+    with runAggregationQuery, and the service is paused, resumed and its alarms restored."""
+    source = unique_project("prod")
+    rest = firestore_emulator.rest(source)
+    for uid in ("alice", "bob", "carol"):
+        rest.set(f"users/{uid}", {"name": uid})
+    rest.set("users/alice/accounts/a1", {"balance": 1})
+    folder = "manual-20261125_020000"
+    EmulatorExportImport(firestore_emulator.host, gcs.client).export_documents(
+        source, "(default)", f"gs://{gcs.bucket}/{folder}"
+    )
+    processing = {"name": OP, "metadata": {"operationState": "PROCESSING"}}
+    admin_api.on("POST", f"{DB}:importDocuments", (200, processing))
+    admin_api.on(
+        "GET",
+        f"/v1/{OP}",
+        (200, processing),
+        (200, {"name": OP, "done": True, "metadata": {"operationState": "SUCCESSFUL"}}),
+    )
+    admin_api.on("POST", f"{DB}/documents:listCollectionIds", (200, {"collectionIds": ["users"]}))
+    in_database = {"users": 3, "accounts": 1}
+
+    def count(request):
+        collection = request.body["structuredAggregationQuery"]["structuredQuery"]["from"][0]
+        n = in_database[collection["collectionId"]]
+        return 200, [{"result": {"aggregateFields": {"n": {"integerValue": str(n)}}}}]
+
+    admin_api.on("POST", f"{DB}/documents:runAggregationQuery", count)
+    expect_pause_and_resume(apprunner_stub)
+    code = main(args(production, "--json", source=folder))
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    assert report["collections"] == [
+        {"collection": "accounts", "expected": 1, "actual": 1, "status": "ok"},
+        {"collection": "users", "expected": 3, "actual": 3, "status": "ok"},
+    ]
+    assert report["verified"] is True and report["restored"] is True
+    post = next(r for r in admin_api.requests if r.path.endswith(":importDocuments"))
+    assert post.body == {"inputUriPrefix": f"gs://{gcs.bucket}/{folder}"}
+    assert [r.path for r in admin_api.requests if r.method == "GET"] == [f"/v1/{OP}"] * 2
+    counted = sorted(
+        r.body["structuredAggregationQuery"]["structuredQuery"]["from"][0]["collectionId"]
+        for r in admin_api.requests
+        if r.path.endswith(":runAggregationQuery")
+    )
+    assert counted == ["accounts", "users"]
+    assert report["state"]["service"] == "RUNNING"
     assert all(actions_enabled(cloudwatch).values())
     apprunner_stub.assert_no_pending_responses()
 
