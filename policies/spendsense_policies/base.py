@@ -28,6 +28,14 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+try:  # args.not_applicable() raises it; it must reach the SDK, not become a violation
+    from pulumi_policy.policy import _NotApplicableError as _NotApplicable
+except ImportError:  # pragma: no cover - another SDK version
+
+    class _NotApplicable(Exception):  # type: ignore[no-redef]
+        pass
+
+
 from spendsense_policies.config import defaults, limit
 
 UNTIL_DEPLOYMENT = "cannot be checked until deployment"
@@ -65,12 +73,27 @@ def _until_deployment(exc: UnknownValueError, resource: str = "") -> UnknownValu
     return PendingUnknowns([f"{where}{path} is"])
 
 
+def unreadable(policy: str, what: str, exc: Exception) -> str:
+    """The message for input a policy cannot read (malformed, not unknown)."""
+    detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return (
+        f"{policy} could not read {what} ({type(exc).__name__}: {detail}), so it cannot judge "
+        "it; fix the value to the shape the provider documents"
+    )
+
+
 def get(value: Any, *path: str | int, default: Any = None) -> Any:
-    """Read a nested property; `Unknown` if any step is unknown, `default` if absent."""
+    """Read a nested property; `Unknown` if any step is unknown, `default` if absent.
+
+    An Unknown met on the way is returned as it is (with its path), never the default: a
+    value below an unknown is unknown too, not absent.
+    """
     current = value
     walked: list[str] = []
     for key in path:
         walked.append(str(key))
+        if isinstance(current, Unknown):
+            return current
         try:
             if isinstance(key, int):
                 if not isinstance(current, Sequence) or isinstance(current, str):
@@ -133,6 +156,10 @@ def resource_policy(
                 report(message, None)
         except UnknownValueError as exc:
             raise _until_deployment(exc) from None
+        except _NotApplicable:
+            raise
+        except Exception as exc:  # one malformed input must not stop the pack
+            report(unreadable(name, f"this {args.resource_type}'s properties", exc), None)
 
     policy = ResourceValidationPolicy(
         name=name,
@@ -167,6 +194,10 @@ def resource_policy_with_args(
                 report(message, None)
         except UnknownValueError as exc:
             raise _until_deployment(exc) from None
+        except _NotApplicable:
+            raise
+        except Exception as exc:  # one malformed input must not stop the pack
+            report(unreadable(name, f"this {args.resource_type}", exc), None)
 
     policy = ResourceValidationPolicy(
         name=name,
@@ -198,6 +229,10 @@ def stack_policy(
                 report(message, urn or None)
         except UnknownValueError as exc:
             raise _until_deployment(exc) from None
+        except _NotApplicable:
+            raise
+        except Exception as exc:  # one malformed input must not stop the other policies
+            report(unreadable(name, "the stack's resources", exc), None)
 
     return StackValidationPolicy(
         name=name,

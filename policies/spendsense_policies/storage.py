@@ -8,7 +8,7 @@ and keeps personal data longer than promised.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import Policy
@@ -25,57 +25,128 @@ PUBLIC = ("allUsers", "allAuthenticatedUsers")
 DAY = 86400
 
 
+# Condition keys that narrow nothing when they hold these values (a provider may send them).
+_NEUTRAL: dict[str, tuple[Any, ...]] = {"withState": ("ANY",)}
+_RETENTION_KEYS = {"age", "matchesPrefixes"}
+
+
+def _prefixes(condition: Mapping[str, Any]) -> list[str]:
+    value = condition.get("matchesPrefixes") or []
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [str(p) for p in value]
+    return [str(value)]
+
+
+def _empty(value: Any) -> bool:
+    if value is None or value is False or value == "":
+        return True
+    return isinstance(value, (Sequence, Mapping)) and len(value) == 0
+
+
 def _applies_to(condition: Mapping[str, Any], prefix: str) -> bool:
-    prefixes = list(condition.get("matchesPrefixes") or [])
+    prefixes = _prefixes(condition)
     if not prefixes:
         return True
     return any(prefix.startswith(p) or p.startswith(prefix) for p in prefixes)
 
 
+def _condition_keys(condition: Mapping[str, Any]) -> set[str]:
+    """The condition's keys that restrict the rule (empty and neutral values left out)."""
+    return {
+        key
+        for key, value in condition.items()
+        if not _empty(value)
+        and value not in _NEUTRAL.get(key, ())
+        and not key.startswith("send")  # sendAgeIfZero & co. only shape the API request
+    }
+
+
 def _is_backup_bucket(props: Props, config: Mapping[str, Any]) -> bool:
     name = props.get("name")
-    if isinstance(name, str) and re.search(str(config["backupBucketPattern"]), name):
-        return True
+    configured = str(config.get("bucketName") or "")
+    if isinstance(name, str):
+        if configured:
+            if name == configured:
+                return True
+        elif re.search(str(config["backupBucketPattern"]), name):
+            return True
     prefix = str(config["prefix"])
     for rule in props.get("lifecycleRules") or []:
-        prefixes = (rule.get("condition") or {}).get("matchesPrefixes") or []
-        if any(p.startswith(prefix.rstrip("/")) for p in prefixes):
+        if not isinstance(rule, Mapping):
+            continue
+        condition = rule.get("condition") or {}
+        if isinstance(condition, Mapping) and any(
+            p.startswith(prefix.rstrip("/")) for p in _prefixes(condition)
+        ):
             return True
     return False
 
 
 def check_backup_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
+    """Exactly one kind of rule deletes daily/: age=<retention> and nothing but the prefix.
+
+    A Delete rule with more conditions (matchesSuffixes, withState ARCHIVED, ...) may never
+    fire, so it is no retention rule; a Delete rule without an age (createdBefore, ...) or
+    with a shorter one that can reach daily/ deletes backups sooner. GCS ANDs a rule's
+    conditions, so another rule with age >= the retention can never delete sooner.
+    """
     if not _is_backup_bucket(props, config):
         return
     prefix = str(config["prefix"])
     days = number(config["retentionDays"]) or 30
+    retention_ages: list[float] = []
     ages: list[float] = []
-    for rule in props.get("lifecycleRules") or []:
-        if str((rule.get("action") or {}).get("type", "")).lower() != "delete":
+    sooner: list[str] = []
+    rules = props.get("lifecycleRules") or []
+    if not isinstance(rules, Sequence) or isinstance(rules, str):
+        raise ValueError("lifecycleRules is not a list")
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            raise ValueError(f"lifecycleRules[{index}] is not an object")
+        action = rule.get("action") or {}
+        if not isinstance(action, Mapping) or str(action.get("type", "")).lower() != "delete":
             continue
         condition = rule.get("condition") or {}
+        if not isinstance(condition, Mapping):
+            raise ValueError(f"lifecycleRules[{index}].condition is not an object")
+        if not _applies_to(condition, prefix):
+            continue
+        keys = _condition_keys(condition)
         age = number(condition.get("age"))
-        if age is not None and _applies_to(condition, prefix):
+        prefixes = _prefixes(condition)
+        if age is not None and keys <= _RETENTION_KEYS:
             ages.append(age)
-    if not ages:
+            if not prefixes or prefix in prefixes:
+                retention_ages.append(age)
+        elif age is None or age < days:
+            extra = ", ".join(sorted(keys - _RETENTION_KEYS)) or "no age"
+            sooner.append(
+                f"lifecycleRules[{index}] (Delete, conditions: {extra}) can delete {prefix} "
+                f"objects before {fmt(days)} days; the runbook keeps daily backups exactly "
+                f"{fmt(days)} days: remove it or give it matchesPrefixes that exclude {prefix}"
+            )
+    if not retention_ages:
         yield (
             f"no lifecycle rule deletes {prefix} objects, so daily backups are kept forever; add "
-            f'a Delete rule with condition age={fmt(days)} and matchesPrefixes=["{prefix}"] '
+            f'a Delete rule whose only conditions are age={fmt(days)} and matchesPrefixes=["{prefix}"] '
             "(spendsense:backup.retentionDays)"
         )
-        return
-    soonest = min(ages)
-    if soonest != days:
-        effect = (
-            "backups the runbook promises are lost"
-            if soonest < days
-            else "backups are kept too long"
-        )
-        yield (
-            f"{prefix} objects are deleted after {fmt(soonest)} days; the runbook keeps daily "
-            f"backups exactly {fmt(days)} days ({effect}): set spendsense:backup.retentionDays "
-            f"to {fmt(days)}"
-        )
+    else:
+        soonest = min(ages)
+        retention = min(retention_ages)
+        found = soonest if soonest < days else retention
+        if found != days:
+            effect = (
+                "backups the runbook promises are lost"
+                if found < days
+                else "backups are kept too long"
+            )
+            yield (
+                f"{prefix} objects are deleted after {fmt(found)} days; the runbook keeps daily "
+                f"backups exactly {fmt(days)} days ({effect}): set spendsense:backup.retentionDays "
+                f"to {fmt(days)}"
+            )
+    yield from sooner
     lock = props.get("retentionPolicy") or {}
     period = number(lock.get("retentionPeriod"))
     if period is not None and period > days * DAY:
@@ -134,7 +205,14 @@ def policies() -> list[Policy]:
                         "Days a daily export is kept.",
                     ),
                     "prefix": (limit("backup", "prefix"), "Where the daily exports are written."),
-                    "backupBucketPattern": ("backups?$", "Regex: bucket names that hold backups."),
+                    "bucketName": (
+                        limit("backup", "bucketName"),
+                        "The backup bucket's name (per stack, in policies/config/<stack>.json).",
+                    ),
+                    "backupBucketPattern": (
+                        "backups?$",
+                        "Regex for bucket names that hold backups, used only when bucketName is empty.",
+                    ),
                 }
             ),
         ),

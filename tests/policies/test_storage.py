@@ -107,3 +107,61 @@ def test_grant_to_a_service_account_is_fine(pack: Pack) -> None:
         "member": "serviceAccount:x@p.iam.gserviceaccount.com",
     }
     assert pack.analyze(c.BUCKET_MEMBER, props) == []
+
+
+KEPT_FOREVER = "no lifecycle rule deletes daily/ objects, so daily backups are kept forever"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"matchesSuffixes": [".never"]}, {"withState": "ARCHIVED"}, {"numNewerVersions": 3}],
+)
+def test_retention_rule_with_extra_conditions_does_not_count(
+    pack: Pack, extra: dict[str, Any]
+) -> None:
+    """The retention rule's only conditions are age and matchesPrefixes: more may stop it firing."""
+    condition = {"age": 30, "matchesPrefixes": ["daily/"], **extra}
+    props = c.changed(c.bucket(), "lifecycleRules.0.condition", condition)
+    found = pack.analyze(c.BUCKET, props, protect=True)
+    assert KEPT_FOREVER in only(found, "gcp-storage-backup-retention").message
+
+
+def test_neutral_condition_values_still_count(pack: Pack) -> None:
+    """withState ANY and empty lists narrow nothing, so the rule is still the retention rule."""
+    condition = {
+        "age": 30,
+        "matchesPrefixes": ["daily/"],
+        "withState": "ANY",
+        "matchesSuffixes": [],
+    }
+    props = c.changed(c.bucket(), "lifecycleRules.0.condition", condition)
+    assert pack.analyze(c.BUCKET, props, protect=True) == []
+
+
+def test_delete_rule_without_age_reaching_daily_is_sooner(pack: Pack) -> None:
+    """A second Delete rule on daily/ by creation date deletes backups before the retention."""
+    rules = [
+        *c.bucket()["lifecycleRules"],
+        {"action": {"type": "Delete"}, "condition": {"createdBefore": "2026-12-01", "matchesPrefixes": ["daily/"]}},
+    ]  # fmt: skip
+    found = pack.analyze(c.BUCKET, c.changed(c.bucket(), "lifecycleRules", rules), protect=True)
+    assert (
+        "lifecycleRules[2] (Delete, conditions: createdBefore) can delete daily/ objects before 30 days"
+        in only(found, "gcp-storage-backup-retention").message
+    )
+
+
+def test_narrower_prefix_is_not_the_retention_rule(pack: Pack) -> None:
+    """matchesPrefixes ["daily/2026"] leaves every other year's exports forever."""
+    props = c.changed(c.bucket(), "lifecycleRules.0.condition.matchesPrefixes", ["daily/2026"])
+    found = pack.analyze(c.BUCKET, props, protect=True)
+    assert KEPT_FOREVER in only(found, "gcp-storage-backup-retention").message
+
+
+def test_backup_bucket_named_by_config(pack: Pack) -> None:
+    """A bucket the name regex would miss is the backup bucket when the stack's config names it."""
+    props = c.changed(c.changed(c.bucket(), "name", "spendsense-backups-staging"), "lifecycleRules", [])  # fmt: skip
+    assert pack.analyze(c.BUCKET, props, protect=True) == []  # not named: not a backup bucket
+    with pack.configured({"gcp-storage-backup-retention": {"bucketName": "spendsense-backups-staging"}}):  # fmt: skip
+        found = pack.analyze(c.BUCKET, props, protect=True)
+    assert KEPT_FOREVER in only(found, "gcp-storage-backup-retention").message
