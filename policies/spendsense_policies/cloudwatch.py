@@ -324,7 +324,13 @@ def check_availability(
     target = float(config["availabilityPercent"])
 
     def linked_checks(alarm: Alarm) -> list[PolicyResource]:
-        return [c for c in health_checks if refers_to(alarm.resource, c, None)]
+        """Health checks of this stack the alarm watches: by HealthCheckId value or dependency."""
+        ids = [get(m.dimensions, "HealthCheckId") for m in alarm.metrics]
+        return [
+            c
+            for c in health_checks
+            if any(refers_to(alarm.resource, c, i, get(c.props, "id")) for i in ids or [None])
+        ]
 
     def probes(check: PolicyResource, service: PolicyResource) -> bool:
         fqdn, url = get(check.props, "fqdn"), get(service.props, "serviceUrl")
@@ -335,10 +341,9 @@ def check_availability(
             m.namespace == ROUTE53_NS and m.name in AVAILABILITY_METRICS for m in alarm.metrics
         ):
             return False
-        checks = linked_checks(alarm)
-        if checks:  # an alarm on a health check of something else (the frontend) does not count
-            return any(probes(c, service) for c in checks)
-        return len(services) == 1 or refers_to(alarm.resource, service, None)
+        # Only an alarm on a health check of this stack that probes the service counts: a
+        # literal HealthCheckId may watch anything (the frontend, another account's check).
+        return any(probes(c, service) for c in linked_checks(alarm))
 
     def too_loose(alarm: Alarm) -> str | None:
         """An alarm that fires only below the runbook's target.
@@ -371,7 +376,8 @@ def check_availability(
             problems.append(loose)
         for check in linked_checks(alarm):
             kind = get(check.props, "type")
-            resource_path = get(check.props, "resourcePath")
+            # Route 53 probes "/" when resourcePath is not set.
+            resource_path = get(check.props, "resourcePath", default="/")
             if isinstance(kind, str) and not kind.startswith("HTTP"):
                 problems.append(
                     f"health check {check.name} is of type {kind}; probe the API over HTTPS on {path}"

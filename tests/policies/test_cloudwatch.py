@@ -208,6 +208,34 @@ def test_health_check_on_wrong_path(pack: Pack) -> None:
     )
 
 
+def test_health_check_without_resource_path_probes_root(pack: Pack) -> None:
+    """Route 53 probes "/" when resourcePath is missing: that is not the API's /health."""
+    found = pack.analyze_stack(stack_with("health-check", c.changed(c.health_check(), "resourcePath", "-")))  # fmt: skip
+    assert (
+        'health check health-check probes "/"; the API answers on "/health"'
+        in only(found, "aws-cloudwatch-availability-alarm").message
+    )
+
+
+def test_tcp_health_check_is_not_an_http_probe(pack: Pack) -> None:
+    found = pack.analyze_stack(stack_with("health-check", c.changed(c.health_check(), "type", "TCP")))  # fmt: skip
+    assert (
+        "health check health-check is of type TCP; probe the API over HTTPS on /health"
+        in only(found, "aws-cloudwatch-availability-alarm").message
+    )
+
+
+def test_alarm_on_a_literal_health_check_id_does_not_count(pack: Pack) -> None:
+    """With one service, an alarm on HealthCheckId "hc-123" linked to nothing in the stack may
+    watch anything: only an alarm linked to a health check probing the service counts."""
+    unlinked = resource(c.ALARM, "availability", c.availability_alarm())
+    diagnostic = only(
+        pack.analyze_stack([*c.stack(availability=None), unlinked]),
+        "aws-cloudwatch-availability-alarm",
+    )
+    assert "App Runner service spendsense-api has no availability alarm" in diagnostic.message
+
+
 # --- utilization --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "builder", "threshold", "expected"),
