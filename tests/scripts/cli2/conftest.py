@@ -383,8 +383,8 @@ PARAMS = {"ServiceArn": SERVICE_ARN}
 LISTING = {"ServiceArn": SERVICE_ARN, "MaxResults": ANY}
 
 
-def expect_pause(stubber: Any, before: str = "RUNNING") -> None:
-    """DescribeService (`before`), PauseService, and the pause operation SUCCEEDED."""
+def expect_pause(stubber: Any, before: str = "RUNNING", status: str = "SUCCEEDED") -> None:
+    """DescribeService (`before`), PauseService, and the pause operation `status`."""
     stubber.add_response("describe_service", {"Service": service(before)}, PARAMS)
     stubber.add_response(
         "pause_service",
@@ -393,13 +393,13 @@ def expect_pause(stubber: Any, before: str = "RUNNING") -> None:
     )
     stubber.add_response(
         "list_operations",
-        {"OperationSummaryList": [operation_summary(PAUSE_OP, "PAUSE_SERVICE", "SUCCEEDED")]},
+        {"OperationSummaryList": [operation_summary(PAUSE_OP, "PAUSE_SERVICE", status)]},
         LISTING,
     )
 
 
-def expect_resume(stubber: Any) -> None:
-    """DescribeService (PAUSED), ResumeService, and the resume operation SUCCEEDED."""
+def expect_resume(stubber: Any, status: str = "SUCCEEDED") -> None:
+    """DescribeService (PAUSED), ResumeService, and the resume operation `status`."""
     stubber.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
     stubber.add_response(
         "resume_service",
@@ -408,7 +408,7 @@ def expect_resume(stubber: Any) -> None:
     )
     stubber.add_response(
         "list_operations",
-        {"OperationSummaryList": [operation_summary(RESUME_OP, "RESUME_SERVICE", "SUCCEEDED")]},
+        {"OperationSummaryList": [operation_summary(RESUME_OP, "RESUME_SERVICE", status)]},
         LISTING,
     )
 

@@ -335,6 +335,25 @@ def admin_api(http_server, gcs, monkeypatch):
     return http_server
 
 
+def create(outputs: str, *extra: str) -> int:
+    """`backup create --stack production --yes` without sleeping between polls."""
+    base = ["backup", "create", "--stack", "production", "--outputs", outputs, "--yes"]
+    return run(*base, "--poll-interval", "0", *extra)
+
+
+def partial_export_that_ends(admin_api, gcs, state: str, error: dict) -> None:
+    """exportDocuments writes part of manual-20261127_090000/ (no metadata) and answers
+    PROCESSING; the operation then ends `state` with `error`."""
+
+    def export(request):
+        lay_out_export(gcs, "manual-20261127_090000", complete=False)
+        return 200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}}
+
+    admin_api.on("POST", f"{DB_PATH}:exportDocuments", export)
+    ended = {"name": OP_NAME, "done": True, "metadata": {"operationState": state}, "error": error}
+    admin_api.on("GET", f"/v1/{OP_NAME}", (200, ended))
+
+
 def test_create_at_a_time_exports_that_snapshot_through_the_admin_api(
     admin_api, gcs, outputs, capsys
 ):
@@ -361,20 +380,7 @@ def test_create_at_a_time_exports_that_snapshot_through_the_admin_api(
             },
         ),
     )
-    code = run(
-        "backup",
-        "create",
-        "--stack",
-        "production",
-        "--outputs",
-        outputs,
-        "--at",
-        "2026-11-27T03:15:00Z",
-        "--yes",
-        "--json",
-        "--poll-interval",
-        "0",
-    )
+    code = create(outputs, "--at", "2026-11-27T03:15:00Z", "--json")
     assert code == 0, capsys.readouterr().err
     created = json.loads(capsys.readouterr().out)
     post = next(r for r in admin_api.requests if r.method == "POST")
@@ -388,36 +394,10 @@ def test_create_at_a_time_exports_that_snapshot_through_the_admin_api(
 
 def test_a_cancelled_create_names_the_folder_with_partial_data(admin_api, gcs, outputs, capsys):
     """An export cancelled part-way: exit 1, saying partial data may be in the folder."""
-
-    def export(request):
-        lay_out_export(gcs, "manual-20261127_090000", complete=False)
-        return 200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}}
-
-    admin_api.on("POST", f"{DB_PATH}:exportDocuments", export)
-    admin_api.on(
-        "GET",
-        f"/v1/{OP_NAME}",
-        (
-            200,
-            {
-                "name": OP_NAME,
-                "done": True,
-                "metadata": {"operationState": "CANCELLED"},
-                "error": {"code": 1, "message": "cancelled by user"},
-            },
-        ),
+    partial_export_that_ends(
+        admin_api, gcs, "CANCELLED", {"code": 1, "message": "cancelled by user"}
     )
-    code = run(
-        "backup",
-        "create",
-        "--stack",
-        "production",
-        "--outputs",
-        outputs,
-        "--yes",
-        "--poll-interval",
-        "0",
-    )
+    code = create(outputs)
     assert code == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: export operation {OP_NAME} was cancelled; it may have left partial data in "
@@ -439,20 +419,6 @@ def test_create_refuses_an_existing_folder(gcs, outputs, capsys):
 # --- an export that does not end well says what its folder holds ------------------------------
 
 
-def _create(outputs: str) -> int:
-    return run(
-        "backup",
-        "create",
-        "--stack",
-        "production",
-        "--outputs",
-        outputs,
-        "--yes",
-        "--poll-interval",
-        "0",
-    )
-
-
 def test_a_refused_export_request_says_nothing_was_exported(admin_api, gcs, outputs, capsys):
     """exportDocuments refused with 429 RESOURCE_EXHAUSTED (no operation): exit 1, 'nothing
     was exported', and the folder is empty."""
@@ -461,7 +427,7 @@ def test_a_refused_export_request_says_nothing_was_exported(admin_api, gcs, outp
         f"{DB_PATH}:exportDocuments",
         (429, {"error": {"code": 429, "message": "Quota.", "status": "RESOURCE_EXHAUSTED"}}),
     )
-    assert _create(outputs) == 1
+    assert create(outputs) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: start the export of spendsense-production/(default): HTTP 429: "
         "RESOURCE_EXHAUSTED: Quota. -- nothing was exported to "
@@ -482,7 +448,7 @@ def test_a_server_error_on_the_export_request_says_an_export_may_have_started(
         f"{DB_PATH}:exportDocuments",
         (status, {"error": {"code": status, "message": "Try again.", "status": "UNAVAILABLE"}}),
     )
-    assert _create(outputs) == 1
+    assert create(outputs) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: start the export of spendsense-production/(default): HTTP {status}: "
         f"UNAVAILABLE: Try again. -- an export may have started anyway (its request was "
@@ -507,7 +473,7 @@ def test_an_unexpected_error_after_the_export_started_still_says_where_it_writes
         raise RuntimeError("boom")
 
     monkeypatch.setattr("spendsense.ops.firestore_admin._count", broken)
-    assert _create(outputs) == 1
+    assert create(outputs) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.splitlines()[-1] == (
@@ -524,26 +490,8 @@ def test_a_failed_export_names_its_partial_folder_which_restore_refuses(
     """The export operation ends with an error after writing part of its folder: exit 1,
     naming the folder and saying it stays (the retention policy forbids deleting it) and
     restore refuses it; restore does refuse it (exit 2)."""
-
-    def export(request):
-        lay_out_export(gcs, "manual-20261127_090000", complete=False)
-        return 200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}}
-
-    admin_api.on("POST", f"{DB_PATH}:exportDocuments", export)
-    admin_api.on(
-        "GET",
-        f"/v1/{OP_NAME}",
-        (
-            200,
-            {
-                "name": OP_NAME,
-                "done": True,
-                "metadata": {"operationState": "FAILED"},
-                "error": {"code": 13, "message": "internal"},
-            },
-        ),
-    )
-    assert _create(outputs) == 1
+    partial_export_that_ends(admin_api, gcs, "FAILED", {"code": 13, "message": "internal"})
+    assert create(outputs) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: export operation {OP_NAME} failed: internal -- it may have left partial data "
         f"in gs://{gcs.bucket}/manual-20261127_090000/: {INCOMPLETE}"
@@ -565,19 +513,7 @@ def test_an_export_still_running_at_the_timeout_says_where_it_is_writing(
     processing = (200, {"name": OP_NAME, "metadata": {"operationState": "PROCESSING"}})
     admin_api.on("POST", f"{DB_PATH}:exportDocuments", processing)
     admin_api.on("GET", f"/v1/{OP_NAME}", processing)
-    code = run(
-        "backup",
-        "create",
-        "--stack",
-        "production",
-        "--outputs",
-        outputs,
-        "--yes",
-        "--timeout",
-        "1",
-        "--poll-interval",
-        "0.2",
-    )
+    code = create(outputs, "--timeout", "1", "--poll-interval", "0.2")
     assert code == 1
     assert (
         capsys.readouterr()

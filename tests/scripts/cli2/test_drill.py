@@ -268,6 +268,24 @@ def test_emptying_refuses_a_stacks_project_whoever_calls_it(firestore_emulator, 
     assert firestore_emulator.rest(production).get("users/alice").ok
 
 
+def failed_drill(gcs, backend, data) -> str:
+    """The error of a drill of the newest daily export that fails (its clean hint: CLEAN)."""
+    from spendsense.errors import OperationFailed
+
+    export = newest_daily_export(gcs.client, gcs.bucket)
+    assert export is not None
+    with pytest.raises(OperationFailed) as caught:
+        run_drill(
+            storage=gcs.client,
+            export=export,
+            backend=backend,
+            data=data,
+            now=export.time,
+            clean_hint="CLEAN",
+        )
+    return str(caught.value)
+
+
 def test_a_failed_import_says_whether_the_test_project_holds_part_of_the_export(
     daily_export, gcs, firestore_emulator
 ):
@@ -290,32 +308,20 @@ def test_a_failed_import_says_whether_the_test_project_holds_part_of_the_export(
             raise OperationFailed("start the import: permission denied")
 
     target = unique_project("test")
-    with pytest.raises(OperationFailed) as caught:
-        run_drill(
-            storage=gcs.client,
-            export=export,
-            backend=FailsAfterStart(firestore_emulator.host, gcs.client),
-            data=data_api(target, "(default)"),
-            now=export.time,
-            clean_hint="CLEAN",
-        )
-    assert str(caught.value) == (
+    assert failed_drill(
+        gcs, FailsAfterStart(firestore_emulator.host, gcs.client), data_api(target, "(default)")
+    ) == (
         f"restore drill: import operation op-1 failed: disk full -- {target}/(default) may hold "
         f"part of {export.path}; empty it with `CLEAN`"
     )
     assert data_api(target, "(default)").collection_ids() == ["transactions", "users"]
 
     untouched = unique_project("test")
-    with pytest.raises(OperationFailed) as caught:
-        run_drill(
-            storage=gcs.client,
-            export=export,
-            backend=RefusedBeforeStart(firestore_emulator.host, gcs.client),
-            data=data_api(untouched, "(default)"),
-            now=export.time,
-            clean_hint="CLEAN",
-        )
-    assert str(caught.value) == (
+    assert failed_drill(
+        gcs,
+        RefusedBeforeStart(firestore_emulator.host, gcs.client),
+        data_api(untouched, "(default)"),
+    ) == (
         "restore drill: start the import: permission denied -- "
         f"{untouched}/(default) was not touched"
     )
@@ -329,7 +335,6 @@ def test_a_server_error_on_the_import_request_says_the_import_may_have_started(
     created anyway, so the drill says the test project may hold part of the export, how to
     check for the operation and how to empty it; never 'not touched'."""
     import requests
-    from spendsense.errors import OperationFailed
     from spendsense.ops.firestore_admin import DataApi, ManagedExportImport
 
     export = newest_daily_export(gcs.client, gcs.bucket)
@@ -342,16 +347,11 @@ def test_a_server_error_on_the_import_request_says_the_import_may_have_started(
         f"{database}:importDocuments",
         (status, {"error": {"code": status, "message": "Oops.", "status": "INTERNAL"}}),
     )
-    with pytest.raises(OperationFailed) as caught:
-        run_drill(
-            storage=gcs.client,
-            export=export,
-            backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
-            data=DataApi(requests.Session(), http_server.url, target, "(default)"),
-            now=export.time,
-            clean_hint="CLEAN",
-        )
-    assert str(caught.value) == (
+    assert failed_drill(
+        gcs,
+        ManagedExportImport(requests.Session(), http_server.url, poll=0),
+        DataApi(requests.Session(), http_server.url, target, "(default)"),
+    ) == (
         f"restore drill: start the import into {target}/(default): HTTP {status}: INTERNAL: "
         f"Oops. -- {target}/(default) may hold part of {export.path}; the import may have "
         f"started (its request was answered HTTP {status}): check `gcloud firestore operations "
@@ -365,7 +365,6 @@ def test_an_unexpected_error_during_the_import_still_says_what_the_project_holds
     """An unexpected exception (not one of the CLI's own errors) from the import: the drill
     still ends with OperationFailed saying the test project may hold part of the export and
     how to empty it, never a bare traceback."""
-    from spendsense.errors import OperationFailed
 
     export = newest_daily_export(gcs.client, gcs.bucket)
     assert export is not None
@@ -375,16 +374,9 @@ def test_an_unexpected_error_during_the_import_still_says_what_the_project_holds
             raise RuntimeError("boom")
 
     target = unique_project("test")
-    with pytest.raises(OperationFailed) as caught:
-        run_drill(
-            storage=gcs.client,
-            export=export,
-            backend=Broken(firestore_emulator.host, gcs.client),
-            data=data_api(target, "(default)"),
-            now=export.time,
-            clean_hint="CLEAN",
-        )
-    assert str(caught.value) == (
+    assert failed_drill(
+        gcs, Broken(firestore_emulator.host, gcs.client), data_api(target, "(default)")
+    ) == (
         f"restore drill: unexpected error: RuntimeError: boom -- {target}/(default) may hold "
         f"part of {export.path}; the import may have started (its request got no clear "
         f"answer): check `gcloud firestore operations list --project {target}`; when it has "

@@ -7,22 +7,22 @@ import json
 
 import pytest
 import requests
-from botocore.stub import ANY
 from spendsense.cli import main
 from spendsense.errors import OperationFailed
 from spendsense.ops.backups import Export, ExportContents
-from spendsense.ops.firestore_admin import DataApi, EmulatorExportImport, ManagedExportImport
+from spendsense.ops.firestore_admin import EmulatorExportImport, ManagedExportImport
 from spendsense.ops.restore import restore
 
 from tests.scripts.cli2.conftest import (
     ALARMS,
-    PAUSE_OP,
+    PARAMS,
     SERVICE_ARN,
     TOPIC,
     actions_enabled,
+    expect_pause,
     expect_pause_and_resume,
     make_export,
-    operation_summary,
+    run_restore,
     service,
     silenced_state,
     unique_project,
@@ -135,21 +135,13 @@ def test_a_failed_import_still_resumes_and_states_everything(
             return super().import_documents(*args, **kwargs)
 
     with pytest.raises(OperationFailed) as caught:
-        restore(
+        run_restore(
+            http_server.url,
+            apprunner_stub.client,
+            cloudwatch,
             export=export,
             expected=ExportContents({"users": 3}),
             backend=Watching(requests.Session(), http_server.url, poll=0, sleep=lambda s: None),
-            data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
-            project="spendsense-production",
-            database="(default)",
-            own=True,
-            service_arn=SERVICE_ARN,
-            service_name="spendsense-api",
-            alarm_topic_arn=TOPIC,
-            apprunner_client=apprunner_stub.client,
-            cloudwatch=cloudwatch,
-            poll=0,
-            sleep=lambda s: None,
         )
     assert str(caught.value) == (
         f"restore failed: import operation {op} failed: Export metadata not readable -- "
@@ -196,37 +188,18 @@ def test_keep_paused_leaves_the_service_paused_and_says_how_to_undo(
             ],
         ),
     )
-    params = {"ServiceArn": SERVICE_ARN}
-    apprunner_stub.add_response("describe_service", {"Service": service("RUNNING")}, params)
-    apprunner_stub.add_response(
-        "pause_service",
-        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": PAUSE_OP},
-        params,
-    )
-    apprunner_stub.add_response(
-        "list_operations",
-        {"OperationSummaryList": [operation_summary(PAUSE_OP, "PAUSE_SERVICE", "SUCCEEDED")]},
-        {"ServiceArn": SERVICE_ARN, "MaxResults": ANY},
-    )
-    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, params)
-    report = restore(
+    expect_pause(apprunner_stub)
+    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
+    report = run_restore(
+        http_server.url,
+        apprunner_stub.client,
+        cloudwatch,
         export=make_export("daily/20261127_020000/", 1000),
         expected=ExportContents({"users": 3}),
         backend=ManagedExportImport(
             requests.Session(), http_server.url, poll=0, sleep=lambda s: None
         ),
-        data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
-        project="spendsense-production",
-        database="(default)",
-        own=True,
-        service_arn=SERVICE_ARN,
-        service_name="spendsense-api",
-        alarm_topic_arn=TOPIC,
-        apprunner_client=apprunner_stub.client,
-        cloudwatch=cloudwatch,
         keep_paused=True,
-        poll=0,
-        sleep=lambda s: None,
     )
     assert report.verification is not None and report.verification.ok
     count_request = next(r for r in http_server.requests if r.path.endswith(":runAggregationQuery"))
@@ -414,19 +387,12 @@ def test_a_service_paused_before_the_restore_is_left_paused_with_its_alarms(
     apprunner_stub.add_response(
         "describe_service", {"Service": service("PAUSED")}, {"ServiceArn": SERVICE_ARN}
     )
-    report = restore(
+    report = run_restore(
+        http_server.url,
+        apprunner_stub.client,
+        cloudwatch,
         export=make_export("daily/20261127_020000/", 1000),
         expected=ExportContents({"users": 3}),
-        backend=ManagedExportImport(requests.Session(), http_server.url, poll=0),
-        data=DataApi(requests.Session(), http_server.url, "spendsense-production", "(default)"),
-        project="spendsense-production",
-        database="(default)",
-        own=True,
-        service_arn=SERVICE_ARN,
-        service_name="spendsense-api",
-        alarm_topic_arn=TOPIC,
-        apprunner_client=apprunner_stub.client,
-        cloudwatch=cloudwatch,
     )
     assert report.state.statement() == (
         "service spendsense-api: PAUSED before the restore, left as it was; alarm actions: "

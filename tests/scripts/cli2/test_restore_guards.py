@@ -20,7 +20,6 @@ from spendsense.ops.restore import stack_projects
 from tests.scripts.cli2.conftest import (
     ALARMS,
     DROP,
-    LISTING,
     PARAMS,
     PAUSE_OP,
     RESUME_OP,
@@ -28,8 +27,8 @@ from tests.scripts.cli2.conftest import (
     actions_enabled,
     expect_pause,
     expect_pause_and_resume,
+    expect_resume,
     lay_out_export,
-    operation_summary,
     put_alarm,
     run_restore,
     service,
@@ -536,20 +535,9 @@ def test_a_pause_that_times_out_stops_before_the_import(http_server, apprunner_s
     """The pause operation is still IN_PROGRESS at the timeout: no import is started; the
     statement says the service is mid-operation, the actions stay off (turning them on would
     page for the pause), and the data is not touched."""
-    params = {"ServiceArn": SERVICE_ARN}
-    apprunner_stub.add_response("describe_service", {"Service": service("RUNNING")}, params)
+    expect_pause(apprunner_stub, status="IN_PROGRESS")
     apprunner_stub.add_response(
-        "pause_service",
-        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": PAUSE_OP},
-        params,
-    )
-    apprunner_stub.add_response(
-        "list_operations",
-        {"OperationSummaryList": [operation_summary(PAUSE_OP, "PAUSE_SERVICE", "IN_PROGRESS")]},
-        LISTING,
-    )
-    apprunner_stub.add_response(
-        "describe_service", {"Service": service("OPERATION_IN_PROGRESS")}, params
+        "describe_service", {"Service": service("OPERATION_IN_PROGRESS")}, PARAMS
     )
     ticks = itertools.count(0, 100)
     with pytest.raises(OperationFailed) as caught:
@@ -639,17 +627,7 @@ def test_an_interrupt_during_the_resume_still_ends_with_the_statement(
     http_server.on("POST", f"{DB}:importDocuments", import_done())
     http_server.on("POST", f"{DB}/documents:listCollectionIds", (200, {}))
     expect_pause(apprunner_stub)
-    apprunner_stub.add_response("describe_service", {"Service": service("PAUSED")}, PARAMS)
-    apprunner_stub.add_response(
-        "resume_service",
-        {"Service": service("OPERATION_IN_PROGRESS"), "OperationId": RESUME_OP},
-        PARAMS,
-    )
-    apprunner_stub.add_response(
-        "list_operations",
-        {"OperationSummaryList": [operation_summary(RESUME_OP, "RESUME_SERVICE", "IN_PROGRESS")]},
-        LISTING,
-    )
+    expect_resume(apprunner_stub, status="IN_PROGRESS")
 
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
