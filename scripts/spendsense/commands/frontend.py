@@ -29,7 +29,9 @@ def rollback_frontend(
 ) -> None:
     """Point production at the previous READY production deployment (`vercel promote`).
 
-    Needs VERCEL_TOKEN. Without --yes it only says which deployment it would promote.
+    Needs VERCEL_TOKEN. Without --yes it only says which deployment it would promote. The
+    previous deployment is the newest READY one created before the one serving the frontend
+    URL; if Vercel cannot say which one serves, it exits 1: name the deployment with --to.
 
     \b
     Examples:

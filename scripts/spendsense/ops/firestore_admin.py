@@ -8,7 +8,10 @@ and import a `gs://` export folder into a database, following the work until it 
   `snapshotTime` for an export of the database as it was at an earlier time) and
   `:importDocuments` (`inputUriPrefix`). Both answer a long-running operation, followed with
   `GET /v1/{operation name}` until `done`: then it has a `response` (success) or an `error`
-  (`code` 1 is CANCELLED: a cancelled export may leave partial data in its folder).
+  (`code` 1 is CANCELLED: a cancelled export may leave partial data in its folder). A request
+  that starts an operation and gets no answer or a server error (HTTP 5xx but 501) raises
+  `RequestUnanswered`: the operation may exist anyway, so callers say "may have started"
+  and never "not touched".
 - `EmulatorExportImport` (selected when FIRESTORE_EMULATOR_HOST is set): the emulator has no
   Admin API (`:exportDocuments` answers 404); it has its own `:export` / `:import` endpoints
   that read and write a folder on the emulator's machine. So this implementation STAGES the
@@ -116,7 +119,8 @@ class ExportImport(Protocol):
         on_started: Callable[[str], None] | None = None,
     ) -> OperationResult:
         """Import `input_uri`; `on_started(operation name)` is called once the server has
-        accepted the import (before that, a failure means the database was not touched)."""
+        accepted the import (before that, a refusal means the database was not touched, but
+        `RequestUnanswered` means an import may have started)."""
         ...
 
 
