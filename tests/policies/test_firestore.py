@@ -43,6 +43,60 @@ def test_open_rules(pack: Pack, replacement: str, expected: str) -> None:
     assert expected in message and "firestore.rules line 9" in message
 
 
+@pytest.mark.parametrize(
+    ("replacement", "expected"),
+    [
+        ("allow read: if timestamp.date(2030, 1, 1) > request.time;", "is only a time limit"),
+        (
+            "allow read: if request.time < timestamp.date(2030, 1, 1) + duration.value(1, 'd');",
+            "is only a time limit",
+        ),
+        (
+            "allow read: if !false;",
+            "has an alternative that does not require request.auth (`! false`)",
+        ),
+        (
+            "allow read: if true == true;",
+            "has an alternative that does not require request.auth (`true == true`)",
+        ),
+        (
+            "allow read: if request.auth != null && request.auth.token.email == 'x//y' || true;",
+            "`allow read` is `if true`",
+        ),
+        (
+            "allow read: if request.auth.token.name == 'a;b' || true;",
+            "`allow read` is `if true`",
+        ),
+    ],
+)
+def test_rules_that_fool_a_pattern_match(pack: Pack, replacement: str, expected: str) -> None:
+    """Reversed or padded time limits, constant-true expressions, and `//` or `;` inside a
+    string literal are open: each `||` alternative must be false or require request.auth."""
+    content = c.GOOD_RULES.replace("allow read, write: if false;", replacement)
+    message = only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    assert expected in message and "firestore.rules line 9" in message
+
+
+def test_open_function_is_open(pack: Pack) -> None:
+    """`if isOpen()` with `function isOpen() { return true; }` does not require request.auth."""
+    content = c.GOOD_RULES.replace(
+        "allow read, write: if false;",
+        "function isOpen() { return true; }\n      allow read: if isOpen();",
+    )
+    message = only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    assert "line 10: `allow read` has an alternative that does not require request.auth (`isOpen ( )`)" in message  # fmt: skip
+
+
+def test_function_requiring_auth_is_closed(pack: Pack) -> None:
+    content = c.GOOD_RULES.replace(
+        "allow read, write: if false;",
+        "function signedIn() { return request.auth != null; }\n"
+        "      function mine(uid) { return signedIn() && request.auth.uid == uid; }\n"
+        "      allow read: if mine('x') || false;",
+    )
+    assert pack.analyze(c.RULESET, c.ruleset(content)) == []
+
+
 def test_open_rule_in_a_comment_is_ignored(pack: Pack) -> None:
     content = c.GOOD_RULES.replace("// Operators", "// allow read, write: if true; Operators")
     assert pack.analyze(c.RULESET, c.ruleset(content)) == []
