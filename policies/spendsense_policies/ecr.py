@@ -45,6 +45,7 @@ def check_immutable_tags(props: Props, config: Mapping[str, Any]) -> Iterator[st
 
 
 def _rules(policy_text: Any) -> list[Mapping[str, Any]] | None:
+    """The policy's rules, or None unless it is {"rules": [ {..}, ... ]}."""
     if not isinstance(policy_text, str):
         return None
     try:
@@ -52,26 +53,57 @@ def _rules(policy_text: Any) -> list[Mapping[str, Any]] | None:
     except ValueError:
         return None
     rules = document.get("rules") if isinstance(document, dict) else None
-    return rules if isinstance(rules, list) else None
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        return None
+    return rules
+
+
+def _selection(rule: Mapping[str, Any]) -> Mapping[str, Any]:
+    selection = rule.get("selection")
+    return selection if isinstance(selection, dict) else {}
+
+
+def _expires(rule: Mapping[str, Any]) -> bool:
+    action = rule.get("action")
+    return isinstance(action, dict) and action.get("type") == "expire"
+
+
+def _all_tagged(selection: Mapping[str, Any]) -> bool:
+    """Does the selection reach every image (any) or every tagged image (pattern "*")?"""
+    status = selection.get("tagStatus")
+    if status == "any":
+        return True
+    patterns = selection.get("tagPatternList") or []
+    return status == "tagged" and isinstance(patterns, list) and "*" in patterns
 
 
 def _lifecycle_problem(rules: list[Mapping[str, Any]], config: Mapping[str, Any]) -> str | None:
+    """Count rules bound every image: tagStatus "any", or untagged images expired by some rule
+    and every tagged image (tagPatternList ["*"]) by a count rule. A count rule limited by
+    tagPrefixList or a narrower pattern leaves the other tags unbounded."""
     cap = number(config["maxImages"])
-    counts = []
-    for rule in rules:
-        selection = rule.get("selection") or {}
-        if (rule.get("action") or {}).get("type") != "expire":
-            continue
-        if selection.get("countType") == "imageCountMoreThan":
-            counts.append(number(selection.get("countNumber")) or 0)
+    expiring = [_selection(r) for r in rules if _expires(r)]
+    counts = [s for s in expiring if s.get("countType") == "imageCountMoreThan"]
     if not counts:
         return (
             "has no rule that expires images beyond a count (countType imageCountMoreThan), so "
             "the repository grows without bound; keep the newest spendsense:registry.keepImages"
         )
-    if cap is not None and min(counts) > cap:
+    bounded = [number(s.get("countNumber")) or 0 for s in counts if _all_tagged(s)]
+    if not bounded:
         return (
-            f"keeps up to {min(counts):g} images, more than the limit of {cap:g}; "
+            "expires by count only images whose tags match its tagPrefixList/tagPatternList, "
+            'so every other tagged image is kept forever; select tagStatus "any" or '
+            'tagStatus "tagged" with tagPatternList ["*"]'
+        )
+    if not any(s.get("tagStatus") in ("any", "untagged") for s in expiring):
+        return (
+            "expires no untagged images, so they are kept forever; add a rule with tagStatus "
+            '"untagged" (sinceImagePushed) or count on tagStatus "any"'
+        )
+    if cap is not None and min(bounded) > cap:
+        return (
+            f"keeps up to {min(bounded):g} images, more than the limit of {cap:g}; "
             f"lower spendsense:registry.keepImages to {cap:g} or less"
         )
     return None
@@ -104,7 +136,7 @@ def check_lifecycle(
             yield (
                 mine[0].urn,
                 (
-                    f"the lifecycle policy of {repo.name} is not a JSON document with a 'rules' list; "
+                    f"the lifecycle policy of {repo.name} is not a JSON document with a 'rules' list of objects; "
                     "write it with json.dumps({'rules': [...]})"
                 ),
             )
@@ -131,8 +163,9 @@ def policies() -> list[Policy]:
             config=schema(
                 {
                     "allowed": (
-                        ["IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"],
-                        "Accepted imageTagMutability values.",
+                        ["IMMUTABLE"],
+                        "Accepted imageTagMutability values (IMMUTABLE_WITH_EXCLUSION lets "
+                        "excluded tags move; allow it here only with care).",
                     )
                 }
             ),

@@ -58,3 +58,52 @@ def test_lifecycle_policy_keeping_too_many(pack: Pack) -> None:
         "keeps up to 5000 images, more than the limit of 100"
         in only(found, "aws-ecr-lifecycle-policy").message
     )
+
+
+def _with_rules(*rules: object) -> list[object]:
+    return c.stack(lifecycle=c.changed(c.lifecycle_policy(), "policy", json.dumps({"rules": list(rules)})))  # fmt: skip
+
+
+UNTAGGED = json.loads(c.lifecycle_policy()["policy"])["rules"][0]
+
+
+def _count(**selection: object) -> dict[str, object]:
+    return {"rulePriority": 2, "selection": {"countType": "imageCountMoreThan", "countNumber": 20, **selection}, "action": {"type": "expire"}}  # fmt: skip
+
+
+def test_count_rule_limited_to_a_tag_prefix_leaves_other_images_unbounded(pack: Pack) -> None:
+    found = pack.analyze_stack(_with_rules(UNTAGGED, _count(tagStatus="tagged", tagPrefixList=["release-"])))  # fmt: skip
+    assert (
+        "expires by count only images whose tags match its tagPrefixList/tagPatternList"
+        in only(found, "aws-ecr-lifecycle-policy").message
+    )
+
+
+def test_count_on_every_tag_and_untagged_by_age_is_bounded(pack: Pack) -> None:
+    """The program's shape: untagged images by age, every tagged one (pattern "*") by count."""
+    assert pack.analyze_stack(_with_rules(UNTAGGED, _count(tagStatus="tagged", tagPatternList=["*"]))) == []  # fmt: skip
+
+
+def test_untagged_images_never_expire(pack: Pack) -> None:
+    found = pack.analyze_stack(_with_rules(_count(tagStatus="tagged", tagPatternList=["*"])))
+    assert "expires no untagged images" in only(found, "aws-ecr-lifecycle-policy").message
+
+
+def test_malformed_lifecycle_rules_are_a_violation_not_a_crash(pack: Pack) -> None:
+    """`{"rules": ["x"]}` is reported, and the other stack policies still answer."""
+    found = pack.analyze_stack(_with_rules("x"))
+    assert (
+        "the lifecycle policy of repository is not a JSON document with a 'rules' list of objects"
+        in only(found, "aws-ecr-lifecycle-policy").message
+    )
+    assert [d.policy for d in found] == ["aws-ecr-lifecycle-policy"]
+
+
+def test_mutable_with_exclusion_is_refused_by_default(pack: Pack) -> None:
+    """IMMUTABLE_WITH_EXCLUSION with "*" lets every tag move (CKV_AWS_51 wants IMMUTABLE)."""
+    props = {**c.repository(), "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION", "imageTagMutabilityExclusionFilters": [{"filter": "*", "filterType": "WILDCARD"}]}  # fmt: skip
+    found = pack.analyze(c.REPOSITORY, props, protect=True)
+    assert (
+        'imageTagMutability is "IMMUTABLE_WITH_EXCLUSION"'
+        in only(found, "aws-ecr-immutable-tags").message
+    )

@@ -165,3 +165,13 @@ def test_backup_bucket_named_by_config(pack: Pack) -> None:
     with pack.configured({"gcp-storage-backup-retention": {"bucketName": "spendsense-backups-staging"}}):  # fmt: skip
         found = pack.analyze(c.BUCKET, props, protect=True)
     assert KEPT_FOREVER in only(found, "gcp-storage-backup-retention").message
+
+
+def test_malformed_lifecycle_rule_is_reported_not_a_crash(pack: Pack) -> None:
+    """A rule that is not an object: the policy names what it could not read."""
+    found = pack.analyze(c.BUCKET, c.changed(c.bucket(), "lifecycleRules", ["x"]), protect=True)
+    assert (
+        "gcp-storage-backup-retention could not read this gcp:storage/bucket:Bucket's properties "
+        "(ValueError: lifecycleRules[0] is not an object)"
+        in only(found, "gcp-storage-backup-retention").message
+    )
