@@ -7,12 +7,23 @@ The runbook runs the API on App Runner with at most 2 vCPU / 4 GB, autoscaling, 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import Policy
+from pulumi_policy import Policy, PolicyResource
 
-from spendsense_policies.base import SECRET_NAME_RE, Props, fmt, number, resource_policy
+from spendsense_policies.base import (
+    SECRET_NAME_RE,
+    Props,
+    Unknown,
+    fmt,
+    get,
+    number,
+    of_type,
+    refers_to,
+    resource_policy,
+    stack_policy,
+)
 from spendsense_policies.config import limit, schema
 
 SERVICE = "aws:apprunner/service:Service"
@@ -100,6 +111,32 @@ def check_autoscaling_attached(props: Props, config: Mapping[str, Any]) -> Itera
             "the service has no autoScalingConfigurationArn, so App Runner uses its shared default "
             "(up to 25 instances, no minimum of ours); attach an "
             "aws.apprunner.AutoScalingConfigurationVersion built from spendsense:api"
+        )
+
+
+def check_autoscaling_in_stack(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """The attached configuration must be one of this stack's (whose bounds the pack checks):
+    a literal ARN may name any configuration, e.g. one allowing 1,000 instances."""
+    versions = list(of_type(resources, AUTOSCALING))
+    for service in of_type(resources, SERVICE):
+        arn = get(service.props, "autoScalingConfigurationArn")
+        if arn is None or arn == "":
+            continue  # aws-apprunner-autoscaling reports a missing attachment
+        if any(
+            refers_to(
+                service, v, arn, get(v.props, "arn"), get(v.props, "autoScalingConfigurationArn")
+            )
+            for v in versions
+        ):
+            continue
+        shown = "an unknown value" if isinstance(arn, Unknown) else f'"{arn}"'
+        yield (
+            service.urn,
+            f"autoScalingConfigurationArn is {shown}, which is no "
+            "aws.apprunner.AutoScalingConfigurationVersion of this stack, so its bounds are not "
+            "checked; attach the stack's configuration (its .arn) built from spendsense:api",
         )
 
 
@@ -231,6 +268,12 @@ def policies() -> list[Policy]:
                     ),
                 }
             ),
+        ),
+        stack_policy(
+            "aws-apprunner-autoscaling-in-stack",
+            "An App Runner service's autoscaling configuration must be one of the stack's own "
+            "AutoScalingConfigurationVersions, whose bounds aws-apprunner-autoscaling checks.",
+            check_autoscaling_in_stack,
         ),
         resource_policy(
             "aws-apprunner-health-check",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.policies import compliant as c
-from tests.policies.conftest import Pack, only
+from tests.policies.conftest import Pack, only, resource
 
 
 @pytest.mark.parametrize(
@@ -134,3 +134,21 @@ def test_secret_from_secrets_manager_is_fine(pack: Pack) -> None:
     props = c.service()
     assert "JWT_SECRET" in props["sourceConfiguration"]["imageRepository"]["imageConfiguration"]["runtimeEnvironmentSecrets"]  # fmt: skip
     assert pack.analyze(c.SERVICE, props) == []
+
+
+def test_autoscaling_configuration_of_the_stack_is_attached(pack: Pack) -> None:
+    assert [d for d in pack.analyze_stack(c.stack()) if d.policy == "aws-apprunner-autoscaling-in-stack"] == []  # fmt: skip
+
+
+def test_literal_autoscaling_arn_outside_the_stack(pack: Pack) -> None:
+    """A literal ARN linked to no AutoScalingConfigurationVersion of the stack escapes the
+    bounds check (it may allow any number of instances)."""
+    service = resource(c.SERVICE, "service", c.service())  # no dependency on "autoscaling"
+    resources = [r for r in c.stack() if r.name != "service"] + [service]
+    diagnostic = only(pack.analyze_stack(resources), "aws-apprunner-autoscaling-in-stack")
+    assert (
+        'autoScalingConfigurationArn is "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/spendsense-api/1/abc", '
+        "which is no aws.apprunner.AutoScalingConfigurationVersion of this stack"
+        in diagnostic.message
+    )
+    assert diagnostic.urn.endswith("::service")
