@@ -57,6 +57,8 @@ class Alarm:
     actions: Any
     actions_enabled: Any
     expressions: list[Any] = field(default_factory=list)
+    # What it watches that is unknown during preview: it may be the alarm a rule looks for.
+    undecided: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -80,7 +82,9 @@ def read_alarm(resource: PolicyResource) -> Alarm:
         for i in range(len(queries)):
             query = get(queries, i)
             metric = get(query, "metric")
-            if metric is not None:
+            if isinstance(query, Unknown) or isinstance(metric, Unknown):
+                metrics.append(Metric(metric, metric, {}, None))
+            elif metric is not None:
                 metrics.append(
                     Metric(
                         get(metric, "namespace"),
@@ -92,8 +96,14 @@ def read_alarm(resource: PolicyResource) -> Alarm:
             expression = get(query, "expression")
             if expression is not None:
                 expressions.append(expression)
+    undecided = [
+        v.path
+        for v in (queries, *(x for m in metrics for x in (m.namespace, m.name)))
+        if isinstance(v, Unknown)
+    ]
     return Alarm(
         resource=resource,
+        undecided=undecided,
         metrics=metrics,
         threshold=get(props, "threshold"),
         comparison=get(props, "comparisonOperator"),
@@ -147,7 +157,11 @@ def _per_service(
         label = service_name if isinstance(service_name, str) else service.name
         candidates = [a for a in alarms if select(a, service, service_name)]
         if not candidates:
-            yield service.urn, missing(label)
+            undecided = [f"what alarm {a.label} watches ({', '.join(sorted(set(a.undecided)))}) is" for a in alarms if a.undecided]  # fmt: skip
+            if undecided:  # one of them may be the alarm: not a miss
+                pending.extend(undecided)
+            else:
+                yield service.urn, missing(label)
             continue
         findings: list[tuple[Alarm, list[str]]] = []
         unknown: list[str] = []
@@ -156,7 +170,7 @@ def _per_service(
             action = _action_problem(alarm)
             if action:
                 problems.append(action)
-            gaps = _unknowns(alarm, alarm.threshold, alarm.comparison, alarm.actions)
+            gaps = _unknowns(alarm, alarm.threshold, alarm.comparison, alarm.actions, *(m.stat for m in alarm.metrics))  # fmt: skip
             if not problems and not gaps:
                 break
             if problems:

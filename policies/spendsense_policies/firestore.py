@@ -309,7 +309,8 @@ def _job_target(
     """(what the job runs, texts that show where it writes), or None if it is no export job."""
     target = get(job.props, "httpTarget", default={})
     uri = get(target, "uri")
-    body = _decode(get(target, "body"))
+    raw_body = get(target, "body")
+    body = raw_body if isinstance(raw_body, Unknown) else _decode(raw_body)
     if isinstance(uri, str) and ":exportDocuments" in uri:
         return "the Firestore export API", [body]
     for workflow in workflows:
@@ -341,6 +342,35 @@ _UTC = {
 }
 
 
+_GS_CONCAT = re.compile(r"""["']gs://["']\s*\+""")
+_GS_LITERAL = re.compile(r"""gs://[^"'\s$}]*""")
+
+
+def _writes_to(texts: Sequence[Any], destination: str) -> bool | None:
+    """Does the export write under `destination` (gs://<bucket>/daily/)? None: unknown.
+
+    The export's outputUriPrefix must start with the destination: a literal
+    (`outputUriPrefix: ${"gs://bucket/daily/" + stamp}`, a JSON body), or a workflow that
+    builds it from its environment (`"gs://" + bucket + "/" + prefix`) whose userEnvVars
+    hold exactly the bucket and the prefix.
+    """
+    known = [t for t in texts if isinstance(t, str)]
+    literals = [m.group(0) for text in known for m in _GS_LITERAL.finditer(text)]
+    if any(literal.startswith(destination) for literal in literals):
+        return True
+    bucket, _, prefix = destination[len("gs://") :].partition("/")
+    # `"gs://" + bucket + "/" + prefix`: the parts are the workflow's env values.
+    if (
+        any("outputUriPrefix" in t for t in known)
+        and {bucket, prefix} <= set(known)
+        and any(_GS_CONCAT.search(t) for t in known)
+    ):
+        return True
+    if any(isinstance(t, Unknown) for t in texts):
+        return None
+    return False
+
+
 def _same_zone(a: Any, b: str) -> bool:
     return a == b or (a in _UTC and b in _UTC)
 
@@ -353,7 +383,15 @@ def check_export_schedule(
         return
     workflows = list(of_type(resources, WORKFLOW))
     schedule, zone, prefix = str(config["schedule"]), str(config["timeZone"]), str(config["prefix"])
+    destination = f"gs://{config['bucketName']}/{prefix}"
     jobs = [(job, t) for job in of_type(resources, JOB) if (t := _job_target(job, workflows))]
+    undecided = [
+        job.name
+        for job in of_type(resources, JOB)
+        if isinstance(get(job.props, "httpTarget", "uri"), Unknown)
+    ]
+    if not jobs and undecided:  # an unknown target may be the export: not a miss
+        raise PendingUnknowns(f"what job {name} runs is" for name in undecided)
     if not jobs:
         yield (
             databases[0].urn,
@@ -380,18 +418,19 @@ def check_export_schedule(
                     f"timeZone to {zone}"
                 ),
             )
-        if get(job.props, "paused") is True:
+        paused = get(job.props, "paused")
+        if paused is True or (isinstance(paused, str) and paused.strip().lower() == "true"):
             yield job.urn, f"the export job {job.name} is paused; set paused=False"
-        if any(isinstance(t, Unknown) for t in texts) and not any(
-            isinstance(t, str) and prefix in t for t in texts
-        ):
+        writes = _writes_to(texts, destination)
+        if writes is None:
             pending.append(f"where {runs} writes is")
-        elif not any(isinstance(t, str) and prefix in t for t in texts):
+        elif not writes:
             yield (
                 job.urn,
                 (
-                    f"the export job {job.name} runs {runs}, which does not write under {prefix}; "
-                    f"the runbook and the restore tools read daily exports from {prefix}YYYYMMDD_HHMMSS/"
+                    f"the export job {job.name} runs {runs}, which does not write under "
+                    f"{destination} (no outputUriPrefix starting with it); the runbook and the "
+                    f"restore tools read daily exports from {destination}YYYYMMDD_HHMMSS/"
                 ),
             )
     if pending:
@@ -413,6 +452,10 @@ def policies() -> list[Policy]:
                     "schedule": (limit("backup", "schedule"), "Cron of the daily export."),
                     "timeZone": (limit("backup", "timeZone"), "Time zone of the schedule."),
                     "prefix": (limit("backup", "prefix"), "Where the daily exports go."),
+                    "bucketName": (
+                        limit("backup", "bucketName"),
+                        "The backup bucket (per stack, in policies/config/<stack>.json).",
+                    ),
                 }
             ),
         ),

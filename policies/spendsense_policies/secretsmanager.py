@@ -84,7 +84,8 @@ def check_rotation(
             )
             continue
         rotation = mine[0]
-        if get(rotation.props, "rotationEnabled") is False:
+        enabled = get(rotation.props, "rotationEnabled")
+        if enabled is False or (isinstance(enabled, str) and enabled.strip().lower() == "false"):
             yield rotation.urn, f"rotation of secret {label} is disabled; set rotationEnabled=True"
             continue
         days = rotation_days(get(rotation.props, "rotationRules", default={}))

@@ -336,3 +336,23 @@ def test_retention_of_log_groups_app_runner_creates(pack: Pack) -> None:
         in only(found, "aws-cloudwatch-log-retention").message
     )
     assert pack.analyze(dynamic, {"something": "else"}) == []
+
+
+# --- values unknown during preview ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "props", "policy", "what"),
+    [
+        ("latency", c.changed(c.latency_alarm(), "metricName", c.UNKNOWN), "aws-cloudwatch-latency-alarm", 'what alarm "spendsense-api-latency-p95" watches (metricName) is'),
+        ("latency", c.changed(c.latency_alarm(), "extendedStatistic", c.UNKNOWN), "aws-cloudwatch-latency-alarm", '"spendsense-api-latency-p95" extendedStatistic is'),
+        ("errors", c.changed(c.error_rate_alarm(), "metricQueries", c.UNKNOWN), "aws-cloudwatch-error-rate-alarm", 'what alarm "spendsense-api-error-rate" watches (metricQueries) is'),
+        ("errors", c.changed(c.error_rate_alarm(), "metricQueries.0.metric", c.UNKNOWN), "aws-cloudwatch-error-rate-alarm", 'what alarm "spendsense-api-error-rate" watches (metric) is'),
+    ],
+)  # fmt: skip
+def test_unknown_alarm_is_pending_not_missing(
+    pack: Pack, name: str, props: dict[str, Any], policy: str, what: str
+) -> None:
+    """An alarm whose metric or statistic is unknown during preview may be the one the rule
+    needs: an advisory "cannot be checked until deployment", never a mandatory "no alarm"."""
+    diagnostic = only(pack.analyze_stack(stack_with(name, props)), policy)
+    assert diagnostic.level == "advisory"
+    assert diagnostic.message == f"cannot be checked until deployment: {what} not known during preview"  # fmt: skip

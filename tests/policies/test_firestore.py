@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.policies import compliant as c
-from tests.policies.conftest import Pack, only
+from tests.policies.conftest import Pack, only, resource
 
 OPEN = "gcp-firestore-rules-no-open-access"
 
@@ -172,7 +172,40 @@ def test_export_without_time_zone_is_utc(pack: Pack) -> None:
 def test_export_not_into_daily(pack: Pack) -> None:
     source = c.workflow()["sourceContents"].replace("/daily/", "/exports/")
     found = pack.analyze_stack(c.stack(workflow=c.changed(c.workflow(), "sourceContents", source)))
-    assert "does not write under daily/" in only(found, "gcp-firestore-export-schedule").message
+    assert (
+        "does not write under gs://spendsense-backups/daily/ (no outputUriPrefix starting with it)"
+        in only(found, "gcp-firestore-export-schedule").message
+    )
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "gs://other-bucket/daily/",
+        "gs://spendsense-backups/old/daily/",
+        "gs://spendsense-backups-copy/daily/",
+    ],
+)
+def test_export_into_daily_of_another_place(pack: Pack, uri: str) -> None:
+    """A `daily/` somewhere in the text is not enough: the outputUriPrefix must start with
+    gs://<backup bucket>/daily/."""
+    source = c.workflow()["sourceContents"].replace("gs://spendsense-backups/daily/", uri)
+    found = pack.analyze_stack(c.stack(workflow=c.changed(c.workflow(), "sourceContents", source)))
+    assert (
+        "does not write under gs://spendsense-backups/daily/"
+        in only(found, "gcp-firestore-export-schedule").message
+    )
+
+
+def test_export_built_from_the_workflow_environment(pack: Pack) -> None:
+    """The program's shape: `"gs://" + bucket + "/" + prefix` with the bucket and prefix in
+    userEnvVars; a wrong bucket there is caught."""
+    source = 'main:\n  steps:\n    - init:\n        assign:\n          - uri: ${"gs://" + sys.get_env("BACKUP_BUCKET") + "/" + sys.get_env("BACKUP_PREFIX")}\n    - export:\n        args:\n          body:\n            outputUriPrefix: ${uri}\n'
+    workflow = {**c.workflow(), "sourceContents": source, "userEnvVars": {"BACKUP_BUCKET": "spendsense-backups", "BACKUP_PREFIX": "daily/"}}  # fmt: skip
+    assert pack.analyze_stack(c.stack(workflow=workflow)) == []
+    wrong = c.changed(workflow, "userEnvVars.BACKUP_BUCKET", "elsewhere")
+    found = pack.analyze_stack(c.stack(workflow=wrong))
+    assert "does not write under gs://spendsense-backups/daily/" in only(found, "gcp-firestore-export-schedule").message  # fmt: skip
 
 
 def test_direct_export_call_is_an_export_job(pack: Pack) -> None:
@@ -182,6 +215,18 @@ def test_direct_export_call_is_an_export_job(pack: Pack) -> None:
     assert pack.analyze_stack(c.stack(job=job, workflow=None)) == []
 
 
-def test_paused_export(pack: Pack) -> None:
-    found = pack.analyze_stack(c.stack(job=c.changed(c.job(), "paused", True)))
-    assert "is paused" in only(found, "gcp-firestore-export-schedule").message
+@pytest.mark.parametrize("paused", [True, "true", "True"])
+def test_paused_export(pack: Pack, paused: object) -> None:
+    found = pack.analyze_stack(c.stack(job=c.changed(c.job(), "paused", paused)))
+    assert "the export job job is paused; set paused=False" in only(found, "gcp-firestore-export-schedule").message  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["httpTarget", "httpTarget.uri"])
+def test_unknown_job_target_is_pending_not_missing(pack: Pack, field: str) -> None:
+    """A job whose target is unknown during preview (and no dependency names the workflow) may
+    be the export: "cannot be checked until deployment", never "no job exports Firestore"."""
+    job = resource(c.JOB, "job", c.changed(c.job(), field, c.UNKNOWN))  # no dependency
+    resources = [r for r in c.stack() if r.name != "job"] + [job]
+    diagnostic = only(pack.analyze_stack(resources), "gcp-firestore-export-schedule")
+    assert diagnostic.level == "advisory"
+    assert diagnostic.message.startswith("cannot be checked until deployment: what job job runs is")
