@@ -402,3 +402,51 @@ def gcs_bucket(_gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     from spendsense.clients import storage_client
 
     return storage_client("spendsense-staging").create_bucket(f"backups-{uuid.uuid4().hex[:10]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# A small AWS JSON-protocol peer: real HTTP on loopback, answering each X-Amz-Target with what
+# the test's `answer` returns. For answers moto cannot give (a 5xx, an expired token).
+# ---------------------------------------------------------------------------------------------
+Answer = Any  # Callable[[str], tuple[int, dict[str, Any]]]: the operation name -> (status, body)
+
+
+@pytest.fixture
+def aws_json_peer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Start a peer: `start(answer, content_type)` returns the list of targets it was sent."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(answer: Answer, content_type: str = "application/x-amz-json-1.0") -> list[str]:
+        targets: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                target = self.headers.get("X-Amz-Target", "")
+                targets.append(target)
+                code, body = answer(target.rpartition(".")[2])
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        return targets
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()

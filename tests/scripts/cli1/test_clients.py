@@ -9,11 +9,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,66 +24,36 @@ from tests.scripts.cli1.conftest import SERVICE_ARN, op
 class FakeAppRunner:
     """Answers UpdateService with HTTP 500 and ListOperations with a running UPDATE_SERVICE."""
 
-    def __init__(self) -> None:
-        self.targets: list[str] = []
+    def __init__(self, targets: list[str]) -> None:
+        self._targets = targets  # X-Amz-Target headers, as sent
+
+    @property
+    def targets(self) -> list[str]:
+        """The operation names it was sent, in order."""
+        return [t.rpartition(".")[2] for t in self._targets]
+
+
+def _update_fails_but_runs(operation: str) -> tuple[int, dict[str, Any]]:
+    if operation == "ListOperations":
+        running = {
+            "Id": op(31),
+            "Type": "UPDATE_SERVICE",
+            "Status": "IN_PROGRESS",
+            "TargetArn": SERVICE_ARN,
+            "StartedAt": datetime.now(UTC).timestamp(),
+        }
+        return 200, {"OperationSummaryList": [running]}
+    return 500, {
+        "__type": "InternalServiceErrorException",
+        "Message": "We encountered an internal error",
+    }
 
 
 @pytest.fixture
-def fake_apprunner(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAppRunner]:
-    state = FakeAppRunner()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            target = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
-            state.targets.append(target)
-            body: dict[str, Any]
-            if target == "ListOperations":
-                code, body = (
-                    200,
-                    {
-                        "OperationSummaryList": [
-                            {
-                                "Id": op(31),
-                                "Type": "UPDATE_SERVICE",
-                                "Status": "IN_PROGRESS",
-                                "TargetArn": SERVICE_ARN,
-                                "StartedAt": datetime.now(UTC).timestamp(),
-                            }
-                        ]
-                    },
-                )
-            else:
-                code, body = (
-                    500,
-                    {
-                        "__type": "InternalServiceErrorException",
-                        "Message": "We encountered an internal error",
-                    },
-                )
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/x-amz-json-1.0")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+def fake_apprunner(aws_json_peer: Any, monkeypatch: pytest.MonkeyPatch) -> FakeAppRunner:
+    targets = aws_json_peer(_update_fails_but_runs)
     monkeypatch.setattr(ops, "RETRY_DELAYS", (0.0, 0.0, 0.0, 0.0))
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    return FakeAppRunner(targets)
 
 
 def test_an_update_service_answered_with_500_is_sent_once_and_its_operation_followed(

@@ -9,10 +9,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -50,46 +46,22 @@ def test_an_unknown_stack_is_exit_2_with_one_exact_line(argv, capsys):
 class ExpiredPeer:
     """Every AWS JSON-protocol request is answered 400 ExpiredTokenException."""
 
-    def __init__(self) -> None:
-        self.targets: list[str] = []
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+
+
+def _expired(_operation: str) -> tuple[int, dict[str, Any]]:
+    return 400, {
+        "__type": "ExpiredTokenException",
+        "message": "The security token included in the request is expired",
+    }
 
 
 @pytest.fixture
-def expired_peer(monkeypatch: pytest.MonkeyPatch) -> Iterator[ExpiredPeer]:
-    state = ExpiredPeer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.targets.append(self.headers.get("X-Amz-Target", ""))
-            data = json.dumps(
-                {
-                    "__type": "ExpiredTokenException",
-                    "message": "The security token included in the request is expired",
-                }
-            ).encode()
-            self.send_response(400)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def expired_peer(aws_json_peer: Any, monkeypatch: pytest.MonkeyPatch) -> ExpiredPeer:
+    targets = aws_json_peer(_expired, "application/x-amz-json-1.1")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "expired")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    return ExpiredPeer(targets)
 
 
 def test_expired_credentials_are_exit_2_with_one_exact_line_for_a_read_only_command(
