@@ -38,3 +38,14 @@ class Interrupted(SpendsenseError):
     """Ctrl-C while a change was under way: the message says what state it was left in."""
 
     exit_code = 130
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line for why an operation stopped, for a state statement: our own errors as they
+    are, Ctrl-C as "interrupted", anything else as its type and first 200 characters."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, SpendsenseError):
+        return str(exc)
+    text = " ".join(str(exc).split())[:200]
+    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")

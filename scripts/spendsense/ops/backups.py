@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
-from spendsense.errors import BadInput, OperationFailed, SpendsenseError
+from spendsense.errors import BadInput, OperationFailed, SpendsenseError, failure_reason
 
 DAILY_PREFIX = "daily/"
 MANUAL_PREFIX = "manual-"
@@ -611,7 +611,7 @@ def _export_failure(
         RequestUnanswered,
     )
 
-    reason = _reason(exc)
+    reason = failure_reason(exc)
     if isinstance(exc, ExportCancelled):
         return exc  # its message already names the folder and what it means
     if not started and isinstance(exc, SpendsenseError) and not isinstance(exc, RequestUnanswered):
@@ -635,15 +635,6 @@ def _export_failure(
         "usable once `spendsense backup list` shows it complete; if it stays INCOMPLETE, "
         + INCOMPLETE_NOTE.replace("the folder has", "it has", 1)
     )
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(exc, SpendsenseError):
-        return str(exc)
-    text = " ".join(str(exc).split())[:200]
-    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def ensure_new_folder(storage: Any, bucket: str, moment: datetime) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from spendsense.errors import BadInput, OperationFailed, SpendsenseError
+from spendsense.errors import BadInput, OperationFailed, SpendsenseError, failure_reason
 from spendsense.ops.backups import Export, ExportContents, export_counts, newest_daily_export
 from spendsense.ops.firestore_admin import (
     AdminOperationFailed,
@@ -69,15 +69,6 @@ class DrillReport:
         timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
         out.append(f"  time: {timing}")
         return out
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(exc, SpendsenseError):
-        return str(exc)
-    text = " ".join(str(exc).split())[:200]
-    return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def check_target(target_project: str, own_project: str, stacks: dict[str, str]) -> str:
@@ -193,7 +184,7 @@ def run_drill(
             data.project, data.database, export.path, progress=progress, on_started=operation.append
         )
     except (Exception, KeyboardInterrupt) as exc:  # whatever it is, say what the target holds
-        reason = _reason(exc)
+        reason = failure_reason(exc)
         if (
             not operation
             and isinstance(exc, SpendsenseError)
