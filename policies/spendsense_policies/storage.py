@@ -7,6 +7,7 @@ and keeps personal data longer than promised.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from spendsense_policies.config import limit, schema
 BUCKET = "gcp:storage/bucket:Bucket"
 IAM_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
 IAM_BINDING = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
+IAM_POLICY = "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"
 ACCESS_CONTROL = "gcp:storage/bucketAccessControl:BucketAccessControl"
 BUCKET_ACL = "gcp:storage/bucketACL:BucketACL"
 PUBLIC = ("allUsers", "allAuthenticatedUsers")
@@ -181,6 +183,27 @@ def check_member_private(props: Props, config: Mapping[str, Any]) -> Iterator[st
             )
 
 
+def check_policy_private(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
+    """A whole bucket IAM policy (policyData JSON) must not grant anything to the public."""
+    data = props.get("policyData")
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return
+    if not isinstance(data, Mapping):
+        return
+    for binding in data.get("bindings") or []:
+        if not isinstance(binding, Mapping):
+            continue
+        for member in binding.get("members") or []:
+            if member in PUBLIC:
+                yield (
+                    f"policyData grants {binding.get('role')} to {member}, which makes the bucket "
+                    "public (Checkov CKV_GCP_28); grant it to a service account or group instead"
+                )
+
+
 def check_acl_private(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
     entities = [props.get("entity"), *list(props.get("roleEntities") or [])]
     for entity in entities:
@@ -225,6 +248,7 @@ def policies() -> list[Policy]:
                 BUCKET: check_bucket_private,
                 IAM_MEMBER: check_member_private,
                 IAM_BINDING: check_member_private,
+                IAM_POLICY: check_policy_private,
                 ACCESS_CONTROL: check_acl_private,
                 BUCKET_ACL: check_acl_private,
             },

@@ -19,6 +19,10 @@ from spendsense_policies.config import schema
 
 VARIABLE = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
 VARIABLES = "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables"
+SHARED = "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable"
+PROJECT = "vercel:index/project:Project"
+# Where each type keeps its variables: None for a resource that is one variable.
+LISTS: dict[str, str | None] = {VARIABLE: None, SHARED: None, VARIABLES: "variables", PROJECT: "environments"}  # fmt: skip
 PUBLIC_PREFIX = "NEXT_PUBLIC_"
 
 
@@ -27,11 +31,13 @@ def _variables(type_: str) -> Any:
 
     def for_each(check: Any) -> Any:
         def run(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-            if type_ == VARIABLE:
+            field = LISTS[type_]
+            if field is None:
                 yield from check(props, config)
             else:
-                for variable in props.get("variables") or []:
-                    yield from check(variable, config)
+                for variable in props.get(field) or []:
+                    if isinstance(variable, Mapping):
+                        yield from check(variable, config)
 
         return run
 
@@ -72,13 +78,16 @@ def check_secrets_sensitive(variable: Props, config: Mapping[str, Any]) -> Itera
         )
 
 
+def _all_types(check: Any) -> dict[str, Any]:
+    return {type_: _variables(type_)(check) for type_ in LISTS}
+
+
 def policies() -> list[Policy]:
-    single, plural = _variables(VARIABLE), _variables(VARIABLES)
     return [
         resource_policy(
             "vercel-env-api-url-https",
             "The frontend's NEXT_PUBLIC_API_URL must be an https:// URL.",
-            {VARIABLE: single(check_api_url), VARIABLES: plural(check_api_url)},
+            _all_types(check_api_url),
             config=schema(
                 {"urlVariables": (["NEXT_PUBLIC_API_URL"], "Variables that hold the API's URL.")}
             ),
@@ -86,7 +95,7 @@ def policies() -> list[Policy]:
         resource_policy(
             "vercel-env-secrets-sensitive",
             "Vercel variables that look like secrets must be sensitive and never NEXT_PUBLIC_.",
-            {VARIABLE: single(check_secrets_sensitive), VARIABLES: plural(check_secrets_sensitive)},
+            _all_types(check_secrets_sensitive),
             config=schema(
                 {
                     "secretNamePattern": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from spendsense.plan.analyzer import PackResource
 
 from tests.policies import compliant as c
 from tests.policies.conftest import Pack, only
@@ -60,7 +61,7 @@ def test_lifecycle_policy_keeping_too_many(pack: Pack) -> None:
     )
 
 
-def _with_rules(*rules: object) -> list[object]:
+def _with_rules(*rules: object) -> list[PackResource]:
     return c.stack(lifecycle=c.changed(c.lifecycle_policy(), "policy", json.dumps({"rules": list(rules)})))  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
@@ -14,7 +15,7 @@ PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 TOPIC = "aws:sns/topic:Topic"
 
 
-def document(*statements: dict[str, object]) -> str:
+def document(*statements: Mapping[str, object]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
@@ -78,4 +79,49 @@ def test_unencrypted_topic(pack: Pack) -> None:
     assert (
         "kmsMasterKeyId is not set"
         in only(pack.analyze(TOPIC, props), "aws-sns-topic-encrypted").message
+    )
+
+
+ATTACHMENTS = [
+    ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", {"role": "api"}),
+    ("aws:iam/policyAttachment:PolicyAttachment", {"name": "all", "roles": ["api"]}),
+    ("aws:iam/userPolicyAttachment:UserPolicyAttachment", {"user": "ci"}),
+    ("aws:iam/groupPolicyAttachment:GroupPolicyAttachment", {"group": "ops"}),
+]
+
+
+@pytest.mark.parametrize(("type_", "props"), ATTACHMENTS)
+@pytest.mark.parametrize("managed", ["AdministratorAccess", "PowerUserAccess"])
+def test_attaching_a_broad_managed_policy(
+    pack: Pack, type_: str, props: dict[str, object], managed: str
+) -> None:
+    found = pack.analyze(type_, {**props, "policyArn": f"arn:aws:iam::aws:policy/{managed}"})
+    assert (
+        f"attaches the {managed} managed policy, (nearly) every action on every resource"
+        in only(found, "aws-iam-no-admin-policies").message
+    )
+
+
+def test_attaching_a_scoped_managed_policy_is_fine(pack: Pack) -> None:
+    props = {"role": "api", "policyArn": "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"}
+    assert pack.analyze(ATTACHMENTS[0][0], props) == []
+
+
+def test_not_action_on_every_resource(pack: Pack) -> None:
+    """NotAction with Resource "*" allows everything but a few actions: as broad as "*"."""
+    broad = {"Sid": "AllButIam", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+    found = pack.analyze(ROLE_POLICY, {"role": "api", "policy": document(broad)})
+    assert (
+        "policy statement AllButIam allows every action but its NotAction list on every resource (*)"
+        in only(found, "aws-iam-no-admin-policies").message
+    )
+
+
+@pytest.mark.parametrize("type_", ["gcp:projects/iAMPolicy:IAMPolicy", "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"])  # fmt: skip
+def test_basic_role_in_a_whole_iam_policy(pack: Pack, type_: str) -> None:
+    data = json.dumps({"bindings": [{"role": "roles/editor", "members": ["user:a@example.com"]}]})
+    found = pack.analyze(type_, {"project": "p", "bucket": "b", "policyData": data})
+    assert (
+        "policyData grants the basic role roles/editor to user:a@example.com"
+        in only(found, "gcp-iam-no-basic-roles").message
     )

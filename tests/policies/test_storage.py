@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -175,3 +176,31 @@ def test_malformed_lifecycle_rule_is_reported_not_a_crash(pack: Pack) -> None:
         "(ValueError: lifecycleRules[0] is not an object)"
         in only(found, "gcp-storage-backup-retention").message
     )
+
+
+@pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers"])
+def test_public_member_in_a_bucket_iam_policy(pack: Pack, member: str) -> None:
+    data = json.dumps({"bindings": [{"role": "roles/storage.objectViewer", "members": [member]}]})
+    found = pack.analyze("gcp:storage/bucketIAMPolicy:BucketIAMPolicy", {"bucket": "spendsense-backups", "policyData": data})  # fmt: skip
+    assert (
+        f"policyData grants roles/storage.objectViewer to {member}, which makes the bucket public"
+        in only(found, "gcp-storage-bucket-private").message
+    )
+
+
+@pytest.mark.parametrize(
+    ("type_", "props"),
+    [
+        ("gcp:storage/bucketAccessControl:BucketAccessControl", {"bucket": "b", "entity": "allUsers", "role": "READER"}),
+        ("gcp:storage/bucketACL:BucketACL", {"bucket": "b", "roleEntities": ["READER:allAuthenticatedUsers"]}),
+    ],
+)  # fmt: skip
+def test_public_acl_entry(pack: Pack, type_: str, props: dict[str, Any]) -> None:
+    entity = props.get("entity") or props["roleEntities"][0]
+    found = pack.analyze(type_, props)
+    assert f'ACL entry "{entity}" makes the bucket public' in only(found, "gcp-storage-bucket-private").message  # fmt: skip
+
+
+def test_private_acl_entry_is_fine(pack: Pack) -> None:
+    props = {"bucket": "b", "entity": "group-ops@example.com", "role": "READER"}
+    assert pack.analyze("gcp:storage/bucketAccessControl:BucketAccessControl", props) == []

@@ -68,3 +68,30 @@ def test_secret_value_arrives_as_a_secret(pack: Pack) -> None:
     value = {**c.SECRET_SIG, "value": "http://plain.example"}
     found = pack.analyze(c.VARIABLE, c.variable(value=value))  # type: ignore[arg-type]
     assert "http://plain.example" in only(found, "vercel-env-api-url-https").message
+
+
+SHARED = "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable"
+PROJECT = "vercel:index/project:Project"
+
+
+def test_shared_variable_secret_not_sensitive(pack: Pack) -> None:
+    props = {"key": "STRIPE_SECRET_KEY", "value": "x", "target": ["production"], "projectIds": ["prj_1"]}  # fmt: skip
+    found = pack.analyze(SHARED, props)
+    assert "STRIPE_SECRET_KEY looks like a secret but is not sensitive" in only(found, "vercel-env-secrets-sensitive").message  # fmt: skip
+
+
+def test_shared_variable_api_url_not_https(pack: Pack) -> None:
+    props = {"key": "NEXT_PUBLIC_API_URL", "value": "http://api.example.com", "target": ["production"], "projectIds": ["prj_1"]}  # fmt: skip
+    found = pack.analyze(SHARED, props)
+    assert 'NEXT_PUBLIC_API_URL is "http://api.example.com"' in only(found, "vercel-env-api-url-https").message  # fmt: skip
+
+
+def test_project_environments_are_checked(pack: Pack) -> None:
+    """A project's inline `environments` are variables like any other."""
+    props = {"name": "dashboard", "environments": [
+        {"key": "NEXT_PUBLIC_API_URL", "value": "https://abc.us-east-1.awsapprunner.com", "target": ["production"]},
+        {"key": "NEXT_PUBLIC_JWT_SECRET", "value": "x", "target": ["production"]},
+    ]}  # fmt: skip
+    found = pack.analyze(PROJECT, props)
+    assert "NEXT_PUBLIC_JWT_SECRET looks like a secret but starts with NEXT_PUBLIC_" in only(found, "vercel-env-secrets-sensitive").message  # fmt: skip
+    assert [d.policy for d in found] == ["vercel-env-secrets-sensitive"]
