@@ -14,6 +14,7 @@ from pulumi_policy import Policy, PolicyResource
 
 from spendsense_policies.base import (
     SECRET_NAME_RE,
+    URL_WITH_PASSWORD_RE,
     Props,
     Unknown,
     fmt,
@@ -221,6 +222,12 @@ def check_no_plaintext_secrets(props: Props, config: Mapping[str, Any]) -> Itera
                     f"{where}.{key} looks like a secret but is a plain environment variable "
                     "(visible in the console and API); move it to runtimeEnvironmentSecrets "
                     "with a Secrets Manager ARN"
+                )
+            elif isinstance(value, str) and URL_WITH_PASSWORD_RE.search(value):
+                yield (
+                    f"{where}.{key} holds a URL with a password (user:password@host) in a plain "
+                    "environment variable (visible in the console and API); move it to "
+                    "runtimeEnvironmentSecrets with a Secrets Manager ARN"
                 )
             elif isinstance(value, str) and _AWS_KEY_RE.search(value):
                 yield (

@@ -13,6 +13,7 @@ wrappers here add what every policy needs:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -271,3 +272,7 @@ def refers_to(resource: PolicyResource, target: PolicyResource, value: Any, *key
 
 # Names that look like secrets; the program's settings refuse them as plain variables too.
 SECRET_NAME_RE: str = limit("secrets", "secretNamePattern")
+
+
+# A URL with a password in it (postgres://user:password@host/db): a secret whatever its name.
+URL_WITH_PASSWORD_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.IGNORECASE)

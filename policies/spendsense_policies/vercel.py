@@ -14,7 +14,12 @@ from urllib.parse import urlparse
 
 from pulumi_policy import Policy
 
-from spendsense_policies.base import SECRET_NAME_RE, Props, resource_policy
+from spendsense_policies.base import (
+    SECRET_NAME_RE,
+    URL_WITH_PASSWORD_RE,
+    Props,
+    resource_policy,
+)
 from spendsense_policies.config import schema
 
 VARIABLE = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
@@ -64,7 +69,10 @@ def check_secrets_sensitive(variable: Props, config: Mapping[str, Any]) -> Itera
     key = variable.get("key")
     if not isinstance(key, str) or key in config["notSecret"]:
         return
-    if not re.search(str(config["secretNamePattern"]), key):
+    value = variable.get("value")
+    if isinstance(value, str) and URL_WITH_PASSWORD_RE.search(value):
+        pass  # a URL with a password is a secret whatever the name
+    elif not re.search(str(config["secretNamePattern"]), key):
         return
     if key.startswith(PUBLIC_PREFIX):
         yield (

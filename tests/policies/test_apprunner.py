@@ -115,8 +115,12 @@ ENV = "sourceConfiguration.imageRepository.imageConfiguration.runtimeEnvironment
 
 
 @pytest.mark.parametrize(
-    "key", ["JWT_SECRET", "DB_PASSWORD", "STRIPE_API_KEY", "GITHUB_TOKEN", "FIREBASE_PRIVATE_KEY"]
-)
+    "key",
+    [
+        "JWT_SECRET", "DB_PASSWORD", "STRIPE_API_KEY", "GITHUB_TOKEN", "FIREBASE_PRIVATE_KEY",
+        "JWT_KEY", "DB_PASS", "SESSION_PASS", "ENCRYPTION_KEY", "pwd", "jwt", "AUTH_TOKEN",
+    ],
+)  # fmt: skip
 def test_secret_looking_plain_environment_variable(pack: Pack, key: str) -> None:
     found = pack.analyze(c.SERVICE, c.changed(c.service(), f"{ENV}.{key}", "value"))
     message = only(found, "aws-apprunner-no-plaintext-secrets").message
@@ -152,3 +156,17 @@ def test_literal_autoscaling_arn_outside_the_stack(pack: Pack) -> None:
         in diagnostic.message
     )
     assert diagnostic.urn.endswith("::service")
+
+
+@pytest.mark.parametrize("key", ["LOG_LEVEL", "PASSENGER_LIMIT", "KEYBOARD", "AUTHOR", "NEXT_PUBLIC_FIREBASE_AUTH_DOMAIN"])  # fmt: skip
+def test_plain_names_are_not_secrets(pack: Pack, key: str) -> None:
+    assert pack.analyze(c.SERVICE, c.changed(c.service(), f"{ENV}.{key}", "value")) == []
+
+
+def test_url_with_a_password_in_a_plain_variable(pack: Pack) -> None:
+    """A connection URL with user:password@ is a secret whatever the variable is called."""
+    found = pack.analyze(c.SERVICE, c.changed(c.service(), f"{ENV}.DATABASE_URL", "postgres://app:hunter2@db.internal:5432/app"))  # fmt: skip
+    assert (
+        "DATABASE_URL holds a URL with a password (user:password@host) in a plain environment variable"
+        in only(found, "aws-apprunner-no-plaintext-secrets").message
+    )

@@ -95,3 +95,8 @@ def test_project_environments_are_checked(pack: Pack) -> None:
     found = pack.analyze(PROJECT, props)
     assert "NEXT_PUBLIC_JWT_SECRET looks like a secret but starts with NEXT_PUBLIC_" in only(found, "vercel-env-secrets-sensitive").message  # fmt: skip
     assert [d.policy for d in found] == ["vercel-env-secrets-sensitive"]
+
+
+def test_url_with_a_password_must_be_sensitive(pack: Pack) -> None:
+    found = pack.analyze(c.VARIABLE, c.variable(key="DATABASE_URL", value="postgres://app:pw@db.example.com/app"))  # fmt: skip
+    assert "DATABASE_URL looks like a secret but is not sensitive" in only(found, "vercel-env-secrets-sensitive").message  # fmt: skip
