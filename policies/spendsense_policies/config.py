@@ -31,11 +31,11 @@ def limit(section: str, key: str) -> Any:
 
 
 def _json_type(value: Any) -> str:
+    """The JSON-schema type for a default. Every number is "number": a limit given as 30 may
+    be set to 0.5 (a percentage) or arrive as 30.0 (protobuf Struct)."""
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
         return "number"
     if isinstance(value, str):
         return "string"

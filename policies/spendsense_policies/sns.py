@@ -15,8 +15,10 @@ TOPIC = "aws:sns/topic:Topic"
 def check_encrypted(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
     if not props.get("kmsMasterKeyId"):
         yield (
-            "kmsMasterKeyId is not set, so messages are stored unencrypted; set it to a KMS key "
-            "that CloudWatch and EventBridge may use (or alias/aws/sns)"
+            "kmsMasterKeyId is not set, so messages are stored unencrypted; set it to a "
+            "customer-managed KMS key whose policy allows cloudwatch.amazonaws.com and "
+            "events.amazonaws.com (not alias/aws/sns: CloudWatch alarms and EventBridge cannot "
+            "publish to a topic encrypted with the AWS managed key)"
         )
 
 

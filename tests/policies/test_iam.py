@@ -125,3 +125,12 @@ def test_basic_role_in_a_whole_iam_policy(pack: Pack, type_: str) -> None:
         "policyData grants the basic role roles/editor to user:a@example.com"
         in only(found, "gcp-iam-no-basic-roles").message
     )
+
+
+def test_unencrypted_topic_fix_names_a_customer_managed_key(pack: Pack) -> None:
+    """alias/aws/sns would stop CloudWatch and EventBridge from publishing: the fix says so."""
+    message = only(pack.analyze(TOPIC, {"name": "alerts"}), "aws-sns-topic-encrypted").message
+    assert (
+        "customer-managed KMS key whose policy allows cloudwatch.amazonaws.com and events.amazonaws.com"
+        in message
+    )

@@ -129,3 +129,32 @@ def test_pack_python_files_exist_where_the_cli_expects_them() -> None:
     assert (PACK_DIR / "PulumiPolicy.yaml").is_file()
     assert (PACK_DIR / "__main__.py").is_file()
     assert Path(PACK_DIR / "limits.json").is_file()
+
+
+def test_percentages_are_numbers_in_the_schema(pack: Pack) -> None:
+    """A limit whose default is a whole number may be set to 0.5: the schema says "number"."""
+    for policy, key in [
+        ("aws-cloudwatch-error-rate-alarm", "errorRatePercent"),
+        ("aws-cloudwatch-utilization-alarms", "cpuPercent"),
+        ("aws-cloudwatch-utilization-alarms", "memoryPercent"),
+    ]:
+        assert pack.by_name[policy].schema[key]["type"] == "number", (policy, key)
+
+
+def test_a_fractional_percentage_is_applied(pack: Pack) -> None:
+    """errorRatePercent 0.5 is accepted and makes the compliant 1 % alarm too loose."""
+    with pack.configured({"aws-cloudwatch-error-rate-alarm": {"errorRatePercent": 0.5}}):
+        found = pack.analyze_stack(compliant.stack())
+    assert [d.policy for d in found] == ["aws-cloudwatch-error-rate-alarm"]
+    assert "the runbook's target is 0.5 %" in found[0].message
+
+
+def test_config_of_the_wrong_type_names_the_key(pack: Pack) -> None:
+    import pytest
+    from spendsense.plan.analyzer import PackError
+
+    with pytest.raises(PackError) as caught:
+        merge_config(pack.policies, {"aws-cloudwatch-error-rate-alarm": {"errorRatePercent": "0.5"}})  # fmt: skip
+    assert str(caught.value) == (
+        'policy config: aws-cloudwatch-error-rate-alarm.errorRatePercent: expected a number, got "0.5"'
+    )

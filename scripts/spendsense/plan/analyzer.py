@@ -70,6 +70,7 @@ class PolicyInfo:
     level: str
     kind: str  # "resource" or "stack"
     defaults: dict[str, Any]
+    schema: Mapping[str, Any] = field(default_factory=dict)  # property -> JSON schema
 
 
 def _level_name(value: int) -> str:
@@ -82,6 +83,32 @@ def _level_value(name: str) -> int:
     from pulumi.runtime.proto import analyzer_pb2
 
     return int(analyzer_pb2.EnforcementLevel.Value(name.upper()))
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "number": (int, float),
+    "integer": (int, float),
+    "string": (str,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _type_problem(spec: Any, value: Any) -> str | None:
+    """Why `value` does not fit the property's schema type, or None."""
+    if not isinstance(spec, Mapping) or spec.get("type") not in _JSON_TYPES:
+        return None
+    wanted = str(spec["type"])
+    fits = isinstance(value, _JSON_TYPES[wanted]) and (
+        wanted == "boolean" or not isinstance(value, bool)
+    )
+    if fits and wanted == "integer" and isinstance(value, float) and not value.is_integer():
+        fits = False
+    if fits:
+        return None
+    article = "an" if wanted[0] in "aeiou" else "a"
+    return f"expected {article} {wanted}, got {json.dumps(value)}"
 
 
 def merge_config(
@@ -105,7 +132,13 @@ def merge_config(
             level = own
         elif isinstance(own, Mapping):
             level = str(own.get("enforcementLevel") or level)
-            properties.update({k: v for k, v in own.items() if k != "enforcementLevel"})
+            for key, value in own.items():
+                if key == "enforcementLevel":
+                    continue
+                problem = _type_problem(policy.schema.get(key), value)
+                if problem:
+                    raise PackError(f"policy config: {policy.name}.{key}: {problem}")
+                properties[key] = value
         if level not in LEVELS:
             raise PackError(f"policy config: {policy.name}: unknown enforcement level {level!r}; use one of {', '.join(LEVELS)}")  # fmt: skip
         merged[policy.name] = (level, properties)
@@ -256,6 +289,7 @@ class PolicyPackProcess:
                     _level_name(policy.enforcementLevel),
                     kind,
                     defaults,
+                    schema,
                 )
             )
         return answer.name, policies
