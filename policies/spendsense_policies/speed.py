@@ -127,12 +127,47 @@ class _OneWorker:
         return ThreadPoolExecutor(max_workers=1, **kwargs)
 
 
-def install() -> None:
-    """Patch the SDK's analyzer (idempotent). Call before building the PolicyPack."""
+# The pulumi-policy minor versions whose internals these patches were written and tested
+# against (policies/requirements.txt pins the same). Any other version runs the plain SDK.
+TESTED_VERSIONS = ((1, 21),)
+_PATCHED = ("json_format", "deserialize_properties", "unknown_checking_proxy", "futures")
+
+
+def sdk_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pulumi-policy")
+    except PackageNotFoundError:  # pragma: no cover - the SDK is always installed
+        return "unknown"
+
+
+def supported(version: str) -> bool:
+    """Is `version` ("1.21.0") a pulumi-policy release these patches were tested with?"""
+    parts = version.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) in TESTED_VERSIONS
+    except (IndexError, ValueError):
+        return False
+
+
+def install(version: str | None = None) -> bool:
+    """Patch the SDK's analyzer (idempotent). Call before building the PolicyPack.
+
+    Returns False, and patches nothing, unless the installed pulumi-policy (or `version`) is
+    a tested one and has every internal patched here: the pack then runs on the plain SDK,
+    slower but with the same answers.
+    """
     from pulumi_policy import policy as sdk
 
+    if not supported(sdk_version() if version is None else version):
+        return False
+    if not all(hasattr(sdk, name) for name in _PATCHED) or not hasattr(
+        getattr(sdk, "_PolicyAnalyzerServicer", None), "Analyze"
+    ):
+        return False
     if isinstance(sdk.json_format, _JsonFormat):
-        return
+        return True
     sdk.json_format = _JsonFormat(sdk.json_format)  # type: ignore[assignment]
     sdk.deserialize_properties = _memoized("deserialized", sdk.deserialize_properties)
     sdk.unknown_checking_proxy = _memoized("proxy", sdk.unknown_checking_proxy)
@@ -147,3 +182,4 @@ def install() -> None:
             _current.type = None
 
     sdk._PolicyAnalyzerServicer.Analyze = Analyze  # type: ignore[method-assign]
+    return True

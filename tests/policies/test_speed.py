@@ -45,3 +45,23 @@ def test_fast_pack_answers_like_the_plain_sdk(pack: Pack, tmp_path: Path) -> Non
         expected = answers(plain)
     assert len(expected) >= 6, expected
     assert answers(pack.process) == expected
+
+
+def test_speed_patches_only_a_tested_sdk_version() -> None:
+    """Another pulumi-policy minor may change the internals speed.py patches: install()
+    then leaves the SDK alone (the plain SDK answers the same, only slower)."""
+    from pulumi_policy import policy as sdk
+    from spendsense_policies import speed
+
+    before = sdk.json_format
+    assert speed.install(version="1.22.0") is False
+    assert speed.install(version="2.0.0") is False
+    assert speed.install(version="garbage") is False
+    assert sdk.json_format is before
+    assert speed.supported("1.21.0") and speed.supported("1.21.7")
+    assert speed.supported(speed.sdk_version()), "the installed SDK is not a tested version"
+
+
+def test_requirements_pin_the_tested_minor() -> None:
+    text = (PACK_DIR / "requirements.txt").read_text()
+    assert "pulumi-policy>=1.21,<1.22" in text
