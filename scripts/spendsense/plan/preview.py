@@ -67,13 +67,22 @@ def stack_urn(stack: str, project: str = PROJECT) -> str:
 
 
 def _load_config(stack: str, config_file: str | None) -> Any:
-    from infra.stack_config import StackFileError, load_stack_config, stack_file
+    from infra.stack_config import STACKS, StackFileError, load_stack_config, stack_file
 
     try:
         path = Path(config_file) if config_file else stack_file(stack)
-        return load_stack_config(path)
+        config = load_stack_config(path)
     except StackFileError as exc:
         raise BadInput(str(exc)) from None
+    environment = config.values.get("spendsense:environment")
+    if environment in STACKS and environment != stack:
+        # The policy config (enforcement, bucket names, tags) is chosen by --stack: judging
+        # one stack's settings with the other's gives dozens of false violations.
+        raise BadInput(
+            f"{path.name}: spendsense:environment is {environment!r} but --stack is {stack!r}; "
+            f"use --stack {environment} with this file, or a config file for {stack}"
+        )
+    return config
 
 
 def _record(

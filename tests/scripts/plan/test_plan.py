@@ -232,3 +232,14 @@ def test_the_pack_is_killed_even_when_the_settings_are_bad(
         run_plan("production", str(broken_config("spendsense:api.minInstances", 0)))
     assert len(started) == 1
     assert started[0].process.poll() is not None, "the pack process is still running"
+
+
+def test_config_of_another_stack_exits_2(run_cli: Run) -> None:
+    """--stack picks the policy config: judging production's file as staging would report
+    dozens of false violations, so the mismatch is one line, exit 2."""
+    code, out, err = run_cli("plan", "--stack", "staging", "--config", "Pulumi.production.yaml")
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "error: Pulumi.production.yaml: spendsense:environment is 'production' but --stack is "
+        "'staging'; use --stack production with this file, or a config file for staging"
+    )
