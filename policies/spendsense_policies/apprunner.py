@@ -30,8 +30,12 @@ from spendsense_policies.config import limit, schema
 SERVICE = "aws:apprunner/service:Service"
 AUTOSCALING = "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion"
 
-_CPU_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(vcpu)?\s*$", re.IGNORECASE)
-_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gb)?\s*$", re.IGNORECASE)
+# Exactly the spellings App Runner's API accepts (botocore's apprunner model, Cpu and Memory
+# patterns): "2 vCPU" or CPU units, "4 GB" or MB. "2.0 vCPU", "2 vcpu" and "4gb" are refused.
+_CPU_RE = re.compile(r"^(?:(256|512|1024|2048|4096)|(0\.25|0\.5|1|2|4)( vCPU))$")
+_MEMORY_RE = re.compile(
+    r"^(?:(512|1024|2048|3072|4096|6144|8192|10240|12288)|(0\.5|1|2|3|4|6|8|10|12)( GB))$"
+)
 # App Runner's defaults when instanceConfiguration leaves a field out.
 DEFAULT_CPU, DEFAULT_MEMORY = "1 vCPU", "2 GB"
 
@@ -41,8 +45,7 @@ def vcpus(value: Any) -> float | None:
     match = _CPU_RE.match(str(value))
     if not match:
         return None
-    amount = float(match.group(1))
-    return amount if match.group(2) else amount / 1024
+    return float(match.group(2)) if match.group(3) else float(match.group(1)) / 1024
 
 
 def gigabytes(value: Any) -> float | None:
@@ -50,8 +53,7 @@ def gigabytes(value: Any) -> float | None:
     match = _MEMORY_RE.match(str(value))
     if not match:
         return None
-    amount = float(match.group(1))
-    return amount if match.group(2) else amount / 1024
+    return float(match.group(2)) if match.group(3) else float(match.group(1)) / 1024
 
 
 def _pairs(config: Mapping[str, Any]) -> dict[float, list[float]]:

@@ -122,12 +122,41 @@ def _for_service(alarm: Alarm, metric: Metric, service: PolicyResource, service_
     return refers_to(alarm.resource, service, None)
 
 
+def _real_actions(actions: Any) -> list[Any]:
+    """The alarm's actions that can notify someone: unknowns (ARNs known after deployment)
+    and non-empty strings; "" notifies nobody."""
+    if not isinstance(actions, Sequence) or isinstance(actions, str):
+        return []
+    found = []
+    for i in range(len(actions)):
+        action = get(actions, i)
+        if isinstance(action, Unknown) or (isinstance(action, str) and action.strip()):
+            found.append(action)
+    return found
+
+
+def _dimension_problem(alarm: Alarm) -> str | None:
+    """App Runner publishes each metric per ServiceName and ServiceID: an alarm on
+    ServiceName alone watches a metric that does not exist and never leaves INSUFFICIENT_DATA."""
+    for metric in alarm.metrics:
+        if metric.namespace != APPRUNNER_NS or isinstance(metric.dimensions, Unknown):
+            continue
+        if get(metric.dimensions, "ServiceID") is None:
+            return (
+                f"alarm {alarm.label} watches {APPRUNNER_NS} {metric.name} without a ServiceID "
+                "dimension, so it gets no data (App Runner publishes per ServiceName and "
+                "ServiceID); add ServiceID=<the service's serviceId>"
+            )
+    return None
+
+
 def _action_problem(alarm: Alarm) -> str | None:
     if isinstance(alarm.actions, Unknown):
         return None
-    if alarm.actions_enabled is False:
+    enabled = alarm.actions_enabled
+    if enabled is False or (isinstance(enabled, str) and enabled.strip().lower() == "false"):
         return f"alarm {alarm.label} has actionsEnabled=false, so it notifies nobody; enable its actions"
-    if not alarm.actions or len(alarm.actions) == 0:
+    if not _real_actions(alarm.actions):
         return (
             f"alarm {alarm.label} has no alarmActions, so it notifies nobody; send it to the "
             "alert SNS topic"
@@ -167,9 +196,9 @@ def _per_service(
         unknown: list[str] = []
         for alarm in candidates:
             problems = judge(alarm, config)
-            action = _action_problem(alarm)
-            if action:
-                problems.append(action)
+            for extra in (_dimension_problem(alarm), _action_problem(alarm)):
+                if extra:
+                    problems.append(extra)
             gaps = _unknowns(alarm, alarm.threshold, alarm.comparison, alarm.actions, *(m.stat for m in alarm.metrics))  # fmt: skip
             if not problems and not gaps:
                 break
@@ -248,7 +277,9 @@ def judge_error_rate(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
             "on the rate: metric math 100 * 5xxStatusResponses / Requests"
         ]
     threshold = number(alarm.threshold)
-    as_percent = any(isinstance(e, str) and "100" in e for e in alarm.expressions)
+    # Percent when the expression multiplies by 100 ("100 * errors / requests", "... * 100");
+    # a 100 elsewhere (MAX([requests, 100]), 1000) does not make it one.
+    as_percent = any(isinstance(e, str) and _TIMES_100.search(e) for e in alarm.expressions)
     shown = alarm.threshold
     if threshold is not None and not as_percent:
         shown = threshold * 100  # the expression is a fraction (errors / requests)
@@ -259,6 +290,9 @@ def judge_error_rate(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
         copy, float(config["errorRatePercent"]), "5xx error rate", " %",
         "spendsense:monitoring.errorRatePercent",
     )  # fmt: skip
+
+
+_TIMES_100 = re.compile(r"(^|[^\w.])100(\.0*)?\s*\*|\*\s*100(\.0*)?($|[^\w.])")
 
 
 def judge_cpu(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:

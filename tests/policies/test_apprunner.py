@@ -42,8 +42,33 @@ def test_instance_size_accepts_both_spellings_within_limits(
         ("4096", "8192", "instanceConfiguration.cpu is 4 vCPU; the runbook allows at most 2 vCPU"),
         ("2 vCPU", "6 GB", "instanceConfiguration.memory is 6 GB; the runbook allows at most 4 GB"),
         ("0.5 vCPU", "4 GB", "pairs 0.5 vCPU with 4 GB, which App Runner does not offer"),
-        ("3 vCPU", "4 GB", "3 vCPU, not an App Runner size"),
+        (
+            "3 vCPU",
+            "4 GB",
+            'instanceConfiguration.cpu is "3 vCPU", which App Runner does not accept',
+        ),
         ("two", "4 GB", 'instanceConfiguration.cpu is "two", which App Runner does not accept'),
+        # App Runner's API takes exactly "N vCPU" / "N GB" (or units): near spellings fail.
+        (
+            "2.0 vCPU",
+            "4 GB",
+            'instanceConfiguration.cpu is "2.0 vCPU", which App Runner does not accept',
+        ),
+        (
+            "2 vcpu",
+            "4 GB",
+            'instanceConfiguration.cpu is "2 vcpu", which App Runner does not accept',
+        ),
+        (
+            "2 vCPU",
+            "4gb",
+            'instanceConfiguration.memory is "4gb", which App Runner does not accept',
+        ),
+        (
+            "2 vCPU",
+            "4 gb",
+            'instanceConfiguration.memory is "4 gb", which App Runner does not accept',
+        ),
     ],
 )
 def test_instance_size_violations(pack: Pack, cpu: str, memory: str, expected: str) -> None:

@@ -356,3 +356,38 @@ def test_unknown_alarm_is_pending_not_missing(
     diagnostic = only(pack.analyze_stack(stack_with(name, props)), policy)
     assert diagnostic.level == "advisory"
     assert diagnostic.message == f"cannot be checked until deployment: {what} not known during preview"  # fmt: skip
+
+
+# --- smaller gaps -----------------------------------------------------------------------------
+@pytest.mark.parametrize("actions", [[""], ["  "]])
+def test_empty_alarm_action_notifies_nobody(pack: Pack, actions: list[str]) -> None:
+    found = pack.analyze_stack(stack_with("cpu", c.changed(c.cpu_alarm(), "alarmActions", actions)))
+    assert (
+        'alarm "spendsense-api-cpu" has no alarmActions, so it notifies nobody'
+        in only(found, "aws-cloudwatch-utilization-alarms").message
+    )
+
+
+def test_alarm_without_service_id_gets_no_data(pack: Pack) -> None:
+    alarm = c.changed(c.latency_alarm(), "dimensions", {"ServiceName": c.SERVICE_NAME})
+    found = pack.analyze_stack(stack_with("latency", alarm))
+    assert (
+        'alarm "spendsense-api-latency-p95" watches AWS/AppRunner RequestLatency without a ServiceID dimension'
+        in only(found, "aws-cloudwatch-latency-alarm").message
+    )
+
+
+def test_error_rate_with_100_only_inside_max_is_a_fraction(pack: Pack) -> None:
+    """errors / MAX([requests, 100]) is a fraction: threshold 1 there means 100 %."""
+    alarm = c.changed(c.error_rate_alarm(), "metricQueries.2.expression", "errors / MAX([requests, 100])")  # fmt: skip
+    found = pack.analyze_stack(stack_with("errors", alarm))
+    assert (
+        'alarm "spendsense-api-error-rate" fires only above 100 % 5xx error rate'
+        in only(found, "aws-cloudwatch-error-rate-alarm").message
+    )
+
+
+@pytest.mark.parametrize("expression", ["errors / MAX([requests, 1]) * 100", "100*errors/requests"])
+def test_error_rate_times_100_is_a_percentage(pack: Pack, expression: str) -> None:
+    alarm = c.changed(c.error_rate_alarm(), "metricQueries.2.expression", expression)
+    assert pack.analyze_stack(stack_with("errors", alarm)) == []
