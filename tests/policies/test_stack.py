@@ -78,3 +78,14 @@ def test_notification_channel_labels_are_user_labels(pack: Pack) -> None:
         "userLabels lack project, environment, managed-by"
         in only(found, "stack-required-tags").message
     )
+
+
+def test_malformed_value_in_a_stack_policy_is_a_violation_not_a_crash(pack: Pack) -> None:
+    """An input a stack policy cannot read (metricName an object) is reported by that policy
+    naming what it could not read; the other stack policies still answer (compliant: silent)."""
+    alarm = c.changed(c.availability_alarm(), "metricName", {"a": ["x"]})
+    found = pack.analyze_stack(c.stack(availability=alarm))
+    assert [(d.policy, d.level) for d in found] == [("aws-cloudwatch-availability-alarm", "mandatory")]  # fmt: skip
+    assert found[0].message.startswith(
+        "aws-cloudwatch-availability-alarm could not read the stack's resources (TypeError: "
+    )
