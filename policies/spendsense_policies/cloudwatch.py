@@ -512,6 +512,61 @@ def check_managed_retention(props: Props, config: Mapping[str, Any]) -> Iterator
     yield from _retention(number(props.get("retentionDays")), config, "retentionDays")
 
 
+APPRUNNER_LOG_KINDS = ("application", "service")
+
+
+def check_apprunner_log_groups(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """App Runner creates /aws/apprunner/<name>/<id>/{application,service} itself, with
+    "never expire": each needs a LogGroup of the stack or a retention resource (a dynamic
+    resource with logGroupNames + retentionDays) naming it. Whether the retention value is
+    acceptable is aws-cloudwatch-log-retention's job."""
+    covered: dict[str, set[str]] = {}  # service name -> kinds with a retention
+    pending: list[str] = []
+    names: list[tuple[PolicyResource, str]] = []
+    for service in of_type(resources, SERVICE):
+        name = get(service.props, "serviceName")
+        if isinstance(name, Unknown):
+            pending.append(f"the name of App Runner service {service.name} is")
+        elif isinstance(name, str):
+            names.append((service, name))
+    groups: list[tuple[PolicyResource, Any]] = []
+    for group in of_type(resources, LOG_GROUP):
+        if get(group.props, "retentionInDays") is not None:
+            groups.append((group, get(group.props, "name")))
+    for managed in of_type(resources, DYNAMIC):
+        if get(managed.props, "retentionDays") is None:
+            continue
+        listed = get(managed.props, "logGroupNames")
+        if isinstance(listed, Unknown):
+            groups.append((managed, listed))
+        elif isinstance(listed, Sequence) and not isinstance(listed, str):
+            groups.extend((managed, get(listed, i)) for i in range(len(listed)))
+    for service, name in names:
+        prefix = f"/aws/apprunner/{name}/"
+        kinds = covered.setdefault(name, set())
+        unknown = False
+        for holder, group_name in groups:
+            if isinstance(group_name, str) and group_name.startswith(prefix):
+                kinds.update(k for k in APPRUNNER_LOG_KINDS if group_name.endswith(f"/{k}"))
+            elif isinstance(group_name, Unknown) and refers_to(holder, service, None):
+                unknown = True
+        missing = [k for k in APPRUNNER_LOG_KINDS if k not in kinds]
+        if missing and unknown:
+            pending.append(f"the log groups whose retention is set for {name} are")
+        elif missing:
+            yield (
+                service.urn,
+                f"App Runner service {name} writes to {prefix}<service id>/"
+                f"{{{','.join(missing)}}}, which App Runner creates with no retention "
+                "(never expire, Checkov CKV_AWS_66), and nothing in the stack sets one; add a "
+                "retention resource (logGroupNames + retentionDays) or LogGroups for them",
+            )
+    if pending:
+        raise PendingUnknowns(pending)
+
+
 def _retention(
     days: float | None, config: Mapping[str, Any], field: str = "retentionInDays"
 ) -> Iterator[str]:
@@ -602,6 +657,12 @@ def policies() -> list[Policy]:
                     )
                 }
             ),
+        ),
+        stack_policy(
+            "aws-apprunner-log-retention",
+            "Every App Runner service's application and service log groups (created by App "
+            "Runner, never expiring) must get a retention from the stack (Checkov CKV_AWS_66).",
+            check_apprunner_log_groups,
         ),
         resource_policy(
             "aws-cloudwatch-log-retention",

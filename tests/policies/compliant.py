@@ -24,6 +24,7 @@ LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+DYNAMIC = "pulumi-python:dynamic:Resource"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 SECRET = "aws:secretsmanager/secret:Secret"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
@@ -322,6 +323,12 @@ def stack(**replace: dict[str, Any] | None) -> list[PackResource]:
         "availability": (ALARM, availability_alarm(), False, ["health-check"]),
         "dashboard": (DASHBOARD, dashboard(), False, ["service"]),
         "logs": (LOG_GROUP, log_group(), False, []),
+        "service-logs": (
+            LOG_GROUP,
+            {**log_group(), "name": f"/aws/apprunner/{SERVICE_NAME}/abc123/service"},
+            False,
+            [],
+        ),
         "secret": (SECRET, secret(), True, []),
         "rotation": (ROTATION, rotation(), False, ["secret"]),
         "bucket": (BUCKET, bucket(), True, []),

@@ -391,3 +391,42 @@ def test_error_rate_with_100_only_inside_max_is_a_fraction(pack: Pack) -> None:
 def test_error_rate_times_100_is_a_percentage(pack: Pack, expression: str) -> None:
     alarm = c.changed(c.error_rate_alarm(), "metricQueries.2.expression", expression)
     assert pack.analyze_stack(stack_with("errors", alarm)) == []
+
+
+# --- App Runner's own log groups --------------------------------------------------------------
+APPRUNNER_LOGS = "aws-apprunner-log-retention"
+
+
+def test_apprunner_service_log_group_without_retention(pack: Pack) -> None:
+    diagnostic = only(pack.analyze_stack(stack_with("service-logs", None)), APPRUNNER_LOGS)
+    assert diagnostic.message.startswith(
+        "App Runner service spendsense-api writes to /aws/apprunner/spendsense-api/<service id>/{service}, "
+        "which App Runner creates with no retention"
+    )
+    assert diagnostic.urn.endswith("::service")
+
+
+def _retention_resource(names: object) -> Any:
+    return resource(c.DYNAMIC, "api-log-retention", {"logGroupNames": names, "retentionDays": 90})
+
+
+def test_retention_resource_covers_apprunner_log_groups(pack: Pack) -> None:
+    """The program's shape: a dynamic resource sets the retention of both groups."""
+    names = [
+        f"/aws/apprunner/{c.SERVICE_NAME}/abc123/{kind}" for kind in ("application", "service")
+    ]
+    resources = [*c.stack(logs=None, **{"service-logs": None}), _retention_resource(names)]
+    assert [d for d in pack.analyze_stack(resources) if d.policy == APPRUNNER_LOGS] == []
+
+
+def test_unknown_log_group_names_are_pending(pack: Pack) -> None:
+    """In a real preview the names hold the unknown service id: pending, never a miss."""
+    service_urn = next(r.urn for r in c.stack() if r.name == "service")
+    retention = resource(c.DYNAMIC, "api-log-retention", {"logGroupNames": c.UNKNOWN, "retentionDays": 90}, dependencies=[service_urn])  # fmt: skip
+    resources = [*c.stack(logs=None, **{"service-logs": None}), retention]
+    diagnostic = only(pack.analyze_stack(resources), APPRUNNER_LOGS)
+    assert diagnostic.level == "advisory"
+    assert diagnostic.message == (
+        "cannot be checked until deployment: the log groups whose retention is set for "
+        "spendsense-api are not known during preview"
+    )
