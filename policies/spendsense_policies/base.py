@@ -135,6 +135,26 @@ def _merged(schema: PolicyConfigSchema | None, sent: Mapping[str, Any]) -> dict[
     return merged
 
 
+def _report_all(
+    found: Callable[[], Iterable[tuple[str | None, str]]],
+    report: ReportViolation,
+    name: str,
+    what: str,
+) -> None:
+    """Report each (urn, message) as the check yields it. An unknown value stops the policy
+    with "cannot be checked until deployment"; any other error is reported as unreadable
+    input of this policy, so one malformed resource never stops the pack."""
+    try:
+        for urn, message in found():
+            report(message, urn or None)
+    except UnknownValueError as exc:
+        raise _until_deployment(exc) from None
+    except _NotApplicable:
+        raise
+    except Exception as exc:
+        report(unreadable(name, what, exc), None)
+
+
 def resource_policy(
     name: str,
     description: str,
@@ -152,15 +172,12 @@ def resource_policy(
         if check is None:
             return
         merged = _merged(config, args.get_config())
-        try:
-            for message in check(args.props, merged):
-                report(message, None)
-        except UnknownValueError as exc:
-            raise _until_deployment(exc) from None
-        except _NotApplicable:
-            raise
-        except Exception as exc:  # one malformed input must not stop the pack
-            report(unreadable(name, f"this {args.resource_type}'s properties", exc), None)
+        _report_all(
+            lambda: ((None, m) for m in check(args.props, merged)),
+            report,
+            name,
+            f"this {args.resource_type}'s properties",
+        )
 
     policy = ResourceValidationPolicy(
         name=name,
@@ -190,15 +207,12 @@ def resource_policy_with_args(
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         merged = _merged(config, args.get_config())
-        try:
-            for message in check(args, merged):
-                report(message, None)
-        except UnknownValueError as exc:
-            raise _until_deployment(exc) from None
-        except _NotApplicable:
-            raise
-        except Exception as exc:  # one malformed input must not stop the pack
-            report(unreadable(name, f"this {args.resource_type}", exc), None)
+        _report_all(
+            lambda: ((None, m) for m in check(args, merged)),
+            report,
+            name,
+            f"this {args.resource_type}",
+        )
 
     policy = ResourceValidationPolicy(
         name=name,
@@ -225,15 +239,7 @@ def stack_policy(
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         merged = _merged(config, args.get_config())
-        try:
-            for urn, message in check(args.resources, merged):
-                report(message, urn or None)
-        except UnknownValueError as exc:
-            raise _until_deployment(exc) from None
-        except _NotApplicable:
-            raise
-        except Exception as exc:  # one malformed input must not stop the other policies
-            report(unreadable(name, "the stack's resources", exc), None)
+        _report_all(lambda: check(args.resources, merged), report, name, "the stack's resources")
 
     return StackValidationPolicy(
         name=name,
