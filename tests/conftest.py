@@ -84,3 +84,22 @@ def firestore_emulator():
         yield emulator
     finally:
         emulator.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The GCS emulator (gcp-storage-emulator from PyPI), once per session, shared by the CLI tests.
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def gcs_server():
+    """The emulator's URL (for STORAGE_EMULATOR_HOST); tests create their own buckets."""
+    try:
+        from gcp_storage_emulator.server import create_server
+    except ImportError:
+        skip_or_fail("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

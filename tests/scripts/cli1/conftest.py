@@ -375,30 +375,13 @@ def raw_server():
         server.close()
 
 
-# --- the GCS emulator (gcp-storage-emulator from PyPI) ----------------------------------------
-@pytest.fixture(scope="session")
-def _gcs_server() -> Iterator[str]:
-    try:
-        from gcp_storage_emulator.server import create_server
-    except ImportError:
-        from tests.conftest import skip_or_fail
-
-        skip_or_fail("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
-    port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
+# --- a bucket in the GCS emulator (tests/conftest.py starts it) ------------------------------
 @pytest.fixture
-def gcs_bucket(_gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def gcs_bucket(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A fresh bucket in the GCS emulator (STORAGE_EMULATOR_HOST points at it)."""
     import uuid
 
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", _gcs_server)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server)
     from spendsense.clients import storage_client
 
     return storage_client("spendsense-staging").create_bucket(f"backups-{uuid.uuid4().hex[:10]}")

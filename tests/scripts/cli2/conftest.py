@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.stub import ANY
 
-from tests.conftest import free_port, skip_or_fail
+from tests.conftest import free_port
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:spendsense-api-alerts"
 STAGING_TOPIC = "arn:aws:sns:us-east-1:123456789012:spendsense-api-staging-alerts"
@@ -158,22 +158,7 @@ def http_server() -> Iterator[ScriptedServer]:
         thread.join(timeout=5)
 
 
-# --- the GCS emulator -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def gcs_server() -> Iterator[str]:
-    try:
-        from gcp_storage_emulator.server import create_server
-    except ImportError:
-        skip_or_fail("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
-    port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+# --- a bucket in the GCS emulator (tests/conftest.py starts it) ------------------------------
 
 
 @dataclass
