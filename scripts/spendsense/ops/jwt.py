@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import OperationFailed, SpendsenseError
+from spendsense.errors import OperationFailed, SpendsenseError, failure_reason
 from spendsense.ops import apprunner
 from spendsense.ops.health import HealthResult, check_health, health_url
 
@@ -115,7 +115,7 @@ def rotate_now(
         try:
             secret = describe_secret(client, arn)
         except (SpendsenseError, KeyboardInterrupt) as exc:
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            reason = failure_reason(exc)
             raise OperationFailed(
                 f"{reason} -- the rotation of secret {arn} was requested (version {new}) but "
                 f"not seen to finish; nothing was deployed; {check}"
@@ -252,7 +252,7 @@ def rotate_jwt(
             sleep=sleep,
         )
     except (SpendsenseError, KeyboardInterrupt) as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        reason = failure_reason(exc)
         raise OperationFailed(
             f"{reason} -- {state}, but the deployment did not finish, so instances may still "
             "sign with the old key; check `spendsense status` (a deployment may still be "
@@ -267,7 +267,7 @@ def rotate_jwt(
             progress=progress,
         )
     except (SpendsenseError, KeyboardInterrupt) as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        reason = failure_reason(exc)
         raise OperationFailed(
             f"{reason} -- {state} and deployed (operation {operation}), but the health check "
             "did not finish: run `spendsense health`"
