@@ -59,6 +59,54 @@ def step_using(job_body: dict[str, Any], action: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# zizmor (security audit of the workflows, offline)
+# --------------------------------------------------------------------------------------------
+def zizmor(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    found = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    if not found:
+        skip_or_fail("zizmor is not installed (pip install zizmor)")
+    assert found
+    return subprocess.run(
+        [found, "--offline", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_zizmor_finds_nothing_in_the_workflows() -> None:
+    """zizmor's default audits (injection, excessive permissions, unpinned actions, dangerous
+    triggers, credential persistence, ...) report no finding; an ignore needs a reason beside it."""
+    result = zizmor(".github/workflows")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in WORKFLOWS.glob("*.y*ml"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if "zizmor: ignore" in line:
+                reason = " ".join(lines[max(0, number - 2) : number])
+                assert "#" in reason, f"{path.name}:{number + 1}: an ignore without a reason above"
+
+
+def test_zizmor_flags_an_injectable_workflow(tmp_path: Path) -> None:
+    """The audit is really run: a step that expands an attacker-controlled title into a shell
+    script and an unpinned action are findings."""
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "bad.yml").write_text(
+        "on: pull_request_target\npermissions: write-all\njobs:\n  a:\n"
+        "    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v4\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n',
+        encoding="utf-8",
+    )
+    result = zizmor(".github/workflows", cwd=tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert "template-injection" in result.stdout, result.stdout
+    assert "dangerous-triggers" in result.stdout, result.stdout
+
+
+# --------------------------------------------------------------------------------------------
 # actionlint
 # --------------------------------------------------------------------------------------------
 def actionlint() -> str:
