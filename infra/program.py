@@ -1,4 +1,4 @@
-"""Wire the components together and export the stack outputs (DESIGN.md, contract 3).
+"""Wire the components together and export the stack outputs (docs/design.md#contract-outputs).
 
 `main()` is what `infra/__main__.py` runs under the engine, and what `spendsense plan` and the
 tests run under the mock runtime. Nothing here looks at the stack's name: every difference

@@ -1,4 +1,4 @@
-"""Typed, frozen settings parsed once from a stack's configuration (DESIGN.md, contract 2).
+"""Typed, frozen settings parsed once from a stack's configuration (docs/design.md#contract-config).
 
 `parse_settings` is a pure function from the raw configuration (``{"spendsense:api": {...},
 "aws:region": "us-east-1", ...}``) to a `Settings` object. Every rule that can be checked
@@ -454,7 +454,7 @@ class Settings(BaseModel):
 
     @property
     def tags(self) -> dict[str, str]:
-        """AWS tags set on every taggable resource (DESIGN.md: set explicitly, not via defaults)."""
+        """AWS tags on every taggable resource, set explicitly (docs/design.md#tags)."""
         return {"Project": "spendsense", "Environment": self.environment, "ManagedBy": "pulumi"}
 
     @property

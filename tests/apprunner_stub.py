@@ -1,7 +1,7 @@
 """botocore's Stubber for App Runner (moto has none), plus the checks the Stubber skips.
 
 The Stubber validates requests against the API model's required fields, types and lengths
-only (FACTS.md). `ModelCheckedStubber` also checks the values of every request the code under
+only (docs/design.md#fact-emulators); `ModelCheckedStubber` checks every request the code under
 test really makes (whatever the test queued for it: a response with or without expected
 params, or a client error) against the model's patterns, ranges and enums, and every expected
 request given to `add_response`. A request App Runner would reject fails the test: the call

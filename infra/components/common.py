@@ -23,7 +23,7 @@ def aws_tags(settings: Settings, **extra: str) -> dict[str, str]:
     """`Project`, `Environment`, `ManagedBy` (+ extras) for one AWS resource.
 
     Set on each resource explicitly: a provider's default tags are invisible to the mock
-    runtime and to the policy pack (DESIGN.md).
+    runtime and to the policy pack (docs/design.md#tags).
     """
     return {**settings.tags, **extra}
 

@@ -1,4 +1,4 @@
-"""SpendSense's CrossGuard policies: the runbook's limits on every stack (DESIGN.md contract 4).
+"""CrossGuard policies: the runbook's limits on every stack (docs/design.md#contract-policies).
 
 One module per service; `all_policies()` is what `policies/__main__.py` puts in the pack.
 Names are ``<cloud>-<service>-<rule>``; limits are policy config with `limits.json` as the

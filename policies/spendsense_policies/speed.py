@@ -6,7 +6,7 @@ Three changes to how pulumi-policy 1.21 serves `Analyze`, neither to what it ans
 
 pulumi-policy 1.21 turns the request's properties into Python values (MessageToDict, then
 deserialize_properties, then the unknown-checking proxy) again for every policy: with 24
-policies that is ~90 % of the pack's time (FACTS.md: ~800 resources/s with 25 policies).
+policies that is ~90 % of the pack's time, ~800 resources/s (docs/design.md#fact-analyzer).
 `install()` makes those three steps answer the same input object with the same result, so
 each request is converted once and every policy reads the same read-only view.
 

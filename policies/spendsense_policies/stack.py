@@ -1,6 +1,6 @@
 """Rules about every resource: protection of stateful resources, required tags and labels.
 
-DESIGN.md: tags are set on each resource explicitly (a provider's default tags are invisible
+docs/design.md#tags: tags go on each resource explicitly (a provider's default tags are invisible
 to the policies). AWS tags ``Project``, ``Environment``, ``ManagedBy``; GCP labels
 ``project``, ``environment``, ``managed-by``.
 """

@@ -1,4 +1,4 @@
-"""Stack outputs (DESIGN.md, contract 3): the only source of names, ARNs and URLs for the CLI.
+"""Stack outputs (docs/design.md#contract-outputs): the CLI's only source of names, ARNs, URLs.
 
 Precedence: ``--outputs FILE``, then ``$SPENDSENSE_OUTPUTS``, then
 ``pulumi stack output --json --stack S`` when the Pulumi CLI is on PATH.

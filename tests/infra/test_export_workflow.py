@@ -166,7 +166,7 @@ def test_the_folder_is_the_utc_start_time_zero_padded_with_whole_seconds(
 
 
 def test_the_folder_name_is_the_layout_manual_exports_use() -> None:
-    """daily/ + YYYYMMDD_HHMMSS, the same stamp as manual-YYYYMMDD_HHMMSS (DESIGN.md)."""
+    """daily/YYYYMMDD_HHMMSS, as manual-YYYYMMDD_HHMMSS (docs/design.md#backup-layout)."""
     now = datetime(2026, 11, 27, 14, 5, 9, tzinfo=UTC)
     folder = run_init(workflow_source(), ENV, now)["folder"]
     assert folder.startswith(DAILY_PREFIX)

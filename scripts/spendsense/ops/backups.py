@@ -1,6 +1,6 @@
 """Firestore exports in the backup bucket: find them, judge them, and read what they hold.
 
-Layout (DESIGN.md): the scheduled export writes each run to ``daily/YYYYMMDD_HHMMSS/`` and
+Layout (docs/design.md#backup-layout): each daily run goes to ``daily/YYYYMMDD_HHMMSS/`` and
 manual exports go to ``manual-YYYYMMDD_HHMMSS/`` at the bucket's root. An export's time is
 read from that folder name (UTC), never from object timestamps (they are upload times, and
 an emulator cannot set them). An export is *complete* when its

@@ -1,4 +1,4 @@
-"""`spendsense plan`: the offline preview (DESIGN.md contract 1).
+"""`spendsense plan`: the offline preview (docs/design.md#contract-plan).
 
 - `analyzer`: start the policy pack the way the Pulumi engine does and talk to its Analyzer
   gRPC interface;

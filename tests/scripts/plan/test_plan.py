@@ -1,4 +1,4 @@
-"""`spendsense plan` (DESIGN.md contract 1): the real stacks pass; each broken setting fails
+"""`spendsense plan` (docs/design.md#contract-plan): the real stacks pass; each broken setting fails
 with the right policy (exit 1) or the settings error naming the key (exit 2)."""
 
 from __future__ import annotations
