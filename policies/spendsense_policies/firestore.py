@@ -127,28 +127,67 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(get(value, i))
 
 
+# Starting a workflow is `POST .../workflows/<name>/executions` (Workflow Executions API,
+# https://cloud.google.com/workflows/docs/reference/executions/rest/v1/projects.locations.workflows.executions/create);
+# the export is `POST ...:exportDocuments`. Cloud Scheduler's httpMethod defaults to POST.
+_EXECUTIONS = re.compile(
+    r"^https://workflowexecutions\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+"
+    r"/workflows/([^/?#]+)/executions$"
+)
+
+
+def _method(target: Any) -> Any:
+    method = get(target, "httpMethod", default="POST")
+    return method.strip().upper() if isinstance(method, str) else method
+
+
+def _may_export(job: PolicyResource) -> bool:
+    """A job whose target is unknown may be the export, unless its known method rules it
+    out (both ways to export are POSTs)."""
+    target = get(job.props, "httpTarget", default={})
+    method = _method(target)
+    if isinstance(target, Unknown) or isinstance(method, Unknown):
+        return True
+    return isinstance(get(target, "uri"), Unknown) and method == "POST"
+
+
 def _job_target(
     job: PolicyResource, workflows: list[PolicyResource]
-) -> tuple[str, list[Any]] | None:
-    """(what the job runs, texts that show where it writes), or None if it is no export job."""
+) -> tuple[str, list[Any]] | str | None:
+    """(what the job runs, texts that show where it writes); a message when the job is tied
+    to the export workflow (by dependency or URL) but does not start it; None otherwise."""
     target = get(job.props, "httpTarget", default={})
     uri = get(target, "uri")
+    method = _method(target)
     raw_body = get(target, "body")
     body = raw_body if isinstance(raw_body, Unknown) else _decode(raw_body)
-    if isinstance(uri, str) and ":exportDocuments" in uri:
+    if isinstance(uri, str) and ":exportDocuments" in uri and method == "POST":
         return "the Firestore export API", [body]
+    started = _EXECUTIONS.match(uri.strip()) if isinstance(uri, str) else None
     for workflow in workflows:
         name = get(workflow.props, "name")
-        if refers_to(job, workflow, None) or (
+        named = isinstance(name, str) and started is not None and started.group(1) == name
+        tied = refers_to(job, workflow, None) or (
             isinstance(uri, str) and isinstance(name, str) and f"/workflows/{name}/" in uri
-        ):
-            source = get(workflow.props, "sourceContents")
-            env = list(_texts(get(workflow.props, "userEnvVars", default={})))
-            return f"workflow {name if isinstance(name, str) else workflow.name}", [
-                source,
-                body,
-                *env,
-            ]
+        )
+        if not (named or tied):
+            continue
+        label = name if isinstance(name, str) else workflow.name
+        wrong = []
+        if isinstance(method, str) and method != "POST":
+            wrong.append(f"httpMethod is {method}, not POST")
+        if isinstance(uri, str) and not named:
+            wrong.append(f'uri "{uri}" is not POST .../workflows/{label}/executions')
+        if wrong:
+            return (
+                f"job {job.name} depends on workflow {label} but does not start it "
+                f"({'; '.join(wrong)}), so the daily export never runs: POST to "
+                f"https://workflowexecutions.googleapis.com/v1/projects/<project>/locations/"
+                f"<region>/workflows/{label}/executions"
+            )
+        source = get(workflow.props, "sourceContents")
+        env = list(_texts(get(workflow.props, "userEnvVars", default={})))
+        return f"workflow {label}", [source, body, *env]
     return None
 
 
@@ -208,14 +247,15 @@ def check_export_schedule(
     workflows = list(of_type(resources, WORKFLOW))
     schedule, zone, prefix = str(config["schedule"]), str(config["timeZone"]), str(config["prefix"])
     destination = f"gs://{config['bucketName']}/{prefix}"
-    jobs = [(job, t) for job in of_type(resources, JOB) if (t := _job_target(job, workflows))]
-    undecided = [
-        job.name
-        for job in of_type(resources, JOB)
-        if isinstance(get(job.props, "httpTarget", "uri"), Unknown)
-    ]
+    targets = [(job, _job_target(job, workflows)) for job in of_type(resources, JOB)]
+    jobs = [(job, t) for job, t in targets if isinstance(t, tuple)]
+    misfires = [(job, t) for job, t in targets if isinstance(t, str)]
+    undecided = [job.name for job, t in targets if t is None and _may_export(job)]
     if not jobs and undecided:  # an unknown target may be the export: not a miss
         raise PendingUnknowns(f"what job {name} runs is" for name in undecided)
+    if not jobs and misfires:
+        yield from ((job.urn, message) for job, message in misfires)
+        return
     if not jobs:
         yield (
             databases[0].urn,
