@@ -245,6 +245,8 @@ _SECRET_ARN = re.compile(
 
 
 def _variable_problem(where: str, key: str, value: Any, config: Mapping[str, Any]) -> str | None:
+    if key in config["notSecret"]:
+        return None
     named = bool(re.search(str(config["secretNamePattern"]), key))
     if isinstance(value, Unknown):
         return Pending(f"{where}.{key} is") if not named else _named_secret(where, key)
@@ -365,6 +367,11 @@ def policies() -> list[Policy]:
                     "secretNamePattern": (
                         SECRET_NAME_RE,
                         "Regex: variable names that look like secrets.",
+                    ),
+                    "notSecret": (
+                        [],
+                        "Variable names never judged as secrets (e.g. one holding a commit "
+                        "SHA, which looks like a hex token).",
                     ),
                     **SECRET_VALUE_CONFIG,
                 }

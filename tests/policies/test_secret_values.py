@@ -192,3 +192,12 @@ def test_vercel_plural_resource_values(pack: Pack) -> None:
     }
     found = messages(pack.analyze("vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables", props), VERCEL)  # fmt: skip
     assert len(found) == 1 and "BUILD_OPTS holds an AWS access key id" in found[0]
+
+
+def test_apprunner_not_secret_names_are_config(pack: Pack) -> None:
+    """A commit SHA looks like a hex token; the stack's config can name such a variable."""
+    sha = _random("0123456789abcdef", 40, 12)
+    props = _service_with({"RELEASE_SHA": sha})
+    assert "RELEASE_SHA holds a high-entropy string" in " ".join(messages(pack.analyze(c.SERVICE, props), APPRUNNER))  # fmt: skip
+    with pack.configured({APPRUNNER: {"notSecret": ["RELEASE_SHA"]}}):
+        assert messages(pack.analyze(c.SERVICE, props), APPRUNNER) == []

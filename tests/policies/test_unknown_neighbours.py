@@ -137,3 +137,9 @@ def test_vercel_api_url_with_unknown_neighbour_in_plural_resource(pack: Pack) ->
     props = {"projectId": "prj", "variables": [c.UNKNOWN, {"key": "NEXT_PUBLIC_API_URL", "value": "http://x.example", "targets": ["production"]}]}  # fmt: skip
     found = _levels(pack.analyze("vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables", props), "vercel-env-api-url-https")  # fmt: skip
     assert sorted(level for level, _ in found) == ["advisory", "mandatory"], found
+
+
+@pytest.mark.parametrize("key", ["STRIPE_SECRET_KEY", "NEXT_PUBLIC_API_TOKEN", "DB_PASSWORD"])
+def test_vercel_secret_name_with_unknown_value_is_judged(pack: Pack, key: str) -> None:
+    found = _levels(pack.analyze(c.VARIABLE, c.variable(key=key, value=c.UNKNOWN)), "vercel-env-secrets-sensitive")  # fmt: skip
+    assert [level for level, _ in found] == ["mandatory"] and f"{key} looks like a secret" in found[0][1]  # fmt: skip
