@@ -95,7 +95,8 @@ def unwrap(tokens: list[Token]) -> list[Token]:
 
 def functions(tokens: Sequence[Token]) -> dict[str, list[list[Token]]]:
     """Each `function name(...) { ... return expr; }`: the returned expression's tokens (every
-    definition of a name; a body without `return` gives an empty expression)."""
+    definition of a name; a body without `return`, or a function with a parameter named
+    `request`, gives an empty expression, which requires nothing)."""
     found: dict[str, list[list[Token]]] = {}
     i = 0
     while i < len(tokens) - 1:
@@ -109,7 +110,13 @@ def functions(tokens: Sequence[Token]) -> dict[str, list[list[Token]]]:
                 if depth == 0:
                     break
                 j += 1
-            found.setdefault(name, []).append(_returned(tokens[body_start:j]))
+            params = words(tokens[i + 2 : body_start - 1])
+            # A parameter (or a `let`) named `request` hides the real one: `f({'auth': 1})` proves
+            # nothing.
+            texts = words(tokens[body_start:j])
+            rebinds = any(texts[k : k + 2] == ["let", "request"] for k in range(len(texts)))
+            body = [] if "request" in params or rebinds else _returned(tokens[body_start:j])
+            found.setdefault(name, []).append(body)
             i = j
         i += 1
     return found
@@ -204,21 +211,39 @@ class AuthReader:
         )
 
     def identifies(self, condition: Sequence[Token], seen: frozenset[str] = frozenset()) -> bool:
-        """Does the condition look at who the user is (a field of request.auth: uid, token),
-        directly or through a function, rather than only that someone signed in?"""
-        texts = words(condition)
-        if any(texts[i : i + 4] == [*_AUTH, "."] for i in range(len(texts) - 3)):
-            return True
-        called = {
-            texts[i]
-            for i in range(len(texts) - 1)
-            if texts[i + 1] == "(" and (i == 0 or texts[i - 1] != ".")
-        }
-        return any(
-            self.identifies(body, seen | {name})
-            for name in called - seen
-            for body in self._functions.get(name, [])
-        )
+        """Does the condition look at *who* the user is (their uid or a claim compared with a
+        value), directly or through a function, rather than only that someone signed in?
+        `request.auth.uid != null` or `request.auth.uid == request.auth.uid` does not."""
+        tokens = unwrap(list(condition))
+        alternatives = split_top(tokens, "||")
+        if len(alternatives) > 1:
+            return all(self.identifies(a, seen) for a in alternatives)
+        terms = split_top(tokens, "&&")
+        if len(terms) > 1:
+            return any(self.identifies(t, seen) for t in terms)
+        texts = words(tokens)
+        if len(texts) >= 3 and texts[1] == "(" and texts[0][:1].isalpha() and texts[-1] == ")":
+            bodies = self._functions.get(texts[0], [])
+            name = texts[0]
+            return (
+                name not in seen
+                and bool(bodies)
+                and all(self.identifies(body, seen | {name}) for body in bodies)
+            )
+        return self._compares_identity(texts)
+
+    @staticmethod
+    def _compares_identity(texts: list[str]) -> bool:
+        if not any(texts[i : i + 4] == [*_AUTH, "."] for i in range(len(texts) - 3)):
+            return False
+        if "null" in texts or "?" in texts or "!=" in texts:
+            return False
+        for operator in ("==", "in"):
+            if operator in texts:
+                at = texts.index(operator)
+                left, right = texts[:at], texts[at + 1 :]
+                return bool(left) and bool(right) and left != right
+        return False
 
 
 @dataclass

@@ -135,3 +135,38 @@ def test_ruleset_of_multibyte_characters_counts_bytes(pack: Pack) -> None:
 def test_ruleset_just_under_the_limit_passes(pack: Pack) -> None:
     content = c.GOOD_RULES + "// " + "x" * (255_000 - len(c.GOOD_RULES)) + "\n"
     assert messages(pack.analyze(c.RULESET, c.ruleset(content)), OPEN) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "request.auth.uid != null",
+        "request.auth.uid == request.auth.uid",
+        "isSignedIn() && request.auth.token != null",
+        "request.auth != null && resource.data.public == true",
+    ],
+)
+def test_signed_in_in_disguise_under_a_recursive_wildcard(pack: Pack, condition: str) -> None:
+    content = _users("isUser(userId)").replace("allow read, write: if false;", f"allow write: if {condition};")  # fmt: skip
+    assert "lets anyone who can sign up" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message  # fmt: skip
+
+
+def test_a_parameter_named_request_proves_nothing(pack: Pack) -> None:
+    """`function ok(request) { return request.auth != null; }` called with a literal map is
+    true for a signed-out client."""
+    content = _users("ok({'auth': 1})").replace(
+        "    match /users/{userId} {",
+        "    function ok(request) { return request.auth != null; }\n    match /users/{userId} {",
+        1,
+    )
+    assert "anyone on the internet" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message  # fmt: skip
+
+
+def test_a_let_named_request_proves_nothing(pack: Pack) -> None:
+    content = _users("ok()").replace(
+        "    match /users/{userId} {",
+        "    function ok() { let request = {'auth': 1}; return request.auth != null; }\n"
+        "    match /users/{userId} {",
+        1,
+    )
+    assert "anyone on the internet" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message  # fmt: skip
