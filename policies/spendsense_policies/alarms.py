@@ -85,6 +85,9 @@ def read_alarm(resource: PolicyResource) -> Alarm:
             expression = get(query, "expression")
             if expression is not None:
                 expressions.append(expression)
+                # A Metrics Insights query carries its own period (its statistic's window).
+                if get(query, "period") is not None:
+                    metrics.append(Metric(None, None, {}, None, get(query, "period")))
     undecided = [
         v.path
         for v in (queries, *(x for m in metrics for x in (m.namespace, m.name)))

@@ -134,3 +134,10 @@ def test_metric_math_metric_in_the_wrong_unit(pack: Pack) -> None:
 def test_the_published_unit_passes(pack: Pack, name: str, unit: str) -> None:
     policy, build = ALARMS[name]
     assert messages(pack.analyze_stack(c.stack(**{name: {**build(), "unit": unit}})), policy) == []
+
+
+def test_query_period_of_a_metrics_insights_expression_counts(pack: Pack) -> None:
+    alarm = c.error_rate_alarm()
+    alarm["metricQueries"] = [*alarm["metricQueries"][:2], {**alarm["metricQueries"][2], "period": 86_400}]  # fmt: skip
+    message = only(pack.analyze_stack(c.stack(errors=alarm)), "aws-cloudwatch-error-rate-alarm").message  # fmt: skip
+    assert "fires only after 2880 minutes" in message
