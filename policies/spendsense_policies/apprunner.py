@@ -14,7 +14,7 @@ from pulumi_policy import Policy, PolicyResource
 
 from spendsense_policies.base import (
     SECRET_NAME_RE,
-    URL_WITH_PASSWORD_RE,
+    Pending,
     Props,
     Unknown,
     fmt,
@@ -26,6 +26,7 @@ from spendsense_policies.base import (
     stack_policy,
 )
 from spendsense_policies.config import limit, schema
+from spendsense_policies.secret_values import SECRET_VALUE_CONFIG, is_setting, secret_kind
 
 SERVICE = "aws:apprunner/service:Service"
 AUTOSCALING = "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion"
@@ -66,33 +67,41 @@ def _pairs(config: Mapping[str, Any]) -> dict[float, list[float]]:
 
 
 def check_instance_size(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-    instance = props.get("instanceConfiguration") or {}
-    cpu_raw = instance.get("cpu") or DEFAULT_CPU
-    memory_raw = instance.get("memory") or DEFAULT_MEMORY
-    cpu, memory = vcpus(cpu_raw), gigabytes(memory_raw)
+    """CPU and memory are judged each on its own (a known 4 vCPU breaks the limit whatever
+    the memory is); the pair only when both are known."""
+    instance = get(props, "instanceConfiguration", default={})
+    cpu_raw = get(instance, "cpu") or DEFAULT_CPU
+    memory_raw = get(instance, "memory") or DEFAULT_MEMORY
+    for raw, field in ((cpu_raw, "cpu"), (memory_raw, "memory")):
+        if isinstance(raw, Unknown):
+            yield Pending(f"instanceConfiguration.{field} is")
+    cpu = None if isinstance(cpu_raw, Unknown) else vcpus(cpu_raw)
+    memory = None if isinstance(memory_raw, Unknown) else gigabytes(memory_raw)
     max_cpu, max_memory = vcpus(config["maxCpu"]), gigabytes(config["maxMemory"])
-    if cpu is None:
+    if cpu is None and not isinstance(cpu_raw, Unknown):
         yield (
             f'instanceConfiguration.cpu is "{cpu_raw}", which App Runner does not accept; '
             f'use "{config["maxCpu"]}" or less, written as "N vCPU" or in CPU units ("1024")'
         )
         return
-    if memory is None:
+    if memory is None and not isinstance(memory_raw, Unknown):
         yield (
             f'instanceConfiguration.memory is "{memory_raw}", which App Runner does not accept; '
             f'use "{config["maxMemory"]}" or less, written as "N GB" or in MB ("2048")'
         )
         return
-    if max_cpu is not None and cpu > max_cpu:
+    if cpu is not None and max_cpu is not None and cpu > max_cpu:
         yield (
             f"instanceConfiguration.cpu is {fmt(cpu)} vCPU; the runbook allows at most "
             f"{config['maxCpu']}: lower spendsense:api.cpu to {config['maxCpu']} or less"
         )
-    if max_memory is not None and memory > max_memory:
+    if memory is not None and max_memory is not None and memory > max_memory:
         yield (
             f"instanceConfiguration.memory is {fmt(memory)} GB; the runbook allows at most "
             f"{config['maxMemory']}: lower spendsense:api.memory to {config['maxMemory']} or less"
         )
+    if cpu is None or memory is None:
+        return
     allowed = _pairs(config).get(cpu)
     if allowed is None:
         yield (
@@ -150,22 +159,38 @@ DEFAULT_MIN_SIZE, DEFAULT_MAX_SIZE, DEFAULT_CONCURRENCY = 1, 25, 100
 def check_autoscaling_bounds(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
     lo, hi = number(config["minInstances"]), number(config["maxInstances"])
     concurrency_cap = number(config["maxConcurrency"])
-    min_size = number(props.get("minSize", DEFAULT_MIN_SIZE))
-    max_size = number(props.get("maxSize", DEFAULT_MAX_SIZE))
-    concurrency = number(props.get("maxConcurrency", DEFAULT_CONCURRENCY))
-    if min_size is None or (lo is not None and min_size < lo):
+    raw = {
+        field: get(props, field, default=default)
+        for field, default in (
+            ("minSize", DEFAULT_MIN_SIZE),
+            ("maxSize", DEFAULT_MAX_SIZE),
+            ("maxConcurrency", DEFAULT_CONCURRENCY),
+        )
+    }
+    # Each bound is judged on its own: an unknown minSize does not hide maxSize 1000.
+    unknown = {field for field, value in raw.items() if isinstance(value, Unknown)}
+    yield from (Pending(f"{field} is") for field in sorted(unknown))
+    min_size, max_size = number(raw["minSize"]), number(raw["maxSize"])
+    concurrency = number(raw["maxConcurrency"])
+    if "minSize" in unknown:
+        pass
+    elif min_size is None or (lo is not None and min_size < lo):
         yield (
             f"minSize is {fmt(min_size)}; at least {fmt(lo)} instance(s) must stay warm: "
             f"set spendsense:api.minInstances to {fmt(lo)} or more"
         )
-    if max_size is None or (hi is not None and max_size > hi):
+    if "maxSize" in unknown:
+        pass
+    elif max_size is None or (hi is not None and max_size > hi):
         yield (
             f"maxSize is {fmt(max_size)}; the limit is {fmt(hi)} instances: "
             f"set spendsense:api.maxInstances to {fmt(hi)} or less"
         )
     if min_size is not None and max_size is not None and min_size > max_size:
         yield f"minSize ({fmt(min_size)}) is above maxSize ({fmt(max_size)}); make minSize <= maxSize"
-    if concurrency is None or (concurrency_cap is not None and concurrency > concurrency_cap):
+    if "maxConcurrency" in unknown:
+        pass
+    elif concurrency is None or (concurrency_cap is not None and concurrency > concurrency_cap):
         yield (
             f"maxConcurrency is {fmt(concurrency)}; the limit is {fmt(concurrency_cap)} requests per "
             f"instance: set spendsense:api.maxConcurrency to {fmt(concurrency_cap)} or less"
@@ -195,46 +220,79 @@ def check_health_check(props: Props, config: Mapping[str, Any]) -> Iterator[str]
         )
 
 
-def _environment_blocks(props: Props) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    source = props.get("sourceConfiguration") or {}
-    image = (source.get("imageRepository") or {}).get("imageConfiguration") or {}
-    yield (
-        "sourceConfiguration.imageRepository.imageConfiguration.runtimeEnvironmentVariables",
-        image.get("runtimeEnvironmentVariables") or {},
-    )
-    code = (source.get("codeRepository") or {}).get("codeConfiguration") or {}
-    values = code.get("codeConfigurationValues") or {}
-    yield (
-        "sourceConfiguration.codeRepository.codeConfiguration.codeConfigurationValues."
-        "runtimeEnvironmentVariables",
-        values.get("runtimeEnvironmentVariables") or {},
+_BLOCKS = {
+    "sourceConfiguration.imageRepository.imageConfiguration": (
+        "imageRepository", "imageConfiguration"),
+    "sourceConfiguration.codeRepository.codeConfiguration.codeConfigurationValues": (
+        "codeRepository", "codeConfiguration", "codeConfigurationValues"),
+}  # fmt: skip
+
+
+def _environment_blocks(props: Props, field: str) -> Iterator[tuple[str, Any]]:
+    """(where, the variables) of `field` in each place a service can set it; a block that is
+    unknown during preview comes back as `Unknown`."""
+    for where, path in _BLOCKS.items():
+        block = get(props, "sourceConfiguration", *path, field, default={})
+        yield f"{where}.{field}", block
+
+
+# App Runner takes the full ARN of a Secrets Manager secret or of an SSM parameter:
+# https://docs.aws.amazon.com/apprunner/latest/api/API_ImageConfiguration.html
+_SECRET_ARN = re.compile(
+    r"^arn:aws(?:-cn|-us-gov)?:(?:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+"
+    r"|ssm:[a-z0-9-]+:\d{12}:parameter/\S+)$"
+)
+
+
+def _variable_problem(where: str, key: str, value: Any, config: Mapping[str, Any]) -> str | None:
+    if key in config["notSecret"]:
+        return None
+    named = bool(re.search(str(config["secretNamePattern"]), key))
+    if isinstance(value, Unknown):
+        return Pending(f"{where}.{key} is") if not named else _named_secret(where, key)
+    if named and not is_setting(key, value, config["settingWords"]):
+        return _named_secret(where, key)
+    kind = secret_kind(value, number(config["highEntropyMinLength"]) or 0, number(config["highEntropyBitsPerChar"]) or 0) if isinstance(value, str) else None  # fmt: skip
+    if kind is None:
+        return None
+    return (
+        f"{where}.{key} holds {kind} in a plain environment variable (visible in the console "
+        "and API), whatever its name; move it to runtimeEnvironmentSecrets with a Secrets "
+        "Manager ARN (an AWS key: use the instance role instead)"
     )
 
 
-_AWS_KEY_RE = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
+def _named_secret(where: str, key: str) -> str:
+    return (
+        f"{where}.{key} looks like a secret but is a plain environment variable "
+        "(visible in the console and API); move it to runtimeEnvironmentSecrets "
+        "with a Secrets Manager ARN"
+    )
 
 
 def check_no_plaintext_secrets(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-    pattern = str(config["secretNamePattern"])
-    for where, variables in _environment_blocks(props):
-        for key in variables:
-            value = variables.get(key)
-            if re.search(pattern, key):
+    for where, variables in _environment_blocks(props, "runtimeEnvironmentVariables"):
+        if isinstance(variables, Unknown):
+            yield Pending(f"{where} is")
+            continue
+        for key in variables if isinstance(variables, Mapping) else ():
+            problem = _variable_problem(where, str(key), get(variables, key), config)
+            if problem:
+                yield problem
+    for where, secrets in _environment_blocks(props, "runtimeEnvironmentSecrets"):
+        if isinstance(secrets, Unknown):
+            yield Pending(f"{where} is")
+            continue
+        for key in secrets if isinstance(secrets, Mapping) else ():
+            value = get(secrets, key)
+            if isinstance(value, Unknown):
+                yield Pending(f"{where}.{key} is")
+            elif not (isinstance(value, str) and _SECRET_ARN.match(value.strip())):
+                shown = "a secret value" if isinstance(value, str) and secret_kind(value) else f'"{value}"'  # fmt: skip
                 yield (
-                    f"{where}.{key} looks like a secret but is a plain environment variable "
-                    "(visible in the console and API); move it to runtimeEnvironmentSecrets "
-                    "with a Secrets Manager ARN"
-                )
-            elif isinstance(value, str) and URL_WITH_PASSWORD_RE.search(value):
-                yield (
-                    f"{where}.{key} holds a URL with a password (user:password@host) in a plain "
-                    "environment variable (visible in the console and API); move it to "
-                    "runtimeEnvironmentSecrets with a Secrets Manager ARN"
-                )
-            elif isinstance(value, str) and _AWS_KEY_RE.search(value):
-                yield (
-                    f"{where}.{key} holds an AWS access key id; use the instance role instead "
-                    "of keys, or runtimeEnvironmentSecrets"
+                    f"{where}.{key} is {shown}, not the ARN of a Secrets Manager secret or an "
+                    "SSM parameter; App Runner reads runtimeEnvironmentSecrets from those: put "
+                    "the value in Secrets Manager and give its ARN"
                 )
 
 
@@ -309,7 +367,13 @@ def policies() -> list[Policy]:
                     "secretNamePattern": (
                         SECRET_NAME_RE,
                         "Regex: variable names that look like secrets.",
-                    )
+                    ),
+                    "notSecret": (
+                        [],
+                        "Variable names never judged as secrets (e.g. one holding a commit "
+                        "SHA, which looks like a hex token).",
+                    ),
+                    **SECRET_VALUE_CONFIG,
                 }
             ),
         ),

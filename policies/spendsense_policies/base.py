@@ -6,14 +6,16 @@ wrappers here add what every policy needs:
 
 - the policy's config is its schema defaults overlaid with whatever `Configure` sent, so the
   pack behaves the same with no config, with exactly its defaults, or with a stack's file;
-- a value that is unknown during preview is never a pass and never a crash: the policy stops
-  and the engine shows an advisory "cannot be checked until deployment" for it;
+- a value that is unknown during preview is never a pass and never a crash: a check yields
+  `Pending("<what> is")` for it and goes on judging the values it knows, so a known
+  violation is reported even beside an unknown neighbour; once the check is done, the engine
+  shows one advisory "cannot be checked until deployment" naming every pending value (a check
+  that reads an unknown through the SDK's proxy stops there, with the same advisory);
 - numbers from config may arrive as floats (protobuf Struct), so they are compared as floats.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -56,14 +58,18 @@ class Unknown:
         return f"Unknown({self.path})"
 
 
+class Pending(str):
+    """Yielded by a check instead of a message: this value (`"<what> is"`) is unknown during
+    preview, so the check cannot judge it, and it goes on with the values it knows."""
+
+
 class PendingUnknowns(UnknownValueError):
     """Raised by a policy that found no violation but could not judge some values."""
 
     def __init__(self, what: Iterable[str]) -> None:
         super().__init__("04da6b54-80e4-46f7-96ec-b56ff0331ba9", [])
-        self.message = (
-            f"{UNTIL_DEPLOYMENT}: {'; '.join(sorted(set(what)))} not known during preview"
-        )
+        self.what = sorted(set(what))
+        self.message = f"{UNTIL_DEPLOYMENT}: {'; '.join(self.what)} not known during preview"
 
 
 def _until_deployment(exc: UnknownValueError, resource: str = "") -> UnknownValueError:
@@ -141,18 +147,31 @@ def _report_all(
     name: str,
     what: str,
 ) -> None:
-    """Report each (urn, message) as the check yields it. An unknown value stops the policy
-    with "cannot be checked until deployment"; any other error is reported as unreadable
-    input of this policy, so one malformed resource never stops the pack."""
+    """Report each (urn, message) as the check yields it, and collect each `Pending` it yields.
+
+    After the check, the pending values (if any) become one advisory "cannot be checked until
+    deployment". An unknown read through the proxy stops the check with the same advisory
+    (naming what was already pending too); any other error is reported as unreadable input of
+    this policy, so one malformed resource never stops the pack."""
+    pending: list[str] = []
     try:
         for urn, message in found():
-            report(message, urn or None)
+            if isinstance(message, Pending):
+                pending.append(str(message))
+            else:
+                report(message, urn or None)
     except UnknownValueError as exc:
-        raise _until_deployment(exc) from None
+        stopped = _until_deployment(exc)
+        if pending and isinstance(stopped, PendingUnknowns):
+            raise PendingUnknowns([*pending, *stopped.what]) from None
+        raise stopped from None
     except _NotApplicable:
         raise
     except Exception as exc:
         report(unreadable(name, what, exc), None)
+        return
+    if pending:
+        raise PendingUnknowns(pending)
 
 
 def resource_policy(
@@ -278,7 +297,3 @@ def refers_to(resource: PolicyResource, target: PolicyResource, value: Any, *key
 
 # Names that look like secrets; the program's settings refuse them as plain variables too.
 SECRET_NAME_RE: str = limit("secrets", "secretNamePattern")
-
-
-# A URL with a password in it (postgres://user:password@host/db): a secret whatever its name.
-URL_WITH_PASSWORD_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.IGNORECASE)

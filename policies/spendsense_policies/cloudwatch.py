@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi_policy import Policy, PolicyResource
 
+from spendsense_policies.alarms import (
+    APPRUNNER_NS,
+    ROUTE53_NS,
+    Alarm,
+    for_service,
+    read_alarm,
+    shared_gaps,
+    shared_problems,
+)
 from spendsense_policies.base import (
     PendingUnknowns,
     Props,
@@ -35,137 +43,7 @@ DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 DYNAMIC = "pulumi-python:dynamic:Resource"
-APPRUNNER_NS = "AWS/AppRunner"
-ROUTE53_NS = "AWS/Route53"
 ABOVE = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold"}
-
-
-@dataclass
-class Metric:
-    namespace: Any
-    name: Any
-    dimensions: Any
-    stat: Any
-
-
-@dataclass
-class Alarm:
-    resource: PolicyResource
-    metrics: list[Metric]
-    threshold: Any
-    comparison: Any
-    actions: Any
-    actions_enabled: Any
-    expressions: list[Any] = field(default_factory=list)
-    # What it watches that is unknown during preview: it may be the alarm a rule looks for.
-    undecided: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        name = get(self.resource.props, "name")
-        return f'"{name}"' if isinstance(name, str) else self.resource.name
-
-
-def read_alarm(resource: PolicyResource) -> Alarm:
-    props = resource.props
-    metrics = [
-        Metric(
-            get(props, "namespace"),
-            get(props, "metricName"),
-            get(props, "dimensions", default={}),
-            get(props, "extendedStatistic") or get(props, "statistic"),
-        )
-    ]
-    expressions = []
-    queries = get(props, "metricQueries", default=[])
-    if isinstance(queries, Sequence):
-        for i in range(len(queries)):
-            query = get(queries, i)
-            metric = get(query, "metric")
-            if isinstance(query, Unknown) or isinstance(metric, Unknown):
-                metrics.append(Metric(metric, metric, {}, None))
-            elif metric is not None:
-                metrics.append(
-                    Metric(
-                        get(metric, "namespace"),
-                        get(metric, "metricName"),
-                        get(metric, "dimensions", default={}),
-                        get(metric, "stat"),
-                    )
-                )
-            expression = get(query, "expression")
-            if expression is not None:
-                expressions.append(expression)
-    undecided = [
-        v.path
-        for v in (queries, *(x for m in metrics for x in (m.namespace, m.name)))
-        if isinstance(v, Unknown)
-    ]
-    return Alarm(
-        resource=resource,
-        undecided=undecided,
-        metrics=metrics,
-        threshold=get(props, "threshold"),
-        comparison=get(props, "comparisonOperator"),
-        actions=get(props, "alarmActions", default=[]),
-        actions_enabled=get(props, "actionsEnabled", default=True),
-        expressions=expressions,
-    )
-
-
-def _for_service(alarm: Alarm, metric: Metric, service: PolicyResource, service_name: Any) -> bool:
-    if metric.namespace != APPRUNNER_NS:
-        return False
-    dimension = get(metric.dimensions, "ServiceName")
-    if isinstance(dimension, str) and isinstance(service_name, str):
-        return dimension == service_name
-    return refers_to(alarm.resource, service, None)
-
-
-def _real_actions(actions: Any) -> list[Any]:
-    """The alarm's actions that can notify someone: unknowns (ARNs known after deployment)
-    and non-empty strings; "" notifies nobody."""
-    if not isinstance(actions, Sequence) or isinstance(actions, str):
-        return []
-    found = []
-    for i in range(len(actions)):
-        action = get(actions, i)
-        if isinstance(action, Unknown) or (isinstance(action, str) and action.strip()):
-            found.append(action)
-    return found
-
-
-def _dimension_problem(alarm: Alarm) -> str | None:
-    """App Runner publishes each metric per ServiceName and ServiceID: an alarm on
-    ServiceName alone watches a metric that does not exist and never leaves INSUFFICIENT_DATA."""
-    for metric in alarm.metrics:
-        if metric.namespace != APPRUNNER_NS or isinstance(metric.dimensions, Unknown):
-            continue
-        if get(metric.dimensions, "ServiceID") is None:
-            return (
-                f"alarm {alarm.label} watches {APPRUNNER_NS} {metric.name} without a ServiceID "
-                "dimension, so it gets no data (App Runner publishes per ServiceName and "
-                "ServiceID); add ServiceID=<the service's serviceId>"
-            )
-    return None
-
-
-def _action_problem(alarm: Alarm) -> str | None:
-    if isinstance(alarm.actions, Unknown):
-        return None
-    enabled = alarm.actions_enabled
-    if enabled is False or (isinstance(enabled, str) and enabled.strip().lower() == "false"):
-        return f"alarm {alarm.label} has actionsEnabled=false, so it notifies nobody; enable its actions"
-    if not _real_actions(alarm.actions):
-        return (
-            f"alarm {alarm.label} has no alarmActions, so it notifies nobody; send it to the "
-            "alert SNS topic"
-        )
-    return None
-
-
-def _unknowns(alarm: Alarm, *values: Any) -> list[str]:
-    return [f"{alarm.label} {v.path} is" for v in values if isinstance(v, Unknown)]
 
 
 Judge = Callable[[Alarm, Mapping[str, Any]], list[str]]
@@ -196,10 +74,8 @@ def _per_service(
         unknown: list[str] = []
         for alarm in candidates:
             problems = judge(alarm, config)
-            for extra in (_dimension_problem(alarm), _action_problem(alarm)):
-                if extra:
-                    problems.append(extra)
-            gaps = _unknowns(alarm, alarm.threshold, alarm.comparison, alarm.actions, *(m.stat for m in alarm.metrics))  # fmt: skip
+            problems.extend(shared_problems(alarm, config))
+            gaps = shared_gaps(alarm)
             if not problems and not gaps:
                 break
             if problems:
@@ -220,7 +96,7 @@ def _per_service(
 def _is_metric(name: str) -> Callable[[Alarm, PolicyResource, Any], bool]:
     def select(alarm: Alarm, service: PolicyResource, service_name: Any) -> bool:
         return any(
-            m.name == name and _for_service(alarm, m, service, service_name) for m in alarm.metrics
+            m.name == name and for_service(alarm, m, service, service_name) for m in alarm.metrics
         )
 
     return select
@@ -280,6 +156,9 @@ def judge_error_rate(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
     # Percent when the expression multiplies by 100 ("100 * errors / requests", "... * 100");
     # a 100 elsewhere (MAX([requests, 100]), 1000) does not make it one.
     as_percent = any(isinstance(e, str) and _TIMES_100.search(e) for e in alarm.expressions)
+    # An unknown expression may be a percentage or a fraction: judge the lower reading (as a
+    # percentage), which is a violation either way if it is one; else shared_gaps is pending.
+    as_percent = as_percent or any(isinstance(e, Unknown) for e in alarm.expressions)
     shown = alarm.threshold
     if threshold is not None and not as_percent:
         shown = threshold * 100  # the expression is a fraction (errors / requests)
@@ -601,6 +480,16 @@ def policies() -> list[Policy]:
         ),
         "cpuPercent": (limit("cloudwatch", "cpuPercent"), "Highest CPU threshold (%)."),
         "memoryPercent": (limit("cloudwatch", "memoryPercent"), "Highest memory threshold (%)."),
+        # Runbook "Incident Severity Levels": performance degradation and elevated errors are
+        # P2 (alert within 2 hours); a complete outage is P0 (page immediately).
+        "p2": (
+            limit("cloudwatch", "p2AlarmMaxMinutes"),
+            "Longest time to alarm (period x datapoints to alarm, minutes): P2, within 2 hours.",
+        ),
+        "outage": (
+            limit("cloudwatch", "outageAlarmMaxMinutes"),
+            "Longest time to alarm (period x datapoints to alarm, minutes): an outage pages at once.",
+        ),
     }
     return [
         stack_policy(
@@ -608,14 +497,21 @@ def policies() -> list[Policy]:
             "Every App Runner service must have a p95 RequestLatency alarm at the runbook's 500 ms "
             "or tighter, with an action.",
             check_latency,
-            config=schema({"latencyP95Ms": targets["latencyP95Ms"]}),
+            config=schema(
+                {"latencyP95Ms": targets["latencyP95Ms"], "maxMinutesToAlarm": targets["p2"]}
+            ),
         ),
         stack_policy(
             "aws-cloudwatch-error-rate-alarm",
             "Every App Runner service must have a 5xx error-rate alarm at the runbook's 1 % or "
             "tighter, with an action.",
             check_error_rate,
-            config=schema({"errorRatePercent": targets["errorRatePercent"]}),
+            config=schema(
+                {
+                    "errorRatePercent": targets["errorRatePercent"],
+                    "maxMinutesToAlarm": targets["p2"],
+                }
+            ),
         ),
         stack_policy(
             "aws-cloudwatch-availability-alarm",
@@ -632,6 +528,7 @@ def policies() -> list[Policy]:
                         limit("apprunner", "healthCheckPath"),
                         "The API's health path.",
                     ),
+                    "maxMinutesToAlarm": targets["outage"],
                 }
             ),
         ),
@@ -641,7 +538,11 @@ def policies() -> list[Policy]:
             "the runbook's scaling signals, with actions.",
             check_utilization,
             config=schema(
-                {"cpuPercent": targets["cpuPercent"], "memoryPercent": targets["memoryPercent"]}
+                {
+                    "cpuPercent": targets["cpuPercent"],
+                    "memoryPercent": targets["memoryPercent"],
+                    "maxMinutesToAlarm": targets["p2"],
+                }
             ),
         ),
         stack_policy(

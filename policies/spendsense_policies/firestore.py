@@ -15,10 +15,13 @@ from typing import Any
 from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs
 
 from spendsense_policies.base import (
+    Pending,
     PendingUnknowns,
     Props,
     Unknown,
+    fmt,
     get,
+    number,
     of_type,
     refers_to,
     resource_policy,
@@ -26,6 +29,7 @@ from spendsense_policies.base import (
     stack_policy,
 )
 from spendsense_policies.config import limit, schema
+from spendsense_policies.firestore_rules import problems as rules_problems
 
 DATABASE = "gcp:firestore/database:Database"
 RULESET = "gcp:firebaserules/ruleset:Ruleset"
@@ -33,216 +37,36 @@ JOB = "gcp:cloudscheduler/job:Job"
 WORKFLOW = "gcp:workflows/workflow:Workflow"
 
 # --------------------------------------------------------------------------------------------
-# Rules files
+# Rules files (read by firestore_rules.py)
 # --------------------------------------------------------------------------------------------
-_TOKEN = re.compile(
-    r"""(?P<comment>//[^\n]*|/\*.*?\*/)
-      |(?P<string>'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")
-      |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
-      |(?P<number>\d+(?:\.\d+)?)
-      |(?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>!=(){}\[\],.;:?])
-      |(?P<space>\s+)
-      |(?P<other>.)""",
-    re.DOTALL | re.VERBOSE,
-)
-
-
-class Token:
-    __slots__ = ("line", "text")
-
-    def __init__(self, text: str, line: int) -> None:
-        self.text = text
-        self.line = line
-
-    def __repr__(self) -> str:
-        return f"{self.text}@{self.line}"
-
-
-def tokenize(text: str) -> list[Token]:
-    """The rules language's tokens: string literals whole (a `//` or `;` inside quotes is part
-    of the string), comments and whitespace dropped, each token with its line number."""
-    tokens: list[Token] = []
-    line = 1
-    for match in _TOKEN.finditer(text):
-        kind, value = match.lastgroup, match.group(0)
-        if kind not in ("comment", "space"):
-            tokens.append(Token(value, line))
-        line += value.count("\n")
-    return tokens
-
-
-def _words(tokens: Sequence[Token]) -> list[str]:
-    return [t.text for t in tokens]
-
-
-def _split_top(tokens: Sequence[Token], operator: str) -> list[list[Token]]:
-    parts: list[list[Token]] = [[]]
-    depth = 0
-    for token in tokens:
-        if token.text in "([{" and token.text:
-            depth += 1
-        elif token.text in ")]}" and token.text:
-            depth -= 1
-        elif depth == 0 and token.text == operator:
-            parts.append([])
-            continue
-        parts[-1].append(token)
-    return [_unwrap(part) for part in parts]
-
-
-def _unwrap(tokens: list[Token]) -> list[Token]:
-    while len(tokens) >= 2 and tokens[0].text == "(" and tokens[-1].text == ")":
-        depth = 0
-        for i, token in enumerate(tokens):
-            depth += {"(": 1, ")": -1}.get(token.text, 0)
-            if depth == 0 and i < len(tokens) - 1:
-                return tokens  # "(a) && (b)": the first ")" closes before the end
-        tokens = tokens[1:-1]
-    return tokens
-
-
-def _mentions_auth_directly(tokens: Sequence[Token]) -> bool:
-    texts = _words(tokens)
-    return any(texts[i : i + 3] == ["request", ".", "auth"] for i in range(len(texts) - 2))
-
-
-def _calls(tokens: Sequence[Token]) -> set[str]:
-    """Names called as plain functions (`isOpen()`, not `request.auth.token.get(...)`)."""
-    texts = _words(tokens)
-    return {
-        texts[i]
-        for i in range(len(texts) - 1)
-        if texts[i + 1] == "(" and texts[i][:1].isalpha() and (i == 0 or texts[i - 1] != ".")
-    }
-
-
-def _functions(tokens: Sequence[Token]) -> dict[str, list[list[Token]]]:
-    """Each `function name(...) { body }`: its body's tokens (every definition of a name)."""
-    found: dict[str, list[list[Token]]] = {}
-    i = 0
-    while i < len(tokens) - 1:
-        if tokens[i].text == "function" and tokens[i + 1].text[:1].isalpha():
-            name, j = tokens[i + 1].text, i + 2
-            while j < len(tokens) and tokens[j].text != "{":
-                j += 1
-            depth, body_start = 0, j + 1
-            while j < len(tokens):
-                depth += {"{": 1, "}": -1}.get(tokens[j].text, 0)
-                if depth == 0:
-                    break
-                j += 1
-            found.setdefault(name, []).append(list(tokens[body_start:j]))
-            i = j
-        i += 1
-    return found
-
-
-def _auth_functions(functions: Mapping[str, list[list[Token]]]) -> set[str]:
-    """Functions whose every definition mentions request.auth, directly or through a call."""
-    auth: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for name, bodies in functions.items():
-            if name in auth:
-                continue
-            if all(_mentions_auth_directly(b) or _calls(b) & auth for b in bodies):
-                auth.add(name)
-                changed = True
-    return auth
-
-
-def _alternative_problem(alternative: list[Token], auth_functions: set[str]) -> str | None:
-    texts = _words(alternative)
-    if texts == ["false"]:
-        return None
-    if _mentions_auth_directly(alternative) or _calls(alternative) & auth_functions:
-        return None
-    if texts == ["true"]:
-        return "is `if true`"
-    if "request" in texts and "time" in texts:
-        return "is only a time limit (the test-mode leftover)"
-    return f"has an alternative that does not require request.auth (`{' '.join(texts)}`)"
-
-
-def open_reason(condition: Sequence[Token] | None, auth_functions: set[str]) -> str | None:
-    """Why an `allow` condition may grant access to anyone, or None if it does not.
-
-    An allow-list: each top-level `||` alternative must be `false` or mention request.auth
-    (directly or through a function whose body does); anything else (`true`, `!false`,
-    `true == true`, a time limit, a function returning true) is open.
-    """
-    if condition is None:
-        return "has no condition"
-    alternatives = _split_top(_unwrap(list(condition)), "||")
-    reasons = [_alternative_problem(a, auth_functions) for a in alternatives]
-    found = [r for r in reasons if r]
-    if not found:
-        return None
-    for preferred in ("is `if true`", "is only a time limit (the test-mode leftover)"):
-        if preferred in found:
-            return preferred
-    return found[0]
-
-
-def rules_problems(content: str, filename: str) -> Iterator[str]:
-    tokens = tokenize(content)
-    texts = _words(tokens)
-    if not any(
-        texts[i : i + 2] == ["rules_version", "="] and texts[i + 2] in ("'2'", '"2"')
-        for i in range(len(texts) - 2)
-    ):
-        yield (
-            f"{filename} does not declare rules_version = '2'; version 1 rules treat recursive "
-            "wildcards differently: start the file with rules_version = '2';"
-        )
-    auth_functions = _auth_functions(_functions(tokens))
-    i = 0
-    while i < len(tokens):
-        if tokens[i].text != "allow":
-            i += 1
-            continue
-        start = tokens[i]
-        j = i + 1
-        methods: list[str] = []
-        while j < len(tokens) and tokens[j].text not in (":", ";", "}"):
-            if tokens[j].text != ",":
-                methods.append(tokens[j].text)
-            j += 1
-        condition: list[Token] | None = None
-        if j < len(tokens) and tokens[j].text == ":":
-            j += 1
-            if j < len(tokens) and tokens[j].text == "if":
-                j += 1
-            condition, depth = [], 0
-            while j < len(tokens):
-                text = tokens[j].text
-                if text in ("(", "[", "{"):
-                    depth += 1
-                elif text in (")", "]", "}"):
-                    if depth == 0:
-                        break  # a missing ";" before the block's end
-                    depth -= 1
-                elif text == ";" and depth == 0:
-                    break
-                condition.append(tokens[j])
-                j += 1
-        reason = open_reason(condition, auth_functions)
-        if reason:
-            yield (
-                f"{filename} line {start.line}: `allow {', '.join(methods)}` {reason}, so anyone "
-                "on the internet can use it; require request.auth (and the user's own documents "
-                "or a role)"
-            )
-        i = j + 1
+# Firebase refuses a ruleset whose source is over 256 KB ("Size limits",
+# https://firebase.google.com/docs/rules/manage-deploy); KB read as 1,000 bytes, the stricter.
+MAX_RULES_BYTES = 256_000
 
 
 def check_rules(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-    source = props.get("source") or {}
-    for item in source.get("files") or []:
-        content = item.get("content")
-        if isinstance(content, str):
-            yield from rules_problems(content, str(item.get("name") or "rules"))
+    files = get(props, "source", "files", default=[])
+    if isinstance(files, Unknown):
+        yield Pending("source.files is")
+        return
+    total, limit_bytes = 0, number(config["maxRulesBytes"]) or MAX_RULES_BYTES
+    for i in range(len(files) if isinstance(files, Sequence) else 0):
+        item = get(files, i)
+        content = get(item, "content")
+        name = get(item, "name")
+        label = name if isinstance(name, str) and name else "rules"
+        if isinstance(content, Unknown) or isinstance(item, Unknown):
+            yield Pending(f"the content of {label} is")
+        elif isinstance(content, str):
+            total += len(content.encode("utf-8"))
+            yield from rules_problems(content, label)
+    if total > limit_bytes:
+        yield (
+            f"the ruleset's source is {total:,} bytes; Firebase refuses rules over 256 KB "
+            f"(policy config maxRulesBytes: {fmt(limit_bytes)}), so this deployment would "
+            "fail and leave the previous rules in place: factor repeated conditions into "
+            "functions"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,28 +127,67 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(get(value, i))
 
 
+# Starting a workflow is `POST .../workflows/<name>/executions` (Workflow Executions API,
+# https://cloud.google.com/workflows/docs/reference/executions/rest/v1/projects.locations.workflows.executions/create);
+# the export is `POST ...:exportDocuments`. Cloud Scheduler's httpMethod defaults to POST.
+_EXECUTIONS = re.compile(
+    r"^https://workflowexecutions\.googleapis\.com/v1/projects/[^/]+/locations/[^/]+"
+    r"/workflows/([^/?#]+)/executions$"
+)
+
+
+def _method(target: Any) -> Any:
+    method = get(target, "httpMethod", default="POST")
+    return method.strip().upper() if isinstance(method, str) else method
+
+
+def _may_export(job: PolicyResource) -> bool:
+    """A job whose target is unknown may be the export, unless its known method rules it
+    out (both ways to export are POSTs)."""
+    target = get(job.props, "httpTarget", default={})
+    method = _method(target)
+    if isinstance(target, Unknown) or isinstance(method, Unknown):
+        return True
+    return isinstance(get(target, "uri"), Unknown) and method == "POST"
+
+
 def _job_target(
     job: PolicyResource, workflows: list[PolicyResource]
-) -> tuple[str, list[Any]] | None:
-    """(what the job runs, texts that show where it writes), or None if it is no export job."""
+) -> tuple[str, list[Any]] | str | None:
+    """(what the job runs, texts that show where it writes); a message when the job is tied
+    to the export workflow (by dependency or URL) but does not start it; None otherwise."""
     target = get(job.props, "httpTarget", default={})
     uri = get(target, "uri")
+    method = _method(target)
     raw_body = get(target, "body")
     body = raw_body if isinstance(raw_body, Unknown) else _decode(raw_body)
-    if isinstance(uri, str) and ":exportDocuments" in uri:
+    if isinstance(uri, str) and ":exportDocuments" in uri and method == "POST":
         return "the Firestore export API", [body]
+    started = _EXECUTIONS.match(uri.strip()) if isinstance(uri, str) else None
     for workflow in workflows:
         name = get(workflow.props, "name")
-        if refers_to(job, workflow, None) or (
+        named = isinstance(name, str) and started is not None and started.group(1) == name
+        tied = refers_to(job, workflow, None) or (
             isinstance(uri, str) and isinstance(name, str) and f"/workflows/{name}/" in uri
-        ):
-            source = get(workflow.props, "sourceContents")
-            env = list(_texts(get(workflow.props, "userEnvVars", default={})))
-            return f"workflow {name if isinstance(name, str) else workflow.name}", [
-                source,
-                body,
-                *env,
-            ]
+        )
+        if not (named or tied):
+            continue
+        label = name if isinstance(name, str) else workflow.name
+        wrong = []
+        if isinstance(method, str) and method != "POST":
+            wrong.append(f"httpMethod is {method}, not POST")
+        if isinstance(uri, str) and not named:
+            wrong.append(f'uri "{uri}" is not POST .../workflows/{label}/executions')
+        if wrong:
+            return (
+                f"job {job.name} depends on workflow {label} but does not start it "
+                f"({'; '.join(wrong)}), so the daily export never runs: POST to "
+                f"https://workflowexecutions.googleapis.com/v1/projects/<project>/locations/"
+                f"<region>/workflows/{label}/executions"
+            )
+        source = get(workflow.props, "sourceContents")
+        env = list(_texts(get(workflow.props, "userEnvVars", default={})))
+        return f"workflow {label}", [source, body, *env]
     return None
 
 
@@ -384,14 +247,15 @@ def check_export_schedule(
     workflows = list(of_type(resources, WORKFLOW))
     schedule, zone, prefix = str(config["schedule"]), str(config["timeZone"]), str(config["prefix"])
     destination = f"gs://{config['bucketName']}/{prefix}"
-    jobs = [(job, t) for job in of_type(resources, JOB) if (t := _job_target(job, workflows))]
-    undecided = [
-        job.name
-        for job in of_type(resources, JOB)
-        if isinstance(get(job.props, "httpTarget", "uri"), Unknown)
-    ]
+    targets = [(job, _job_target(job, workflows)) for job in of_type(resources, JOB)]
+    jobs = [(job, t) for job, t in targets if isinstance(t, tuple)]
+    misfires = [(job, t) for job, t in targets if isinstance(t, str)]
+    undecided = [job.name for job, t in targets if t is None and _may_export(job)]
     if not jobs and undecided:  # an unknown target may be the export: not a miss
         raise PendingUnknowns(f"what job {name} runs is" for name in undecided)
+    if not jobs and misfires:
+        yield from ((job.urn, message) for job, message in misfires)
+        return
     if not jobs:
         yield (
             databases[0].urn,
@@ -464,6 +328,14 @@ def policies() -> list[Policy]:
             "Firestore security rules must use rules_version '2' and never allow access with a "
             "condition that is `true`, missing, or only a time limit.",
             {RULESET: check_rules},
+            config=schema(
+                {
+                    "maxRulesBytes": (
+                        MAX_RULES_BYTES,
+                        "Largest ruleset source (UTF-8 bytes) Firebase accepts (256 KB).",
+                    )
+                }
+            ),
             remediation="Require request.auth in every allow; deploy test-mode rules nowhere.",
         ),
         resource_policy_with_args(

@@ -104,7 +104,7 @@ def test_open_rule_in_a_comment_is_ignored(pack: Pack) -> None:
 
 def test_time_limit_combined_with_auth_is_not_open(pack: Pack) -> None:
     content = c.GOOD_RULES.replace(
-        "allow read, write: if false;",
+        "allow read, write: if request.auth != null && request.auth.uid == userId;",
         "allow read: if request.auth != null && request.time < timestamp.date(2027, 1, 1);",
     )
     assert pack.analyze(c.RULESET, c.ruleset(content)) == []

@@ -99,4 +99,4 @@ def test_project_environments_are_checked(pack: Pack) -> None:
 
 def test_url_with_a_password_must_be_sensitive(pack: Pack) -> None:
     found = pack.analyze(c.VARIABLE, c.variable(key="DATABASE_URL", value="postgres://app:pw@db.example.com/app"))  # fmt: skip
-    assert "DATABASE_URL looks like a secret but is not sensitive" in only(found, "vercel-env-secrets-sensitive").message  # fmt: skip
+    assert "DATABASE_URL holds a URL with a password (user:password@host) but is not sensitive" in only(found, "vercel-env-secrets-sensitive").message  # fmt: skip
