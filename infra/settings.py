@@ -275,7 +275,7 @@ class ApiSettings(_Model):
     unhealthy_threshold: Threshold = 5
     port: Annotated[int, AfterValidator(between(1, 65535))] = 8000
     # The image the service is created with. After that, deployments own the image
-    # (`spendsense deploy`), and `pulumi up` ignores it.
+    # (`spendsense deploy`): `pulumi up` passes back the one that runs (running_image.py).
     initial_image_tag: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag"))] = "bootstrap"  # fmt: skip
     # Plain, non-secret environment variables for the API. Secrets never go here.
     environment_variables: Annotated[dict[str, str], AfterValidator(_plain_variables)] = {}

@@ -63,10 +63,9 @@ def test_autoscaling_comes_from_the_settings(recorded: Recorded) -> None:
     )
 
 
-def test_deployments_own_the_image_not_pulumi_up(recorded: Recorded) -> None:
-    """A `pulumi up` after `spendsense deploy` must not roll the image back."""
+def test_a_new_stack_starts_from_the_initial_image(recorded: Recorded) -> None:
+    """No service yet (the mock runtime's look-ups find none): the initial tag."""
     service = recorded("production").one(SERVICE)
-    assert "sourceConfiguration.imageRepository.imageIdentifier" in service.ignore_changes
     image = service.inputs["sourceConfiguration"]["imageRepository"]
     assert image["imageIdentifier"] == (
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/spendsense-api:bootstrap"
