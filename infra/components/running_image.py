@@ -15,7 +15,10 @@ How, through the AWS provider (its credentials, region and profile, in preview t
 the Resource Groups Tagging API finds the service by its `Project`/`Environment` tags and its
 name, and Cloud Control reads its `SourceConfiguration` (AWS::AppRunner::Service). No service
 found (a new stack, or the mock runtime): None, and the service is created from
-`api.initialImageTag`.
+`api.initialImageTag`. The tagging API is eventually consistent: in the minutes after the
+service's creation it may not list it yet, and the program then falls back to the initial tag,
+which is what the service runs at that point (only a deploy in those minutes would be undone;
+the README's "Checks after the first deployment" shows how to see the service listed).
 """
 
 from __future__ import annotations
