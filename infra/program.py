@@ -21,6 +21,7 @@ from infra.components.frontend import Frontend, FrontendArgs
 from infra.components.jwt_secret import JwtSecret, JwtSecretArgs
 from infra.components.monitoring import ApiMonitoring, ApiMonitoringArgs
 from infra.components.registry import Registry, RegistryArgs
+from infra.components.running_image import running_image
 from infra.settings import Settings, load_from_pulumi
 
 
@@ -67,6 +68,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             jwt_secret_arn=jwt.secret.arn,
             jwt_first_key=jwt.first_key,
             alert_topic_arn=alerts.topic_arn,
+            running_image=running_image(settings, providers.aws),
         ),
     )
     monitoring = ApiMonitoring(

@@ -227,6 +227,12 @@ def _secret_name(value: str) -> str:
     return value
 
 
+def _recovery_window(value: int) -> int:
+    if value != 0 and not 7 <= value <= 30:
+        raise ValueError(f"must be 0 (delete at once) or between 7 and 30 (got {_got(value)})")
+    return value
+
+
 def resolve_repo_path(value: str) -> Path:
     """Paths in settings are relative to the repository root, whichever file named them."""
     path = Path(value)
@@ -269,7 +275,7 @@ class ApiSettings(_Model):
     unhealthy_threshold: Threshold = 5
     port: Annotated[int, AfterValidator(between(1, 65535))] = 8000
     # The image the service is created with. After that, deployments own the image
-    # (`spendsense deploy`), and `pulumi up` ignores it.
+    # (`spendsense deploy`): `pulumi up` passes back the one that runs (running_image.py).
     initial_image_tag: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag"))] = "bootstrap"  # fmt: skip
     # Plain, non-secret environment variables for the API. Secrets never go here.
     environment_variables: Annotated[dict[str, str], AfterValidator(_plain_variables)] = {}
@@ -309,12 +315,18 @@ class RegistrySettings(_Model):
     repository_name: Annotated[str, AfterValidator(matches(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", "an ECR repository name (lower case, digits, . _ - /)"))]  # fmt: skip
     keep_images: Annotated[int, AfterValidator(between(1, 1000))]
     untagged_expiry_days: Annotated[int, AfterValidator(between(1, 365))] = 7
+    # true: `pulumi destroy` deletes the repository with its images (a stack meant to be
+    # destroyed and recreated, e.g. staging); false: a repository with images cannot be deleted.
+    force_delete: bool = False
 
 
 class JwtSettings(_Model):
     # The runbook rotates JWT secrets monthly: 30 days or less.
     rotation_days: Annotated[int, AfterValidator(between(1, 30))] = 30
     secret_name: Annotated[str | None, AfterValidator(lambda v: v if v is None else _secret_name(v))] = None  # fmt: skip
+    # Days a deleted secret can be restored (7-30); 0 deletes it at once, so a destroyed stack
+    # can be recreated with the same secret name (Secrets Manager's DeleteSecret).
+    recovery_window_days: Annotated[int, AfterValidator(_recovery_window)] = 30
 
 
 class MonitoringSettings(_Model):
@@ -329,11 +341,11 @@ class MonitoringSettings(_Model):
     error_rate_min_requests: Annotated[int, AfterValidator(between(1, 100_000))] = 50
     alert_emails: Annotated[tuple[str, ...], AfterValidator(_emails)]
     monthly_budget_usd: Annotated[float, AfterValidator(between(1, 1_000_000))] = 200
-    # "account": the budget counts the whole AWS account's cost (right when the account holds
-    # this stack only). "environment": only resources tagged Environment=<environment>; the
-    # tag must first be activated as a cost allocation tag in the billing console, or the
-    # budget sees nothing.
-    budget_scope: Annotated[str, AfterValidator(one_of("account", "environment"))] = "account"
+    # "environment" (default: stacks share an account): only resources tagged
+    # Environment=<environment>; the tag must first be activated as a cost allocation tag in
+    # the billing console, or the budget sees nothing. "account": the whole account's cost,
+    # for one AWS account per environment.
+    budget_scope: Annotated[str, AfterValidator(one_of("account", "environment"))] = "environment"
 
 
 class FirestoreSettings(_Model):

@@ -1,8 +1,8 @@
 """The alert topic: where every alarm, EventBridge rule and budget of the stack sends its alerts.
 
 Owns: a customer-managed KMS key (SNS topics encrypted with the AWS-managed key cannot receive
-from CloudWatch or EventBridge, so the key policy names both services), the SNS topic, its
-policy, and one e-mail subscription per `monitoring.alertEmails` address.
+from CloudWatch, EventBridge or Budgets, so the key policy names all three services), the SNS
+topic, its policy, and one e-mail subscription per `monitoring.alertEmails` address.
 Does not own: the alarms themselves (monitoring.py, registry.py, api.py, jwt_secret.py).
 """
 
@@ -101,12 +101,16 @@ def _key_policy(account_id: str) -> str:
                     "Resource": "*",
                 },
                 {
+                    # AWS's documented statement for alarms publishing to an encrypted topic has
+                    # no condition (https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns,
+                    # "Allow_CloudWatch_for_CMK"): a key an alarm's KMS call does not carry
+                    # would refuse every notification, the delivery-failure alarms' included.
+                    # The topic policy still admits only this account's alarms.
                     "Sid": "AlarmsEncrypt",
                     "Effect": "Allow",
                     "Principal": {"Service": "cloudwatch.amazonaws.com"},
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                 },
                 {
                     # EventBridge's KMS calls for an encrypted SNS target carry no aws:Source*
@@ -116,6 +120,16 @@ def _key_policy(account_id: str) -> str:
                     "Sid": "EventRulesEncrypt",
                     "Effect": "Allow",
                     "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                },
+                {
+                    # Budget notifications to an encrypted topic: the same two KMS actions for
+                    # budgets.amazonaws.com; which budgets may publish is the topic policy's
+                    # BudgetsPublish statement (its conditions are the ones AWS documents).
+                    "Sid": "BudgetsEncrypt",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "budgets.amazonaws.com"},
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
                 },
@@ -149,6 +163,19 @@ def _topic_policy(topic_arn: str, account_id: str) -> str:
                     "Action": "sns:Publish",
                     "Resource": topic_arn,
                     "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+                {
+                    # AWS Budgets' documented topic policy statement, conditions included:
+                    # https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html
+                    "Sid": "BudgetsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "budgets.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{account_id}:*"},
+                    },
                 },
             ],
         }

@@ -4,9 +4,10 @@ Owns: the ECR access role and the instance role (least privilege, no `*` actions
 autoscaling configuration, the X-Ray observability configuration, the service (instance size,
 HTTP health check, runtime secrets as Secrets Manager references), retention for the log groups
 App Runner creates, and an EventBridge rule that sends failed deployments to the alert topic.
-Does not own: which image runs after the first `pulumi up` (deployments own it: the image
-identifier is in `ignore_changes`, so a `pulumi up` after `spendsense deploy` never rolls the
-image back), the JWT secret (jwt_secret.py) or alarms (monitoring.py).
+Does not own: which image runs after the first `pulumi up` (deployments own it: the program
+reads the image the service runs now and passes it back unchanged, so a `pulumi up` after
+`spendsense deploy` never changes it: running_image.py), the JWT secret (jwt_secret.py) or
+alarms (monitoring.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from infra.settings import Settings
 # App Runner reads the JWT secret from this variable at instance start (value: the JSON
 # {"current": ..., "previous": ...}, see docs/jwt-rotation.md).
 JWT_SECRET_VARIABLE = "JWT_SECRETS"
-IMAGE_IDENTIFIER_PATH = "sourceConfiguration.imageRepository.imageIdentifier"
 
 
 @dataclass
@@ -43,6 +43,8 @@ class ApiServiceArgs:
     # The secret's first rotation: its instances must not start before the secret has a value.
     jwt_first_key: pulumi.Resource
     alert_topic_arn: pulumi.Input[str]
+    # The image the service runs now (running_image.py); None: no service yet.
+    running_image: pulumi.Input[str | None] = None
 
 
 def assume_role_policy(service: str) -> str:
@@ -96,9 +98,11 @@ class ApiService(pulumi.ComponentResource):
                 "authentication_configuration": {"access_role_arn": access_role.arn},
                 "auto_deployments_enabled": False,
                 "image_repository": {
-                    "image_identifier": pulumi.Output.concat(
-                        args.repository.repository_url, ":", api.initial_image_tag
-                    ),
+                    # The image that runs now (set by `spendsense deploy`); the initial tag only
+                    # when there is no service yet. Not `ignore_changes`: see running_image.py.
+                    "image_identifier": pulumi.Output.all(
+                        args.running_image, args.repository.repository_url
+                    ).apply(lambda v: v[0] or f"{v[1]}:{api.initial_image_tag}"),
                     "image_repository_type": "ECR",
                     "image_configuration": {
                         "port": str(api.port),
@@ -132,7 +136,6 @@ class ApiService(pulumi.ComponentResource):
             opts=child(
                 self,
                 args.provider,
-                ignore_changes=[IMAGE_IDENTIFIER_PATH],
                 depends_on=[args.jwt_first_key, *self._role_policies],
             ),
         )

@@ -71,8 +71,9 @@ class JwtSecret(pulumi.ComponentResource):
             f"{name}-secret",
             name=settings.jwt.secret_name or f"{service_name}/jwt-signing-key",
             description="SpendSense API JWT signing key: {current, previous}, rotated monthly",
-            # A deleted secret can be restored for 30 days.
-            recovery_window_in_days=30,
+            # `jwt.recoveryWindowDays`: days a deleted secret can be restored; 0 (staging)
+            # deletes it at once, so `pulumi destroy` then `pulumi up` can reuse the name.
+            recovery_window_in_days=settings.jwt.recovery_window_days,
             tags=aws_tags(settings),
             opts=child(self, args.provider, **stateful(settings)),
         )

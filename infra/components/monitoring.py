@@ -4,7 +4,8 @@ Owns: the CloudWatch dashboard (`monitoring.dashboardName`, `SpendSense-API` in 
 alarms on p95 latency, 5xx error rate, availability (Route 53 health checks of the API's
 `/health` and of the frontend: App Runner has no health metric of its own; "down" pages within
 minutes, the 99.9 % target is judged over 24 hours), CPU, memory and
-saturation (active instances at `maxInstances`), and a monthly AWS budget with alerts.
+saturation (active instances at `maxInstances`), and a monthly AWS budget whose alerts go
+through the alert topic.
 Every alarm notifies the alert topic on ALARM and on OK, and its missing-data behaviour is
 chosen on purpose (see each alarm).
 Does not own: the alert topic (alerts.py) or the Firestore side's alerts (firestore.py).
@@ -335,7 +336,12 @@ class ApiMonitoring(pulumi.ComponentResource):
             )
 
     def _budget(self) -> None:
-        """The runbook's monthly cost review, with alerts before the month is over."""
+        """The runbook's monthly cost review, with alerts before the month is over.
+
+        `monitoring.budgetScope: environment` (the default, while stacks share an account)
+        counts only resources tagged Environment=<environment>; `account` counts the whole
+        account, right only when it holds this stack alone (docs/configuration.md).
+        """
         settings = self._args.settings
         monitoring = settings.monitoring
         aws.budgets.Budget(
@@ -356,7 +362,9 @@ class ApiMonitoring(pulumi.ComponentResource):
                     "notification_type": kind,
                     "threshold": threshold,
                     "threshold_type": "PERCENTAGE",
-                    "subscriber_email_addresses": list(monitoring.alert_emails),
+                    # Through the stack's alert topic, like every other alert (its key and
+                    # topic policies admit budgets.amazonaws.com: alerts.py).
+                    "subscriber_sns_topic_arns": [self._args.alert_topic_arn],
                 }
                 for kind, threshold in (("ACTUAL", 80), ("FORECASTED", 100))
             ],

@@ -1,9 +1,10 @@
 """The ECR repository for the API image.
 
 Owns: the repository (scan on push, immutable tags, KMS encryption), its lifecycle policy
-(keep the last `registry.keepImages` tagged images, which is what rollback needs; expire
-untagged images after `registry.untaggedExpiryDays`), and an EventBridge rule that sends HIGH
-and CRITICAL scan findings to the alert topic.
+(never expire `api.initialImageTag` nor images tagged `keep-*`, which `spendsense deploy` puts on
+the running image and the rollback target; keep the last `registry.keepImages` tagged images;
+expire untagged images after `registry.untaggedExpiryDays`), and an EventBridge rule that sends
+HIGH and CRITICAL scan findings to the alert topic.
 Does not own: pushing images (the README's build steps) or choosing which tag runs
 (`spendsense deploy`).
 """
@@ -27,13 +28,44 @@ class RegistryArgs:
     alert_topic_arn: pulumi.Input[str]
 
 
-def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:
-    """ECR lifecycle rules: untagged images expire first, then all but the newest tagged ones."""
+# `spendsense deploy` tags the image that runs and the one `rollback api` would go back to
+# with this prefix (scripts/spendsense/ops/ecr_protect.py); the lifecycle never expires them.
+PROTECTED_TAG_PREFIX = "keep-"
+# A count no repository reaches: a rule that selects images but never expires them. ECR:
+# "An image that matches the tagging requirements of a rule cannot be expired by a rule with
+# a lower priority" (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html,
+# lifecycle policy evaluation rules; the CDK documents the same idiom with maxImageCount 9999).
+NEVER = 9999
+
+
+def lifecycle_policy(keep_images: int, untagged_expiry_days: int, initial_image_tag: str) -> str:
+    """ECR lifecycle rules: the initial image and the protected images first (never expired),
+    then untagged images after some days, then all but the newest `keep_images` tagged ones."""
+
+    def keep_forever(priority: int, pattern: str, what: str) -> dict[str, object]:
+        return {
+            "rulePriority": priority,
+            "description": f"Never expire {what}",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPatternList": [pattern],
+                "countType": "imageCountMoreThan",
+                "countNumber": NEVER,
+            },
+            "action": {"type": "expire"},
+        }
+
     return json.dumps(
         {
             "rules": [
+                keep_forever(1, initial_image_tag, f"the initial image ({initial_image_tag})"),
+                keep_forever(
+                    2,
+                    f"{PROTECTED_TAG_PREFIX}*",
+                    "the running image and the rollback target (tagged by spendsense deploy)",
+                ),
                 {
-                    "rulePriority": 1,
+                    "rulePriority": 3,
                     "description": f"Expire untagged images after {untagged_expiry_days} days",
                     "selection": {
                         "tagStatus": "untagged",
@@ -44,7 +76,7 @@ def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 2,
+                    "rulePriority": 4,
                     "description": f"Keep the last {keep_images} tagged images (rollback targets)",
                     "selection": {
                         "tagStatus": "tagged",
@@ -76,14 +108,17 @@ class Registry(pulumi.ComponentResource):
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
-            force_delete=False,
+            # `registry.forceDelete` (staging: true): `pulumi destroy` may delete the images too.
+            force_delete=registry.force_delete,
             tags=aws_tags(settings),
             opts=child(self, args.provider, **stateful(settings)),
         )
         aws.ecr.LifecyclePolicy(
             f"{name}-lifecycle",
             repository=self.repository.name,
-            policy=lifecycle_policy(registry.keep_images, registry.untagged_expiry_days),
+            policy=lifecycle_policy(
+                registry.keep_images, registry.untagged_expiry_days, settings.api.initial_image_tag
+            ),
             opts=options,
         )
         # EventBridge rule names hold 64 characters; repository names may be longer.

@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "health": "spendsense.commands.health:health",
     "status": "spendsense.commands.status:status",
     "deploy": "spendsense.commands.deploy:deploy",
+    "bootstrap": "spendsense.commands.bootstrap:bootstrap",
     "rollback": "spendsense.cli:rollback",
     "scale": "spendsense.commands.scale:scale",
     "logs": "spendsense.commands.logs:logs",

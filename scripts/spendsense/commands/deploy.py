@@ -67,6 +67,7 @@ def _guarded_change(
 ) -> None:
     from spendsense.clients import make_client
     from spendsense.ops import apprunner, ecr
+    from spendsense.ops.ecr_protect import protect_images
     from spendsense.ops.health import check_health, health_url
     from spendsense.ops.progress import make_progress
     from spendsense.outputs import load_outputs
@@ -131,6 +132,7 @@ def _guarded_change(
         return
     if choice_line:
         click.echo(f"Rolling back to {choice_line}", err=True)
+    progress = make_progress()
     summary = apprunner.roll_out(
         client,
         service,
@@ -140,10 +142,27 @@ def _guarded_change(
         poll=poll_seconds,
         revert_on_failure=revert_on_failure,
         health_attempts=HEALTH_ATTEMPTS,
-        progress=make_progress(),
+        progress=progress,
         sleep=time.sleep,
         verb=verb,
     )
+    # The image that runs now and the one it replaced (the rollback target) must outlive ECR's
+    # lifecycle policy. A redeploy of the running image does not know the rollback target, so
+    # it only adds protection.
+    try:
+        protect_images(
+            ecr_client,
+            repository_name,
+            repository_url,
+            [target, previous],
+            release_others=bool(previous and previous != target),
+            progress=progress,
+        )
+    except SpendsenseError as exc:
+        summary += (
+            f"; could not protect {target} and {previous} from ECR's lifecycle policy "
+            f"({' '.join(str(exc).split())}), so it may expire them"
+        )
     click.echo(summary)
 
 
