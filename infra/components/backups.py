@@ -7,15 +7,22 @@ Owns:
   `manual-*` objects after `backup.manualRetentionDays`; a bucket retention policy of
   `backup.retentionDays` (locked when `backup.lockRetentionPolicy`) and soft delete, so no
   object can be deleted or overwritten early by anyone, whatever key leaks or prefix is wrong;
-- the daily export: a Cloud Scheduler job (`backup.schedule` in `backup.timeZone`) that starts
-  a Cloud Workflows workflow (`infra/workflows/firestore_export.yaml`) which names the folder
-  `daily/YYYYMMDD_HHMMSS/` and calls the Firestore export connector, waiting for the export;
-- two service accounts: the workflow's, with only `roles/datastore.importExportAdmin` on the
-  project and bucket metadata read on the bucket; and the scheduler's, with only
-  `roles/workflows.invoker`, so the account that can export cannot also start workflows;
+- the daily export: a Cloud Scheduler job `<workflowName>-schedule` (`backup.schedule` in
+  `backup.timeZone`) that starts a Cloud Workflows workflow
+  (`infra/workflows/firestore_export.yaml`) which names the folder `daily/YYYYMMDD_HHMMSS/`,
+  calls the Firestore export connector and waits for the export, never runs two exports at
+  once, and keeps a temporary hold on the newest good export (so the `daily/` lifecycle rule
+  cannot take the last backup if exports stop);
+- two service accounts: the workflow's, with only the custom roles of `backup_iam.py` (export,
+  never import; holds on this bucket) and bucket metadata read on the bucket; and the
+  scheduler's, with only `roles/workflows.invoker`, so the account that can export cannot
+  also start workflows;
 - the Firestore service agents' bucket access: this project's (write exports, read them for a
-  restore) and the restore drill's test project's (`backup.testProject`: read only);
-- alerts when an export fails and when none has succeeded for `backup.maxExportAgeHours`.
+  restore) and the restore drill's test project's (`backup.testProject`: read only; its agent
+  is created first if the project never used Firestore);
+- with `backup.usageLogs: false` (Domain Restricted Sharing), Cloud Audit Logs data access
+  logs for Cloud Storage instead of usage logs;
+- the export's alerts (`backup_alerts.py`).
 
 Deliberately not here: the database (`firestore.py`, which also owns the e-mail notification
 channels these alerts reuse), restores (a runbook procedure run by people, `spendsense`), and

@@ -176,7 +176,7 @@ class RulesReleaseProvider(ResourceProvider):
 class RulesRelease(pulumi.dynamic.Resource):
     """The `cloud.firestore` release, switched to `ruleset_name` in place on every change."""
 
-    ruleset_name: pulumi.Output[str]
+    # Outputs: the properties below, by their camelCase names (`release`, `rulesetName`).
     release: pulumi.Output[str]
 
     def __init__(
