@@ -2,10 +2,9 @@
 
 `roles/datastore.importExportAdmin` also carries `datastore.databases.import`, so the account
 that runs every night could overwrite production from any bucket it can name. The export
-needs only these permissions (Firestore's "Export and import data" page lists export,
-getMetadata and the operations calls:
-https://cloud.google.com/firestore/native/docs/manage-data/export-import#permissions, and the
-IAM permissions reference, https://cloud.google.com/iam/docs/permissions-reference):
+needs only these permissions (Firestore's "Required permissions for API methods",
+https://firebase.google.com/docs/firestore/security/iam, and the Firestore roles and
+permissions index, https://cloud.google.com/iam/docs/roles-permissions/firestore):
 
 - `spendsenseFirestoreExport` (granted on the project): `datastore.databases.export`,
   `datastore.databases.getMetadata`, `datastore.operations.get`, `datastore.operations.list`
