@@ -2,10 +2,12 @@
 
 Owns:
 - the Firestore database (`firestore.database`, native mode, in `firestore.location`) with
-  delete protection and point-in-time recovery as the settings say, protected in Pulumi when
-  `protectStatefulResources` is on;
+  delete protection and point-in-time recovery as the settings say, `firestore.concurrencyMode`
+  (PESSIMISTIC, Native mode's default, unless the stack says otherwise), protected in Pulumi
+  when `protectStatefulResources` is on;
 - the security rules from `firestore.rulesFile`: a ruleset plus the `cloud.firestore` release
-  that points at it (see `_rules` for how a rules change avoids a window without rules);
+  that points at it, switched in place by `rules_release.RulesRelease` (see `_rules` for how a
+  rules change avoids a window without rules);
 - composite indexes and field overrides from `firestore.indexesFile` (the Firebase CLI's
   `firestore.indexes.json` format, parsed by `load_indexes`);
 - Cloud Monitoring: one e-mail notification channel per `monitoring.alertEmails` address and
