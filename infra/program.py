@@ -124,6 +124,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             # The project `spendsense drill` restores into (granted read access to the bucket).
             "backup_test_project": settings.backup.test_project,
             "backup_workflow": backups.workflow.name,
+            "backup_scheduler_job": backups.job.name,
             "vercel_project_id": settings.frontend.vercel_project_id,
             "vercel_team_id": settings.frontend.vercel_team_id,
             "frontend_url": settings.frontend.url,

@@ -359,6 +359,8 @@ class FirestoreSettings(_Model):
     write_latency_ms: Annotated[int, AfterValidator(between(1, 60000))] = 200
     # Security-rules denials per minute that count as a spike (the runbook's "Permission Denied").
     denied_requests_per_minute: Annotated[int, AfterValidator(between(1, 1_000_000))] = 50
+    # Native mode's default; OPTIMISTIC changes how every transaction behaves (docs/gcp-vercel.md).
+    concurrency_mode: Annotated[str, AfterValidator(one_of("PESSIMISTIC", "OPTIMISTIC"))] = "PESSIMISTIC"  # fmt: skip
 
     @model_validator(mode="after")
     def _indexes_format(self) -> FirestoreSettings:
@@ -408,6 +410,9 @@ class BackupSettings(_Model):
     # The bucket that receives the backup bucket's access logs (default: <bucketName>-logs).
     access_log_bucket_name: Annotated[str | None, AfterValidator(lambda v: v if v is None else matches(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]", "a GCS bucket name (lower case, digits, . _ -, 3-63 characters)")(v))] = None  # fmt: skip
     access_log_retention_days: Annotated[int, AfterValidator(between(1, 3650))] = 365
+    # false where Domain Restricted Sharing refuses cloud-storage-analytics@google.com: Cloud
+    # Audit Logs (data access, storage.googleapis.com) record the bucket's access instead.
+    usage_logs: bool = True
 
     @model_validator(mode="after")
     def _manual_kept_longer(self) -> BackupSettings:
@@ -442,6 +447,8 @@ class FrontendSettings(_Model):
     api_url: Annotated[str | None, AfterValidator(lambda v: v if v is None else _https_url(v))] = None  # fmt: skip
     # Which Vercel deployments read this stack's API: production or pull-request previews.
     target: Annotated[str, AfterValidator(one_of("production", "preview"))] = "production"
+    # true where the Vercel team enforces sensitive environment variables.
+    sensitive_variables: bool = False
 
 
 class Settings(BaseModel):

@@ -7,15 +7,22 @@ Owns:
   `manual-*` objects after `backup.manualRetentionDays`; a bucket retention policy of
   `backup.retentionDays` (locked when `backup.lockRetentionPolicy`) and soft delete, so no
   object can be deleted or overwritten early by anyone, whatever key leaks or prefix is wrong;
-- the daily export: a Cloud Scheduler job (`backup.schedule` in `backup.timeZone`) that starts
-  a Cloud Workflows workflow (`infra/workflows/firestore_export.yaml`) which names the folder
-  `daily/YYYYMMDD_HHMMSS/` and calls the Firestore export connector, waiting for the export;
-- two service accounts: the workflow's, with only `roles/datastore.importExportAdmin` on the
-  project and bucket metadata read on the bucket; and the scheduler's, with only
-  `roles/workflows.invoker`, so the account that can export cannot also start workflows;
+- the daily export: a Cloud Scheduler job `<workflowName>-schedule` (`backup.schedule` in
+  `backup.timeZone`) that starts a Cloud Workflows workflow
+  (`infra/workflows/firestore_export.yaml`) which names the folder `daily/YYYYMMDD_HHMMSS/`,
+  calls the Firestore export connector and waits for the export, never runs two exports at
+  once, and keeps a temporary hold on the newest good export (so the `daily/` lifecycle rule
+  cannot take the last backup if exports stop);
+- two service accounts: the workflow's, with only the custom roles of `backup_iam.py` (export,
+  never import; holds on this bucket) and bucket metadata read on the bucket; and the
+  scheduler's, with only `roles/workflows.invoker`, so the account that can export cannot
+  also start workflows;
 - the Firestore service agents' bucket access: this project's (write exports, read them for a
-  restore) and the restore drill's test project's (`backup.testProject`: read only);
-- alerts when an export fails and when none has succeeded for `backup.maxExportAgeHours`.
+  restore) and the restore drill's test project's (`backup.testProject`: read only; its agent
+  is created first if the project never used Firestore);
+- with `backup.usageLogs: false` (Domain Restricted Sharing), Cloud Audit Logs data access
+  logs for Cloud Storage instead of usage logs;
+- the export's alerts (`backup_alerts.py`).
 
 Deliberately not here: the database (`firestore.py`, which also owns the e-mail notification
 channels these alerts reuse), restores (a runbook procedure run by people, `spendsense`), and
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +42,15 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components.backup_alerts import DAILY_PREFIX, export_alerts, missing_export_query
+from infra.components.backup_iam import custom_role_name, export_roles
 from infra.components.common import child, gcp_labels, stateful
 from infra.settings import Settings
 
-DAILY_PREFIX = "daily/"
+__all__ = ["DAILY_PREFIX", "Backups", "BackupsArgs", "missing_export_query"]
+
 MANUAL_PREFIX = "manual-"
 WORKFLOW_SOURCE = Path(__file__).resolve().parent.parent / "workflows" / "firestore_export.yaml"
-EXPORT_ROLE = "roles/datastore.importExportAdmin"
 # Bucket metadata and object listing, no object content: enough for the export call to check
 # the destination, not enough to read or change a backup.
 EXPORT_BUCKET_ROLE = "roles/storage.legacyBucketReader"
@@ -68,22 +77,6 @@ def scheduler_body() -> str:
     return base64.b64encode(json.dumps(body).encode()).decode()
 
 
-def missing_export_query(workflow: str, hours: int) -> str:
-    """PromQL: true when no execution of `workflow` succeeded in the last `hours` hours.
-
-    A metric-absence condition would be simpler but stops at 23.5 hours; PromQL conditions
-    may look back further. `absent_over_time` covers "no successful run at all" (no series),
-    the `increase` half covers a series that exists but did not grow.
-    """
-    series = (
-        "workflows_googleapis_com:finished_execution_count{"
-        'monitored_resource="workflows.googleapis.com/Workflow",'
-        f'workflow_id="{workflow}",status="SUCCEEDED"'
-        "}"
-    )
-    return f"(sum(increase({series}[{hours}h])) < 1) or on() absent_over_time({series}[{hours}h])"
-
-
 @dataclass
 class BackupsArgs:
     settings: Settings
@@ -96,11 +89,13 @@ class Backups(pulumi.ComponentResource):
     """The backup bucket, the scheduled export and its alerts (`spendsense:gcp:Backups`)."""
 
     bucket: gcp.storage.Bucket
-    log_bucket: gcp.storage.Bucket
+    log_bucket: gcp.storage.Bucket | None
     export_account: gcp.serviceaccount.Account
     scheduler_account: gcp.serviceaccount.Account
     workflow: gcp.workflows.Workflow
     job: gcp.cloudscheduler.Job
+    export_role: gcp.projects.IAMCustomRole
+    hold_role: gcp.projects.IAMCustomRole
 
     def __init__(
         self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None
@@ -119,16 +114,17 @@ class Backups(pulumi.ComponentResource):
         self.log_bucket = self._log_bucket()
         self.bucket = self._bucket()
         self.export_account, self.scheduler_account = self._accounts()
-        self._agent_access(project.number, AGENT_WRITE_ROLES + AGENT_READ_ROLES, "agent", args)
+        # This project's agent exists once its Firestore database does.
+        self._agent_access(
+            project.number, AGENT_WRITE_ROLES + AGENT_READ_ROLES, "agent", [args.database]
+        )
         if backup.test_project:
-            test = gcp.organizations.get_project_output(
-                project_id=backup.test_project,
-                opts=pulumi.InvokeOutputOptions(provider=self._provider),
-            )
-            self._agent_access(test.number, AGENT_READ_ROLES, "test-agent", None)
+            self._test_agent_access(backup.test_project)
         self.workflow = self._workflow()
         self.job = self._schedule()
-        self.alert_policies = self._alerts(args.notification_channel_ids)
+        self.alert_policies = export_alerts(
+            self, name, settings, self._provider, args.notification_channel_ids
+        )
 
         self.prefix = DAILY_PREFIX
         self.schedule = backup.schedule
@@ -140,6 +136,7 @@ class Backups(pulumi.ComponentResource):
                 "schedule": self.schedule,
                 "time_zone": self.time_zone,
                 "workflow": self.workflow.name,
+                "scheduler_job": self.job.name,
             }
         )
 
@@ -153,12 +150,29 @@ class Backups(pulumi.ComponentResource):
             "uniform_bucket_level_access": True,
             "public_access_prevention": "enforced",
             "requester_pays": False,
-            "force_destroy": False,
+            # A stack that may be torn down (staging) empties its buckets on destroy, once
+            # the retention policy allows it (docs/gcp-vercel.md, "Tearing down staging").
+            "force_destroy": not settings.protect_stateful_resources,
             "labels": gcp_labels(settings),
         }
 
-    def _log_bucket(self) -> gcp.storage.Bucket:
+    def _log_bucket(self) -> gcp.storage.Bucket | None:
         settings = self._settings
+        if not settings.backup.usage_logs:
+            # Domain Restricted Sharing refuses the Google group that writes usage logs: record
+            # the bucket's reads and writes in Cloud Audit Logs instead (data access logs).
+            gcp.projects.IAMAuditConfig(
+                f"{self._name}-storage-data-access-logs",
+                project=settings.gcp_project,
+                service="storage.googleapis.com",
+                audit_log_configs=[
+                    {"log_type": "ADMIN_READ"},
+                    {"log_type": "DATA_READ"},
+                    {"log_type": "DATA_WRITE"},
+                ],
+                opts=child(self, self._provider),
+            )
+            return None
         log_bucket = gcp.storage.Bucket(
             f"{self._name}-access-logs",
             name=settings.backup.log_bucket_name,
@@ -213,7 +227,9 @@ class Backups(pulumi.ComponentResource):
                     "condition": {"age": 1},
                 },
             ],
-            logging={"log_bucket": self.log_bucket.name, "log_object_prefix": backup.bucket_name},
+            logging={"log_bucket": self.log_bucket.name, "log_object_prefix": backup.bucket_name}
+            if self.log_bucket is not None
+            else None,
             **self._common_bucket_args(),
             opts=child(self, self._provider, **stateful(settings)),
         )
@@ -226,13 +242,21 @@ class Backups(pulumi.ComponentResource):
             project=settings.gcp_project,
             account_id="firestore-backup-export",
             display_name="Firestore daily export (Cloud Workflows)",
-            description="Runs the daily Firestore export workflow. Only datastore.importExportAdmin.",
+            description="Runs the daily Firestore export workflow: export only, never import.",
             opts=child(self, self._provider),
         )
+        self.export_role, self.hold_role = export_roles(self, self._name, settings, self._provider)
         gcp.projects.IAMMember(
-            f"{self._name}-export-sa-import-export",
+            f"{self._name}-export-sa-export",
             project=settings.gcp_project,
-            role=EXPORT_ROLE,
+            role=custom_role_name(settings.gcp_project, self.export_role),
+            member=export.member,
+            opts=child(self, self._provider),
+        )
+        gcp.storage.BucketIAMMember(
+            f"{self._name}-export-sa-holds",
+            bucket=self.bucket.name,
+            role=custom_role_name(settings.gcp_project, self.hold_role),
             member=export.member,
             opts=child(self, self._provider),
         )
@@ -265,12 +289,10 @@ class Backups(pulumi.ComponentResource):
         project_number: pulumi.Output[str],
         roles: Sequence[str],
         role_name: str,
-        args: BackupsArgs | None,
+        depends: Sequence[pulumi.Resource],
     ) -> None:
         """Bucket roles for a project's Firestore service agent (it reads and writes exports)."""
         member = project_number.apply(firestore_agent)
-        # The agent exists once the project's Firestore database does.
-        depends = [args.database] if args is not None else []
         for role in dict.fromkeys(roles):
             short = role.removeprefix("roles/storage.").replace(".", "-").lower()
             gcp.storage.BucketIAMMember(
@@ -278,8 +300,27 @@ class Backups(pulumi.ComponentResource):
                 bucket=self.bucket.name,
                 role=role,
                 member=member,
-                opts=child(self, self._provider, depends_on=depends),
+                opts=child(self, self._provider, depends_on=list(depends)),
             )
+
+    def _test_agent_access(self, test_project: str) -> None:
+        """Read access for the restore drill's project's Firestore service agent.
+
+        The agent may not exist yet in a project that never used Firestore, and a binding to
+        an account that does not exist is refused. ServiceIdentity
+        (services.generateServiceIdentity) creates it if needed; the bindings wait for it.
+        The agent's address is fixed by the project number (`firestore_agent`).
+        """
+        agent = gcp.projects.ServiceIdentity(
+            f"{self._name}-test-firestore-agent",
+            project=test_project,
+            service="firestore.googleapis.com",
+            opts=child(self, self._provider),
+        )
+        test = gcp.organizations.get_project_output(
+            project_id=test_project, opts=pulumi.InvokeOutputOptions(provider=self._provider)
+        )
+        self._agent_access(test.number, AGENT_READ_ROLES, "test-agent", [agent])
 
     # -- the export ------------------------------------------------------------------------
     def _workflow(self) -> gcp.workflows.Workflow:
@@ -322,6 +363,8 @@ class Backups(pulumi.ComponentResource):
             f"{self._name}-export-schedule",
             project=settings.gcp_project,
             region=backup.region,
+            # Named, so the alerts, the docs and `gcloud scheduler jobs run` can refer to it.
+            name=f"{backup.workflow_name}-schedule",
             description=(
                 f"Daily Firestore export at {backup.schedule} {backup.time_zone} "
                 f"into gs://{backup.bucket_name}/{DAILY_PREFIX}"
@@ -329,7 +372,9 @@ class Backups(pulumi.ComponentResource):
             schedule=backup.schedule,
             time_zone=backup.time_zone,
             attempt_deadline="180s",
-            # Retries cover only starting the workflow; the workflow itself is not retried.
+            # Retries cover only starting the workflow (a non-2xx answer or no answer within
+            # attempt_deadline); a retry after a start whose answer was lost starts a second
+            # execution, which sees the running export and ends without starting another.
             retry_config={"retry_count": 3, "min_backoff_duration": "60s"},
             http_target={
                 "http_method": "POST",
@@ -343,76 +388,3 @@ class Backups(pulumi.ComponentResource):
             },
             opts=child(self, self._provider),
         )
-
-    # -- alerts ----------------------------------------------------------------------------
-    def _alerts(self, channels: Sequence[pulumi.Input[str]]) -> list[gcp.monitoring.AlertPolicy]:
-        settings = self._settings
-        backup = settings.backup
-        workflow = backup.workflow_name
-        failed = gcp.monitoring.AlertPolicy(
-            f"{self._name}-alert-export-failed",
-            project=settings.gcp_project,
-            display_name=f"Firestore daily export failed ({settings.environment})",
-            combiner="OR",
-            conditions=[
-                {
-                    "display_name": "An export workflow execution failed or was cancelled",
-                    "condition_threshold": {
-                        "filter": " AND ".join(
-                            [
-                                'resource.type = "workflows.googleapis.com/Workflow"',
-                                f'resource.label.workflow_id = "{workflow}"',
-                                'metric.type = "workflows.googleapis.com/finished_execution_count"',
-                                'metric.label.status = one_of("FAILED", "CANCELLED")',
-                            ]
-                        ),
-                        "comparison": "COMPARISON_GT",
-                        "threshold_value": 0,
-                        "duration": "0s",
-                        "aggregations": [
-                            {"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}
-                        ],
-                    },
-                }
-            ],
-            notification_channels=list(channels),
-            documentation=self._doc(
-                f"The daily Firestore export (workflow `{workflow}` in {backup.region}) failed. "
-                "Look at the failed execution's error, fix it, then run "
-                f"`gcloud workflows run {workflow} --location {backup.region}` and check that "
-                f"a new folder appeared under gs://{backup.bucket_name}/{DAILY_PREFIX}."
-            ),
-            user_labels=gcp_labels(settings),
-            opts=child(self, self._provider),
-        )
-        hours = backup.max_export_age_hours
-        missing = gcp.monitoring.AlertPolicy(
-            f"{self._name}-alert-export-missing",
-            project=settings.gcp_project,
-            display_name=f"No Firestore export in {hours} hours ({settings.environment})",
-            combiner="OR",
-            conditions=[
-                {
-                    "display_name": f"No successful export workflow execution in {hours} h",
-                    "condition_prometheus_query_language": {
-                        "query": missing_export_query(workflow, hours),
-                        "duration": "0s",
-                        "evaluation_interval": "300s",
-                    },
-                }
-            ],
-            notification_channels=list(channels),
-            documentation=self._doc(
-                f"No daily Firestore export has succeeded for {hours} hours: the newest backup "
-                f"under gs://{backup.bucket_name}/{DAILY_PREFIX} is getting old. Check that the "
-                f"Cloud Scheduler job is enabled and that workflow `{workflow}` ran, then run "
-                f"it by hand (`gcloud workflows run {workflow} --location {backup.region}`)."
-            ),
-            user_labels=gcp_labels(settings),
-            opts=child(self, self._provider),
-        )
-        return [failed, missing]
-
-    @staticmethod
-    def _doc(content: str) -> Mapping[str, str]:
-        return {"content": content, "mime_type": "text/markdown"}

@@ -2,10 +2,12 @@
 
 Owns:
 - the Firestore database (`firestore.database`, native mode, in `firestore.location`) with
-  delete protection and point-in-time recovery as the settings say, protected in Pulumi when
-  `protectStatefulResources` is on;
+  delete protection and point-in-time recovery as the settings say, `firestore.concurrencyMode`
+  (PESSIMISTIC, Native mode's default, unless the stack says otherwise), protected in Pulumi
+  when `protectStatefulResources` is on;
 - the security rules from `firestore.rulesFile`: a ruleset plus the `cloud.firestore` release
-  that points at it (see `_rules` for how a rules change avoids a window without rules);
+  that points at it, switched in place by `rules_release.RulesRelease` (see `_rules` for how a
+  rules change avoids a window without rules);
 - composite indexes and field overrides from `firestore.indexesFile` (the Firebase CLI's
   `firestore.indexes.json` format, parsed by `load_indexes`);
 - Cloud Monitoring: one e-mail notification channel per `monitoring.alertEmails` address and
@@ -30,6 +32,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.components.common import child, gcp_labels, stateful
+from infra.components.rules_release import RulesRelease
 from infra.settings import Settings, resolve_repo_path
 
 RULES_RELEASE = "cloud.firestore"
@@ -251,7 +254,7 @@ class Firestore(pulumi.ComponentResource):
 
     database: gcp.firestore.Database
     ruleset: gcp.firebaserules.Ruleset
-    release: gcp.firebaserules.Release
+    release: RulesRelease
     notification_channels: list[gcp.monitoring.NotificationChannel]
     alert_policies: list[gcp.monitoring.AlertPolicy]
 
@@ -271,7 +274,10 @@ class Firestore(pulumi.ComponentResource):
             name=fs.database,
             location_id=fs.location,
             type="FIRESTORE_NATIVE",
-            concurrency_mode="OPTIMISTIC",
+            # Native mode's default (Standard edition): transactions lock what they read.
+            # Set explicitly because the provider takes the field from the API when it is
+            # left out, which would never move an OPTIMISTIC database back.
+            concurrency_mode=fs.concurrency_mode,
             app_engine_integration_mode="DISABLED",
             delete_protection_state="DELETE_PROTECTION_ENABLED"
             if fs.delete_protection
@@ -292,39 +298,48 @@ class Firestore(pulumi.ComponentResource):
             {
                 "database": self.database.name,
                 "ruleset": self.ruleset.name,
-                "release": self.release.name,
+                "release": self.release.release,
                 "notification_channels": [c.id for c in self.notification_channels],
             }
         )
 
     # -- rules -----------------------------------------------------------------------------
-    def _rules(self) -> tuple[gcp.firebaserules.Ruleset, gcp.firebaserules.Release]:
+    def _rules(self) -> tuple[gcp.firebaserules.Ruleset, RulesRelease]:
         """The ruleset from the rules file and the release that serves it.
 
         A ruleset is immutable: a rules change replaces it. Pulumi creates the new ruleset
-        first, then points the release at it, and deletes the old ruleset last (it cannot be
-        deleted while a release uses it). The provider replaces a release whose ruleset
-        changes; `deletion_policy="ABANDON"` makes the delete half of that replacement a no-op,
-        so the live `cloud.firestore` release is switched to the new ruleset in one step and is
-        never deleted: there is no moment without rules. Nothing here sets
-        delete_before_replace, which would reintroduce that window.
+        first, then `RulesRelease` switches the live release to it with one UpdateRelease
+        (`rules_release.py` says why not `gcp.firebaserules.Release`), then Pulumi deletes
+        the old ruleset, which nothing serves any more. There is no moment without rules.
+        Nothing here sets delete_before_replace, which would reintroduce that window.
         """
         settings = self._settings
         rules = resolve_repo_path(settings.firestore.rules_file).read_text(encoding="utf-8")
         ruleset = gcp.firebaserules.Ruleset(
             f"{self._name}-rules",
             project=settings.gcp_project,
+            # No `language`: the Rules API v1 Source has only `files` (its discovery
+            # document), so nothing comes back that would differ and replace the ruleset.
             source={"files": [{"name": RULES_FILE_NAME, "content": rules}]},
             opts=child(self, self._provider, depends_on=[self.database]),
         )
-        release = gcp.firebaserules.Release(
+        release = RulesRelease(
             f"{self._name}-rules-release",
             project=settings.gcp_project,
-            name=release_name(settings.firestore.database),
+            release=release_name(settings.firestore.database),
             # A ruleset's id is its full name, projects/<project>/rulesets/<uuid>.
             ruleset_name=ruleset.id,
-            deletion_policy="ABANDON",
-            opts=child(self, self._provider, depends_on=[ruleset, self.database]),
+            # A torn-down stack (staging) removes its release so its ruleset can go too;
+            # a protected one never deletes the rules that guard its data.
+            delete_on_destroy=not settings.protect_stateful_resources,
+            quota_project=pulumi.Config("gcp").get("billingProject") or "",
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[ruleset, self.database],
+                # The gcp.firebaserules.Release of earlier versions: dropping it from the
+                # program only forgets it (its deletion_policy is ABANDON), after this
+                # resource has taken the live release over.
+            ),
         )
         return ruleset, release
 

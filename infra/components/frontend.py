@@ -74,9 +74,13 @@ class Frontend(pulumi.ComponentResource):
         self.targets = [frontend.target]
         self.api_url = pulumi.Output.from_input(args.api_url).apply(_require_https)
         self._name, self._settings, self._provider = name, settings, args.provider
-        # The API's URL is public by nature (every browser sees it), so not sensitive; a
-        # sensitive variable could not be read back to check it with `vercel env ls`.
-        self.api_url_variable = self._variable("api-url", API_URL_VARIABLE, self.api_url)
+        # The API's URL is public by nature (every browser sees it), so not sensitive (a
+        # sensitive variable cannot be read back with `vercel env ls`), unless the Vercel team
+        # enforces sensitive variables and refuses `sensitive: false`
+        # (frontend.sensitiveVariables).
+        self.api_url_variable = self._variable(
+            "api-url", API_URL_VARIABLE, self.api_url, sensitive=frontend.sensitive_variables
+        )
         self.redeploy_note = REDEPLOY_NOTE
         self.register_outputs(
             {
@@ -87,9 +91,19 @@ class Frontend(pulumi.ComponentResource):
         )
 
     def _variable(
-        self, role: str, key: str, value: pulumi.Input[str], *, secret: bool = False
+        self,
+        role: str,
+        key: str,
+        value: pulumi.Input[str],
+        *,
+        secret: bool = False,
+        sensitive: bool = False,
     ) -> vercel.ProjectEnvironmentVariable:
-        """One variable on this stack's target; secrets are sensitive and never NEXT_PUBLIC_."""
+        """One variable on this stack's target; secrets are sensitive and never NEXT_PUBLIC_.
+
+        `sensitive` makes a non-secret sensitive too (a team that enforces sensitive
+        variables refuses anything else on production and preview).
+        """
         frontend = self._settings.frontend
         return vercel.ProjectEnvironmentVariable(
             f"{self._name}-{role}",
@@ -98,7 +112,7 @@ class Frontend(pulumi.ComponentResource):
             key=key,
             value=value,
             targets=self.targets,
-            sensitive=sensitive_flag(key, secret=secret),
+            sensitive=sensitive_flag(key, secret=secret) or sensitive,
             comment=(
                 f"Managed by Pulumi (SpendSense {self._settings.environment})."
                 + (f" {REDEPLOY_NOTE}" if is_public(key) else "")

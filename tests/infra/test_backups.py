@@ -27,6 +27,9 @@ WORKFLOW = "gcp:workflows/workflow:Workflow"
 JOB = "gcp:cloudscheduler/job:Job"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
+SERVICE_IDENTITY = "gcp:projects/serviceIdentity:ServiceIdentity"
+AUDIT_CONFIG = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
 DAY = 86_400
 IAM_TYPES = {
     BUCKET_MEMBER,
@@ -214,14 +217,28 @@ def test_the_schedule_and_place_follow_the_settings() -> None:
 
 
 # -- identities --------------------------------------------------------------------------------
-def test_the_export_account_has_import_export_admin_only(each_stack: Recording) -> None:
-    """Only roles/datastore.importExportAdmin on the project, bucket metadata on the bucket."""
+def test_the_export_account_can_export_but_never_import(each_stack: Recording) -> None:
+    """Issue 13.5: a custom role with export, getMetadata and operations get/list only (no
+    datastore.databases.import); on the bucket, metadata and the hold on the newest export."""
     project = each_stack.outputs["firestore_project"]
     bucket = each_stack.outputs["backup_bucket"]
     assert grants_to(each_stack, account_member(each_stack, "export")) == {
-        (f"project {project}", "roles/datastore.importExportAdmin"),
+        (f"project {project}", f"projects/{project}/roles/spendsenseFirestoreExport"),
         (bucket, "roles/storage.legacyBucketReader"),
+        (bucket, f"projects/{project}/roles/spendsenseFirestoreExportHolds"),
     }
+    roles = {r.inputs["roleId"]: r.inputs for r in each_stack.by_type(CUSTOM_ROLE)}
+    assert set(roles) == {"spendsenseFirestoreExport", "spendsenseFirestoreExportHolds"}
+    assert sorted(roles["spendsenseFirestoreExport"]["permissions"]) == [
+        "datastore.databases.export",
+        "datastore.databases.getMetadata",
+        "datastore.operations.get",
+        "datastore.operations.list",
+    ]
+    assert roles["spendsenseFirestoreExportHolds"]["permissions"] == ["storage.objects.update"]
+    assert all(r["project"] == project for r in roles.values())
+    every_role = {r.inputs.get("role") for r in each_stack.resources if r.type in IAM_TYPES}
+    assert "roles/datastore.importExportAdmin" not in every_role
 
 
 def test_the_scheduler_account_can_only_start_workflows(each_stack: Recording) -> None:
@@ -364,3 +381,64 @@ def test_a_long_bucket_name_works_with_an_explicit_log_bucket() -> None:
         )
     )
     assert settings.backup.log_bucket_name == "b-logs"
+
+
+# -- issue 13: the first real deployment -------------------------------------------------------
+def test_no_export_alert_stays_silent_until_the_workflow_has_ever_run(recorded: Recorded) -> None:
+    """Issue 13.4: `absent_over_time` alone pages on every fresh stack; the condition is armed
+    only by a finished execution (any status) of this workflow in the last year."""
+    (condition,) = _policy(recorded("production"), "export-missing").inputs["conditions"]
+    query = condition["conditionPrometheusQueryLanguage"]["query"]
+    any_run = (
+        "workflows_googleapis_com:finished_execution_count{"
+        'monitored_resource="workflows.googleapis.com/Workflow",'
+        'workflow_id="firestore-daily-export"}'
+    )
+    assert query.endswith(f" and on() (sum(count_over_time({any_run}[365d])) > 0)")
+    missing, _, _armed = query.rpartition(" and on() ")
+    assert missing.startswith("(") and missing.endswith(")")
+    assert "absent_over_time(" in missing and 'status="SUCCEEDED"' in missing
+
+
+def test_the_scheduler_job_is_named_and_an_output(each_stack: Recording) -> None:
+    """Issue 13.8: `gcloud scheduler jobs run/pause` needs the job's name."""
+    job = each_stack.one(JOB).inputs
+    assert job["name"] == "firestore-daily-export-schedule"
+    assert each_stack.outputs["backup_scheduler_job"] == "firestore-daily-export-schedule"
+
+
+def test_the_test_projects_firestore_agent_is_made_before_its_binding(recorded: Recorded) -> None:
+    """Issue 13.8: a project that never used Firestore has no agent yet; binding a missing
+    account is refused, so ServiceIdentity creates it first."""
+    rec = recorded("production")
+    identity = rec.one(SERVICE_IDENTITY, "test-firestore-agent")
+    assert identity.inputs["project"] == "spendsense-test"
+    assert identity.inputs["service"] == "firestore.googleapis.com"
+    bindings = [r for r in rec.by_type(BUCKET_MEMBER) if "test-agent" in r.name]
+    assert len(bindings) == 2
+    assert all(identity.urn in binding.dependencies for binding in bindings)
+
+
+def test_without_usage_logs_the_bucket_is_audited_instead(recorded: Recorded) -> None:
+    """Issue 13.8: Domain Restricted Sharing refuses cloud-storage-analytics@google.com."""
+    rec = record("production", {"spendsense:backup.usageLogs": False})
+    members = {r.inputs["member"] for r in rec.by_type(BUCKET_MEMBER)}
+    assert "group:cloud-storage-analytics@google.com" not in members
+    assert [b.name for b in rec.by_type(BUCKET)] == ["backups-bucket"]
+    assert not backup_bucket(rec).get("logging")
+    audit = rec.one(AUDIT_CONFIG).inputs
+    assert audit["service"] == "storage.googleapis.com"
+    assert {c["logType"] for c in audit["auditLogConfigs"]} == {
+        "ADMIN_READ",
+        "DATA_READ",
+        "DATA_WRITE",
+    }
+    # The default keeps the usage logs (and no audit config).
+    assert recorded("production").by_type(AUDIT_CONFIG) == []
+
+
+def test_only_an_unprotected_stack_empties_its_buckets_on_destroy(recorded: Recorded) -> None:
+    """Issue 13.8: staging's teardown; production's buckets are never emptied by Pulumi."""
+    for stack, force in (("production", False), ("staging", True)):
+        for bucket in recorded(stack).by_type(BUCKET):
+            assert bucket.inputs["forceDestroy"] is force, (stack, bucket.name)

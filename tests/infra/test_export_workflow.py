@@ -208,3 +208,57 @@ def test_the_evaluator_refuses_what_it_does_not_model() -> None:
         evaluator.expression('text.replace_all("a-b", "-", "")')
     with pytest.raises(ExpressionError, match="not assigned"):
         evaluator.expression('prefix + "x"')
+
+
+# -- issue 13: a second start, and the newest good export ---------------------------------------
+def test_a_second_start_never_runs_a_second_export() -> None:
+    """A Cloud Scheduler retry after a start whose answer was lost starts a second execution;
+    it lists the database's operations first and ends while an export is still running."""
+    source = workflow_source()
+    names = list(steps(source))
+    assert names.index("running") < names.index("skip_if_running") < names.index("export")
+    running = steps(source)["running"]
+    assert running["call"] == "googleapis.firestore.v1.projects.databases.operations.list"
+    evaluator = Evaluator(ENV, datetime(2026, 11, 27, 2, 0, 0, tzinfo=UTC))
+    evaluator.variables.update(run_init(source, ENV, datetime(2026, 11, 27, 2, 0, 0, tzinfo=UTC)))
+    assert (
+        evaluator.value(running["args"]["name"])
+        == "projects/spendsense-production/databases/(default)"
+    )
+    loop = steps(source)["skip_if_running"]["for"]
+    assert loop["in"] == '${default(map.get(operations, "operations"), [])}'
+    ((check,),) = [step.values() for step in loop["steps"]]
+    (branch,) = check["switch"]
+    assert 'not(default(map.get(op, "done"), false))' in branch["condition"]
+    assert '"ExportDocumentsMetadata$"' in branch["condition"]
+    ((stop,),) = [step.values() for step in branch["steps"]]
+    assert "skipped" in stop["return"], "the second execution ends without exporting"
+
+
+def test_the_newest_good_export_is_held_and_older_ones_released() -> None:
+    """The daily/ lifecycle rule deletes by age alone; a temporary hold keeps the newest good
+    export past it if exports stop (holds block deletes, lifecycle's included)."""
+    document = yaml.safe_load(workflow_source())
+    names = list(steps(workflow_source()))
+    assert names.index("export") < names.index("hold") < names.index("done")
+    hold = steps(workflow_source())["hold"]
+    assert hold["call"] == "hold_newest"
+    assert hold["args"] == {"bucket": "${bucket}", "prefix": "${prefix}", "folder": "${folder}"}
+    sub = {name: body for step in document["hold_newest"]["steps"] for name, body in step.items()}
+    assert document["hold_newest"]["params"] == ["bucket", "prefix", "folder"]
+    assert sub["list"]["call"] == "googleapis.storage.v1.objects.list"
+    assert sub["list"]["args"]["prefix"] == "${prefix}"
+    assert sub["list"]["args"]["pageToken"] == "${page_token}"
+    each = {n: b for step in sub["each"]["for"]["steps"] for n, b in step.items()}
+    assert each["want"]["assign"] == [
+        {"newest": "${text.find_substring(object.name, folder) == 0}"},
+        {"held": '${default(map.get(object, "temporaryHold"), false)}'},
+    ]
+    (branch,) = each["change"]["switch"]
+    assert branch["condition"] == "${newest != held}"
+    ((patch,),) = [step.values() for step in branch["steps"]]
+    assert patch["call"] == "googleapis.storage.v1.objects.patch"
+    assert patch["args"]["object"] == "${text.url_encode(object.name)}"
+    assert patch["args"]["body"] == {"temporaryHold": "${newest}"}
+    # Every page is visited, not just the first thousand objects.
+    assert sub["more"]["switch"][0]["next"] == "list"

@@ -18,7 +18,8 @@ from tests.infra.conftest import record, stack_values, with_changes
 Recorded = Callable[[str], Recording]
 DATABASE = "gcp:firestore/database:Database"
 RULESET = "gcp:firebaserules/ruleset:Ruleset"
-RELEASE = "gcp:firebaserules/release:Release"
+RELEASE = "pulumi-python:dynamic:Resource"
+PROVIDER_RELEASE = "gcp:firebaserules/release:Release"
 INDEX = "gcp:firestore/index:Index"
 FIELD = "gcp:firestore/field:Field"
 CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
@@ -109,22 +110,41 @@ def test_rules_file_is_deployed_as_the_cloud_firestore_release(each_stack: Recor
     (file,) = ruleset.inputs["source"]["files"]
     assert file["name"] == "firestore.rules"
     assert file["content"] == resolve_repo_path(settings.firestore.rules_file).read_text()
-    release = each_stack.one(RELEASE)
-    assert release.inputs["name"] == "cloud.firestore"
+    release = each_stack.one(RELEASE, "firestore-rules-release")
+    assert release.inputs["release"] == "cloud.firestore"
+    assert release.inputs["project"] == settings.gcp_project
     assert release.inputs["rulesetName"] == mock_id(ruleset), "the release must serve the ruleset"
     assert ruleset.urn in release.dependencies
 
 
-def test_a_rules_change_never_leaves_the_database_without_a_release(
-    recorded: Recorded,
-) -> None:
-    """Create the new ruleset first, switch the release, never delete the live release."""
-    rec = recorded("production")
-    release, ruleset = rec.one(RELEASE), rec.one(RULESET)
-    assert release.inputs["deletionPolicy"] == "ABANDON"
-    assert not release.delete_before_replace
-    assert not ruleset.delete_before_replace
-    assert ruleset.urn in release.dependencies
+def test_a_rules_change_updates_the_live_release_in_place(recorded: Recorded) -> None:
+    """Issue 13.1: the provider's Release replaces itself on a new ruleset and its create
+    refuses an existing release, so a rules change could never be deployed. The program
+    switches the release with UpdateRelease instead (tests/infra/test_rules_release.py runs
+    that against a Rules API server) and never declares the provider's Release."""
+    for stack in ("staging", "production"):
+        rec = recorded(stack)
+        assert rec.by_type(PROVIDER_RELEASE) == []
+        release, ruleset = rec.one(RELEASE, "firestore-rules-release"), rec.one(RULESET)
+        assert not release.delete_before_replace
+        assert not ruleset.delete_before_replace
+        assert ruleset.urn in release.dependencies
+
+
+def test_only_a_stack_that_may_be_torn_down_deletes_its_release(recorded: Recorded) -> None:
+    """Staging's destroy removes the release so its ruleset can be deleted; production never."""
+    assert recorded("production").one(RELEASE, "rules-release").inputs["deleteOnDestroy"] is False
+    assert recorded("staging").one(RELEASE, "rules-release").inputs["deleteOnDestroy"] is True
+
+
+def test_the_database_uses_native_modes_pessimistic_transactions(each_stack: Recording) -> None:
+    """Issue 13.7: PESSIMISTIC is Firestore Standard's default; set, not left to the API."""
+    assert each_stack.one(DATABASE).inputs["concurrencyMode"] == "PESSIMISTIC"
+
+
+def test_the_concurrency_mode_is_a_setting() -> None:
+    rec = record("staging", {"spendsense:firestore.concurrencyMode": "OPTIMISTIC"})
+    assert rec.one(DATABASE).inputs["concurrencyMode"] == "OPTIMISTIC"
 
 
 def test_rules_come_from_the_file_the_settings_name(tmp_path: Path) -> None:
@@ -139,7 +159,7 @@ def test_a_named_database_gets_its_own_release_name() -> None:
     assert release_name("(default)") == "cloud.firestore"
     assert release_name("reports") == "cloud.firestore/reports"
     rec = record("staging", {"spendsense:firestore.database": "reports"})
-    assert rec.one(RELEASE).inputs["name"] == "cloud.firestore/reports"
+    assert rec.one(RELEASE, "rules-release").inputs["release"] == "cloud.firestore/reports"
     assert rec.one(DATABASE).inputs["name"] == "reports"
 
 
@@ -322,6 +342,11 @@ FIRESTORE_MESSAGES = [
     (
         {"spendsense:firestore.readLatencyMs": 0},
         "spendsense:firestore.readLatencyMs: must be between 1 and 60000 (got 0)",
+    ),
+    (
+        {"spendsense:firestore.concurrencyMode": "LOOSE"},
+        "spendsense:firestore.concurrencyMode: must be one of PESSIMISTIC, OPTIMISTIC "
+        '(got "LOOSE")',
     ),
 ]
 

@@ -123,3 +123,13 @@ def test_bad_frontend_settings_name_the_key(changes: dict[str, Any], message: st
     with pytest.raises(SettingsError) as caught:
         parse_settings(with_changes("production", changes))
     assert str(caught.value) == message
+
+
+def test_a_team_that_enforces_sensitive_variables_gets_a_sensitive_api_url(
+    recorded: Recorded,
+) -> None:
+    """Issue 13.8: such a team refuses `sensitive: false` on production and preview."""
+    rec = record("production", {"spendsense:frontend.sensitiveVariables": True})
+    assert api_url_variable(rec).inputs["sensitive"] is True
+    # The default stays readable with `vercel env ls`.
+    assert api_url_variable(recorded("production")).inputs["sensitive"] is False
