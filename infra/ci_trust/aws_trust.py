@@ -61,13 +61,18 @@ class AwsGithubTrust(pulumi.ComponentResource):
         self.boundaries: dict[str, aws.iam.Policy] = {}
         self.deploy_roles: dict[str, aws.iam.Role] = {}
         self.cross_account_roles: list[pulumi.Output[str]] = []
+        # Where each environment's roles live: (resource options, OIDC provider).
+        self._places: dict[str, tuple[pulumi.ResourceOptions, aws.iam.OpenIdConnectProvider]] = {}
         for env in settings.environments:
             self._environment(name, env, base, repo)
 
+        # The checks read the checks environment's resources: in its account.
         checks_env = settings.environment(settings.checks.environment)
+        checks_opts, checks_oidc = self._places[checks_env.name]
         reader = base.apply(
             lambda s: _replace(
                 s,
+                account=checks_env.aws_account_id or s.account,
                 prefixes=checks_env.resource_prefixes,
                 other_prefixes=other_prefixes(settings, checks_env),
             )
@@ -87,9 +92,11 @@ class AwsGithubTrust(pulumi.ComponentResource):
             "Runs the scheduled read-only checks from the default branch",
             aws_policies.github_subjects(repo, branch=settings.github.default_branch),
             {"policy": reader.apply(aws_policies.checks_statements)},
-            self.provider,
-            child,
+            checks_oidc,
+            checks_opts,
         )
+        if checks_env.aws_account_id:
+            self.cross_account_roles.append(self.checks.arn)
         self.register_outputs({"provider_arn": self.provider.arn})
 
     def _oidc(self, name: str, opts: pulumi.ResourceOptions) -> aws.iam.OpenIdConnectProvider:
@@ -166,6 +173,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
             opts,
         )
         self.deploy_roles[env.name] = role
+        self._places[env.name] = (opts, oidc)
         if env.aws_account_id:
             self.cross_account_roles.append(role.arn)
 

@@ -408,13 +408,12 @@ def test_an_environment_can_have_its_own_aws_account() -> None:
     )
     # In its own account production's prefix no longer meets staging's names.
     assert "NotTheOtherStacks" not in sids
-    bucket_policy = json.loads(recording.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
-    principals = [s.get("Principal") for s in bucket_policy["Statement"]]
-    assert {
-        "AWS": ["arn:aws:iam::123456789012:role/spendsense-github-deploy-production"]
-    } in principals or any(
-        "spendsense-github-deploy-production" in json.dumps(p) for p in principals
-    )
+    bucket_policy = recording.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]
+    assert "spendsense-github-deploy-production" in bucket_policy
+    # The checks read production: their role is in production's account too.
+    assert roles(recording)["spendsense-github-checks"].provider.startswith(provider.urn)
+    assert "spendsense-github-checks" in bucket_policy
+    assert "spendsense-github-deploy-staging" not in bucket_policy
     key_policy = json.loads(recording.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"])
     assert "spendsense-github-deploy-production" in json.dumps(key_policy)
 
