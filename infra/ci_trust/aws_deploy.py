@@ -313,8 +313,15 @@ def _identity(s: Scope) -> list[dict[str, Any]]:
     """KMS keys and IAM roles (named by AWS/Pulumi): scoped by the stack's tags."""
     role_any = s.arn("iam", "role/*", region=False)
     return [
+        # KMS keys get generated ids. CreateKey with tags also needs kms:TagResource: on a key
+        # without a Project tag (the new one) only to set the stack's tags; an existing key
+        # only if it is the stack's, never moved to another stack or stripped of those tags.
+        statement("KeyCreate", ["kms:CreateKey"], "*", tagged(s, "aws:RequestTag")),
         statement(
-            "KeyCreate", ["kms:CreateKey", "kms:TagResource"], "*", tagged(s, "aws:RequestTag")
+            "KeyTagOnCreate",
+            ["kms:TagResource"],
+            "*",
+            {**tagged(s, "aws:RequestTag"), "Null": {"aws:ResourceTag/Project": "true"}},
         ),
         statement(
             "Keys",
@@ -326,7 +333,6 @@ def _identity(s: Scope) -> list[dict[str, Any]]:
                 "kms:GetKeyRotationStatus",
                 "kms:ListResourceTags",
                 "kms:TagResource",
-                "kms:UntagResource",
                 "kms:ScheduleKeyDeletion",
                 "kms:CreateAlias",
                 "kms:DeleteAlias",
@@ -336,7 +342,16 @@ def _identity(s: Scope) -> list[dict[str, Any]]:
                 "kms:GenerateDataKey",
             ],
             [s.arn("kms", "key/*")],
-            tagged(s),
+            {**tagged(s), "StringEqualsIfExists": tagged(s, "aws:RequestTag")["StringEquals"]},
+        ),
+        statement(
+            "KeyUntag",
+            ["kms:UntagResource"],
+            [s.arn("kms", "key/*")],
+            {
+                **tagged(s),
+                "ForAllValues:StringNotEquals": {"aws:TagKeys": ["Environment", "Project"]},
+            },
         ),
         # A KMS-encrypted ECR repository uses the AWS-managed aws/ecr key (untagged): ECR
         # creates a grant on it on the caller's behalf, only through ECR itself.

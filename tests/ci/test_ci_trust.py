@@ -272,6 +272,28 @@ def test_role_tags_are_scoped_by_tags_not_by_a_key_tagging_never_carries(
     assert set(untag) == {"Project", "Environment"}
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_deploy_role_cannot_retag_the_other_stacks_keys_or_roles_as_its_own(
+    recording: Recording, env: str
+) -> None:
+    """Tagging on create is allowed only where the resource has no Project tag yet, and
+    tagging an existing resource only keeps it in the stack: otherwise staging could tag
+    production's key `Environment=staging` and then change its key policy."""
+    sids = by_sid(deploy_policy(recording, env))
+    for sid in ("RoleTagOnCreate", "KeyTagOnCreate"):
+        assert sids[sid]["Condition"]["Null"] == {"aws:ResourceTag/Project": "true"}, sid
+    for sid in ("RoleTags", "Keys"):
+        assert sids[sid]["Condition"]["StringEqualsIfExists"] == {
+            "aws:RequestTag/Project": "spendsense",
+            "aws:RequestTag/Environment": env,
+        }, sid
+    assert "kms:TagResource" not in sids["KeyCreate"]["Action"]
+    assert "kms:UntagResource" not in sids["Keys"]["Action"]
+    assert sids["KeyUntag"]["Condition"]["ForAllValues:StringNotEquals"] == {
+        "aws:TagKeys": ["Environment", "Project"]
+    }
+
+
 def test_sns_subscription_actions_are_granted_on_star(recording: Recording) -> None:
     """Issue 12.1: the reference lists no resource type for them; on topic ARNs they never apply."""
     for env in ENVIRONMENTS:
