@@ -370,7 +370,9 @@ def _identity(s: Scope) -> list[dict[str, Any]]:
         # `iam:PermissionsBoundary` is a key of CreateRole and of the role-changing actions;
         # TagRole and UntagRole do not carry it (a condition on it would always deny them), so
         # they are scoped by the tags alone: on a new role (no tags yet) only to set the
-        # stack's own tags, on an existing one only if it is the stack's.
+        # stack's own tags, on an existing one only if it is the stack's. Right either way:
+        # whether AWS sees a role being created as untagged (RoleTagOnCreate) or as carrying
+        # its request tags (RoleTags).
         statement(
             "RoleCreate", ["iam:CreateRole"], [role_any], _bounded(s, tagged(s, "aws:RequestTag"))
         ),
