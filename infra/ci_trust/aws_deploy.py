@@ -17,8 +17,9 @@ named by random ids and `CreateHealthCheck` takes no resource, `kms:CreateKey` a
 calls take none either, and both environments share the state bucket's KMS key. One AWS account
 per environment (`environments[].awsAccountId`) removes these.
 
-Grouped into several managed policies (`deploy_policies`), each far below IAM's 6,144
-characters, instead of one inline policy near the 10,240 a role may hold.
+Grouped into four managed policies (`deploy_policies`; a role may have 10 by default), each
+far below IAM's 6,144 characters, instead of one inline policy near the 10,240 a role may
+hold (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
 """
 
 from __future__ import annotations
