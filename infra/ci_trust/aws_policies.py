@@ -1,43 +1,51 @@
-"""The AWS IAM documents of the CI roles, as pure functions of names and ARNs.
+"""The AWS IAM documents of the CI roles: shared pieces, trust, state, preview and checks.
 
-Kept apart from the resources so that tests can read every statement without the engine.
+Pure functions of names and ARNs, kept apart from the resources so that tests (and the IAM
+reference check, tests/ci/test_iam_reference.py) can read every statement without the engine.
+The deploy roles' documents are in aws_deploy.py, the workload boundaries in aws_boundary.py.
 
-Three roles, one per kind of job, each trusted only by the GitHub OIDC tokens of one
-repository and only for the subjects that kind of job has:
+Roles, each trusted only by the GitHub OIDC tokens of one repository and only for the subjects
+that kind of job has:
 
-- deploy: `repo:OWNER/REPO:environment:staging|production` (the deploy jobs run in GitHub
-  environments, production behind a required review). It may manage what the main program
-  manages and nothing else: resources whose physical names start with the program's prefixes
-  (`spendsense-api...`, `SpendSense-API...`), and, for the resources the program lets AWS name
-  (IAM roles, KMS keys), only those tagged `Project=spendsense`. It cannot read the JWT
-  signing key's value (no `secretsmanager:GetSecretValue`).
+- deploy, one per environment: `repo:OWNER/REPO:environment:<env>` only (aws_deploy.py).
 - preview: `repo:OWNER/REPO:pull_request` (same-repository pull requests; a fork's pull request
-  gets no OIDC token). `pulumi preview` without `--refresh` reads no cloud resource, so the role
-  reads the state, takes the state lock and decrypts the stack's secrets, nothing more.
+  gets no OIDC token). `pulumi preview` without `--refresh` reads no AWS resource, so the role
+  reads the state, takes the state lock and decrypts the stacks' secrets, nothing more.
 - checks: `repo:OWNER/REPO:ref:refs/heads/<default branch>` (scheduled and manually dispatched
   workflows run on the default branch): the read-only calls of `spendsense status` and of the
-  JWT rotation check.
+  JWT rotation check, on the checks environment's resources.
 
-`Resource: "*"` appears only for actions AWS does not scope to a resource (listing calls,
-`ecr:GetAuthorizationToken`) or together with a tag condition (creating a KMS key or an IAM role
-that must carry `Project=spendsense`); `UNSCOPABLE_ACTIONS` lists them and the tests hold every
-statement to that.
+Every document is a managed policy (IAM allows 6,144 characters each, whitespace not counted;
+`POLICY_HEADROOM` of that is the most a document may use, so the next statement still fits).
+`Resource: "*"` appears only for actions the IAM Service Authorization Reference lists with no
+resource type (`UNSCOPABLE_ACTIONS`) or together with a tag condition (`TAG_CONDITIONED`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 OIDC_HOST = "token.actions.githubusercontent.com"
 OIDC_URL = f"https://{OIDC_HOST}"
 OIDC_AUDIENCE = "sts.amazonaws.com"
 PROJECT_TAG = ("Project", "spendsense")
+ENVIRONMENT_TAG = "Environment"
 CI_ROLE_PREFIX = "spendsense-github-"
-WORKLOAD_BOUNDARY_NAME = "spendsense-workload-boundary"
+# The main program's Pulumi project: its stacks' state is under .pulumi/*/spendsense/<stack>.
+PROGRAM_PROJECT = "spendsense"
 
-# Actions that take no resource-level permission in IAM: they must be granted on "*".
+# IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html):
+# a managed policy holds 6,144 characters and a role's inline policies 10,240 in all,
+# whitespace not counted. The tests hold every document to POLICY_HEADROOM of its limit.
+MANAGED_POLICY_LIMIT = 6144
+INLINE_POLICIES_PER_ROLE_LIMIT = 10240
+POLICY_HEADROOM = 0.8
+
+# Actions the IAM Service Authorization Reference lists with no resource type: a grant on
+# anything but "*" never applies to them.
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "apprunner:ListServices",
@@ -56,8 +64,12 @@ UNSCOPABLE_ACTIONS = frozenset(
         "secretsmanager:GetRandomPassword",
         "secretsmanager:ListSecrets",
         "sns:ListTopics",
+        # SNS subscriptions have no resource type in the reference (only topics do).
+        "sns:GetSubscriptionAttributes",
+        "sns:SetSubscriptionAttributes",
+        "sns:Unsubscribe",
         "tag:GetResources",
-        # Only in the workload boundary: what the API and the rotation Lambda call.
+        # Only in the workload boundaries: what the API and the rotation Lambda call.
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "xray:GetSamplingRules",
@@ -65,15 +77,15 @@ UNSCOPABLE_ACTIONS = frozenset(
         "cloudwatch:PutMetricData",
     }
 )
-# Actions granted on "*" only under an `aws:RequestTag/Project` condition.
-TAG_CONDITIONED_CREATES = frozenset({"kms:CreateKey", "iam:CreateRole"})
+# Actions granted on "*" (or on every role) only under an `aws:RequestTag` condition.
+TAG_CONDITIONED = frozenset({"kms:CreateKey", "kms:TagResource", "iam:TagRole"})
 # Global services (no region in their endpoint): excluded from the region guard.
 GLOBAL_SERVICES = ("iam", "route53", "budgets", "sts", "tag", "cloudfront")
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Where the roles may act: one account, one region, the program's name prefixes."""
+    """Where a role may act: one account, one region, one stack's name prefixes."""
 
     account: str
     region: str
@@ -81,8 +93,14 @@ class Scope:
     state_bucket: str
     state_key_arn: str
     partition: str = "aws"
+    # The stack (GitHub environment) a deploy role or boundary is for; its tagged resources
+    # carry `Environment=<environment>`.
+    environment: str | None = None
+    # Prefixes of the other stacks in the same account that this stack's prefixes also match
+    # (production's `spendsense-api` matches staging's `spendsense-api-staging`): denied.
+    other_prefixes: Sequence[str] = field(default_factory=tuple)
     # When set, every role the deploy role creates or changes must carry this permissions
-    # boundary (see workload_boundary_statements), so a role it writes cannot exceed it.
+    # boundary (aws_boundary.py), so a role it writes cannot exceed it.
     boundary_arn: str | None = None
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
@@ -124,6 +142,19 @@ def document(statements: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+def compact(statements: Iterable[dict[str, Any]]) -> str:
+    """A policy document as IAM stores it (no whitespace; its size is what IAM counts)."""
+    return json.dumps(document(statements), separators=(",", ":"))
+
+
+def tagged(scope: Scope, key: str = "aws:ResourceTag") -> dict[str, Any]:
+    """`Project=spendsense` and, for one stack, `Environment=<stack>` on the resource/request."""
+    equals = {f"{key}/{PROJECT_TAG[0]}": PROJECT_TAG[1]}
+    if scope.environment:
+        equals[f"{key}/{ENVIRONMENT_TAG}"] = scope.environment
+    return {"StringEquals": equals}
+
+
 # --------------------------------------------------------------------------------------------
 # Trust
 # --------------------------------------------------------------------------------------------
@@ -163,8 +194,18 @@ def trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str, Any]:
 # State backend
 # --------------------------------------------------------------------------------------------
 def state_statements(scope: Scope, *, write: bool) -> list[dict[str, Any]]:
-    """Read the state (and with `write`, change it); preview only takes and releases locks."""
+    """Read the state (and with `write`, change it); preview only takes and releases locks.
+
+    A deploy role (a scope with an environment) writes only its own stack's checkpoints,
+    history, backups and locks (`.pulumi/<kind>/spendsense/<stack>...`, the DIY backend's
+    project-scoped layout), so staging's role cannot rewrite production's state.
+    """
     bucket_arn = f"arn:{scope.partition}:s3:::{scope.state_bucket}"
+    own = (
+        f"{bucket_arn}/.pulumi/*/{PROGRAM_PROJECT}/{scope.environment}*"
+        if scope.environment
+        else f"{bucket_arn}/*"
+    )
     statements = [
         statement(
             "StateList",
@@ -185,417 +226,8 @@ def state_statements(scope: Scope, *, write: bool) -> list[dict[str, Any]]:
         ),
     ]
     if write:
-        statements.append(
-            statement("StateWrite", ["s3:PutObject", "s3:DeleteObject"], [f"{bucket_arn}/*"])
-        )
+        statements[2] = statement("StateWrite", ["s3:PutObject", "s3:DeleteObject"], [own])
     return statements
-
-
-# --------------------------------------------------------------------------------------------
-# Deploy
-# --------------------------------------------------------------------------------------------
-def _tagged(key: str = "aws:ResourceTag") -> dict[str, Any]:
-    return {"StringEquals": {f"{key}/{PROJECT_TAG[0]}": PROJECT_TAG[1]}}
-
-
-def deploy_statements(scope: Scope) -> list[dict[str, Any]]:
-    """What `pulumi up` of the main program needs, and no more."""
-    s = scope
-    return [
-        *state_statements(s, write=True),
-        statement(
-            "ListCalls",
-            [
-                "apprunner:ListServices",
-                "apprunner:ListAutoScalingConfigurations",
-                "apprunner:ListObservabilityConfigurations",
-                "cloudwatch:DescribeAlarms",
-                "cloudwatch:ListDashboards",
-                "ecr:GetAuthorizationToken",
-                "events:ListRules",
-                "kms:ListAliases",
-                "kms:ListKeys",
-                "lambda:ListFunctions",
-                "logs:DescribeLogGroups",
-                "route53:ListHealthChecks",
-                "secretsmanager:ListSecrets",
-                "sns:ListTopics",
-                "tag:GetResources",
-            ],
-            "*",
-        ),
-        statement(
-            "AppRunner",
-            [
-                "apprunner:CreateService",
-                "apprunner:UpdateService",
-                "apprunner:DeleteService",
-                "apprunner:DescribeService",
-                "apprunner:ListOperations",
-                "apprunner:CreateAutoScalingConfiguration",
-                "apprunner:DeleteAutoScalingConfiguration",
-                "apprunner:DescribeAutoScalingConfiguration",
-                "apprunner:CreateObservabilityConfiguration",
-                "apprunner:DeleteObservabilityConfiguration",
-                "apprunner:DescribeObservabilityConfiguration",
-                "apprunner:TagResource",
-                "apprunner:UntagResource",
-                "apprunner:ListTagsForResource",
-            ],
-            [
-                *s.named("apprunner", "service/{p}*"),
-                *s.named("apprunner", "autoscalingconfiguration/{p}*"),
-                *s.named("apprunner", "observabilityconfiguration/{p}*"),
-            ],
-        ),
-        statement(
-            "AppRunnerServiceLinkedRole",
-            ["iam:CreateServiceLinkedRole"],
-            [s.arn("iam", "role/aws-service-role/apprunner.amazonaws.com/*", region=False)],
-            {"StringEquals": {"iam:AWSServiceName": "apprunner.amazonaws.com"}},
-        ),
-        statement(
-            "Registry",
-            [
-                "ecr:CreateRepository",
-                "ecr:DeleteRepository",
-                "ecr:DescribeRepositories",
-                "ecr:PutLifecyclePolicy",
-                "ecr:GetLifecyclePolicy",
-                "ecr:DeleteLifecyclePolicy",
-                "ecr:PutImageScanningConfiguration",
-                "ecr:PutImageTagMutability",
-                "ecr:SetRepositoryPolicy",
-                "ecr:GetRepositoryPolicy",
-                "ecr:DeleteRepositoryPolicy",
-                "ecr:DescribeImages",
-                "ecr:ListImages",
-                "ecr:TagResource",
-                "ecr:UntagResource",
-                "ecr:ListTagsForResource",
-            ],
-            s.named("ecr", "repository/{p}*"),
-        ),
-        statement(
-            "AlarmsAndDashboard",
-            [
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:PutDashboard",
-                "cloudwatch:GetDashboard",
-                "cloudwatch:DeleteDashboards",
-                "cloudwatch:TagResource",
-                "cloudwatch:UntagResource",
-                "cloudwatch:ListTagsForResource",
-            ],
-            [
-                *s.named("cloudwatch", "alarm:{p}*"),
-                *s.named("cloudwatch", "dashboard/{p}*", region=False),
-            ],
-        ),
-        statement(
-            "LogGroups",
-            [
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:DeleteRetentionPolicy",
-                "logs:TagResource",
-                "logs:UntagResource",
-                "logs:ListTagsForResource",
-                "logs:TagLogGroup",
-                "logs:ListTagsLogGroup",
-                "logs:AssociateKmsKey",
-            ],
-            [
-                *s.named("logs", "log-group:/aws/apprunner/{p}*"),
-                *s.named("logs", "log-group:/aws/lambda/{p}*"),
-            ],
-        ),
-        statement(
-            "AlertTopic",
-            [
-                "sns:CreateTopic",
-                "sns:DeleteTopic",
-                "sns:GetTopicAttributes",
-                "sns:SetTopicAttributes",
-                "sns:Subscribe",
-                "sns:Unsubscribe",
-                "sns:GetSubscriptionAttributes",
-                "sns:SetSubscriptionAttributes",
-                "sns:ListSubscriptionsByTopic",
-                "sns:TagResource",
-                "sns:UntagResource",
-                "sns:ListTagsForResource",
-            ],
-            s.named("sns", "{p}*"),
-        ),
-        # The JWT signing key: managed and rotated, never read (no GetSecretValue).
-        statement(
-            "JwtSecret",
-            [
-                "secretsmanager:CreateSecret",
-                "secretsmanager:DeleteSecret",
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:UpdateSecret",
-                "secretsmanager:RotateSecret",
-                "secretsmanager:CancelRotateSecret",
-                "secretsmanager:PutResourcePolicy",
-                "secretsmanager:GetResourcePolicy",
-                "secretsmanager:DeleteResourcePolicy",
-                "secretsmanager:TagResource",
-                "secretsmanager:UntagResource",
-            ],
-            s.named("secretsmanager", "secret:{p}*"),
-        ),
-        statement(
-            "RotationFunction",
-            [
-                "lambda:CreateFunction",
-                "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-                "lambda:ListVersionsByFunction",
-                "lambda:GetFunctionCodeSigningConfig",
-                "lambda:AddPermission",
-                "lambda:RemovePermission",
-                "lambda:GetPolicy",
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:ListTags",
-                # RotateSecret (the first rotation, rotate_immediately) requires the caller to
-                # be allowed to invoke the rotation function itself.
-                "lambda:InvokeFunction",
-            ],
-            s.named("lambda", "function:{p}*"),
-        ),
-        statement(
-            "EventRules",
-            [
-                "events:PutRule",
-                "events:DeleteRule",
-                "events:DescribeRule",
-                "events:PutTargets",
-                "events:RemoveTargets",
-                "events:ListTargetsByRule",
-                "events:TagResource",
-                "events:UntagResource",
-                "events:ListTagsForResource",
-            ],
-            s.named("events", "rule/{p}*"),
-        ),
-        statement(
-            "Budget",
-            [
-                "budgets:ViewBudget",
-                "budgets:ModifyBudget",
-                "budgets:TagResource",
-                "budgets:UntagResource",
-                "budgets:ListTagsForResource",
-            ],
-            s.named("budgets", "budget/{p}*", region=False),
-        ),
-        # Route 53 names health checks by a generated id: creating one takes no resource, and
-        # changing one is limited to this account's health checks.
-        statement("HealthCheckCreate", ["route53:CreateHealthCheck"], "*"),
-        statement(
-            "HealthChecks",
-            [
-                "route53:GetHealthCheck",
-                "route53:UpdateHealthCheck",
-                "route53:DeleteHealthCheck",
-                "route53:ChangeTagsForResource",
-                "route53:ListTagsForResource",
-            ],
-            [f"arn:{s.partition}:route53:::healthcheck/*"],
-        ),
-        # KMS keys get generated ids: create only with the project tag, manage only tagged ones.
-        statement(
-            "KeyCreate", ["kms:CreateKey", "kms:TagResource"], "*", _tagged("aws:RequestTag")
-        ),
-        statement(
-            "Keys",
-            [
-                "kms:DescribeKey",
-                "kms:GetKeyPolicy",
-                "kms:PutKeyPolicy",
-                "kms:EnableKeyRotation",
-                "kms:GetKeyRotationStatus",
-                "kms:ListResourceTags",
-                "kms:TagResource",
-                "kms:UntagResource",
-                "kms:ScheduleKeyDeletion",
-                "kms:CreateAlias",
-                "kms:DeleteAlias",
-                "kms:UpdateAlias",
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:GenerateDataKey",
-            ],
-            [s.arn("kms", "key/*")],
-            _tagged(),
-        ),
-        # A KMS-encrypted ECR repository uses the AWS-managed aws/ecr key (untagged): ECR
-        # creates a grant on it on the caller's behalf, only through ECR itself.
-        statement(
-            "EcrManagedKeyGrants",
-            ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
-            [s.arn("kms", "key/*")],
-            {"StringEquals": {"kms:ViaService": f"ecr.{s.region}.amazonaws.com"}},
-        ),
-        statement(
-            "KeyAliases",
-            ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-            s.named("kms", "alias/{p}*"),
-        ),
-        # IAM roles are named by Pulumi: create only with the project tag, manage only tagged
-        # ones, and pass them only to the services the program gives roles to.
-        statement(
-            "RoleCreate",
-            ["iam:CreateRole", "iam:TagRole"],
-            [s.arn("iam", "role/*", region=False)],
-            _bounded(s, _tagged("aws:RequestTag")),
-        ),
-        statement(
-            "RoleRead",
-            [
-                "iam:GetRole",
-                "iam:GetRolePolicy",
-                "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListInstanceProfilesForRole",
-            ],
-            [s.arn("iam", "role/*", region=False)],
-            _tagged(),
-        ),
-        statement(
-            "RoleWrite",
-            [
-                "iam:DeleteRole",
-                "iam:UpdateRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:TagRole",
-                "iam:UntagRole",
-            ],
-            [s.arn("iam", "role/*", region=False)],
-            _bounded(s, _tagged()),
-        ),
-        statement(
-            "PassRoles",
-            ["iam:PassRole"],
-            [s.arn("iam", "role/*", region=False)],
-            {
-                **_tagged(),
-                "StringEqualsIfExists": {
-                    "iam:PassedToService": [
-                        "apprunner.amazonaws.com",
-                        "build.apprunner.amazonaws.com",
-                        "tasks.apprunner.amazonaws.com",
-                        "lambda.amazonaws.com",
-                    ]
-                },
-            },
-        ),
-        # Belt and braces on top of the tag scoping: the CI roles themselves are out of reach.
-        {
-            "Sid": "NotTheCiRoles",
-            "Effect": "Deny",
-            "Action": ["iam:*"],
-            "Resource": [s.arn("iam", f"role/{CI_ROLE_PREFIX}*", region=False)],
-        },
-        *(
-            [
-                {
-                    "Sid": "KeepTheBoundary",
-                    "Effect": "Deny",
-                    "Action": [
-                        "iam:DeleteRolePermissionsBoundary",
-                        "iam:PutRolePermissionsBoundary",
-                        "iam:CreatePolicyVersion",
-                        "iam:DeletePolicy",
-                        "iam:SetDefaultPolicyVersion",
-                    ],
-                    "Resource": [s.arn("iam", "role/*", region=False), s.boundary_arn],
-                }
-            ]
-            if s.boundary_arn
-            else []
-        ),
-        region_guard(s),
-    ]
-
-
-def _bounded(scope: Scope, condition: dict[str, Any]) -> dict[str, Any]:
-    """Add `iam:PermissionsBoundary == boundary` to a condition, when a boundary is required."""
-    if not scope.boundary_arn:
-        return condition
-    equals = dict(condition.get("StringEquals", {}))
-    equals["iam:PermissionsBoundary"] = scope.boundary_arn
-    return {**condition, "StringEquals": equals}
-
-
-def workload_boundary_statements(scope: Scope) -> list[dict[str, Any]]:
-    """The most any role of the program may do (its permissions boundary): pull the API image,
-    read and rotate the JWT secret, redeploy the API after a rotation, write logs, traces and
-    metrics, publish alerts. A role the deploy role writes can never do more than this."""
-    s = scope
-    return [
-        statement(
-            "PullImages",
-            [
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:BatchGetImage",
-                "ecr:DescribeImages",
-                "ecr:GetDownloadUrlForLayer",
-            ],
-            s.named("ecr", "repository/{p}*"),
-        ),
-        statement(
-            "Unscopable",
-            [
-                "ecr:GetAuthorizationToken",
-                "secretsmanager:GetRandomPassword",
-                "apprunner:ListServices",
-                "xray:PutTraceSegments",
-                "xray:PutTelemetryRecords",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-                "cloudwatch:PutMetricData",
-            ],
-            "*",
-        ),
-        statement(
-            "JwtSecret",
-            [
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:UpdateSecretVersionStage",
-            ],
-            s.named("secretsmanager", "secret:{p}*"),
-        ),
-        statement(
-            "RedeployAfterRotation",
-            ["apprunner:StartDeployment", "apprunner:DescribeService"],
-            s.named("apprunner", "service/{p}*"),
-        ),
-        statement(
-            "Logs",
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            [
-                *s.named("logs", "log-group:/aws/apprunner/{p}*"),
-                *s.named("logs", "log-group:/aws/lambda/{p}*"),
-            ],
-        ),
-        statement("Alerts", ["sns:Publish"], s.named("sns", "{p}*")),
-        statement(
-            "TaggedKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [s.arn("kms", "key/*")], _tagged()
-        ),
-    ]
 
 
 def region_guard(scope: Scope) -> dict[str, Any]:
@@ -609,11 +241,28 @@ def region_guard(scope: Scope) -> dict[str, Any]:
     }
 
 
+def other_stacks_deny(scope: Scope) -> list[dict[str, Any]]:
+    """Deny everything on the names of the other stacks that this stack's prefixes match."""
+    if not scope.other_prefixes:
+        return []
+    return [
+        {
+            "Sid": "NotTheOtherStacks",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": sorted(
+                f"arn:{scope.partition}:*:*:{scope.account}:*{prefix}*"
+                for prefix in scope.other_prefixes
+            ),
+        }
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # Preview and checks
 # --------------------------------------------------------------------------------------------
 def preview_statements(scope: Scope) -> list[dict[str, Any]]:
-    """`pulumi preview` (no refresh) reads only the state and the stack's secrets."""
+    """`pulumi preview` (no refresh) reads only the state and the stacks' secrets."""
     return [*state_statements(scope, write=False), region_guard(scope)]
 
 

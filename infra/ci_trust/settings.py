@@ -34,7 +34,12 @@ DEFAULT_GRANTABLE_ROLES = (
     "roles/cloudscheduler.jobRunner",
     "roles/iam.serviceAccountTokenCreator",
     "roles/iam.serviceAccountUser",
+    # The scheduler's account starts the export workflow (infra/components/backups.py).
+    "roles/workflows.invoker",
 )
+# Project-level custom roles (ids) the deploy account may create and grant in its project:
+# the export role that replaces roles/datastore.importExportAdmin (export only, no import).
+DEFAULT_GRANTABLE_CUSTOM_ROLES = ("spendsenseFirestoreExport",)
 
 
 class TrustSettingsError(pulumi.RunError):
@@ -54,6 +59,10 @@ GithubName = Annotated[str, _matches(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})", "a 
 GcpProject = Annotated[str, _matches(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id (6-30 lower-case letters, digits and dashes)")]  # fmt: skip
 BucketName = Annotated[str, _matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3/GCS bucket name (3-63 lower-case letters, digits, . and -)")]  # fmt: skip
 Prefix = Annotated[str, _matches(r"[A-Za-z][A-Za-z0-9-]{2,39}", "a resource name prefix such as spendsense (3-40 letters, digits and -)")]  # fmt: skip
+AwsAccount = Annotated[str, _matches(r"[0-9]{12}", "a 12-digit AWS account id")]  # fmt: skip
+RoleArn = Annotated[str, _matches(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", "an IAM role ARN such as arn:aws:iam::111122223333:role/OrganizationAccountAccessRole")]  # fmt: skip
+CustomRoleId = Annotated[str, _matches(r"[A-Za-z0-9_.]{3,64}", "a custom role id such as spendsenseFirestoreExport")]  # fmt: skip
+PolicyName = Annotated[str, _matches(r"[\w+=,.@-]{1,128}", "an IAM managed policy name such as spendsense-workload-boundary-staging")]  # fmt: skip
 GcpRole = Annotated[str, _matches(r"roles/[A-Za-z0-9_.]+", "a predefined GCP role such as roles/datastore.user")]  # fmt: skip
 
 
@@ -81,6 +90,17 @@ class EnvironmentSettings(_Model):
 
     name: Annotated[str, AfterValidator(lambda v: _one_of(v, STACK_ENVIRONMENTS))]
     gcp_project: GcpProject
+    # Physical-name prefixes of what this stack creates in AWS (its deploy role and its
+    # boundary are scoped to them): `spendsense-api-staging`, `SpendSense-API-staging`.
+    resource_prefixes: tuple[Prefix, ...]
+    # The permissions boundary of this stack's IAM roles (the main program's
+    # `spendsense:iamPermissionsBoundary` must name it).
+    boundary_name: PolicyName
+    # One AWS account per environment (docs/ci.md): the account this environment deploys to,
+    # and the role the trust stack's administrator assumes there to create the environment's
+    # OIDC provider, boundary and deploy role. Unset: the trust stack's own account.
+    aws_account_id: AwsAccount | None = None
+    aws_admin_role_arn: RoleArn | None = None
 
 
 class ChecksSettings(_Model):
@@ -120,9 +140,8 @@ class TrustSettings(_Model):
     environments: tuple[EnvironmentSettings, ...]
     checks: ChecksSettings = ChecksSettings()
     state: StateSettings
-    # Physical-name prefixes of what the main program creates (IAM resource patterns).
-    resource_prefixes: tuple[Prefix, ...] = ("spendsense", "SpendSense")
     grantable_roles: tuple[GcpRole, ...] = DEFAULT_GRANTABLE_ROLES
+    grantable_custom_roles: tuple[CustomRoleId, ...] = DEFAULT_GRANTABLE_CUSTOM_ROLES
     # Roles the deploy role creates or changes must carry the workload permissions boundary
     # (so it cannot write itself a more powerful role). Turn off only while the program's roles
     # do not yet set `permissions_boundary` (docs/ci.md).
@@ -154,8 +173,8 @@ _OBJECTS = {
     "environments",
     "checks",
     "state",
-    "resourcePrefixes",
     "grantableRoles",
+    "grantableCustomRoles",
     "requirePermissionsBoundary",
 }
 _REQUIRED = ("github", "environments", "state")
@@ -196,6 +215,25 @@ def parse_trust_settings(raw: Mapping[str, Any]) -> TrustSettings:
             f"must list each of {', '.join(STACK_ENVIRONMENTS)} at most once (got {names})",
         )
     settings.environment(settings.checks.environment)  # must exist
+    for index, env in enumerate(settings.environments):
+        if (env.aws_account_id is None) != (env.aws_admin_role_arn is None):
+            raise TrustSettingsError(
+                f"{NAMESPACE}:environments[{index}]",
+                "set awsAccountId and awsAdminRoleArn together (one AWS account per "
+                "environment, docs/ci.md) or neither",
+            )
+        if env.aws_admin_role_arn and f"::{env.aws_account_id}:" not in env.aws_admin_role_arn:
+            raise TrustSettingsError(
+                f"{NAMESPACE}:environments[{index}].awsAdminRoleArn",
+                f"must be a role in awsAccountId {env.aws_account_id} "
+                f"(got {_got(env.aws_admin_role_arn)})",
+            )
+    if len({env.boundary_name for env in settings.environments}) != len(names):
+        raise TrustSettingsError(
+            f"{NAMESPACE}:environments",
+            "each environment needs its own boundaryName (a shared boundary would let one "
+            "stack's roles reach the other's resources)",
+        )
     return settings
 
 

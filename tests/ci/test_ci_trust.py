@@ -1,7 +1,8 @@
-"""The CI trust project under Pulumi's mock runtime: who may assume what, and the state bucket.
+"""The CI trust project under Pulumi's mock runtime: who may assume what (AWS), the state bucket.
 
 The program (`infra.ci_trust.program.main`) runs once with `infra/ci_trust/Pulumi.ci.yaml`;
-each test reads what it registered, as the engine would receive it.
+each test reads what it registered, as the engine would receive it. GCP: test_ci_trust_gcp.py;
+settings: test_ci_trust_settings.py; the IAM reference check: test_iam_reference.py.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from spendsense.recorder import RecordedResource, Recording, run_program
 
 from infra.ci_trust import aws_policies
 from infra.ci_trust.program import main
-from infra.ci_trust.settings import TrustSettingsError, parse_trust_settings
 
 TRUST_DIR = Path(__file__).resolve().parents[2] / "infra" / "ci_trust"
 REPO = "spendsense/spendsense-infra"
+ENVIRONMENTS = ("staging", "production")
+PREFIXES = {"staging": "spendsense-api-staging", "production": "spendsense-api"}
 
 
 def stack_config() -> dict[str, Any]:
@@ -31,22 +33,51 @@ def as_engine_config(values: dict[str, Any]) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
+def run_trust(config: dict[str, Any]) -> Recording:
+    return run_program(main, as_engine_config(config), stack="ci", project="spendsense-ci-trust")
+
+
 @pytest.fixture(scope="module")
 def recording() -> Recording:
-    return run_program(
-        main, as_engine_config(stack_config()), stack="ci", project="spendsense-ci-trust"
-    )
+    return run_trust(stack_config())
 
 
 def roles(recording: Recording) -> dict[str, RecordedResource]:
     return {r.inputs["name"]: r for r in recording.by_type("aws:iam/role:Role")}
 
 
+def managed_policies(recording: Recording, role: RecordedResource) -> list[RecordedResource]:
+    """The managed policies attached to a role (created as its children)."""
+    return [p for p in recording.by_type("aws:iam/policy:Policy") if p.parent == role.urn]
+
+
 def policy_of(recording: Recording, role: RecordedResource) -> dict[str, Any]:
-    for policy in recording.by_type("aws:iam/rolePolicy:RolePolicy"):
-        if policy.parent == role.urn:
-            return json.loads(policy.inputs["policy"])
-    raise AssertionError(f"{role.name} has no inline policy")
+    """Every statement of every policy of the role, as one document."""
+    statements = [
+        s
+        for p in managed_policies(recording, role)
+        for s in json.loads(p.inputs["policy"])["Statement"]
+    ]
+    assert statements, f"{role.name} has no policy"
+    return aws_policies.document(statements)
+
+
+def deploy_policy(recording: Recording, env: str) -> dict[str, Any]:
+    return policy_of(recording, roles(recording)[f"spendsense-github-deploy-{env}"])
+
+
+def by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def boundary(recording: Recording, env: str) -> dict[str, Any]:
+    policy = recording.one("aws:iam/policy:Policy", f"{env}-boundary")
+    assert policy.inputs["name"] == f"spendsense-workload-boundary-{env}"
+    return json.loads(policy.inputs["policy"])
+
+
+def boundary_arn(env: str) -> str:
+    return f"arn:aws:iam::123456789012:policy/spendsense-workload-boundary-{env}"
 
 
 def test_project_layout_is_a_second_pulumi_project() -> None:
@@ -71,10 +102,8 @@ def test_the_oidc_provider_is_githubs_with_sts_audience(recording: Recording) ->
 @pytest.mark.parametrize(
     ("role_name", "subjects"),
     [
-        (
-            "spendsense-github-deploy",
-            [f"repo:{REPO}:environment:staging", f"repo:{REPO}:environment:production"],
-        ),
+        ("spendsense-github-deploy-staging", [f"repo:{REPO}:environment:staging"]),
+        ("spendsense-github-deploy-production", [f"repo:{REPO}:environment:production"]),
         ("spendsense-github-preview", [f"repo:{REPO}:pull_request"]),
         ("spendsense-github-checks", [f"repo:{REPO}:ref:refs/heads/main"]),
     ],
@@ -82,14 +111,15 @@ def test_the_oidc_provider_is_githubs_with_sts_audience(recording: Recording) ->
 def test_each_role_trusts_only_this_repository_and_its_exact_subjects(
     recording: Recording, role_name: str, subjects: list[str]
 ) -> None:
-    """StringEquals on `sub` (no wildcard), the STS audience, GitHub's provider as principal."""
+    """StringEquals on `sub` (no wildcard), the STS audience, GitHub's provider as principal:
+    each environment's deploy role only by a job in that GitHub environment."""
     role = roles(recording)[role_name]
     trust = json.loads(role.inputs["assumeRolePolicy"])
     (only,) = trust["Statement"]
     provider = recording.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert only["Effect"] == "Allow"
     assert only["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert only["Principal"] == {"Federated": provider.urn} or only["Principal"]["Federated"].endswith(provider.name)  # fmt: skip
+    assert only["Principal"]["Federated"].endswith(provider.name)
     assert set(only["Condition"]) == {"StringEquals"}, "no StringLike: subjects are exact"
     equals = only["Condition"]["StringEquals"]
     assert equals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
@@ -97,10 +127,19 @@ def test_each_role_trusts_only_this_repository_and_its_exact_subjects(
     assert all("*" not in s and s.startswith(f"repo:{REPO}:") for s in subjects)
 
 
-@pytest.mark.parametrize(
-    "role_name",
-    ["spendsense-github-deploy", "spendsense-github-preview", "spendsense-github-checks"],
-)
+def test_roles_hold_managed_policies_only(recording: Recording) -> None:
+    """No inline policies (a role's inline policies share 10,240 characters); each managed
+    policy is attached to its role."""
+    assert not recording.by_type("aws:iam/rolePolicy:RolePolicy")
+    attachments = recording.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    for role in roles(recording).values():
+        policies = managed_policies(recording, role)
+        assert policies, role.name
+        attached = [a for a in attachments if a.parent == role.urn]
+        assert len(attached) == len(policies), role.name
+
+
+@pytest.mark.parametrize("role_name", [*(f"spendsense-github-deploy-{e}" for e in ENVIRONMENTS), "spendsense-github-preview", "spendsense-github-checks"])  # fmt: skip
 def test_no_wildcard_actions_and_star_resources_only_where_aws_requires_it(
     recording: Recording, role_name: str
 ) -> None:
@@ -113,101 +152,200 @@ def test_no_wildcard_actions_and_star_resources_only_where_aws_requires_it(
         assert all("*" not in action for action in actions), (role_name, statement["Sid"])
         if statement["Resource"] == "*":
             unscopable = set(actions) <= aws_policies.UNSCOPABLE_ACTIONS
-            tag_gated = set(actions) <= aws_policies.TAG_CONDITIONED_CREATES | {
-                "kms:TagResource",
-                "iam:TagRole",
-            } and "aws:RequestTag/Project" in json.dumps(statement.get("Condition"))
+            tag_gated = set(actions) <= aws_policies.TAG_CONDITIONED and (
+                "aws:RequestTag/Project" in json.dumps(statement.get("Condition"))
+            )
             assert unscopable or tag_gated, (role_name, statement["Sid"], actions)
             assert not any(a.split(":")[1].startswith(("Delete", "Put", "Update")) for a in actions)
 
 
-def test_deploy_role_is_limited_to_the_programs_resources(recording: Recording) -> None:
-    """Scoped resources name the program's prefixes or carry the Project tag condition."""
-    policy = policy_of(recording, roles(recording)["spendsense-github-deploy"])
-    prefixes = ("spendsense", "SpendSense", "aws-service-role/apprunner")
-    # The state backend's own KMS key (created by this program) is the one unprefixed ARN.
-    key_id = next(s["Resource"][0] for s in policy["Statement"] if s["Sid"] == "StackSecrets")
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_deploy_role_is_limited_to_its_own_stacks_resources(
+    recording: Recording, env: str
+) -> None:
+    """Named resources start with the stack's own prefix; the others carry the stack's tags."""
+    policy = deploy_policy(recording, env)
+    prefixes = (PREFIXES[env], f"SpendSense-API{'-staging' if env == 'staging' else ''}")
+    key_id = by_sid(policy)["StackSecrets"]["Resource"][0]
     assert key_id.startswith("arn:aws:kms:us-east-1:123456789012:key/"), key_id
     for statement in policy["Statement"]:
         if statement["Effect"] == "Deny" or statement["Resource"] == "*":
             continue
-        condition = json.dumps(statement.get("Condition"))
-        tagged = "aws:ResourceTag/Project" in condition or "aws:RequestTag/Project" in condition
-        # Grants on the AWS-managed aws/ecr key, only through ECR itself.
-        tagged = tagged or '"kms:ViaService": "ecr.us-east-1.amazonaws.com"' in condition
+        condition = statement.get("Condition") or {}
+        equals = condition.get("StringEquals", {})
+        tagged = (
+            equals.get("aws:ResourceTag/Environment") == env
+            or equals.get("aws:RequestTag/Environment") == env
+        )
+        if tagged:
+            assert "Project" in json.dumps(equals), statement["Sid"]
+        via_ecr = equals.get("kms:ViaService") == "ecr.us-east-1.amazonaws.com"
         for arn in statement["Resource"]:
             name = re.split(r"[:/]", arn, maxsplit=5)[-1]
-            allowed = tagged or arn == key_id or "healthcheck/*" in arn
-            assert allowed or any(p in name for p in prefixes), (
-                statement["Sid"],
-                arn,
-            )
+            own_state = arn.startswith("arn:aws:s3:::spendsense-pulumi-state")
+            allowed = tagged or via_ecr or own_state or arn == key_id or "healthcheck/*" in arn
+            allowed = allowed or "aws-service-role/apprunner" in arn
+            assert allowed or any(p in name for p in prefixes), (statement["Sid"], arn)
+            if not allowed and env == "staging":
+                assert "staging" in name, (statement["Sid"], arn)
 
 
-def test_the_deploy_role_cannot_reach_the_ci_trust_itself(recording: Recording) -> None:
+def test_production_deploy_role_and_boundary_are_denied_stagings_names(
+    recording: Recording,
+) -> None:
+    """`spendsense-api*` also matches `spendsense-api-staging*`: an explicit Deny closes that."""
+    expected = [
+        "arn:aws:*:*:123456789012:*SpendSense-API-staging*",
+        "arn:aws:*:*:123456789012:*spendsense-api-staging*",
+    ]
+    for policy in (deploy_policy(recording, "production"), boundary(recording, "production")):
+        deny = by_sid(policy)["NotTheOtherStacks"]
+        assert deny["Effect"] == "Deny" and deny["Action"] == "*"
+        assert deny["Resource"] == expected
+    assert "NotTheOtherStacks" not in by_sid(deploy_policy(recording, "staging"))
+
+
+def test_each_deploy_role_writes_only_its_own_stacks_state(recording: Recording) -> None:
+    for env in ENVIRONMENTS:
+        statements = deploy_policy(recording, env)["Statement"]
+        writes = [s for s in statements if "s3:PutObject" in s.get("Action", [])]
+        assert [s["Resource"] for s in writes] == [
+            [f"arn:aws:s3:::spendsense-pulumi-state/.pulumi/*/spendsense/{env}*"]
+        ]
+
+
+def test_the_deploy_roles_cannot_reach_the_ci_trust_itself(recording: Recording) -> None:
     """The CI roles and the state key are not tagged like the program's resources (which the
-    deploy role may change), and the deploy role is denied IAM on the CI roles outright."""
+    deploy roles may change), and the deploy roles are denied IAM on the CI roles outright."""
     for resource in recording.resources:
         tags = resource.inputs.get("tags") or {}
         assert tags.get("Project") != "spendsense", resource.name
-    policy = policy_of(recording, roles(recording)["spendsense-github-deploy"])
-    deny = next(s for s in policy["Statement"] if s["Sid"] == "NotTheCiRoles")
-    assert deny["Effect"] == "Deny" and deny["Action"] == ["iam:*"]
-    assert deny["Resource"] == ["arn:aws:iam::123456789012:role/spendsense-github-*"]
+    for env in ENVIRONMENTS:
+        deny = by_sid(deploy_policy(recording, env))["NotTheCiRoles"]
+        assert deny["Effect"] == "Deny" and deny["Action"] == ["iam:*"]
+        assert "arn:aws:iam::123456789012:role/spendsense-github-*" in deny["Resource"]
+        assert "arn:aws:iam::123456789012:policy/spendsense-github-*" in deny["Resource"]
     for name in roles(recording):
         assert name.startswith("spendsense-github-")
 
 
-def boundary(recording: Recording) -> RecordedResource:
-    return recording.one("aws:iam/policy:Policy", "workload-boundary")
-
-
-def test_roles_the_deploy_role_writes_must_carry_the_workload_boundary(
-    recording: Recording,
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_roles_the_deploy_role_writes_carry_its_environments_boundary(
+    recording: Recording, env: str
 ) -> None:
-    """Creating or changing a role needs `iam:PermissionsBoundary` = the boundary, which the
-    deploy role may not remove or edit: it cannot write itself a stronger role."""
-    assert boundary(recording).inputs["name"] == "spendsense-workload-boundary"
-    arn = recording.outputs["aws_workload_boundary_arn"]
-    policy = policy_of(recording, roles(recording)["spendsense-github-deploy"])
-    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    """CreateRole and the role-changing actions need `iam:PermissionsBoundary` = the stack's
+    boundary, which the deploy role may not remove or edit."""
+    arn = recording.outputs["aws_workload_boundary_arns"][env]
+    assert arn.endswith(f"spendsense-workload-boundary-{env}")
+    sids = by_sid(deploy_policy(recording, env))
     for sid in ("RoleCreate", "RoleWrite"):
-        assert by_sid[sid]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == arn, sid
-    keep = by_sid["KeepTheBoundary"]
-    assert keep["Effect"] == "Deny" and arn in keep["Resource"]
+        assert sids[sid]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == boundary_arn(env)  # fmt: skip
+    keep = sids["KeepTheBoundary"]
+    assert keep["Effect"] == "Deny" and boundary_arn(env) in keep["Resource"]
     assert "iam:DeleteRolePermissionsBoundary" in keep["Action"]
+    policy = deploy_policy(recording, env)
     writes = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
     iam_writes = {a for a in writes if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))}  # fmt: skip
-    bounded = set(by_sid["RoleCreate"]["Action"]) | set(by_sid["RoleWrite"]["Action"])
-    assert iam_writes - bounded == {"iam:PassRole", "iam:CreateServiceLinkedRole"}
+    bounded = set(sids["RoleCreate"]["Action"]) | set(sids["RoleWrite"]["Action"])
+    tags_only = {"iam:TagRole", "iam:UntagRole", "iam:PassRole", "iam:CreateServiceLinkedRole"}
+    assert iam_writes - bounded == tags_only
 
 
-def test_the_workload_boundary_grants_no_iam_and_no_wildcards(recording: Recording) -> None:
-    policy = json.loads(boundary(recording).inputs["policy"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_role_tags_are_scoped_by_tags_not_by_a_key_tagging_never_carries(
+    recording: Recording, env: str
+) -> None:
+    """Issue 12.1: `iam:TagRole`/`UntagRole` do not carry `iam:PermissionsBoundary`; under that
+    condition creating a tagged role was always denied. They are held to the stack's tags."""
+    policy = deploy_policy(recording, env)
     for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        for action in statement["Action"]:
-            assert "*" not in action and not action.startswith(("iam:", "sts:")), action
-        if statement["Resource"] == "*":
-            assert set(statement["Action"]) <= aws_policies.UNSCOPABLE_ACTIONS, statement["Sid"]
+        if {"iam:TagRole", "iam:UntagRole"} & set(statement.get("Action", [])):
+            assert "iam:PermissionsBoundary" not in json.dumps(statement), statement["Sid"]
+    sids = by_sid(policy)
+    on_create = sids["RoleTagOnCreate"]["Condition"]
+    assert on_create["StringEquals"] == {
+        "aws:RequestTag/Project": "spendsense",
+        "aws:RequestTag/Environment": env,
+    }
+    assert sids["RoleTags"]["Condition"]["StringEquals"]["aws:ResourceTag/Environment"] == env
+    untag = sids["RoleUntag"]["Condition"]["ForAllValues:StringNotEquals"]["aws:TagKeys"]
+    assert set(untag) == {"Project", "Environment"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_deploy_role_cannot_retag_the_other_stacks_keys_or_roles_as_its_own(
+    recording: Recording, env: str
+) -> None:
+    """Tagging on create is allowed only where the resource has no Project tag yet, and
+    tagging an existing resource only keeps it in the stack: otherwise staging could tag
+    production's key `Environment=staging` and then change its key policy."""
+    sids = by_sid(deploy_policy(recording, env))
+    for sid in ("RoleTagOnCreate", "KeyTagOnCreate"):
+        assert sids[sid]["Condition"]["Null"] == {"aws:ResourceTag/Project": "true"}, sid
+    for sid in ("RoleTags", "Keys"):
+        assert sids[sid]["Condition"]["StringEqualsIfExists"] == {
+            "aws:RequestTag/Project": "spendsense",
+            "aws:RequestTag/Environment": env,
+        }, sid
+    assert "kms:TagResource" not in sids["KeyCreate"]["Action"]
+    assert "kms:UntagResource" not in sids["Keys"]["Action"]
+    assert sids["KeyUntag"]["Condition"]["ForAllValues:StringNotEquals"] == {
+        "aws:TagKeys": ["Environment", "Project"]
+    }
+
+
+def test_sns_subscription_actions_are_granted_on_star(recording: Recording) -> None:
+    """Issue 12.1: the reference lists no resource type for them; on topic ARNs they never apply."""
+    for env in ENVIRONMENTS:
+        sids = by_sid(deploy_policy(recording, env))
+        subs = {"sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"}
+        assert set(sids["AlertSubscriptions"]["Action"]) == subs
+        assert sids["AlertSubscriptions"]["Resource"] == "*"
+        assert not subs & set(sids["AlertTopic"]["Action"])
+
+
+def test_each_boundary_reaches_only_its_own_stacks_secret(recording: Recording) -> None:
+    """Issue 12.2/12.3: a role created under staging's boundary cannot read production's key
+    and the other way round (production's prefix is denied staging's names)."""
+    for env in ENVIRONMENTS:
+        statements = boundary(recording, env)["Statement"]
+        reads = [s for s in statements if "secretsmanager:GetSecretValue" in s.get("Action", [])]
+        resources = [arn for s in reads for arn in s["Resource"]]
+        assert resources and all(f":secret:{PREFIXES[env]}" in arn or ":secret:SpendSense-API" in arn for arn in resources), resources  # fmt: skip
+    staging = boundary(recording, "staging")["Statement"]
+    assert all("secret:spendsense-api/" not in json.dumps(s) for s in staging)
+
+
+def test_the_workload_boundaries_grant_no_iam_and_no_wildcards(recording: Recording) -> None:
+    for env in ENVIRONMENTS:
+        for statement in boundary(recording, env)["Statement"]:
+            if statement["Effect"] == "Deny":
+                continue
+            for action in statement["Action"]:
+                assert "*" not in action and not action.startswith(("iam:", "sts:")), action
+            if statement["Resource"] == "*":
+                assert set(statement["Action"]) <= aws_policies.UNSCOPABLE_ACTIONS, statement["Sid"]  # fmt: skip
 
 
 def test_the_boundary_requirement_can_be_turned_off() -> None:
     """`requirePermissionsBoundary: false` drops the condition (until the program sets it)."""
+    from infra.ci_trust import aws_deploy
+
     scope = aws_policies.Scope(
         account="123456789012",
         region="us-east-1",
         prefixes=("spendsense",),
         state_bucket="b",
         state_key_arn="k",
+        environment="staging",
     )
-    text = json.dumps(aws_policies.deploy_statements(scope))
+    text = json.dumps(aws_deploy.deploy_statements(scope))
     assert "iam:PermissionsBoundary" not in text and "KeepTheBoundary" not in text
-    settings = parse_trust_settings(raw_settings(**{"spendsense-ci-trust:requirePermissionsBoundary": False}))  # fmt: skip
-    assert settings.require_permissions_boundary is False
 
 
-def test_deploy_role_cannot_read_the_jwt_secret_value(recording: Recording) -> None:
+def test_no_ci_role_holds_get_secret_value(recording: Recording) -> None:
+    """No CI role reads a secret's value directly (what a deploy role can still reach through
+    the code it deploys is stated in docs/ci.md)."""
     for role in roles(recording).values():
         text = json.dumps(policy_of(recording, role))
         assert "secretsmanager:GetSecretValue" not in text, role.name
@@ -223,16 +361,83 @@ def test_roles_are_held_to_the_stack_region(recording: Recording) -> None:
 
 
 def test_preview_and_checks_roles_cannot_write_the_state(recording: Recording) -> None:
-    """Only the deploy role writes checkpoints; preview may only take and release its lock."""
+    """Only the deploy roles write checkpoints; preview may only take and release its lock."""
     for name in ("spendsense-github-preview", "spendsense-github-checks"):
         for statement in policy_of(recording, roles(recording)[name])["Statement"]:
             if "s3:PutObject" in statement.get("Action", []):
                 assert statement["Resource"] == ["arn:aws:s3:::spendsense-pulumi-state/.pulumi/locks/*"]  # fmt: skip
 
 
+def test_deploy_roles_can_make_the_preflight_reads(recording: Recording) -> None:
+    """`spendsense preflight` runs in deploy.yml with the deploy role (GetCallerIdentity needs
+    no permission: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html)."""
+    for env in ENVIRONMENTS:
+        allowed = {
+            a
+            for s in deploy_policy(recording, env)["Statement"]
+            if s["Effect"] == "Allow"
+            for a in s["Action"]
+        }
+        for action in ("apprunner:ListServices", "apprunner:DescribeService", "ecr:DescribeRepositories", "ecr:DescribeImages"):  # fmt: skip
+            assert action in allowed, (env, action)
+
+
+def test_deploy_role_can_start_the_first_rotation_and_encrypt_the_registry(
+    recording: Recording,
+) -> None:
+    """RotateSecret needs lambda:InvokeFunction; a KMS-encrypted ECR repository needs grants."""
+    sids = by_sid(deploy_policy(recording, "production"))
+    rotation = sids["RotationFunction"]
+    assert "lambda:InvokeFunction" in rotation["Action"]
+    assert all(":function:" in arn for arn in rotation["Resource"])
+    grants = sids["EcrManagedKeyGrants"]
+    assert set(grants["Action"]) == {"kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"}
+    assert grants["Condition"] == {
+        "StringEquals": {"kms:ViaService": "ecr.us-east-1.amazonaws.com"}
+    }
+
+
 def test_trust_policy_refuses_to_trust_nobody() -> None:
     with pytest.raises(ValueError, match="at least one"):
         aws_policies.trust_policy("arn:aws:iam::1:oidc-provider/x", [])
+
+
+# --------------------------------------------------------------------------------------------
+# One AWS account per environment
+# --------------------------------------------------------------------------------------------
+def test_an_environment_can_have_its_own_aws_account() -> None:
+    """`awsAccountId` + `awsAdminRoleArn`: its OIDC provider, boundary and deploy role are made
+    in that account; the state bucket and key let that role in (its own policies narrow it)."""
+    config = stack_config()
+    envs = config["spendsense-ci-trust:environments"]
+    envs[1] = {
+        **envs[1],
+        "awsAccountId": "222233334444",
+        "awsAdminRoleArn": "arn:aws:iam::222233334444:role/OrganizationAccountAccessRole",
+    }
+    recording = run_trust(config)
+    (provider,) = [p for p in recording.by_type("pulumi:providers:aws") if "production" in p.name]
+    # Provider inputs reach the engine as JSON strings.
+    assert json.loads(provider.inputs["allowedAccountIds"]) == ["222233334444"]
+    assert "OrganizationAccountAccessRole" in provider.inputs["assumeRoles"]
+    assert len(recording.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 2
+    role = roles(recording)["spendsense-github-deploy-production"]
+    assert role.provider.startswith(provider.urn)
+    assert roles(recording)["spendsense-github-deploy-staging"].provider == ""
+    sids = by_sid(deploy_policy(recording, "production"))
+    assert sids["RoleCreate"]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == (
+        "arn:aws:iam::222233334444:policy/spendsense-workload-boundary-production"
+    )
+    # In its own account production's prefix no longer meets staging's names.
+    assert "NotTheOtherStacks" not in sids
+    bucket_policy = recording.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]
+    assert "spendsense-github-deploy-production" in bucket_policy
+    # The checks read production: their role is in production's account too.
+    assert roles(recording)["spendsense-github-checks"].provider.startswith(provider.urn)
+    assert "spendsense-github-checks" in bucket_policy
+    assert "spendsense-github-deploy-staging" not in bucket_policy
+    key_policy = json.loads(recording.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"])
+    assert "spendsense-github-deploy-production" in json.dumps(key_policy)
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,6 +449,7 @@ def test_state_bucket_is_versioned_encrypted_private_and_protected(recording: Re
     assert bucket.protect and bucket.retain_on_delete
     key = recording.one("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True and key.protect
+    assert not recording.by_type("aws:kms/keyPolicy:KeyPolicy"), "one account: default policy"
     bucket_id = bucket.inputs["bucket"]
 
     versioning = recording.one("aws:s3/bucketVersioning:BucketVersioning")
@@ -273,150 +479,8 @@ def test_outputs_name_the_backend_and_the_secrets_provider(recording: Recording)
         recording.outputs["pulumi_backend_url"] == "s3://spendsense-pulumi-state?region=us-east-1"
     )
     assert recording.outputs["pulumi_secrets_provider"] == "awskms://alias/spendsense-pulumi?region=us-east-1"  # fmt: skip
-    assert recording.outputs["aws_deploy_role_arn"].endswith(":role/spendsense-github-deploy")
+    for env in ENVIRONMENTS:
+        assert recording.outputs["aws_deploy_role_arns"][env].endswith(
+            f":role/spendsense-github-deploy-{env}"
+        )
     assert set(recording.outputs["gcp_service_accounts"]) == {"staging", "production", "preview", "checks"}  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
-# GCP trust
-# --------------------------------------------------------------------------------------------
-def test_workload_identity_provider_admits_only_this_repository(recording: Recording) -> None:
-    provider = recording.one("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
-    assert provider.inputs["oidc"]["issuerUri"] == "https://token.actions.githubusercontent.com"
-    assert provider.inputs["attributeCondition"] == f'assertion.repository == "{REPO}"'
-    assert provider.inputs["attributeMapping"]["google.subject"] == "assertion.sub"
-
-
-def test_service_accounts_are_impersonable_only_by_one_exact_subject(
-    recording: Recording,
-) -> None:
-    """Each account's workloadIdentityUser member is one GitHub `sub`, never a set or the pool."""
-    members = {
-        r.parent.rsplit("::", 1)[-1]: r.inputs["member"]
-        for r in recording.by_type("gcp:serviceaccount/iAMMember:IAMMember")
-    }
-    pool = re.compile(
-        r"^principal://iam\.googleapis\.com/projects/\d+/locations/global/"
-        r"workloadIdentityPools/github/subject/"
-    )
-    expected = {
-        "gcp-github-deploy-staging": f"repo:{REPO}:environment:staging",
-        "gcp-github-deploy-production": f"repo:{REPO}:environment:production",
-        "gcp-github-preview": f"repo:{REPO}:pull_request",
-        "gcp-github-checks": f"repo:{REPO}:ref:refs/heads/main",
-    }
-    assert set(members) == set(expected)
-    for account, member in members.items():
-        assert pool.match(member), member
-        assert member.split("/subject/", 1)[1] == expected[account], (account, member)
-
-
-def test_attribute_mapping_uses_only_claims_every_token_has(recording: Recording) -> None:
-    provider = recording.one("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
-    always = {"assertion.sub", "assertion.repository", "assertion.ref"}
-    assert set(provider.inputs["attributeMapping"].values()) <= always
-
-
-def test_deploy_accounts_live_in_their_environments_project_and_grant_only_listed_roles(
-    recording: Recording,
-) -> None:
-    accounts = {r.name: r for r in recording.by_type("gcp:serviceaccount/account:Account")}
-    assert accounts["gcp-github-deploy-staging"].inputs["project"] == "spendsense-staging"
-    assert accounts["gcp-github-deploy-production"].inputs["project"] == "spendsense-production"
-    grants = recording.by_type("gcp:projects/iAMMember:IAMMember")
-    admins = [g for g in grants if g.inputs["role"] == "roles/resourcemanager.projectIamAdmin"]
-    assert len(admins) == 2
-    for grant in admins:
-        expression = grant.inputs["condition"]["expression"]
-        assert "modifiedGrantsByRole" in expression and "roles/owner" not in expression
-    assert not [g for g in grants if g.inputs["role"] in {"roles/owner", "roles/editor"}]
-
-
-def test_checks_account_reads_only_the_backup_bucket(recording: Recording) -> None:
-    grants = [
-        g for g in recording.by_type("gcp:projects/iAMMember:IAMMember") if "checks" in g.name
-    ]
-    reader = next(g for g in grants if g.inputs["role"] == "roles/storage.objectViewer")
-    assert reader.inputs["condition"]["expression"] == (
-        'resource.name.startsWith("projects/_/buckets/spendsense-backups")'
-    )
-    drill = {g.inputs["role"] for g in grants if g.inputs["project"] == "spendsense-test"}
-    assert drill == {"roles/datastore.importExportAdmin", "roles/datastore.user"}
-
-
-# --------------------------------------------------------------------------------------------
-# Settings
-# --------------------------------------------------------------------------------------------
-def raw_settings(**changes: Any) -> dict[str, Any]:
-    values = stack_config()
-    values.update(changes)
-    return values
-
-
-def test_the_stack_file_parses() -> None:
-    settings = parse_trust_settings(stack_config())
-    assert settings.github.full_name == REPO
-    assert [e.name for e in settings.environments] == ["staging", "production"]
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        (
-            {"spendsense-ci-trust:github": {"owner": "my org", "repository": "x"}},
-            "spendsense-ci-trust:github.owner: must be a GitHub owner",
-        ),
-        (
-            {"spendsense-ci-trust:environments": [{"name": "qa", "gcpProject": "spendsense-qa"}]},
-            "spendsense-ci-trust:environments[0].name: must be one of staging, production",
-        ),
-        ({"spendsense-ci-trust:stat": {}}, "spendsense-ci-trust:stat: is not a known setting"),
-        (
-            {"spendsense-ci-trust:state": {"bucketName": "Bad_Bucket"}},
-            "spendsense-ci-trust:state.bucketName: must be an S3/GCS bucket name",
-        ),
-        (
-            {"spendsense-ci-trust:state": {"bucketName": "ok-bucket", "noncurrentVersionDays": 7}},
-            "noncurrentVersionDays: must be at least 30 (got 7)",
-        ),
-    ],
-)
-def test_a_bad_setting_names_its_key(changes: dict[str, Any], message: str) -> None:
-    with pytest.raises(TrustSettingsError) as error:
-        parse_trust_settings(raw_settings(**changes))
-    assert message in str(error.value)
-
-
-def test_deploy_policy_fits_iams_inline_policy_size_limit() -> None:
-    """IAM allows 10,240 characters (whitespace not counted) of inline policy per role."""
-    scope = aws_policies.Scope(
-        account="123456789012",
-        region="us-east-1",
-        prefixes=("spendsense", "SpendSense"),
-        state_bucket="spendsense-pulumi-state",
-        state_key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-        boundary_arn="arn:aws:iam::123456789012:policy/spendsense-workload-boundary",
-    )
-    inline = (aws_policies.deploy_statements, aws_policies.preview_statements, aws_policies.checks_statements)  # fmt: skip
-    for build in inline:
-        text = json.dumps(aws_policies.document(build(scope)), separators=(",", ":"))
-        assert len(text) < 10240, (build.__name__, len(text))
-    # A managed policy (the boundary) may hold 6,144 characters.
-    boundary = aws_policies.document(aws_policies.workload_boundary_statements(scope))
-    assert len(json.dumps(boundary, separators=(",", ":"))) < 6144
-
-
-def test_deploy_role_can_start_the_first_rotation_and_encrypt_the_registry(
-    recording: Recording,
-) -> None:
-    """RotateSecret needs lambda:InvokeFunction; a KMS-encrypted ECR repository needs grants."""
-    policy = policy_of(recording, roles(recording)["spendsense-github-deploy"])
-    by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    rotation = by_sid["RotationFunction"]
-    assert "lambda:InvokeFunction" in rotation["Action"]
-    assert all(":function:" in arn for arn in rotation["Resource"])
-    grants = by_sid["EcrManagedKeyGrants"]
-    assert set(grants["Action"]) == {"kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"}
-    assert grants["Condition"] == {
-        "StringEquals": {"kms:ViaService": "ecr.us-east-1.amazonaws.com"}
-    }

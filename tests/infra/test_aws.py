@@ -105,9 +105,10 @@ def test_every_role_carries_the_permissions_boundary(each_stack: Recording) -> N
     """The CI deploy role may only create roles under this boundary (docs/ci.md)."""
     roles = each_stack.by_type("aws:iam/role:Role")
     assert len(roles) == 3
+    environment = each_stack.stack
     for role in roles:
         assert role.inputs["permissionsBoundary"] == (
-            "arn:aws:iam::123456789012:policy/spendsense-workload-boundary"
+            f"arn:aws:iam::123456789012:policy/spendsense-workload-boundary-{environment}"
         ), role.name
 
 
