@@ -42,8 +42,8 @@ def load_settings(stack: str, stack_file: Path | None) -> Any:
     "state_file",
     type=FilePath(),
     default=None,
-    help="The stack's state from `pulumi stack export --file FILE`: tells which existing "
-    "objects this stack already manages.",
+    help="The stack's state from `pulumi stack export --file FILE` (default: read it from the "
+    "state backend): tells which existing objects this stack already manages.",
 )
 @click.option("--stack-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
 def preflight(stack: str, as_json: bool, state_file: str | None, stack_file: Path | None) -> None:
@@ -52,7 +52,8 @@ def preflight(stack: str, as_json: bool, state_file: str | None, stack_file: Pat
     and Firebase of each project, the test project and its Firestore service agent, objects
     that exist and must be imported first (with the `pulumi import` command), the Vercel
     team and project, and the state backend. One line per check with the command or console
-    step that fixes it. Before the first deployment's bootstrap (no App Runner service yet), a
+    step that fixes it. Without --state, the stack's state is read from the backend (Pulumi
+    Cloud, s3://, gs://, file://) to tell what it already manages. Before the first deployment's bootstrap (no App Runner service yet), a
     missing registry or image is "expected-before-bootstrap", not a failure.
     Exit 0 when every check passes, 1 when one fails, 2 on bad input.
 
@@ -70,7 +71,11 @@ def preflight(stack: str, as_json: bool, state_file: str | None, stack_file: Pat
 
     settings = load_settings(stack, stack_file)
     state = load_state(Path(state_file), stack) if state_file else None
-    report = Report(stack=stack, state=state_file or "not given")
+    report = Report(stack=stack, state=f"{state_file} (--state)" if state_file else "not read")
+    # The backend first: without --state, the stack's state is read from it.
+    found = check_backend(stack, settings.aws_region, read_state=state is None)
+    if state is None:
+        state, report.state = found.state, found.where
 
     def aws() -> list[Any]:
         checks, report.bootstrap = check_aws(
@@ -98,9 +103,9 @@ def preflight(stack: str, as_json: bool, state_file: str | None, stack_file: Pat
         )
 
     def backend() -> list[Any]:
-        return check_backend(stack, settings.aws_region)
+        return [found.check]
 
-    report.checks = run_checks([aws, google, vercel, backend])
+    report.checks = run_checks([backend, aws, google, vercel])
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

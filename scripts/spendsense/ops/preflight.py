@@ -96,6 +96,39 @@ class StackState:
         return None
 
 
+class StateError(ValueError):
+    """A document that is not the state of this stack (one line)."""
+
+
+def parse_state(document: Any, stack: str) -> StackState:
+    """The resources of a `pulumi stack export` document (`{"version", "deployment"}`) or of a
+    self-managed backend's checkpoint file (`{"version", "checkpoint": {"latest": ...}}`)."""
+    if not isinstance(document, dict) or "version" not in document:
+        raise StateError("not a Pulumi stack export (no 'version' and 'deployment')")
+    if "checkpoint" in document:
+        checkpoint = document["checkpoint"]
+        deployment = checkpoint.get("latest") if isinstance(checkpoint, dict) else None
+        deployment = {} if deployment is None else deployment
+    elif "deployment" in document:
+        deployment = document["deployment"]
+    else:
+        raise StateError("not a Pulumi stack export (no 'version' and 'deployment')")
+    if not isinstance(deployment, dict):
+        raise StateError("'deployment' is not an object")
+    resources = deployment.get("resources")
+    if resources is None:  # a new stack's export has none
+        resources = []
+    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+        raise StateError("'deployment.resources' is not a list of objects")
+    for resource in resources:
+        parts = str(resource.get("urn") or "").split("::")
+        if len(parts) >= 2 and parts[0].startswith("urn:pulumi:"):
+            found = parts[0].removeprefix("urn:pulumi:")
+            if found != stack or parts[1] != PROJECT:
+                raise StateError(f"is the state of {parts[1]}/{found}, not of {PROJECT}/{stack}")
+    return StackState(stack=stack, resources=tuple(resources))
+
+
 def load_state(path: Path, stack: str) -> StackState:
     """Read a `pulumi stack export` file of `stack`; BadInput naming --state on anything else."""
     hint = f"pass the file written by `pulumi stack export --stack {stack} --file FILE`"
@@ -109,29 +142,11 @@ def load_state(path: Path, stack: str) -> StackState:
         document = json.loads(text)
     except ValueError:
         raise BadInput(f"--state: {path}: not JSON; {hint}") from None
-    deployment = document.get("deployment") if isinstance(document, dict) else None
-    if not isinstance(document, dict) or "version" not in document or deployment is None:
-        raise BadInput(
-            f"--state: {path}: not a Pulumi stack export (no 'version' and 'deployment'); {hint}"
-        )
-    if not isinstance(deployment, dict):
-        raise BadInput(f"--state: {path}: 'deployment' is not an object; {hint}")
-    resources = deployment.get("resources")
-    if resources is None:  # a new stack's export has none
-        resources = []
-    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
-        raise BadInput(f"--state: {path}: 'deployment.resources' is not a list of objects; {hint}")
-    for resource in resources:
-        urn = str(resource.get("urn") or "")
-        parts = urn.split("::")
-        if len(parts) >= 2 and parts[0].startswith("urn:pulumi:"):
-            found = parts[0].removeprefix("urn:pulumi:")
-            if found != stack or parts[1] != PROJECT:
-                raise BadInput(
-                    f"--state: {path} is the state of {parts[1]}/{found}, not of "
-                    f"{PROJECT}/{stack}; {hint}"
-                )
-    return StackState(stack=stack, resources=tuple(resources))
+    try:
+        return parse_state(document, stack)
+    except StateError as exc:
+        separator = " " if str(exc).startswith("is ") else ": "
+        raise BadInput(f"--state: {path}{separator}{exc}; {hint}") from None
 
 
 # --- `pulumi import` ------------------------------------------------------------------------

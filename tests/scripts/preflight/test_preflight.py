@@ -43,7 +43,8 @@ def test_json_shape(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0 and err == ""
     assert set(report) == {"stack", "passed", "bootstrap", "state", "counts", "checks"}
     assert report["stack"] == "staging" and report["passed"] is True
-    assert report["bootstrap"] == "complete" and report["state"] == "not given"
+    assert report["bootstrap"] == "complete"
+    assert report["state"] == "s3://spendsense-pulumi-state: no state for staging yet"
     assert report["counts"]["ok"] == len(report["checks"]) == 20
     for check in report["checks"]:
         assert set(check) == {"id", "status", "passed", "detail", "fix", "import"}
@@ -397,10 +398,13 @@ IMPORT_IDS = {
 
 
 def test_existing_objects_without_state_need_import(
-    world: World, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     existing_objects(world)
+    # Pulumi Cloud without a token: neither the backend nor the stack's state can be read.
+    monkeypatch.setenv("PULUMI_BACKEND_URL", world.web_url + "/pulumi")
     rc, found = checks(capsys)
+    assert found["pulumi.backend"]["status"] == "missing"
     assert rc == 1
     for check_id, import_id in IMPORT_IDS.items():
         check = found[check_id]
@@ -429,6 +433,60 @@ def test_existing_objects_managed_by_the_state_are_ok(
     for check_id in IMPORT_IDS:
         assert found[check_id]["status"] == "ok"
         assert "this stack manages it" in found[check_id]["detail"]
+
+
+def test_existing_objects_on_a_new_stack_must_be_imported(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing_objects(world)  # the s3:// backend holds no state for staging
+    rc, out, _ = run(capsys, "--json")
+    report = json.loads(out)
+    assert rc == 1 and report["state"].endswith("no state for staging yet")
+    for check in report["checks"]:
+        if check["id"] in IMPORT_IDS:
+            assert check["status"] == "import"
+            assert "this stack does not manage it" in check["detail"]
+
+
+def checkpoint(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A self-managed backend's checkpoint file."""
+    stack = {"urn": "urn:pulumi:staging::spendsense::pulumi:pulumi:Stack::spendsense-staging", "type": "pulumi:pulumi:Stack"}  # fmt: skip
+    latest = {"manifest": {"time": "2026-11-27T05:00:00Z"}, "resources": [stack, *resources]}
+    return {
+        "version": 3,
+        "checkpoint": {"stack": "organization/spendsense/staging", "latest": latest},
+    }
+
+
+def test_state_read_from_the_s3_backend(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    existing_objects(world)
+    key = ".pulumi/stacks/spendsense/staging.json.gz"
+    body = gzip.compress(json.dumps(checkpoint(MANAGED)).encode())
+    world.aws("s3").put_object(Bucket="spendsense-pulumi-state", Key=key, Body=body)
+    rc, out, _ = run(capsys, "--json")
+    report = json.loads(out)
+    assert rc == 0, out
+    assert report["state"] == f"s3://spendsense-pulumi-state/{key}"
+    for check in report["checks"]:
+        if check["id"] in IMPORT_IDS:
+            assert check["status"] == "ok"
+
+
+def test_state_read_from_pulumi_cloud(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    existing_objects(world)
+    monkeypatch.setenv("PULUMI_BACKEND_URL", world.web_url + "/pulumi")
+    monkeypatch.setenv("PULUMI_ACCESS_TOKEN", "pul-test")
+    world.web.pulumi_token = "pul-test"
+    export = {"version": 3, "deployment": checkpoint(MANAGED)["checkpoint"]["latest"]}
+    world.web.pulumi_stacks["deploy-bot/spendsense/staging"] = export
+    rc, found = checks(capsys)
+    assert rc == 0
+    for check_id in IMPORT_IDS:
+        assert found[check_id]["status"] == "ok"
 
 
 def test_existing_objects_not_in_the_state_must_be_imported(

@@ -5,7 +5,9 @@ Vercel (https://vercel.com/docs/rest-api): `GET /v2/teams/{teamId}` (the team as
 sees it), `GET /v9/projects/{idOrName}?teamId=` and `GET /v9/projects/{idOrName}/env?teamId=`
 (`{"envs": [{"id", "key", "value", "target": [...], "type"}]}`); errors are
 `{"error": {"code", "message"}}`; a wrong token is 403 `forbidden`. Pulumi Cloud:
-`GET /api/user` with `Authorization: token <token>` (401 otherwise).
+`GET /api/user` with `Authorization: token <token>` (401 otherwise) and
+`GET /api/stacks/{org}/{project}/{stack}/export` (the `pulumi stack export` document, 404 for
+a stack that does not exist).
 Requests to other paths, or without the bearer token, are recorded as violations.
 """
 
@@ -27,17 +29,24 @@ class WebPeer:
         self.teams: dict[str, str] = {}  # team id -> slug the token sees
         self.projects: dict[str, list[dict[str, Any]]] = {}  # project id -> envs
         self.pulumi_token = ""
+        self.pulumi_stacks: dict[str, Any] = {}  # "org/project/stack" -> its export
         self.violations: list[str] = []
 
     def answer(self, path: str, query: dict[str, list[str]], auth: str) -> tuple[int, Any]:
         forbidden = {"error": {"code": "forbidden", "message": "Not authorized"}}
         if path.startswith("/pulumi/"):
-            if path != "/pulumi/api/user":
-                self.violations.append(f"GET {path}: not a Pulumi Cloud endpoint preflight uses")
-                return 404, {"code": 404, "message": "Not found"}
             if auth != f"token {self.pulumi_token}" or not self.pulumi_token:
                 return 401, {"code": 401, "message": "Unauthorized: No credentials provided"}
-            return 200, {"name": "Deploy Bot", "githubLogin": "deploy-bot", "email": ""}
+            if path == "/pulumi/api/user":
+                return 200, {"name": "Deploy Bot", "githubLogin": "deploy-bot", "email": ""}
+            parts = path.split("/")  # /pulumi/api/stacks/{org}/{project}/{stack}/export
+            if len(parts) == 8 and parts[2:4] == ["api", "stacks"] and parts[7] == "export":
+                stack = self.pulumi_stacks.get("/".join(parts[4:7]))
+                if stack is None:
+                    return 404, {"code": 404, "message": "Not Found: stack not found"}
+                return 200, stack
+            self.violations.append(f"GET {path}: not a Pulumi Cloud endpoint preflight uses")
+            return 404, {"code": 404, "message": "Not found"}
         if auth != f"Bearer {self.token}":
             return 403, forbidden
         parts = path.removeprefix("/vercel").strip("/").split("/")
