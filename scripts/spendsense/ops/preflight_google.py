@@ -238,12 +238,15 @@ def project_check(google: Google, project: str, role: str) -> tuple[Check, str |
     return _trouble(check_id, answer, "cloudresourcemanager", "resourcemanager.projects.get"), None
 
 
-def apis_check(google: Google, project: str, required: tuple[str, ...]) -> Check:
+def apis_check(
+    google: Google, project: str, required: tuple[str, ...], number: str | None = None
+) -> Check:
+    """Service Usage names projects by number in its examples ("projects/123"); the id is
+    the fallback when Resource Manager did not give the number."""
     check_id = f"gcp.apis[{project}]"
-    names = "&".join(f"names=projects/{quote(project)}/services/{api}" for api in required)
-    answer = google.request(
-        "GET", "serviceusage", f"v1/projects/{quote(project)}/services:batchGet?{names}"
-    )
+    parent = f"projects/{quote(number or project)}"
+    names = "&".join(f"names={parent}/services/{api}" for api in required)
+    answer = google.request("GET", "serviceusage", f"v1/{parent}/services:batchGet?{names}")
     if answer.status != 200 or not isinstance(answer.body, dict):
         return _trouble(check_id, answer, "serviceusage", "serviceusage.services.get")
     enabled = {
@@ -391,9 +394,10 @@ def check_google(
                 f"gcp.billing[{test_project}]", f"gcp.firestore_agent[{test_project}]"]  # fmt: skip
     if google is None:
         return [credentials, *(blocked(check_id, "gcp.credentials") for check_id in ids)]
-    checks = [credentials, project_check(google, project, "project")[0]]
+    found, number = project_check(google, project, "project")
+    checks = [credentials, found]
     checks += [
-        apis_check(google, project, REQUIRED_APIS),
+        apis_check(google, project, REQUIRED_APIS, number),
         billing_check(google, project),
         firebase_check(google, project),
         database_check(google, project, database, stack, state),
@@ -406,7 +410,7 @@ def check_google(
             checks += [blocked(i, f"gcp.project[{test_project}]") for i in ids[-3:]]
         else:
             checks += [
-                apis_check(google, test_project, TEST_PROJECT_APIS),
+                apis_check(google, test_project, TEST_PROJECT_APIS, number),
                 billing_check(google, test_project),
                 agent_check(google, test_project, number),
             ]

@@ -3,7 +3,7 @@
 Vercel REST API (https://vercel.com/docs/rest-api), all GETs with `teamId`:
 - `/v2/teams/{teamId}`: the team `frontend.vercelTeamId`, as the token sees it;
 - `/v9/projects/{idOrName}`: the project `frontend.vercelProjectId`;
-- `/v9/projects/{idOrName}/env`: its variables (`envs[]` with `id`, `key`, `target`): a
+- `/v10/projects/{idOrName}/env`: its variables (`envs[]` with `id`, `key`, `target`): a
   `NEXT_PUBLIC_API_URL` on this stack's target that the stack does not manage makes the
   provider's create fail; import it (terraform-provider-vercel's import id:
   `team_id/project_id/env_id`).
@@ -113,7 +113,9 @@ def check_vercel(
             blocked("vercel.api_url_variable", "vercel.project"),
         ]
     checks.append(Check("vercel.project", OK, f"the token sees project {project_id}"))
-    status, body, message = _get(session, f"{project_path}/env", team_id)
+    status, body, message = _get(
+        session, f"/v10/projects/{quote(project_id, safe='')}/env", team_id
+    )
     envs = body.get("envs") if isinstance(body, dict) else body
     if status != 200 or not isinstance(envs, list):
         return [*checks, _trouble("vercel.api_url_variable", status, message, "the variables")]

@@ -2,7 +2,7 @@
 (under /pulumi), for the few endpoints preflight reads.
 
 Vercel (https://vercel.com/docs/rest-api): `GET /v2/teams/{teamId}` (the team as the token
-sees it), `GET /v9/projects/{idOrName}?teamId=` and `GET /v9/projects/{idOrName}/env?teamId=`
+sees it), `GET /v9/projects/{idOrName}?teamId=` and `GET /v10/projects/{idOrName}/env?teamId=`
 (`{"envs": [{"id", "key", "value", "target": [...], "type"}]}`); errors are
 `{"error": {"code", "message"}}`; a wrong token is 403 `forbidden`. Pulumi Cloud:
 `GET /api/user` with `Authorization: token <token>` (401 otherwise) and
@@ -55,15 +55,17 @@ class WebPeer:
             if parts[2] not in self.teams:
                 return 403, forbidden
             return 200, {"id": parts[2], "slug": self.teams[parts[2]], "name": "SpendSense"}
-        if parts[:2] == ["v9", "projects"] and len(parts) in (3, 4):
+        project = (parts[:2] == ["v9", "projects"] and len(parts) == 3) or (
+            parts[:2] == ["v10", "projects"] and len(parts) == 4 and parts[3] == "env"
+        )
+        if project:
             if team is not None and team not in self.teams:
                 return 403, forbidden
             if parts[2] not in self.projects:
                 return 404, {"error": {"code": "not_found", "message": "Project not found"}}
             if len(parts) == 3:
                 return 200, {"id": parts[2], "name": "dashboard", "accountId": team}
-            if parts[3] == "env":
-                return 200, {"envs": self.projects[parts[2]]}
+            return 200, {"envs": self.projects[parts[2]]}
         self.violations.append(f"GET {path}: not a Vercel endpoint preflight uses")
         return 404, {"error": {"code": "not_found", "message": "Not found"}}
 
