@@ -61,6 +61,7 @@ COMMANDS: dict[str, str] = {
     "drill": "spendsense.commands.drill:drill",
     "rotate-jwt": "spendsense.commands.rotate_jwt:rotate_jwt",
     "window": "spendsense.commands.window:window",
+    "preflight": "spendsense.commands.preflight:preflight",
 }
 ROLLBACK_COMMANDS: dict[str, str] = {
     "api": "spendsense.commands.deploy:rollback_api",
