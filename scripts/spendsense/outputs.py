@@ -1,4 +1,4 @@
-"""Stack outputs (contract 3): the only source of names, ARNs and URLs for the CLI.
+"""Stack outputs (DESIGN.md, contract 3): the only source of names, ARNs and URLs for the CLI.
 
 Precedence: ``--outputs FILE``, then ``$SPENDSENSE_OUTPUTS``, then
 ``pulumi stack output --json --stack S`` when the Pulumi CLI is on PATH. Files are read with
