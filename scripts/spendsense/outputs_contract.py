@@ -23,6 +23,12 @@ from urllib.parse import urlsplit
 from spendsense.repo import STACKS
 
 
+def _kind(value: Any) -> str:
+    """What a JSON value of the wrong type is: "a list", "an int"."""
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 @dataclass(frozen=True)
 class Shape:
     """What an output must be: `check(value)` returns None or why it is not."""
@@ -36,7 +42,7 @@ def _pattern(regex: str, *, max_length: int = 256) -> Callable[[Any], str | None
 
     def check(value: Any) -> str | None:
         if not isinstance(value, str):
-            return f"a {type(value).__name__}, not a string"
+            return f"{_kind(value)}, not a string"
         if len(value) > max_length:
             return f"longer than {max_length} characters"
         if not compiled.fullmatch(value):
@@ -64,7 +70,7 @@ _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
 def http_url_problem(value: Any) -> str | None:
     """Why `value` is not an absolute http(s) URL with a DNS or IP host, or None."""
     if not isinstance(value, str):
-        return f"a {type(value).__name__}, not a string"
+        return f"{_kind(value)}, not a string"
     if len(value) > 2048:
         return "longer than 2048 characters"
     if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
@@ -89,7 +95,7 @@ def http_url_problem(value: Any) -> str | None:
 def _integer(low: int, high: int) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"a {type(value).__name__}, not a whole number"
+            return f"{_kind(value)}, not a whole number"
         if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
             return "not a whole number"
         if not low <= value <= high:
@@ -101,7 +107,7 @@ def _integer(low: int, high: int) -> Callable[[Any], str | None]:
 
 def _stack(value: Any) -> str | None:
     if not isinstance(value, str):
-        return f"a {type(value).__name__}, not a string"
+        return f"{_kind(value)}, not a string"
     return None if value in STACKS else "not a stack of this project"
 
 
