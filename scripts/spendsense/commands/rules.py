@@ -15,7 +15,7 @@ import click
 
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.identifiers import host_port
-from spendsense.options import FilePath, json_option
+from spendsense.options import json_option
 from spendsense.readers import DEFAULT_LIMIT, read_text
 from spendsense.repo import REPO_ROOT
 
@@ -32,6 +32,10 @@ RULES_LIMIT = DEFAULT_LIMIT
 def read_rules(path: Path) -> str:
     """The rules text (a regular UTF-8 file of at most 1 MiB, read with a bound), or
     BadInput naming the option, the file and what is wrong with it."""
+    if not path.exists():
+        raise BadInput(f"--rules: {path} does not exist (give the path of a firestore.rules file)")
+    if path.is_dir():
+        raise BadInput(f"--rules: {path} is not a file (give the path of a firestore.rules file)")
     text = read_text(path, "--rules", limit=RULES_LIMIT, what="the path of a firestore.rules file")
     if not text.strip():
         raise BadInput(f"--rules: {path} is empty (expected Firestore security rules)")
@@ -47,7 +51,7 @@ def rules() -> None:
 @click.option(
     "--rules",
     "rules_file",
-    type=FilePath("the path of a firestore.rules file", path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Rules file to test (default: firestore/firestore.rules in the repository).",
 )
