@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACKS := staging production
+# The CI trust project (infra/ci_trust, its own Pulumi.yaml) and its stacks.
+TRUST_DIR := infra/ci_trust
+TRUST_STACKS := ci
 # uv installs without compiling bytecode, and machines that set PYTHONDONTWRITEBYTECODE would
 # then compile the Pulumi SDKs from source in every process (a plan takes ~6 s instead of ~2 s).
 # Let Python write .pyc files for what is actually imported, once; a .pyc older than its
@@ -15,7 +18,7 @@ unexport PYTHONDONTWRITEBYTECODE
 .PHONY: setup tools plan test lint typecheck pytest bench bench-setup rules-test clean help
 
 help:
-	@echo "make plan   - set up .venv and preview both stacks offline with the policy pack"
+	@echo "make plan   - set up .venv and preview both stacks and the CI trust stack offline with the policy pack"
 	@echo "make test   - set up .venv, run ruff, mypy and the tests"
 	@echo "make bench  - measure spendsense plan and the policy pack's throughput"
 	@echo "make bench-setup - measure a fresh install with uv and with pip"
@@ -47,6 +50,9 @@ tools:
 plan: setup
 	@rc=0; for stack in $(STACKS); do \
 	  $(BIN)/spendsense plan --stack $$stack || rc=$$?; \
+	done; \
+	for stack in $(TRUST_STACKS); do \
+	  $(BIN)/spendsense plan -C $(TRUST_DIR) --stack $$stack || rc=$$?; \
 	done; exit $$rc
 
 lint: setup

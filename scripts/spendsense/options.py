@@ -36,16 +36,17 @@ def stack_option(required: bool = True) -> Callable[[F], F]:
 
 class FilePath(click.Path):
     """click.Path for a file, refusing an empty value (which would silently mean "no file")
-    and a NUL byte (which makes os.stat raise ValueError inside click)."""
+    and a NUL byte (which makes os.stat raise ValueError inside click). What is read from it
+    goes through `spendsense.readers` (regular files only, bounded)."""
 
-    def __init__(self) -> None:
-        super().__init__(dir_okay=False)
+    def __init__(self, what: str = "the JSON file of stack outputs", **kwargs: Any) -> None:
+        super().__init__(dir_okay=False, **kwargs)
+        self.what = what
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and (not value.strip() or "\x00" in value):
             self.fail(
-                f"{value!r} is not a file path; pass the JSON file of stack outputs "
-                "(or leave the option out)",
+                f"{value!r} is not a file path; pass {self.what} (or leave the option out)",
                 param,
                 ctx,
             )

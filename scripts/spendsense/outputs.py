@@ -1,12 +1,13 @@
 """Stack outputs (docs/design.md#contract-outputs): the CLI's only source of names, ARNs, URLs.
 
 Precedence: ``--outputs FILE``, then ``$SPENDSENSE_OUTPUTS``, then
-``pulumi stack output --json --stack S`` when the Pulumi CLI is on PATH.
+``pulumi stack output --json --stack S`` when the Pulumi CLI is on PATH. Files are read with
+the bounded reader and the JSON loader of `spendsense.readers`; every value a command takes
+is checked against `spendsense.outputs_contract` first.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spendsense import outputs_contract
 from spendsense.errors import BadInput
+from spendsense.readers import DEFAULT_LIMIT, load_json, read_json
+
+OUTPUTS_LIMIT = DEFAULT_LIMIT  # 1 MiB; a real outputs file is ~2 KB
 
 UNKNOWN = "[unknown]"
 SECRET = "[secret]"
@@ -40,38 +45,54 @@ class StackOutputs:
                 f"stack output '{name}' is a secret in {self.source}; "
                 "read the outputs with `pulumi stack output --json --show-secrets`"
             )
-        return value
+        return self._checked(name, value)
 
     def get(self, name: str, default: Any = None) -> Any:
-        value = self.values.get(name, default)
-        return default if value in (UNKNOWN, SECRET) else value
+        value = self.values.get(name)
+        if value is None or value in (UNKNOWN, SECRET):
+            return default
+        if value == "":
+            return value  # "not set": callers treat it as absent
+        return self._checked(name, value)
+
+    def _checked(self, name: str, value: Any) -> Any:
+        problem = outputs_contract.problem(name, value)
+        if problem:
+            raise BadInput(
+                f"stack output '{name}' in {self.source}: {problem}; pass --outputs with the "
+                f"file `pulumi stack output --json --stack {self.stack}` writes"
+            )
+        return value
+
+
+def _outputs_of(data: Any, stack: str, source: str, how: str) -> StackOutputs:
+    if not isinstance(data, dict):
+        raise BadInput(f"{how}: {source} must hold a JSON object of stack outputs")
+    outputs = StackOutputs(stack=stack, values=data, source=source)
+    # The other-stack guard: judged on a checked value, so a list or a number cannot slip by.
+    environment = data.get("environment")
+    if environment is not None and environment != UNKNOWN:
+        problem = outputs_contract.problem("environment", environment)
+        if problem:
+            raise BadInput(f"{how}: stack output 'environment' in {source}: {problem}")
+        if environment != stack:
+            raise BadInput(
+                f"{how}: {source} holds the outputs of stack {environment!r}, not {stack!r}; "
+                "pass the file for the stack you named"
+            )
+    return outputs
 
 
 def _read_file(path: Path, stack: str, how: str) -> StackOutputs:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"{how}: {path} does not exist; pass a JSON file of stack outputs") from None
-    except (OSError, ValueError) as exc:
-        raise BadInput(
-            f"{how}: {path} is not a readable JSON object of stack outputs ({exc})"
-        ) from None
-    if not isinstance(data, dict):
-        raise BadInput(f"{how}: {path} must hold a JSON object of stack outputs")
-    environment = data.get("environment")
-    if isinstance(environment, str) and environment not in (stack, UNKNOWN):
-        raise BadInput(
-            f"{how}: {path} holds the outputs of stack {environment!r}, not {stack!r}; "
-            "pass the file for the stack you named"
-        )
-    return StackOutputs(stack=stack, values=data, source=str(path))
+    data = read_json(path, how, limit=OUTPUTS_LIMIT, what="a JSON file of stack outputs")
+    return _outputs_of(data, stack, str(path), how)
 
 
 def load_outputs(stack: str, outputs_file: str | None = None) -> StackOutputs:
-    if outputs_file:
+    if outputs_file is not None:
         return _read_file(Path(outputs_file), stack, "--outputs")
     env_file = os.environ.get("SPENDSENSE_OUTPUTS")
-    if env_file:
+    if env_file:  # an empty variable is the shell's way of unsetting it
         return _read_file(Path(env_file), stack, "SPENDSENSE_OUTPUTS")
     pulumi = shutil.which("pulumi")
     if pulumi is None:
@@ -92,8 +113,6 @@ def load_outputs(stack: str, outputs_file: str | None = None) -> StackOutputs:
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
         raise BadInput(f"`pulumi stack output --stack {stack}` failed: {reason}")
-    try:
-        data = json.loads(result.stdout)
-    except ValueError:
-        raise BadInput(f"`pulumi stack output --stack {stack}` did not print JSON") from None
-    return StackOutputs(stack=stack, values=data, source=f"pulumi stack output --stack {stack}")
+    source = f"pulumi stack output --stack {stack}"
+    data = load_json(result.stdout[: OUTPUTS_LIMIT + 1], f"`{source}`")
+    return _outputs_of(data, stack, source, f"`{source}`")

@@ -8,19 +8,36 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from spendsense.errors import BadInput, OperationFailed, SpendsenseError
-from spendsense.options import json_option, stack_option
+from spendsense.options import FilePath, json_option
+
+if TYPE_CHECKING:
+    from spendsense.plan.projects import Project
 
 
 @click.command()
-@stack_option()
+@click.option(
+    "-C",
+    "--cwd",
+    "cwd",
+    default=None,
+    metavar="DIR",
+    help="The Pulumi project directory, as in the Pulumi CLI: the repository root (default) "
+    "or infra/ci_trust (the CI trust project).",
+)
+@click.option(
+    "--stack",
+    required=True,
+    help="The stack to plan: staging or production; `ci` with -C infra/ci_trust.",
+)
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
+    type=FilePath("a stack file in the Pulumi.<stack>.yaml format"),
     default=None,
     help="A stack file in the Pulumi.<stack>.yaml format to plan instead of the stack's own.",
 )
@@ -28,12 +45,17 @@ from spendsense.options import json_option, stack_option
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print a pull-request comment.")
 @click.option(
     "--outputs-file",
-    type=click.Path(dir_okay=False, writable=True),
+    type=FilePath("a file to write the planned outputs to", writable=True),
     default=None,
     help="Also write the planned stack outputs as JSON (for --outputs of other commands).",
 )
 def plan(
-    stack: str, config_file: str | None, as_json: bool, as_markdown: bool, outputs_file: str | None
+    cwd: str | None,
+    stack: str,
+    config_file: str | None,
+    as_json: bool,
+    as_markdown: bool,
+    outputs_file: str | None,
 ) -> None:
     """Preview STACK without the Pulumi CLI or cloud credentials.
 
@@ -41,19 +63,35 @@ def plan(
     policy pack (policies/) as the engine does and sends it every resource and the stack,
     with policies/config/<stack>.json. Prints the resources by component, the outputs and
     every violation. Exit 0: no mandatory violation; 1: at least one; 2: bad input.
+
+    \b
+    Examples:
+      spendsense plan --stack production
+      spendsense plan -C infra/ci_trust --stack ci --json
     """
+    from spendsense.plan.projects import project_for
+
     if as_json and as_markdown:
         raise BadInput("--json and --markdown: choose one output format")
+    project = project_for(cwd)
+    project.check_stack(stack)
+    target = Path(outputs_file) if outputs_file is not None else None
+    if target is not None and target.exists() and not target.is_file():
+        raise BadInput(
+            f"--outputs-file: {outputs_file} exists and is not a regular file; pass the "
+            "path of a file to write the planned outputs to"
+        )
+    args = (project, stack, config_file, as_json, as_markdown, outputs_file)
     short_lived = _whole_process()
     if not short_lived:
-        _plan(stack, config_file, as_json, as_markdown, outputs_file, short_lived=False)
+        _plan(*args, short_lived=False)
         return
     # The provider SDKs create ~1 M objects at import; the cyclic GC would walk them again
     # and again while they load (~0.3 s), and the interpreter's teardown would free them one
     # by one at exit (~0.15 s) for nothing: once the result is printed, end the process.
     gc.disable()
     try:
-        _plan(stack, config_file, as_json, as_markdown, outputs_file, short_lived=True)
+        _plan(*args, short_lived=True)
     except SpendsenseError as exc:
         _exit_when_done(exc.exit_code)  # after cli.main has printed the error line
         raise
@@ -61,6 +99,7 @@ def plan(
 
 
 def _plan(
+    project: Project,
     stack: str,
     config_file: str | None,
     as_json: bool,
@@ -72,7 +111,7 @@ def _plan(
     from spendsense.plan import render
     from spendsense.plan.preview import run_plan
 
-    result = run_plan(stack, config_file, lean_providers=short_lived)
+    result = run_plan(stack, config_file, lean_providers=short_lived, project=project)
     if outputs_file:
         try:
             Path(outputs_file).write_text(render.outputs_json(result) + "\n", encoding="utf-8")

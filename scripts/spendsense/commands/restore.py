@@ -10,6 +10,7 @@ import click
 
 from spendsense.clients import make_client, storage_client
 from spendsense.errors import BadInput
+from spendsense.identifiers import export_path
 from spendsense.ops.apprunner import service_name_from_arn
 from spendsense.ops.backups import (
     export_counts,
@@ -111,6 +112,9 @@ def restore(
             "on the real clock: leave --now out (or pass --force outside the window)"
         )
     now = parse_now(now_text)
+    # The shape of --from before the outputs (which may run `pulumi stack output`) or any
+    # credentials are asked for; whether its bucket is the stack's is judged below.
+    export_path(source, "--from")
     outputs = load_outputs(stack, outputs_file)
     bucket = require_text(outputs, "backup_bucket")
     own_project = require_text(outputs, "firestore_project")

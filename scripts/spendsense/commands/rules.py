@@ -14,7 +14,9 @@ from pathlib import Path
 import click
 
 from spendsense.errors import BadInput, OperationFailed
+from spendsense.identifiers import host_port
 from spendsense.options import json_option
+from spendsense.readers import DEFAULT_LIMIT, read_text
 from spendsense.repo import REPO_ROOT
 
 DEFAULT_RULES = REPO_ROOT / "firestore" / "firestore.rules"
@@ -22,16 +24,19 @@ DEFAULT_RULES = REPO_ROOT / "firestore" / "firestore.rules"
 SUITE_PROJECT = "spendsense-rules-check"
 
 
+# The bound of the read (the shared 1 MiB; the real rules are ~10 KB). Whether the text fits
+# Firestore's own size limit for a ruleset is the policy pack's and the emulator's to judge.
+RULES_LIMIT = DEFAULT_LIMIT
+
+
 def read_rules(path: Path) -> str:
-    """The rules text, or BadInput naming the file and what is wrong with it."""
+    """The rules text (a regular UTF-8 file of at most 1 MiB, read with a bound), or
+    BadInput naming the option, the file and what is wrong with it."""
     if not path.exists():
         raise BadInput(f"--rules: {path} does not exist (give the path of a firestore.rules file)")
-    if not path.is_file():
+    if path.is_dir():
         raise BadInput(f"--rules: {path} is not a file (give the path of a firestore.rules file)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--rules: cannot read {path}: {exc}") from exc
+    text = read_text(path, "--rules", limit=RULES_LIMIT, what="the path of a firestore.rules file")
     if not text.strip():
         raise BadInput(f"--rules: {path} is empty (expected Firestore security rules)")
     return text
@@ -83,6 +88,8 @@ def test(
     )
     from spendsense.rules_suite import CASES, Context, prepare, run_cases
 
+    if emulator_host is not None:
+        host_port(emulator_host, "--emulator")  # before the rules file or the emulator
     path = (rules_file or DEFAULT_RULES).expanduser()
     text = read_rules(path)
     cases = [case for case in CASES if only is None or only in case.name]

@@ -10,6 +10,7 @@ import click
 from spendsense.options import (
     OPERATION_TIMEOUT_MAX,
     POLL_MAX,
+    FilePath,
     Seconds,
     outputs_option,
     stack_option,
@@ -37,7 +38,9 @@ from spendsense.options import (
     show_default=True,
     help="Seconds to wait for the App Runner operation (--now).",
 )
-@click.option("--stack-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
+@click.option(
+    "--stack-file", type=FilePath("a Pulumi.<stack>.yaml file", path_type=Path), hidden=True
+)
 @click.option("--poll-seconds", type=Seconds(POLL_MAX, zero_ok=True), default=10.0, hidden=True)
 def scale(
     stack: str,
@@ -76,10 +79,14 @@ def scale(
         unmanaged_revision_note,
         write_stack_file,
     )
+    from spendsense.readers import read_yaml
     from spendsense.repo import REPO_ROOT
     from spendsense.repo import stack_file as default_stack_file
 
     path = stack_file or default_stack_file(stack)
+    # The shared reader and loader first (regular file, bounded, no alias bomb, no deep
+    # nesting, no duplicate key); the round-trip parser then keeps comments and layout.
+    read_yaml(path, "--stack-file" if stack_file else "--stack", what="a Pulumi.<stack>.yaml file")
     plan = plan_scale(
         path,
         load_limits(REPO_ROOT),

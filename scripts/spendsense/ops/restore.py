@@ -145,19 +145,15 @@ def stack_projects(root: Path | None = None, stacks: tuple[str, ...] = STACKS) -
     read, or if any of `stacks` has no stack file naming its project (e.g. an installed copy
     of the CLI, outside the repository, finds none): a guard that cannot see every stack must
     not let a command through."""
-    import yaml
+    from spendsense.readers import read_yaml
 
     root = REPO_ROOT if root is None else root
     found: dict[str, str] = {}
     for path in sorted(root.glob("Pulumi.*.yaml")):
         stack = path.name[len("Pulumi.") : -len(".yaml")]
-        try:
-            config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
-        except (OSError, ValueError, AttributeError, yaml.YAMLError) as exc:
-            raise BadInput(
-                f"{path}: cannot read the stack's Firestore project ({type(exc).__name__}); "
-                "fix the file"
-            ) from None
+        document = read_yaml(path, "stack file", what="a Pulumi.<stack>.yaml file")
+        config = document.get("config") if isinstance(document, dict) else None
+        config = config or {}
         gcp = config.get("spendsense:gcp") if isinstance(config, dict) else None
         for value in (
             config.get("gcp:project") if isinstance(config, dict) else None,

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from spendsense.errors import BadInput, OperationFailed
+from spendsense.identifiers import deployment_ref, path_segment
 
 DEFAULT_API = "https://api.vercel.com"
 READY = "READY"
@@ -95,17 +96,15 @@ def vercel_token() -> str:
 
 
 def check_to(to: str | None) -> str | None:
-    """`--to`: None (the previous deployment) or a non-blank id/URL; an empty value (an
-    unset variable) is an error, never "the previous one"."""
-    if to is None:
-        return None
-    wanted = to.strip()
-    if not wanted or len(wanted) > 300 or not wanted.isprintable():
-        raise BadInput(
-            f"--to: {to[:80]!r} is not a deployment; pass a deployment id (dpl_...) or URL "
-            "from `vercel ls --prod`, or leave --to out for the previous one"
-        )
-    return wanted
+    """`--to`: None (the previous deployment) or a deployment id/URL of the documented shape
+    (`spendsense.identifiers.deployment_ref`); an empty value (an unset variable) is an error,
+    never "the previous one"."""
+    return None if to is None else deployment_ref(to, "--to")
+
+
+def _segment(value: str, what: str) -> str:
+    """An identifier checked against its shape before it goes into a URL path, then quoted."""
+    return quote(path_segment(value, f"Vercel {what}"), safe="")
 
 
 class VercelClient:
@@ -164,7 +163,7 @@ class VercelClient:
         """The id of the deployment that `host` (a production domain) points at, if known."""
         doing = f"look up the deployment behind {host}"
         response = self._request(
-            "GET", f"/v13/deployments/{quote(host, safe='')}", doing, {"teamId": team_id}
+            "GET", f"/v13/deployments/{_segment(host, 'host')}", doing, {"teamId": team_id}
         )
         if response.status_code == 404:
             return None
@@ -178,7 +177,7 @@ class VercelClient:
         """One deployment by id (`GET /v13/deployments/{id}`), or None if Vercel has none."""
         doing = f"look up Vercel deployment {deployment_id}"
         response = self._request(
-            "GET", f"/v13/deployments/{quote(deployment_id, safe='')}", doing, {"teamId": team_id}
+            "GET", f"/v13/deployments/{_segment(deployment_id, 'id')}", doing, {"teamId": team_id}
         )
         if response.status_code == 404:
             return None
@@ -198,8 +197,8 @@ class VercelClient:
         try:
             response = self._request(
                 "POST",
-                f"/v10/projects/{quote(project_id, safe='')}/promote/"
-                f"{quote(deployment_id, safe='')}",
+                f"/v10/projects/{_segment(project_id, 'project')}/promote/"
+                f"{_segment(deployment_id, 'deployment')}",
                 doing,
                 {"teamId": team_id},
             )

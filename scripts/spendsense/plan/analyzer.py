@@ -149,10 +149,13 @@ def merge_config(
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
+    from spendsense.errors import BadInput
+    from spendsense.readers import read_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PackError(f"policy config {path}: not a readable JSON object ({exc})") from None
+        data = read_json(path, "policy config", what="a JSON object of policy names")
+    except BadInput as exc:
+        raise PackError(str(exc)) from None
     if not isinstance(data, dict):
         raise PackError(f"policy config {path}: must be a JSON object of policy names")
     return data

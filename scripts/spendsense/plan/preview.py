@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spendsense.errors import BadInput, OperationFailed
+from spendsense.plan import projects
 from spendsense.plan.analyzer import (
     PACK_DIR,
     Diagnostic,
@@ -25,6 +26,8 @@ from spendsense.plan.analyzer import (
     load_policy_config,
     merge_config,
 )
+from spendsense.plan.projects import Project
+from spendsense.readers import DEFAULT_LIMIT, read_yaml
 
 if TYPE_CHECKING:
     from spendsense.recorder import RecordedResource, Recording
@@ -46,6 +49,8 @@ class PlanResult:
     outputs: dict[str, Any]
     violations: list[Diagnostic]
     notes: list[str] = field(default_factory=list)
+    directory: str = "."  # the project directory (-C), relative to the repository root
+    policy_config: Path | None = None
 
     @property
     def stack_urn(self) -> str:
@@ -66,44 +71,68 @@ def stack_urn(stack: str, project: str = PROJECT) -> str:
     return f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
 
 
-def _load_config(stack: str, config_file: str | None) -> Any:
-    from infra.stack_config import STACKS, StackFileError, load_stack_config, stack_file
+STACK_FILE_LIMIT = DEFAULT_LIMIT  # 1 MiB; a real stack file is ~5 KB
+STACK_FILE = "a stack file in the Pulumi.<stack>.yaml format"
 
-    try:
-        path = Path(config_file) if config_file else stack_file(stack)
-        config = load_stack_config(path)
-    except StackFileError as exc:
-        raise BadInput(str(exc)) from None
-    environment = config.values.get("spendsense:environment")
-    if environment in STACKS and environment != stack:
+
+def _load_config(project: Project, stack: str, config_file: str | None) -> Any:
+    """The stack file (`--config FILE`, else the project's `Pulumi.<stack>.yaml`) through the
+    bounded reader and the hostile-YAML-proof loader, as infra.stack_config hands it over."""
+    from infra.stack_config import SECRET_PLACEHOLDER, StackConfig
+
+    option = "--config" if config_file is not None else "--stack"
+    path = Path(config_file) if config_file is not None else project.stack_file(stack)
+    document = read_yaml(path, option, limit=STACK_FILE_LIMIT, what=STACK_FILE)
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise BadInput(
+            f"{option}: {path}: expected a top-level 'config:' mapping of stack settings"
+        )
+    secrets: set[str] = set()
+
+    def strip_secure(value: Any, key: str) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"secure"}:
+                secrets.add(key)
+                return SECRET_PLACEHOLDER
+            return {k: strip_secure(v, key) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip_secure(v, key) for v in value]
+        return value
+
+    values = {str(k): strip_secure(v, str(k)) for k, v in document["config"].items()}
+    config = StackConfig(path=path, values=values, secret_keys=frozenset(secrets))
+    key = project.environment_key
+    environment = config.values.get(key) if key else None
+    if key and environment in project.stacks() and environment != stack:
         # The policy config (enforcement, bucket names, tags) is chosen by --stack: judging
         # one stack's settings with the other's gives dozens of false violations.
         raise BadInput(
-            f"{path.name}: spendsense:environment is {environment!r} but --stack is {stack!r}; "
+            f"{path.name}: {key} is {environment!r} but --stack is {stack!r}; "
             f"use --stack {environment} with this file, or a config file for {stack}"
         )
     return config
 
 
 def _record(
-    stack: str, config: Any, on_record: Callable[[RecordedResource], None] | None = None
+    project: Project,
+    stack: str,
+    config: Any,
+    on_record: Callable[[RecordedResource], None] | None = None,
 ) -> Recording:
-    from infra.settings import SettingsError
     from spendsense.recorder import run_program
 
+    settings_errors = project.settings_errors()
     try:
-        from infra.program import main
-
         return run_program(
-            main,
+            project.main(),
             config.as_pulumi_config(),
             stack=stack,
-            project=PROJECT,
+            project=project.name,
             secret_keys=sorted(config.secret_keys),
             preview=True,
             on_record=on_record,
         )
-    except SettingsError as exc:
+    except settings_errors as exc:
         raise BadInput(f"{config.path.name}: {exc}") from None
     except Exception as exc:
         if os.environ.get("SPENDSENSE_DEBUG"):
@@ -136,10 +165,14 @@ def analyzed(resource: RecordedResource) -> bool:
 
 
 def judge(
-    pack: PolicyPackProcess, stack: str, resources: list[RecordedResource], policy_config: Path
+    pack: PolicyPackProcess,
+    stack: str,
+    resources: list[RecordedResource],
+    policy_config: Path,
+    project: str = PROJECT,
 ) -> tuple[str, list[Diagnostic]]:
     """Configure the pack for `stack` and run every resource and the stack through it."""
-    session = PackSession(pack, stack, policy_config)
+    session = PackSession(pack, stack, policy_config, project=project)
     session.begin()
     for resource in resources:
         session.submit(resource)
@@ -161,10 +194,17 @@ class PackSession:
     _DONE = object()
 
     def __init__(
-        self, pack: PolicyPackProcess, stack: str, policy_config: Path, window: int = 8
+        self,
+        pack: PolicyPackProcess,
+        stack: str,
+        policy_config: Path,
+        window: int = 8,
+        *,
+        project: str = PROJECT,
     ) -> None:
         self.pack = pack
         self.stack = stack
+        self.project = project
         self.policy_config = policy_config
         self.window = window
         self.name = ""
@@ -202,7 +242,7 @@ class PackSession:
                 raise self._error
             everything = pack_resources(resources)
             found = self._found + self.pack.analyze_stack(
-                everything, stack_urn=stack_urn(self.stack)
+                everything, stack_urn=stack_urn(self.stack, self.project)
             )
         except grpc.RpcError as exc:
             raise PackError(
@@ -215,7 +255,7 @@ class PackSession:
             self.pack.connect()
             self.name, policies = self.pack.info()
             self.pack.configure(merge_config(policies, load_policy_config(self.policy_config)))
-            self.pack.configure_stack(self.stack, PROJECT, dry_run=True)
+            self.pack.configure_stack(self.stack, self.project, dry_run=True)
             in_flight: list[tuple[str, Any]] = []
             while True:
                 item = self._queue.get()
@@ -256,6 +296,7 @@ def run_plan(
     pack: PolicyPackProcess | None = None,
     pack_dir: Path | None = None,
     lean_providers: bool = False,
+    project: Project | None = None,
 ) -> PlanResult:
     """The whole offline preview. BadInput (exit 2) for anything the user must fix first.
 
@@ -263,25 +304,27 @@ def run_plan(
     it starts while the program's providers are imported, and killed at the end. A running
     `pack` (tests, the bench) is reused and left running. `lean_providers` imports only the
     provider modules the program uses (`spendsense.plan.providers`; for a process that does
-    nothing else).
+    nothing else). `project` is the Pulumi project to plan (`-C`; default: the main one).
     """
+    project = project or projects.MAIN
+    project.check_stack(stack)
     pack_dir = pack_dir or PACK_DIR
-    policy_config = pack_dir / "config" / f"{stack}.json"
+    policy_config = project.policy_config(pack_dir, stack)
     own = pack is None
     if pack is None:
         try:
             pack = PolicyPackProcess.start(pack_dir)
         except (PackError, OSError) as exc:
             raise BadInput(f"policy pack: {exc}") from None
-    session = PackSession(pack, stack, policy_config)
+    session = PackSession(pack, stack, policy_config, project=project.name)
     try:
         session.begin()
-        config = _load_config(stack, config_file)
+        config = _load_config(project, stack, config_file)
         if lean_providers:
             from spendsense.plan.providers import import_lean
 
             import_lean()
-        recording = _record(stack, config, on_record=session.submit)
+        recording = _record(project, stack, config, on_record=session.submit)
         try:
             pack_name, violations = session.finish(recording.resources)
         except PackError as exc:
@@ -299,6 +342,8 @@ def run_plan(
         outputs=recording.outputs,
         violations=sorted(violations, key=_violation_order),
         notes=notes_for(recording),
+        directory=project.relative,
+        policy_config=policy_config,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from spendsense.plan.preview import PlanResult
+from spendsense.repo import REPO_ROOT
 
 ROOT_GROUP = "(stack)"
 
@@ -125,7 +126,7 @@ def as_markdown(result: PlanResult) -> str:
     custom = sum(1 for r in result.resources if r.custom)
     icon = ":x:" if mandatory else ":white_check_mark:"
     lines = [
-        f"### {icon} `spendsense plan --stack {result.stack}`: {custom} resources, "
+        f"### {icon} `{_command(result)}`: {custom} resources, "
         f"{mandatory} mandatory and {advisory} advisory policy violation(s)",
         "",
     ]
@@ -157,10 +158,25 @@ def as_markdown(result: PlanResult) -> str:
         lines += [f"> **Note:** {note}", ""]
     lines.append(
         f"<sub>Offline preview under Pulumi's mock runtime with the `{result.pack_name}` policy "
-        f"pack and `policies/config/{result.stack}.json`; values shown as `[unknown]` are known "
+        f"pack and `{_policy_config(result)}`; values shown as `[unknown]` are known "
         "only after deployment.</sub>"
     )
     return "\n".join(lines)
+
+
+def _command(result: PlanResult) -> str:
+    where = "" if result.directory == "." else f" -C {result.directory}"
+    return f"spendsense plan{where} --stack {result.stack}"
+
+
+def _policy_config(result: PlanResult) -> str:
+    path = result.policy_config
+    if path is None:
+        return f"policies/config/{result.stack}.json"
+    try:
+        return path.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def outputs_json(result: PlanResult) -> str:

@@ -159,6 +159,7 @@ def test_a_malformed_api_url_output_names_the_output(
     path = write_outputs(api_url="http://[::1")
     assert main(["health", "--stack", "staging", "--outputs", path]) == 2
     assert capsys.readouterr().err == (
-        f"error: stack output 'api_url' in {path}: 'http://[::1' is not an http(s) URL "
-        "(Invalid IPv6 URL); pass e.g. https://api.example.com\n"
+        f"error: stack output 'api_url' in {path}: must be an http(s) URL such as "
+        "https://abc.us-east-1.awsapprunner.com (got 'http://[::1': Invalid IPv6 URL); pass "
+        "--outputs with the file `pulumi stack output --json --stack staging` writes\n"
     )

@@ -249,13 +249,10 @@ def test_a_frontend_url_urllib3_cannot_parse_is_a_not_checked_row(apprunner, clo
     code, out, err = run("--json", frontend_url=bad, backup_bucket=None)
     assert code == 2, err
     frontend = json.loads(out)["checks"][0]
-    assert frontend == {
-        "name": "frontend",
-        "state": "not checked",
-        "detail": f"not checked: stack output 'frontend_url' {bad!r} is not a valid URL "
-        "(LocationParseError); "
-        "fix the output (`spendsense outputs`)",
-    }
+    assert frontend["name"] == "frontend"
+    assert frontend["state"] == "not checked"
+    assert frontend["detail"].startswith("not checked: stack output 'frontend_url' in ")
+    assert "is not a DNS name or IP address" in frontend["detail"]
 
 
 def test_production_does_not_count_stagings_alarms(
@@ -313,3 +310,24 @@ def test_a_frontend_that_trickles_its_headers_is_a_timeout_not_a_hang(
         f"{server.base_url}/: no answer within 2 s",
     )
     assert server.closed_early.wait(10)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [12345, "12345", "ftp://spendsense.example.com", ["https://app.example.com"], "not a url"],
+    ids=["number", "digits", "ftp", "list", "words"],
+)
+def test_a_malformed_frontend_url_is_not_checked_with_the_reason(
+    apprunner, cloudwatch, api_server, run, bad
+):
+    """Issue 14 item 8: a frontend_url that breaks the outputs contract is "not checked" with
+    the reason (docs/operations.md), never a failing row, and nothing is requested with it."""
+    apprunner.add_response("describe_service", {"Service": service()})
+    code, out, err = run("--json", frontend_url=bad, backup_bucket=None)
+    assert code == 2, err
+    frontend = json.loads(out)["checks"][0]
+    assert frontend["name"] == "frontend" and frontend["state"] == "not checked", frontend
+    assert frontend["detail"].startswith("not checked: stack output 'frontend_url' in "), frontend
+    assert "must be an http(s) URL" in frontend["detail"]
+    assert "frontend: stack output 'frontend_url'" in err and len(err.splitlines()) == 1
+    assert [p for p in api_server[1].requests if not p.startswith("/health")] == []

@@ -308,8 +308,8 @@ def test_a_path_that_is_not_an_export_is_bad_input(gcs, write_outputs, capsys):
     )
     assert capsys.readouterr().err == (
         f"error: --from: 'gs://{gcs.bucket}/daily/latest' is not an export folder; expected "
-        f"gs://{gcs.bucket}/daily/YYYYMMDD_HHMMSS/ or gs://{gcs.bucket}/manual-YYYYMMDD_HHMMSS/ "
-        "(see `spendsense backup list`)\n"
+        "gs://<bucket>/daily/YYYYMMDD_HHMMSS/ or gs://<bucket>/manual-YYYYMMDD_HHMMSS/ (or the "
+        "same without gs://<bucket>/; see `spendsense backup list`)\n"
     )
 
 

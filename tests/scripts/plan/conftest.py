@@ -40,7 +40,7 @@ def session_pack() -> Iterator[PolicyPackProcess]:
         pack.close()
 
 
-_PLANS: dict[tuple[str, str], preview.PlanResult] = {}
+_PLANS: dict[tuple[str, str, str], preview.PlanResult] = {}
 _real_run_plan = preview.run_plan
 
 
@@ -53,7 +53,8 @@ def _cached_run_plan(
         if config_file and Path(config_file).is_file()
         else str(config_file)
     )
-    key = (stack, text)
+    project = kwargs.get("project")
+    key = (stack, text, project.name if project is not None else "")
     if key not in _PLANS:
         _PLANS[key] = _real_run_plan(stack, config_file, **kwargs)
     return _PLANS[key]

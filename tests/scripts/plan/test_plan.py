@@ -160,7 +160,7 @@ def test_unknown_stack_exits_2(run_cli: Run) -> None:
 
 def test_missing_config_file_exits_2(run_cli: Run, tmp_path: Path) -> None:
     code, _, err = run_cli("plan", "--stack", "production", "--config", str(tmp_path / "nope.yaml"))
-    assert code == 2 and "nope.yaml" in err and "no such file" in err
+    assert code == 2 and "--config" in err and "nope.yaml does not exist" in err
 
 
 def test_unparsable_config_file_exits_2(run_cli: Run, tmp_path: Path) -> None:
