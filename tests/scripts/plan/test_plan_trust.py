@@ -34,7 +34,7 @@ def test_the_trust_project_plans_with_its_own_stack_file_and_project_name(run_cl
         r["urn"].startswith("urn:pulumi:ci::spendsense-ci-trust::") for r in plan["resources"]
     )
     assert plan["summary"]["ok"] is True and plan["violations"] == []
-    assert "aws_deploy_role_arn" in plan["outputs"]
+    assert "aws_deploy_role_arns" in plan["outputs"]
 
 
 def test_the_trust_plan_has_the_same_json_contract(run_cli: Run) -> None:

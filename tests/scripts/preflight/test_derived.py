@@ -11,8 +11,9 @@ import pytest
 @pytest.fixture(scope="module")
 def recording() -> Any:
     from spendsense.plan.preview import _load_config, _record
+    from spendsense.plan.projects import MAIN
 
-    return _record("staging", _load_config("staging", None))
+    return _record(MAIN, "staging", _load_config(MAIN, "staging", None))
 
 
 def test_every_gcp_module_the_program_uses_has_its_api(recording: Any) -> None:
