@@ -21,15 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from spendsense.firestore_emulator import (
-    EmulatorError,
-    FirestoreEmulator,
-    FirestoreRest,
-    Result,
-    Timestamp,
-    id_token,
-    to_fields,
-)
+from spendsense.firestore_emulator.process import FirestoreEmulator
+from spendsense.firestore_emulator.rest import EmulatorError, FirestoreRest, Result, id_token
+from spendsense.firestore_emulator.values import Timestamp, to_fields
 
 Expect = Literal["allow", "deny"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from spendsense.commands.rules import DEFAULT_RULES
-from spendsense.firestore_emulator import FirestoreEmulator
+from spendsense.firestore_emulator.process import FirestoreEmulator
 from spendsense.rules_suite import CASES, Context, Outcome, prepare, run_cases
 
 RULES_PROJECT = "spendsense-rules"

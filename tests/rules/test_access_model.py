@@ -8,7 +8,7 @@ same ones); each test id is the name of the rule it defends, e.g.
 from __future__ import annotations
 
 import pytest
-from spendsense.firestore_emulator import FirestoreEmulator
+from spendsense.firestore_emulator.process import FirestoreEmulator
 from spendsense.rules_suite import CASES, Case, Outcome, run_suite
 
 from tests.rules.conftest import RULES_PROJECT

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from spendsense.cli import main
-from spendsense.firestore_emulator import FirestoreEmulator
+from spendsense.firestore_emulator.process import FirestoreEmulator
 from spendsense.rules_suite import CASES, OPEN_RULES
 
 

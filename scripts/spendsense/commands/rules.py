@@ -76,11 +76,8 @@ def test(
     emulator cannot start), 2 when the file is missing, unreadable or does not compile.
     """
     # Imported here: `spendsense --help` should not pay for requests.
-    from spendsense.firestore_emulator import (
-        EmulatorError,
-        FirestoreEmulator,
-        RulesCompileError,
-    )
+    from spendsense.firestore_emulator.process import FirestoreEmulator, RulesCompileError
+    from spendsense.firestore_emulator.rest import EmulatorError
     from spendsense.rules_suite import CASES, Context, prepare, run_cases
 
     path = (rules_file or DEFAULT_RULES).expanduser()

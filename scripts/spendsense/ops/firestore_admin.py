@@ -384,7 +384,8 @@ class EmulatorExportImport:
         self.storage = storage
 
     def _emulator(self, project: str, database: str) -> Any:
-        from spendsense.firestore_emulator import DEFAULT_DATABASE, FirestoreEmulator
+        from spendsense.firestore_emulator.process import FirestoreEmulator
+        from spendsense.firestore_emulator.rest import DEFAULT_DATABASE
 
         if database != DEFAULT_DATABASE:
             raise BadInput(
@@ -444,7 +445,7 @@ class EmulatorExportImport:
         progress: Callable[[str], None] | None = None,
         on_started: Callable[[str], None] | None = None,
     ) -> OperationResult:
-        from spendsense.firestore_emulator import EmulatorError
+        from spendsense.firestore_emulator.rest import EmulatorError
 
         emulator = self._emulator(project, database)
         bucket_name, prefix = split_gs(input_uri)
