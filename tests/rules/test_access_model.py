@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 from spendsense.firestore_emulator.process import FirestoreEmulator
-from spendsense.rules_suite import CASES, Case, Outcome, run_suite
+from spendsense.rules_suite.cases import CASES
+from spendsense.rules_suite.model import Case
+from spendsense.rules_suite.runner import Outcome, run_suite
 
 from tests.rules.conftest import RULES_PROJECT
 

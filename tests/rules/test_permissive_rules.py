@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 from spendsense.firestore_emulator.process import FirestoreEmulator
-from spendsense.rules_suite import ALICE, PERMISSIVE_EXAMPLES, run_suite
+from spendsense.rules_suite.model import ALICE, PERMISSIVE_EXAMPLES
+from spendsense.rules_suite.runner import run_suite
 
 from tests.rules.conftest import RULES_PROJECT
 

@@ -78,7 +78,9 @@ def test(
     # Imported here: `spendsense --help` should not pay for requests.
     from spendsense.firestore_emulator.process import FirestoreEmulator, RulesCompileError
     from spendsense.firestore_emulator.rest import EmulatorError
-    from spendsense.rules_suite import CASES, Context, prepare, run_cases
+    from spendsense.rules_suite.cases import CASES
+    from spendsense.rules_suite.model import Context
+    from spendsense.rules_suite.runner import prepare, run_cases
 
     path = (rules_file or DEFAULT_RULES).expanduser()
     text = read_rules(path)
