@@ -15,17 +15,16 @@ from spendsense.ops.backups import (
     Export,
     create_manual_export,
     ensure_new_folder,
-    get_text,
     list_exports,
     manual_export_prefix,
     parse_at,
     parse_duration,
-    require_text,
     verify_exports,
 )
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import StackOutputs, load_outputs
 from spendsense.repo import REPO_ROOT
 

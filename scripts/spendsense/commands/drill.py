@@ -9,7 +9,7 @@ import click
 
 from spendsense.clients import storage_client
 from spendsense.errors import OperationFailed, SpendsenseError
-from spendsense.ops.backups import DAILY_PREFIX, get_text, require_text
+from spendsense.ops.backups import DAILY_PREFIX
 from spendsense.ops.drill import (
     DEFAULT_TEST_PROJECT,
     check_target,
@@ -23,6 +23,7 @@ from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import stack_projects
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT, parse_now
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 

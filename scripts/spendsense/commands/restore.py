@@ -14,9 +14,7 @@ from spendsense.ops.apprunner import service_name_from_arn
 from spendsense.ops.backups import (
     export_counts,
     find_export,
-    get_text,
     parse_export_path,
-    require_text,
 )
 from spendsense.ops.firestore_admin import check_emulators
 from spendsense.ops.progress import make_progress
@@ -30,6 +28,7 @@ from spendsense.ops.window import (
     window_status,
 )
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
