@@ -11,12 +11,9 @@ import click
 from spendsense.clients import make_client, storage_client
 from spendsense.errors import BadInput
 from spendsense.ops.apprunner import service_name_from_arn
-from spendsense.ops.backups import (
-    export_counts,
-    find_export,
-    parse_export_path,
-)
-from spendsense.ops.firestore_admin import check_emulators
+from spendsense.ops.backups.layout import parse_export_path
+from spendsense.ops.backups.listing import export_counts, find_export
+from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import check_project_id, stack_projects
 from spendsense.ops.window import (
@@ -175,7 +172,7 @@ def restore(
     if refusal:
         raise BadInput(refusal)
 
-    from spendsense.ops.firestore_admin import data_api, export_import_backend
+    from spendsense.ops.firestore.backends import data_api, export_import_backend
     from spendsense.ops.restore import RestoreFailed
     from spendsense.ops.restore import restore as run_restore
 
