@@ -65,7 +65,7 @@ def aws_env(moto_server, monkeypatch):
 @pytest.fixture(scope="session")
 def firestore_emulator():
     """The emulator on a free loopback port, started once and always stopped (process group)."""
-    from spendsense.firestore_emulator import (
+    from spendsense.firestore_emulator.process import (
         EmulatorUnavailable,
         FirestoreEmulator,
         emulator_available,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 from spendsense.commands.rules import DEFAULT_RULES
-from spendsense.firestore_emulator import FirestoreEmulator
-from spendsense.rules_suite import CASES, Context, Outcome, prepare, run_cases
+from spendsense.firestore_emulator.process import FirestoreEmulator
+from spendsense.rules_suite.cases import CASES
+from spendsense.rules_suite.model import Context
+from spendsense.rules_suite.runner import Outcome, prepare, run_cases
 
 RULES_PROJECT = "spendsense-rules"
 

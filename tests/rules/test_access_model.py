@@ -8,8 +8,10 @@ same ones); each test id is the name of the rule it defends, e.g.
 from __future__ import annotations
 
 import pytest
-from spendsense.firestore_emulator import FirestoreEmulator
-from spendsense.rules_suite import CASES, Case, Outcome, run_suite
+from spendsense.firestore_emulator.process import FirestoreEmulator
+from spendsense.rules_suite.cases import CASES
+from spendsense.rules_suite.model import Case
+from spendsense.rules_suite.runner import Outcome, run_suite
 
 from tests.rules.conftest import RULES_PROJECT
 

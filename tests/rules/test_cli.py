@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from spendsense.cli import main
-from spendsense.firestore_emulator import FirestoreEmulator
-from spendsense.rules_suite import CASES, OPEN_RULES
+from spendsense.firestore_emulator.process import FirestoreEmulator
+from spendsense.rules_suite.cases import CASES
+from spendsense.rules_suite.model import OPEN_RULES
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

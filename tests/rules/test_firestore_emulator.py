@@ -8,14 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-from spendsense.firestore_emulator import (
-    EmulatorError,
-    EmulatorUnavailable,
-    FirestoreEmulator,
-    from_fields,
-    id_token,
-    to_fields,
-)
+from spendsense.firestore_emulator.process import EmulatorUnavailable, FirestoreEmulator
+from spendsense.firestore_emulator.rest import EmulatorError, id_token
+from spendsense.firestore_emulator.values import from_fields, to_fields
 
 
 def test_id_token_is_unsigned_and_carries_claims() -> None:

@@ -5,8 +5,9 @@ reads and writes anything. So the policy and these tests agree on what "open" me
 from __future__ import annotations
 
 import pytest
-from spendsense.firestore_emulator import FirestoreEmulator
-from spendsense.rules_suite import ALICE, PERMISSIVE_EXAMPLES, run_suite
+from spendsense.firestore_emulator.process import FirestoreEmulator
+from spendsense.rules_suite.model import ALICE, PERMISSIVE_EXAMPLES
+from spendsense.rules_suite.runner import run_suite
 
 from tests.rules.conftest import RULES_PROJECT
 

@@ -9,23 +9,14 @@ import click
 
 from spendsense.clients import storage_client
 from spendsense.errors import BadInput, OperationFailed
-from spendsense.ops.backups import (
-    DAILY_PREFIX,
-    LIFECYCLE_SLACK_DAYS,
-    Export,
-    create_manual_export,
-    ensure_new_folder,
-    get_text,
-    list_exports,
-    manual_export_prefix,
-    parse_at,
-    parse_duration,
-    require_text,
-    verify_exports,
-)
+from spendsense.ops.backups.layout import DAILY_PREFIX, Export, manual_export_prefix
+from spendsense.ops.backups.listing import list_exports
+from spendsense.ops.backups.verify import LIFECYCLE_SLACK_DAYS, parse_duration, verify_exports
+from spendsense.ops.manual_export import create_manual_export, ensure_new_folder, parse_at
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import StackOutputs, load_outputs
 from spendsense.repo import REPO_ROOT
 
@@ -242,7 +233,7 @@ def create_command(
             click.echo(f"Would export {what} to {target}")
             click.echo("Pass --yes to do it.")
         return
-    from spendsense.ops.firestore_admin import check_emulators, export_import_backend
+    from spendsense.ops.firestore.backends import check_emulators, export_import_backend
 
     storage = storage_client(project)
     ensure_new_folder(storage, bucket, at or now)  # before asking for Google credentials

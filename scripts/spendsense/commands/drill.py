@@ -9,7 +9,7 @@ import click
 
 from spendsense.clients import storage_client
 from spendsense.errors import OperationFailed, SpendsenseError
-from spendsense.ops.backups import DAILY_PREFIX, get_text, require_text
+from spendsense.ops.backups.layout import DAILY_PREFIX
 from spendsense.ops.drill import (
     DEFAULT_TEST_PROJECT,
     check_target,
@@ -18,11 +18,12 @@ from spendsense.ops.drill import (
     pick_export,
     run_drill,
 )
-from spendsense.ops.firestore_admin import check_emulators
+from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import stack_projects
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT, parse_now
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -110,7 +111,7 @@ def drill(
         else:
             click.echo("\n".join([*lines, "Pass --yes to do it."]))
         return
-    from spendsense.ops.firestore_admin import data_api, export_import_backend
+    from spendsense.ops.firestore.backends import data_api, export_import_backend
 
     check_emulators(touches_aws=False)
     progress = make_progress(as_json)
@@ -171,7 +172,7 @@ def _clean(target: str, stacks: dict[str, str], *, yes: bool, as_json: bool) -> 
         else:
             click.echo(f"{line}\nPass --yes to do it.")
         return
-    from spendsense.ops.firestore_admin import data_api
+    from spendsense.ops.firestore.backends import data_api
 
     check_emulators(touches_aws=False)
     deleted = empty_test_database(

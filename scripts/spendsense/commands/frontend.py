@@ -6,9 +6,9 @@ import json
 
 import click
 
-from spendsense.ops.backups import get_text, require_text
 from spendsense.ops.vercel import VercelClient, check_to, plan_rollback, vercel_token
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 

@@ -12,14 +12,9 @@ from spendsense.clients import make_client, storage_client
 from spendsense.errors import BadInput
 from spendsense.identifiers import export_path
 from spendsense.ops.apprunner import service_name_from_arn
-from spendsense.ops.backups import (
-    export_counts,
-    find_export,
-    get_text,
-    parse_export_path,
-    require_text,
-)
-from spendsense.ops.firestore_admin import check_emulators
+from spendsense.ops.backups.layout import parse_export_path
+from spendsense.ops.backups.listing import export_counts, find_export
+from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
 from spendsense.ops.restore import check_project_id, stack_projects
 from spendsense.ops.window import (
@@ -31,6 +26,7 @@ from spendsense.ops.window import (
     window_status,
 )
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -180,7 +176,7 @@ def restore(
     if refusal:
         raise BadInput(refusal)
 
-    from spendsense.ops.firestore_admin import data_api, export_import_backend
+    from spendsense.ops.firestore.backends import data_api, export_import_backend
     from spendsense.ops.restore import RestoreFailed
     from spendsense.ops.restore import restore as run_restore
 

@@ -9,12 +9,12 @@ import click
 
 from spendsense.clients import make_client
 from spendsense.ops.apprunner import service_name_from_arn
-from spendsense.ops.backups import get_text, require_text
 from spendsense.ops.health import health_url
 from spendsense.ops.jwt import rotate_jwt as run_rotation
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
+from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 

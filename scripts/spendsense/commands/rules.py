@@ -81,12 +81,11 @@ def test(
     emulator cannot start), 2 when the file is missing, unreadable or does not compile.
     """
     # Imported here: `spendsense --help` should not pay for requests.
-    from spendsense.firestore_emulator import (
-        EmulatorError,
-        FirestoreEmulator,
-        RulesCompileError,
-    )
-    from spendsense.rules_suite import CASES, Context, prepare, run_cases
+    from spendsense.firestore_emulator.process import FirestoreEmulator, RulesCompileError
+    from spendsense.firestore_emulator.rest import EmulatorError
+    from spendsense.rules_suite.cases import CASES
+    from spendsense.rules_suite.model import Context
+    from spendsense.rules_suite.runner import prepare, run_cases
 
     if emulator_host is not None:
         host_port(emulator_host, "--emulator")  # before the rules file or the emulator

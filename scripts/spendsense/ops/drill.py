@@ -16,13 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from spendsense.errors import BadInput, OperationFailed, SpendsenseError, failure_reason
-from spendsense.ops.backups import Export, ExportContents, export_counts, newest_daily_export
-from spendsense.ops.firestore_admin import (
-    AdminOperationFailed,
-    DataApi,
-    ExportImport,
-    RequestUnanswered,
-)
+from spendsense.ops.backups.layout import Export
+from spendsense.ops.backups.listing import ExportContents, export_counts, newest_daily_export
+from spendsense.ops.firestore.data import DataApi
+from spendsense.ops.firestore.errors import AdminOperationFailed, RequestUnanswered
+from spendsense.ops.firestore.export_import import ExportImport
 from spendsense.ops.restore import Verification, check_project_id, count_against
 
 DEFAULT_TEST_PROJECT = "spendsense-test"

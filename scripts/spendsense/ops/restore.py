@@ -38,13 +38,11 @@ from typing import Any
 from spendsense.clients import describe_aws_error
 from spendsense.errors import BadInput, OperationFailed, SpendsenseError
 from spendsense.ops import apprunner
-from spendsense.ops.backups import Export, ExportContents
-from spendsense.ops.firestore_admin import (
-    AdminOperationFailed,
-    DataApi,
-    ExportImport,
-    RequestUnanswered,
-)
+from spendsense.ops.backups.layout import Export
+from spendsense.ops.backups.listing import ExportContents
+from spendsense.ops.firestore.data import DataApi
+from spendsense.ops.firestore.errors import AdminOperationFailed, RequestUnanswered
+from spendsense.ops.firestore.export_import import ExportImport
 from spendsense.repo import REPO_ROOT, STACKS
 
 PAUSED = "PAUSED"

@@ -175,7 +175,7 @@ def check_backup(
 ) -> Check:
     """The newest daily export is complete and at most BACKUP_MAX_AGE old."""
     try:
-        from spendsense.ops.backups import newest_daily_export
+        from spendsense.ops.backups.listing import newest_daily_export
     except ImportError:
         return Check("backup", NOT_CHECKED, "the backup commands are not installed")
     if not bucket:

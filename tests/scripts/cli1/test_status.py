@@ -234,7 +234,7 @@ def test_without_the_backup_commands_the_backup_row_says_not_checked(
 ):
     import sys
 
-    monkeypatch.setitem(sys.modules, "spendsense.ops.backups", None)  # import fails
+    monkeypatch.setitem(sys.modules, "spendsense.ops.backups.listing", None)  # import fails
     apprunner.add_response("describe_service", {"Service": service()})
     code, out, _ = run()
     assert code == 0

@@ -328,7 +328,7 @@ def make_export(prefix: str = "daily/20261124_020000/", size: int = 0) -> Any:
     """An Export of the production bucket (not read: the tests pass the expected counts)."""
     from datetime import UTC
 
-    from spendsense.ops.backups import Export, parse_stamp
+    from spendsense.ops.backups.layout import Export, parse_stamp
 
     moment = parse_stamp(prefix.rstrip("/").rsplit("/", 1)[-1].removeprefix("manual-"))
     assert moment is not None
@@ -340,8 +340,9 @@ def run_restore(server_url: str, apprunner_client: Any, cloudwatch: Any, **overr
     """`restore()` of production's own database through the Admin API at `server_url` (no
     sleeping), with the stack's alarm topic; keyword arguments override any of it."""
     import requests
-    from spendsense.ops.backups import ExportContents
-    from spendsense.ops.firestore_admin import DataApi, ManagedExportImport
+    from spendsense.ops.backups.listing import ExportContents
+    from spendsense.ops.firestore.data import DataApi
+    from spendsense.ops.firestore.managed import ManagedExportImport
     from spendsense.ops.restore import restore
 
     kwargs: dict[str, Any] = {

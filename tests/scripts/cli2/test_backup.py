@@ -7,7 +7,7 @@ import json
 
 import pytest
 from spendsense.cli import main
-from spendsense.ops.backups import newest_daily_export
+from spendsense.ops.backups.listing import newest_daily_export
 
 from tests.scripts.cli2.conftest import lay_out_export
 
@@ -331,7 +331,7 @@ def admin_api(http_server, gcs, monkeypatch):
     import requests
 
     monkeypatch.setenv("SPENDSENSE_FIRESTORE_API", http_server.url)
-    monkeypatch.setattr("spendsense.ops.firestore_admin.google_session", requests.Session)
+    monkeypatch.setattr("spendsense.ops.firestore.backends.google_session", requests.Session)
     return http_server
 
 
@@ -472,7 +472,7 @@ def test_an_unexpected_error_after_the_export_started_still_says_where_it_writes
     def broken(value):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("spendsense.ops.firestore_admin._count", broken)
+    monkeypatch.setattr("spendsense.ops.firestore.managed.int64", broken)
     assert create(outputs) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err

@@ -8,9 +8,10 @@ import json
 import pytest
 from spendsense.cli import main
 from spendsense.errors import BadInput
-from spendsense.ops.backups import newest_daily_export
+from spendsense.ops.backups.listing import newest_daily_export
 from spendsense.ops.drill import run_drill
-from spendsense.ops.firestore_admin import EmulatorExportImport, data_api
+from spendsense.ops.firestore.backends import data_api
+from spendsense.ops.firestore.emulated import EmulatorExportImport
 
 from tests.scripts.cli2.conftest import unique_project
 
@@ -214,7 +215,7 @@ def test_a_failing_drill_keeps_the_data_and_clean_empties_only_the_test_project(
             return result
 
     monkeypatch.setattr(
-        "spendsense.ops.firestore_admin.export_import_backend",
+        "spendsense.ops.firestore.backends.export_import_backend",
         lambda storage, **kwargs: Lossy(firestore_emulator.host, storage),
     )
     args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
@@ -293,7 +294,7 @@ def test_a_failed_import_says_whether_the_test_project_holds_part_of_the_export(
     the export and gives the command that empties it; one refused before it started says the
     project was not touched."""
     from spendsense.errors import OperationFailed
-    from spendsense.ops.firestore_admin import AdminOperationFailed
+    from spendsense.ops.firestore.errors import AdminOperationFailed
 
     export = newest_daily_export(gcs.client, gcs.bucket)
     assert export is not None
@@ -335,7 +336,8 @@ def test_a_server_error_on_the_import_request_says_the_import_may_have_started(
     created anyway, so the drill says the test project may hold part of the export, how to
     check for the operation and how to empty it; never 'not touched'."""
     import requests
-    from spendsense.ops.firestore_admin import DataApi, ManagedExportImport
+    from spendsense.ops.firestore.data import DataApi
+    from spendsense.ops.firestore.managed import ManagedExportImport
 
     export = newest_daily_export(gcs.client, gcs.bucket)
     assert export is not None

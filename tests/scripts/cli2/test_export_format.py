@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from spendsense.ops.backups import ExportFormatError, count_records
+from spendsense.ops.backups.export_format import ExportFormatError, count_records
 
 from tests.scripts.cli2.conftest import unique_project
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 from spendsense.errors import BadInput, OperationFailed
-from spendsense.ops.firestore_admin import AdminTimedOut, ExportCancelled, ManagedExportImport
+from spendsense.ops.firestore.errors import AdminTimedOut, ExportCancelled
+from spendsense.ops.firestore.managed import ManagedExportImport
 
 DB = "/v1/projects/spendsense-production/databases/(default)"
 OP = "projects/spendsense-production/databases/(default)/operations/ASA3NDEwOTg0NjExChp0bHVhZmVkBxJsYXJ0bmVjc3Utc2Jvai1uaW1kYRQKLRI"
@@ -225,7 +226,7 @@ def test_permission_denied_is_bad_input(http_server, admin):
 def test_odd_answers_are_one_line_errors_not_crashes(http_server):
     """An operation answer that is not an object, a count that is not a number, a collection
     list that is not a list: each a one-line OperationFailed or an empty result, no crash."""
-    from spendsense.ops.firestore_admin import DataApi
+    from spendsense.ops.firestore.data import DataApi
 
     http_server.on("POST", f"{DB}:importDocuments", (200, ["not", "an", "operation"]))
     backend = ManagedExportImport(requests.Session(), http_server.url, poll=0)
@@ -246,7 +247,7 @@ def test_odd_answers_are_one_line_errors_not_crashes(http_server):
 
 def test_an_operation_error_of_an_odd_shape_still_ends_the_operation(http_server, admin):
     """`done` with an `error` that is a string: AdminOperationFailed with that text."""
-    from spendsense.ops.firestore_admin import AdminOperationFailed
+    from spendsense.ops.firestore.errors import AdminOperationFailed
 
     http_server.on(
         "POST",
@@ -261,7 +262,7 @@ def test_an_operation_error_of_an_odd_shape_still_ends_the_operation(http_server
 def test_deleting_documents_sends_batches_of_500_and_never_another_databases_names(http_server):
     """delete_documents: `:commit` with at most 500 `delete` writes each; a name outside this
     project's database is refused before any request."""
-    from spendsense.ops.firestore_admin import DataApi
+    from spendsense.ops.firestore.data import DataApi
 
     docs = "/v1/projects/spendsense-test/databases/(default)/documents"
     http_server.on("POST", f"{docs}:commit", (200, {"writeResults": []}))

@@ -9,8 +9,10 @@ import pytest
 import requests
 from spendsense.cli import main
 from spendsense.errors import OperationFailed
-from spendsense.ops.backups import Export, ExportContents
-from spendsense.ops.firestore_admin import EmulatorExportImport, ManagedExportImport
+from spendsense.ops.backups.layout import Export
+from spendsense.ops.backups.listing import ExportContents
+from spendsense.ops.firestore.emulated import EmulatorExportImport
+from spendsense.ops.firestore.managed import ManagedExportImport
 from spendsense.ops.restore import restore
 
 from tests.scripts.cli2.conftest import (
@@ -228,7 +230,7 @@ def test_fewer_documents_than_the_export_fails_verification_and_names_them(
     export = Export(gcs.bucket, "manual-20261127_050000/", "manual", None, True, 0, 0)  # type: ignore[arg-type]
     backend = EmulatorExportImport(firestore_emulator.host, gcs.client)
     backend.export_documents(name, "(default)", export.path)
-    from spendsense.ops.firestore_admin import data_api
+    from spendsense.ops.firestore.backends import data_api
 
     with pytest.raises(OperationFailed) as caught:
         restore(

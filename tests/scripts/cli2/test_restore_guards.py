@@ -14,7 +14,8 @@ import pytest
 import requests
 from spendsense.cli import main
 from spendsense.errors import OperationFailed
-from spendsense.ops.firestore_admin import EmulatorExportImport, ManagedExportImport
+from spendsense.ops.firestore.emulated import EmulatorExportImport
+from spendsense.ops.firestore.managed import ManagedExportImport
 from spendsense.ops.restore import stack_projects
 
 from tests.scripts.cli2.conftest import (
@@ -52,7 +53,7 @@ def admin_api(http_server, monkeypatch):
     """The Admin API and the data API on a local server, for an empty database."""
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.setenv("SPENDSENSE_FIRESTORE_API", http_server.url)
-    monkeypatch.setattr("spendsense.ops.firestore_admin.google_session", requests.Session)
+    monkeypatch.setattr("spendsense.ops.firestore.backends.google_session", requests.Session)
     http_server.on("POST", f"{DB}/documents:listCollectionIds", (200, {}))
     return http_server
 
@@ -366,7 +367,7 @@ def test_the_window_is_judged_again_after_the_export_was_read(
     reading the export after 04:00 is refused (exit 2) before the pause, with nothing
     touched (the Stubber has no responses: any App Runner call fails the test)."""
     from spendsense.commands import restore as command
-    from spendsense.ops.backups import export_counts
+    from spendsense.ops.backups.listing import export_counts
 
     clock("2026-12-01T08:59:00Z")  # Tuesday 03:59 EST: inside
 

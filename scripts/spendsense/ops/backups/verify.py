@@ -1,0 +1,115 @@
+"""The runbook's daily "Verify backups completed", judged from a listing of the exports."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from spendsense.errors import BadInput
+from spendsense.ops.backups.layout import METADATA_SUFFIX, Export
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    newest: Export | None
+    problems: list[str]
+    checked_at: datetime
+    max_age: timedelta
+    retention_days: int
+    daily_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "newest": self.newest.to_json() if self.newest else None,
+            "problems": self.problems,
+            "checked_at": self.checked_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "max_age_hours": self.max_age.total_seconds() / 3600,
+            "retention_days": self.retention_days,
+            "daily_exports": self.daily_count,
+        }
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"
+
+
+# How long past the retention a daily export may still be listed (see verify_exports).
+LIFECYCLE_SLACK_DAYS = 2
+
+
+def verify_exports(
+    exports: list[Export], *, now: datetime, max_age: timedelta, retention_days: int
+) -> VerifyResult:
+    """The runbook's daily "Verify backups completed".
+
+    - the newest daily export is complete and younger than `max_age`;
+    - no daily export is older than the retention plus 2 days (the lifecycle rule works): an
+      export's age is measured from its folder's name, the time the export *started*, while
+      its objects are written minutes to hours later, and Cloud Storage runs lifecycle
+      deletions asynchronously, up to about a day after an object qualifies; plus one day
+      would flag a healthy bucket, plus two days cannot;
+    - no daily export is dated in the future (a clock or naming fault).
+    """
+    daily = sorted((e for e in exports if e.kind == "daily"), key=lambda e: e.time, reverse=True)
+    problems: list[str] = []
+    newest = daily[0] if daily else None
+    if newest is None:
+        problems.append("no daily export found; check the Cloud Scheduler export job")
+    else:
+        if not newest.complete:
+            problems.append(
+                f"the newest daily export {newest.path} is incomplete (no {METADATA_SUFFIX}): "
+                "it failed or is still running"
+            )
+        if newest.age(now) > max_age:
+            problems.append(
+                f"the newest daily export {newest.path} is {_hours(newest.age(now))} old, "
+                f"over the limit of {_hours(max_age)}"
+            )
+    limit = timedelta(days=retention_days + LIFECYCLE_SLACK_DAYS)
+    too_old = [e for e in daily if e.age(now) > limit]
+    if too_old:
+        oldest = too_old[-1]
+        problems.append(
+            f"{len(too_old)} daily export(s) older than the {retention_days}-day retention plus "
+            f"{LIFECYCLE_SLACK_DAYS} days (oldest {oldest.path}): the bucket's lifecycle rule is "
+            "not deleting them"
+        )
+    future = [e for e in daily if e.time - now > timedelta(minutes=5)]
+    if future:
+        problems.append(
+            f"{len(future)} daily export(s) dated in the future (e.g. {future[0].path}); "
+            "check the export job's naming"
+        )
+    return VerifyResult(
+        ok=not problems,
+        newest=newest,
+        problems=problems,
+        checked_at=now,
+        max_age=max_age,
+        retention_days=retention_days,
+        daily_count=len(daily),
+    )
+
+
+_DURATION_RE = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = timedelta(days=3650)
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """`26h`, `90m`, `2d`, `45s` as a timedelta (at most 3650 days); exit 2 otherwise."""
+    match = _DURATION_RE.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise BadInput(
+            f"{option}: {text!r} is not a duration; use a positive number with s, m, h or d "
+            "(e.g. 26h)"
+        )
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise BadInput(f"{option}: {text!r} is too long; the most is 3650d (e.g. 26h)")
+    return timedelta(seconds=seconds)
