@@ -83,7 +83,7 @@ service cloud.firestore {{
 def test_rules_mentioning_auth_can_still_be_open(
     firestore_emulator: FirestoreEmulator, name: str
 ) -> None:
-    from spendsense.rules_suite import prepare
+    from spendsense.rules_suite.runner import prepare
     from spendsense_policies.firestore import rules_problems
 
     rules = _rules(SIGNED_OUT_VARIANTS[name])
@@ -99,8 +99,8 @@ def test_rules_mentioning_auth_can_still_be_open(
 def test_any_signed_in_user_on_everything_writes_other_users_data(
     firestore_emulator: FirestoreEmulator, name: str
 ) -> None:
-    from spendsense.firestore_emulator import id_token
-    from spendsense.rules_suite import prepare
+    from spendsense.firestore_emulator.rest import id_token
+    from spendsense.rules_suite.runner import prepare
     from spendsense_policies.firestore import rules_problems
 
     rules = _rules("isOwner(uid)", EVERYONE_SIGNED_IN[name])
@@ -115,8 +115,8 @@ def test_any_signed_in_user_on_everything_writes_other_users_data(
 
 
 def test_owner_only_rules_are_closed_and_pass(firestore_emulator: FirestoreEmulator) -> None:
-    from spendsense.firestore_emulator import id_token
-    from spendsense.rules_suite import prepare
+    from spendsense.firestore_emulator.rest import id_token
+    from spendsense.rules_suite.runner import prepare
     from spendsense_policies.firestore import rules_problems
 
     rules = _rules("isOwner(uid)")
