@@ -65,10 +65,7 @@ class AlarmIndex:
         for service in self.services:
             self._by_url.add(get(service.props, "serviceUrl"), service)
         self._linked: dict[int, list[PolicyResource]] = {}
-        self._alarms_on: dict[int, list[Alarm]] = {}  # health check -> alarms linked to it
-        for alarm in self.alarms:
-            for check in self.linked_checks(alarm):
-                self._alarms_on.setdefault(id(check), []).append(alarm)
+        self._alarms_on: dict[int, list[Alarm]] | None = None  # health check -> its alarms
 
     def alarms_pointing_at(self, service: PolicyResource) -> list[Alarm]:
         return [self._alarm_of[id(r)] for r in self.stack.pointing_at(service, ALARM)]
@@ -115,7 +112,13 @@ class AlarmIndex:
 
     def on_health_checks_of(self, service: PolicyResource) -> list[Alarm]:
         """The alarms on a health check that probes `service`."""
-        found = [a for c in self.probing(service) for a in self._alarms_on.get(id(c), ())]
+        if self._alarms_on is None:  # built on first use: only the availability policy asks
+            self._alarms_on = {}
+            for alarm in self.alarms:
+                for check in self.linked_checks(alarm):
+                    self._alarms_on.setdefault(id(check), []).append(alarm)
+        alarms_on = self._alarms_on
+        found = [a for c in self.probing(service) for a in alarms_on.get(id(c), ())]
         return self.stack.in_order(found, key=lambda a: a.resource)
 
 

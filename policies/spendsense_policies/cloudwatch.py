@@ -34,7 +34,6 @@ from spendsense_policies.base import (
 from spendsense_policies.config import limit, schema
 
 SERVICE = "aws:apprunner/service:Service"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 ABOVE = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold"}
 
