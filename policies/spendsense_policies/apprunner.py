@@ -20,12 +20,11 @@ from spendsense_policies.base import (
     fmt,
     get,
     number,
-    of_type,
-    refers_to,
     resource_policy,
     stack_policy,
 )
 from spendsense_policies.config import limit, schema
+from spendsense_policies.index import StackIndex, ValueIndex
 from spendsense_policies.secret_values import SECRET_VALUE_CONFIG, is_setting, secret_kind
 
 SERVICE = "aws:apprunner/service:Service"
@@ -131,17 +130,17 @@ def check_autoscaling_in_stack(
 ) -> Iterator[tuple[str, str]]:
     """The attached configuration must be one of this stack's (whose bounds the pack checks):
     a literal ARN may name any configuration, e.g. one allowing 1,000 instances."""
-    versions = list(of_type(resources, AUTOSCALING))
-    for service in of_type(resources, SERVICE):
+    index = StackIndex(resources)
+    by_arn: ValueIndex[PolicyResource] = ValueIndex()
+    for version in index.of_type(AUTOSCALING):
+        by_arn.add(get(version.props, "arn"), version)
+        by_arn.add(get(version.props, "autoScalingConfigurationArn"), version)
+    for service in index.of_type(SERVICE):
         arn = get(service.props, "autoScalingConfigurationArn")
         if arn is None or arn == "":
             continue  # aws-apprunner-autoscaling reports a missing attachment
-        if any(
-            refers_to(
-                service, v, arn, get(v.props, "arn"), get(v.props, "autoScalingConfigurationArn")
-            )
-            for v in versions
-        ):
+        # one of the stack's versions, by its ARN or a dependency (`refers_to`)
+        if by_arn.get(arn) or index.pointed_at_by(service, AUTOSCALING):
             continue
         shown = "an unknown value" if isinstance(arn, Unknown) else f'"{arn}"'
         yield (

@@ -1,4 +1,4 @@
-"""CloudWatch: the runbook's targets as alarms, the SpendSense-API dashboard, log retention.
+"""CloudWatch: the runbook's targets as alarms, and the SpendSense-API dashboard.
 
 Targets (runbook "Key Metrics" and "Resource Scaling"): p95 latency < 500 ms, error rate < 1 %,
 uptime 99.9 %, and scaling attention when CPU > 70 % or memory > 80 %. For every App Runner
@@ -9,97 +9,33 @@ action (an alarm that tells nobody is not monitoring).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import Policy, PolicyResource
 
-from spendsense_policies.alarms import (
-    APPRUNNER_NS,
-    ROUTE53_NS,
-    Alarm,
-    for_service,
-    read_alarm,
-    shared_gaps,
-    shared_problems,
+from spendsense_policies.alarm_match import (
+    AVAILABILITY_METRICS,
+    AlarmIndex,
+    is_availability,
+    per_service,
 )
+from spendsense_policies.alarms import APPRUNNER_NS, ROUTE53_NS, Alarm
 from spendsense_policies.base import (
     PendingUnknowns,
-    Props,
     Unknown,
     fmt,
     get,
     number,
     of_type,
     refers_to,
-    resource_policy,
     stack_policy,
 )
 from spendsense_policies.config import limit, schema
 
 SERVICE = "aws:apprunner/service:Service"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
-DYNAMIC = "pulumi-python:dynamic:Resource"
 ABOVE = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold"}
-
-
-Judge = Callable[[Alarm, Mapping[str, Any]], list[str]]
-
-
-def _per_service(
-    resources: Sequence[PolicyResource],
-    config: Mapping[str, Any],
-    select: Callable[[Alarm, PolicyResource, Any], bool],
-    judge: Judge,
-    missing: Callable[[str], str],
-) -> Iterator[tuple[str, str]]:
-    """For each service: some selected alarm must pass `judge`; report the closest misses."""
-    alarms = [read_alarm(r) for r in of_type(resources, ALARM)]
-    pending: list[str] = []
-    for service in of_type(resources, SERVICE):
-        service_name = get(service.props, "serviceName")
-        label = service_name if isinstance(service_name, str) else service.name
-        candidates = [a for a in alarms if select(a, service, service_name)]
-        if not candidates:
-            undecided = [f"what alarm {a.label} watches ({', '.join(sorted(set(a.undecided)))}) is" for a in alarms if a.undecided]  # fmt: skip
-            if undecided:  # one of them may be the alarm: not a miss
-                pending.extend(undecided)
-            else:
-                yield service.urn, missing(label)
-            continue
-        findings: list[tuple[Alarm, list[str]]] = []
-        unknown: list[str] = []
-        for alarm in candidates:
-            problems = judge(alarm, config)
-            problems.extend(shared_problems(alarm, config))
-            gaps = shared_gaps(alarm)
-            if not problems and not gaps:
-                break
-            if problems:
-                findings.append((alarm, problems))
-            else:
-                unknown.extend(gaps)
-        else:
-            if unknown:
-                pending.extend(unknown)
-                continue
-            for alarm, problems in findings:
-                for problem in problems:
-                    yield alarm.resource.urn, problem
-    if pending:
-        raise PendingUnknowns(pending)
-
-
-def _is_metric(name: str) -> Callable[[Alarm, PolicyResource, Any], bool]:
-    def select(alarm: Alarm, service: PolicyResource, service_name: Any) -> bool:
-        return any(
-            m.name == name and for_service(alarm, m, service, service_name) for m in alarm.metrics
-        )
-
-    return select
 
 
 def _threshold_problem(
@@ -194,8 +130,10 @@ def judge_memory(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
 def check_latency(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
-    yield from _per_service(
-        resources, config, _is_metric("RequestLatency"), judge_latency,
+    index = AlarmIndex(resources)
+    yield from per_service(
+        index, config, index.watching("RequestLatency"),
+        judge_latency,
         lambda s: (
             f"App Runner service {s} has no p95 latency alarm; add a CloudWatch alarm on "
             f"{APPRUNNER_NS} RequestLatency (extendedStatistic p95, dimension ServiceName={s}) "
@@ -207,8 +145,10 @@ def check_latency(
 def check_error_rate(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
-    yield from _per_service(
-        resources, config, _is_metric("5xxStatusResponses"), judge_error_rate,
+    index = AlarmIndex(resources)
+    yield from per_service(
+        index, config, index.watching("5xxStatusResponses"),
+        judge_error_rate,
         lambda s: (
             f"App Runner service {s} has no 5xx error-rate alarm; add a CloudWatch alarm with "
             f"metric math 100 * 5xxStatusResponses / Requests ({APPRUNNER_NS}, ServiceName={s}) "
@@ -220,16 +160,19 @@ def check_error_rate(
 def check_utilization(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
-    yield from _per_service(
-        resources, config, _is_metric("CPUUtilization"), judge_cpu,
+    index = AlarmIndex(resources)
+    yield from per_service(
+        index, config, index.watching("CPUUtilization"),
+        judge_cpu,
         lambda s: (
             f"App Runner service {s} has no CPU alarm; add a CloudWatch alarm on {APPRUNNER_NS} "
             f"CPUUtilization (ServiceName={s}) at {fmt(number(config['cpuPercent']))} % or lower, "
             "with an alarm action"
         ),
     )  # fmt: skip
-    yield from _per_service(
-        resources, config, _is_metric("MemoryUtilization"), judge_memory,
+    yield from per_service(
+        index, config, index.watching("MemoryUtilization"),
+        judge_memory,
         lambda s: (
             f"App Runner service {s} has no memory alarm; add a CloudWatch alarm on {APPRUNNER_NS} "
             f"MemoryUtilization (ServiceName={s}) at {fmt(number(config['memoryPercent']))} % or "
@@ -238,39 +181,26 @@ def check_utilization(
     )  # fmt: skip
 
 
-AVAILABILITY_METRICS = {"HealthCheckStatus", "HealthCheckPercentageHealthy"}
 BELOW = {"LessThanThreshold", "LessThanOrEqualToThreshold"}
 
 
 def check_availability(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
-    services = list(of_type(resources, SERVICE))
-    health_checks = list(of_type(resources, HEALTH_CHECK))
+    index = AlarmIndex(resources)
     path = str(config["healthCheckPath"])
     target = float(config["availabilityPercent"])
-
-    def linked_checks(alarm: Alarm) -> list[PolicyResource]:
-        """Health checks of this stack the alarm watches: by HealthCheckId value or dependency."""
-        ids = [get(m.dimensions, "HealthCheckId") for m in alarm.metrics]
-        return [
-            c
-            for c in health_checks
-            if any(refers_to(alarm.resource, c, i, get(c.props, "id")) for i in ids or [None])
-        ]
 
     def probes(check: PolicyResource, service: PolicyResource) -> bool:
         fqdn, url = get(check.props, "fqdn"), get(service.props, "serviceUrl")
         return refers_to(check, service, fqdn, url)
 
     def select(alarm: Alarm, service: PolicyResource, service_name: Any) -> bool:
-        if not any(
-            m.namespace == ROUTE53_NS and m.name in AVAILABILITY_METRICS for m in alarm.metrics
-        ):
-            return False
         # Only an alarm on a health check of this stack that probes the service counts: a
         # literal HealthCheckId may watch anything (the frontend, another account's check).
-        return any(probes(c, service) for c in linked_checks(alarm))
+        return is_availability(alarm) and any(
+            probes(c, service) for c in index.linked_checks(alarm)
+        )
 
     def too_loose(alarm: Alarm) -> str | None:
         """An alarm that fires only below the runbook's target.
@@ -301,7 +231,7 @@ def check_availability(
         loose = too_loose(alarm)
         if loose:
             problems.append(loose)
-        for check in linked_checks(alarm):
+        for check in index.linked_checks(alarm):
             kind = get(check.props, "type")
             # Route 53 probes "/" when resourcePath is not set.
             resource_path = get(check.props, "resourcePath", default="/")
@@ -315,8 +245,11 @@ def check_availability(
                 )
         return problems
 
-    found = list(_per_service(
-        resources, config, select, judge,
+    def candidates(service: PolicyResource, service_name: Any) -> list[Alarm]:
+        return [a for a in index.on_health_checks_of(service) if select(a, service, service_name)]
+
+    found = list(per_service(
+        index, config, candidates, judge,
         lambda s: (
             f"App Runner service {s} has no availability alarm; add a Route 53 health check on "
             f"https://<service url>{path} and a CloudWatch alarm on {ROUTE53_NS} "
@@ -326,13 +259,21 @@ def check_availability(
     ))  # fmt: skip
     # A "down" alarm on HealthCheckStatus satisfies the rule, but a percentage alarm on the
     # same service that is looser than the target is still wrong: it claims the target.
-    for alarm in (read_alarm(r) for r in of_type(resources, ALARM)):
+    reported = set(found)
+    for alarm in index.alarms:
         loose = too_loose(alarm)
-        if loose is None or (alarm.resource.urn, loose) in found:
+        if loose is None or (alarm.resource.urn, loose) in reported:
             continue
-        if any(select(alarm, sv, get(sv.props, "serviceName")) for sv in services):
+        # `select` for some service of the stack
+        if is_availability(alarm) and any(
+            index.probes_a_service(c) for c in index.linked_checks(alarm)
+        ):
             found.append((alarm.resource.urn, loose))
+            reported.add((alarm.resource.urn, loose))
     yield from found
+
+
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def check_dashboard(
@@ -343,6 +284,13 @@ def check_dashboard(
         d for d in of_type(resources, DASHBOARD)
         if not isinstance(n := get(d.props, "dashboardName"), str) or n.startswith(prefix)
     ]  # fmt: skip
+    bodies = [get(d.props, "dashboardBody") for d in dashboards]
+    texts = [b for b in bodies if isinstance(b, str)]
+    # Looked up once, not per service: the bodies' JSON strings (a service name among them is
+    # in a body), else one search of all bodies at once.
+    strings = {m.group(1) for text in texts for m in _JSON_STRING.finditer(text)}
+    joined = "\0".join(texts)
+    unknown_body = any(isinstance(b, Unknown) for b in bodies)
     pending: list[str] = []
     for service in of_type(resources, SERVICE):
         service_name = get(service.props, "serviceName")
@@ -357,13 +305,12 @@ def check_dashboard(
                 ),
             )
             continue
-        bodies = [get(d.props, "dashboardBody") for d in dashboards]
-        if any(
-            isinstance(b, str) and isinstance(service_name, str) and service_name in b
-            for b in bodies
-        ):
+        if isinstance(service_name, str) and (
+            service_name in strings
+            or (service_name in joined if "\0" not in service_name else any(service_name in t for t in texts))
+        ):  # fmt: skip
             continue
-        if any(isinstance(b, Unknown) for b in bodies) or isinstance(service_name, Unknown):
+        if unknown_body or isinstance(service_name, Unknown):
             pending.append(f"the dashboard body for {label} is")
             continue
         yield (
@@ -376,96 +323,6 @@ def check_dashboard(
         )
     if pending:
         raise PendingUnknowns(pending)
-
-
-def check_log_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-    yield from _retention(number(props.get("retentionInDays")), config)
-
-
-def check_managed_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-    """A dynamic resource that sets the retention of log groups someone else creates (App
-    Runner creates its own, with "never expire"): ``logGroupNames`` + ``retentionDays``."""
-    keys = set(props)  # presence only: reading an unknown list here would stop the check
-    if "logGroupNames" not in keys or "retentionDays" not in keys:
-        return
-    yield from _retention(number(props.get("retentionDays")), config, "retentionDays")
-
-
-APPRUNNER_LOG_KINDS = ("application", "service")
-
-
-def check_apprunner_log_groups(
-    resources: Sequence[PolicyResource], config: Mapping[str, Any]
-) -> Iterator[tuple[str, str]]:
-    """App Runner creates /aws/apprunner/<name>/<id>/{application,service} itself, with
-    "never expire": each needs a LogGroup of the stack or a retention resource (a dynamic
-    resource with logGroupNames + retentionDays) naming it. Whether the retention value is
-    acceptable is aws-cloudwatch-log-retention's job."""
-    covered: dict[str, set[str]] = {}  # service name -> kinds with a retention
-    pending: list[str] = []
-    names: list[tuple[PolicyResource, str]] = []
-    for service in of_type(resources, SERVICE):
-        name = get(service.props, "serviceName")
-        if isinstance(name, Unknown):
-            pending.append(f"the name of App Runner service {service.name} is")
-        elif isinstance(name, str):
-            names.append((service, name))
-    groups: list[tuple[PolicyResource, Any]] = []
-    for group in of_type(resources, LOG_GROUP):
-        if get(group.props, "retentionInDays") is not None:
-            groups.append((group, get(group.props, "name")))
-    for managed in of_type(resources, DYNAMIC):
-        if get(managed.props, "retentionDays") is None:
-            continue
-        listed = get(managed.props, "logGroupNames")
-        if isinstance(listed, Unknown):
-            groups.append((managed, listed))
-        elif isinstance(listed, Sequence) and not isinstance(listed, str):
-            groups.extend((managed, get(listed, i)) for i in range(len(listed)))
-    for service, name in names:
-        prefix = f"/aws/apprunner/{name}/"
-        kinds = covered.setdefault(name, set())
-        unknown = False
-        for holder, group_name in groups:
-            if isinstance(group_name, str) and group_name.startswith(prefix):
-                kinds.update(k for k in APPRUNNER_LOG_KINDS if group_name.endswith(f"/{k}"))
-            elif isinstance(group_name, Unknown) and refers_to(holder, service, None):
-                unknown = True
-        missing = [k for k in APPRUNNER_LOG_KINDS if k not in kinds]
-        if missing and unknown:
-            pending.append(f"the log groups whose retention is set for {name} are")
-        elif missing:
-            yield (
-                service.urn,
-                f"App Runner service {name} writes to {prefix}<service id>/"
-                f"{{{','.join(missing)}}}, which App Runner creates with no retention "
-                "(never expire, Checkov CKV_AWS_66), and nothing in the stack sets one; add a "
-                "retention resource (logGroupNames + retentionDays) or LogGroups for them",
-            )
-    if pending:
-        raise PendingUnknowns(pending)
-
-
-def _retention(
-    days: float | None, config: Mapping[str, Any], field: str = "retentionInDays"
-) -> Iterator[str]:
-    accepted = [number(d) for d in config["acceptedDays"]]
-    minimum = number(config["minimumDays"]) or 0
-    if not days:
-        yield (
-            f"{field} is not set, so the logs are kept (and paid for) forever; set "
-            "spendsense:monitoring.logRetentionDays (e.g. 30 or 90)"
-        )
-    elif days not in accepted:
-        yield (
-            f"{field} is {fmt(days)}, which CloudWatch Logs does not accept; use one of "
-            f"{', '.join(fmt(d) for d in accepted)}"
-        )
-    elif days < minimum:
-        yield (
-            f"{field} is {fmt(days)}; logs must be kept at least {fmt(minimum)} days to "
-            f"investigate incidents: set spendsense:monitoring.logRetentionDays to {fmt(minimum)} or more"
-        )
 
 
 def policies() -> list[Policy]:
@@ -556,30 +413,6 @@ def policies() -> list[Policy]:
                         limit("cloudwatch", "dashboardNamePrefix"),
                         "Dashboard names must start with this.",
                     )
-                }
-            ),
-        ),
-        stack_policy(
-            "aws-apprunner-log-retention",
-            "Every App Runner service's application and service log groups (created by App "
-            "Runner, never expiring) must get a retention from the stack (Checkov CKV_AWS_66).",
-            check_apprunner_log_groups,
-        ),
-        resource_policy(
-            "aws-cloudwatch-log-retention",
-            "CloudWatch log groups must have a retention period that CloudWatch accepts, not "
-            "'never expire' (Checkov CKV_AWS_66).",
-            {LOG_GROUP: check_log_retention, DYNAMIC: check_managed_retention},
-            config=schema(
-                {
-                    "acceptedDays": (
-                        limit("cloudwatch", "logRetentionDays"),
-                        "Retention values CloudWatch accepts.",
-                    ),
-                    "minimumDays": (
-                        limit("cloudwatch", "minLogRetentionDays"),
-                        "Shortest retention allowed (days).",
-                    ),
                 }
             ),
         ),

@@ -14,12 +14,11 @@ from spendsense_policies.base import (
     Unknown,
     get,
     number,
-    of_type,
-    refers_to,
     resource_policy,
     stack_policy,
 )
 from spendsense_policies.config import limit, schema
+from spendsense_policies.index import StackIndex, ValueIndex
 
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
@@ -112,11 +111,15 @@ def _lifecycle_problem(rules: list[Mapping[str, Any]], config: Mapping[str, Any]
 def check_lifecycle(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
-    policies = list(of_type(resources, LIFECYCLE))
+    index = StackIndex(resources)
+    by_repository: ValueIndex[PolicyResource] = ValueIndex()
+    for policy in index.of_type(LIFECYCLE):
+        by_repository.add(get(policy.props, "repository"), policy)
     pending: list[str] = []
-    for repo in of_type(resources, REPOSITORY):
+    for repo in index.of_type(REPOSITORY):
         name = get(repo.props, "name")
-        mine = [p for p in policies if refers_to(p, repo, get(p.props, "repository"), name)]
+        # the policies that refer_to the repository (by its name or a dependency)
+        mine = index.referring(repo, LIFECYCLE, by_repository, name)
         if not mine:
             yield (
                 repo.urn,

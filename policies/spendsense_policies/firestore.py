@@ -30,6 +30,7 @@ from spendsense_policies.base import (
 )
 from spendsense_policies.config import limit, schema
 from spendsense_policies.firestore_rules import problems as rules_problems
+from spendsense_policies.index import StackIndex
 
 DATABASE = "gcp:firestore/database:Database"
 RULESET = "gcp:firebaserules/ruleset:Ruleset"
@@ -151,8 +152,21 @@ def _may_export(job: PolicyResource) -> bool:
     return isinstance(get(target, "uri"), Unknown) and method == "POST"
 
 
+def _named_in(uri: str) -> Iterator[str]:
+    """Every `name` for which `/workflows/<name>/` occurs in `uri`."""
+    marker = "/workflows/"
+    at = uri.find(marker)
+    while at >= 0:
+        start = at + len(marker)
+        end = uri.find("/", start)
+        while end >= 0:
+            yield uri[start:end]
+            end = uri.find("/", end + 1)
+        at = uri.find(marker, at + 1)
+
+
 def _job_target(
-    job: PolicyResource, workflows: list[PolicyResource]
+    job: PolicyResource, index: StackIndex, by_name: Mapping[str, list[PolicyResource]]
 ) -> tuple[str, list[Any]] | str | None:
     """(what the job runs, texts that show where it writes); a message when the job is tied
     to the export workflow (by dependency or URL) but does not start it; None otherwise."""
@@ -164,7 +178,12 @@ def _job_target(
     if isinstance(uri, str) and ":exportDocuments" in uri and method == "POST":
         return "the Firestore export API", [body]
     started = _EXECUTIONS.match(uri.strip()) if isinstance(uri, str) else None
-    for workflow in workflows:
+    # The workflows the job may name or depend on, looked up rather than compared one by one.
+    candidates = index.pointed_at_by(job, WORKFLOW)
+    names = [started.group(1)] if started is not None else []
+    names += _named_in(uri) if isinstance(uri, str) else []
+    candidates += (w for n in names for w in by_name.get(n, ()))
+    for workflow in index.in_order(candidates):
         name = get(workflow.props, "name")
         named = isinstance(name, str) and started is not None and started.group(1) == name
         tied = refers_to(job, workflow, None) or (
@@ -244,10 +263,15 @@ def check_export_schedule(
     databases = list(of_type(resources, DATABASE))
     if not databases:
         return
-    workflows = list(of_type(resources, WORKFLOW))
+    index = StackIndex(resources)
+    by_name: dict[str, list[PolicyResource]] = {}
+    for workflow in index.of_type(WORKFLOW):
+        name = get(workflow.props, "name")
+        if isinstance(name, str):
+            by_name.setdefault(name, []).append(workflow)
     schedule, zone, prefix = str(config["schedule"]), str(config["timeZone"]), str(config["prefix"])
     destination = f"gs://{config['bucketName']}/{prefix}"
-    targets = [(job, _job_target(job, workflows)) for job in of_type(resources, JOB)]
+    targets = [(job, _job_target(job, index, by_name)) for job in index.of_type(JOB)]
     jobs = [(job, t) for job, t in targets if isinstance(t, tuple)]
     misfires = [(job, t) for job, t in targets if isinstance(t, str)]
     undecided = [job.name for job, t in targets if t is None and _may_export(job)]

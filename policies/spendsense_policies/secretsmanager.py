@@ -17,11 +17,10 @@ from spendsense_policies.base import (
     fmt,
     get,
     number,
-    of_type,
-    refers_to,
     stack_policy,
 )
 from spendsense_policies.config import limit, schema
+from spendsense_policies.index import StackIndex, ValueIndex
 
 SECRET = "aws:secretsmanager/secret:Secret"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
@@ -65,15 +64,16 @@ def check_rotation(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
     most = number(config["maxRotationDays"]) or 30
-    rotations = list(of_type(resources, ROTATION))
+    index = StackIndex(resources)
+    by_secret: ValueIndex[PolicyResource] = ValueIndex()
+    for rotation in index.of_type(ROTATION):
+        by_secret.add(get(rotation.props, "secretId"), rotation)
     pending: list[str] = []
-    for secret in of_type(resources, SECRET):
+    for secret in index.of_type(SECRET):
         name = get(secret.props, "name")
         label = name if isinstance(name, str) else secret.name
-        mine = [
-            r for r in rotations
-            if refers_to(r, secret, get(r.props, "secretId"), name)
-        ]  # fmt: skip
+        # the rotations that refer_to the secret (by its name or a dependency)
+        mine = index.referring(secret, ROTATION, by_secret, name)
         if not mine:
             yield (
                 secret.urn,

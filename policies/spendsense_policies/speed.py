@@ -18,6 +18,10 @@ A skipped policy would have returned without a diagnostic, so the answer is the 
 
 3. Serve with one worker thread (see `_OneWorker`).
 
+`SPENDSENSE_PACK_SPEED=0` in the pack's environment (`spendsense plan` hands the pack its own)
+runs the plain SDK instead: `__main__.py` asks `enabled()` before installing anything, so
+`make bench` can measure what the patches are worth.
+
 Safe because: the request (and so its `properties` message) is immutable while it is served;
 each cache entry keeps a strong reference to its key object, so an `id` cannot be reused
 while cached; caches are per thread and bounded; no
@@ -26,8 +30,9 @@ policy in this pack mutates `props` (they only read, with `.get()`).
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _CAP = 4096  # > the resources of one AnalyzeStack request, so every policy after the first hits
@@ -149,6 +154,25 @@ def supported(version: str) -> bool:
         return (int(parts[0]), int(parts[1])) in TESTED_VERSIONS
     except (IndexError, ValueError):
         return False
+
+
+ENV = "SPENDSENSE_PACK_SPEED"
+_ON, _OFF = ("1", "on", "true", "yes", ""), ("0", "off", "false", "no")
+
+
+def enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether `__main__.py` installs the patches: `SPENDSENSE_PACK_SPEED` unset or 1, not 0.
+
+    Any other value raises ValueError with a one-line message naming the variable."""
+    value = environ.get(ENV, "1").strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise ValueError(
+        f"{ENV} is {environ[ENV]!r}; expected 1 (patch pulumi-policy for speed, the default) or "
+        "0 (run the plain SDK, e.g. to measure the difference)"
+    )
 
 
 def install(version: str | None = None) -> bool:
