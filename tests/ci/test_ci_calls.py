@@ -7,7 +7,7 @@ role runs `pulumi preview`. Three ways a call is found, each held to the roles t
 stack actually generates (run under the mock runtime) by a small IAM evaluator (iam_eval.py):
 
 - recorded: the commands' own tests (which answer with moto's server and botocore's Stubber)
-  run under tests/ci/aws_call_recorder.py, which logs every call the `spendsense` code makes
+  run under tests/ci/call_recorder.py, which logs every call the `spendsense` code makes
   with the resource it names; each must be allowed on that resource;
 - read from the source: every boto3 operation named in the commands' modules and in the
   program's dynamic resources (which call boto3 inside `pulumi up`), so a call no test
@@ -15,6 +15,9 @@ stack actually generates (run under the mock runtime) by a small IAM evaluator (
 - the program's data sources (read on every preview and up through the AWS provider): each
   `aws.*get_*` invoke in infra/ must be listed in PROGRAM_INVOKES with its IAM actions, and
   those must be allowed to the preview role and to each deploy role.
+
+Google: preflight's REST calls are recorded the same way and each must be a permission of a
+role the deploy service account holds in that project.
 """
 
 from __future__ import annotations
@@ -127,16 +130,21 @@ def resource_of(call: dict[str, Any]) -> str:
 # Recorded: the deploy steps' own tests
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    log = tmp_path_factory.mktemp("calls") / "aws-calls.jsonl"
-    env = {**os.environ, "SPENDSENSE_AWS_CALL_LOG": str(log)}
+def all_recorded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    log = tmp_path_factory.mktemp("calls") / "calls.jsonl"
+    env = {**os.environ, "SPENDSENSE_CALL_LOG": str(log)}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         "-p", "tests.ci.aws_call_recorder", *DEPLOY_STEP_TESTS],
+         "-p", "tests.ci.call_recorder", *DEPLOY_STEP_TESTS],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def recorded(all_recorded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [call for call in all_recorded if call["kind"] == "aws"]
 
 
 def test_the_recorder_sees_the_deploy_steps_calls(recorded: list[dict[str, Any]]) -> None:
@@ -183,6 +191,107 @@ def test_every_recorded_call_of_the_deploy_steps_is_allowed_to_the_deploy_role(
                 f"{action} on {resource} ({call['caller']}) is {verdict}: grant it in infra/ci_trust"
             )
     assert not problems, "\n".join(sorted(problems))
+
+
+# --------------------------------------------------------------------------------------------
+# Recorded: preflight's Google calls, against the deploy service account's roles
+# --------------------------------------------------------------------------------------------
+# (api, method, path) -> the permission Google's reference names for that method: Resource
+# Manager projects.get/getIamPolicy, Service Usage services.batchGet, Cloud Billing
+# projects.getBillingInfo ("must have the resourcemanager.projects.get permission",
+# https://cloud.google.com/billing/docs/reference/rest/v1/projects/getBillingInfo), Firebase
+# Management projects.get, Firestore Admin databases.get, Firebase Rules releases.get.
+GCP_METHODS: tuple[tuple[str, str, str, str], ...] = (
+    ("cloudresourcemanager", "GET", r"v1/projects/(?P<p>[^/:]+)", "resourcemanager.projects.get"),
+    (
+        "cloudresourcemanager",
+        "POST",
+        r"v1/projects/(?P<p>[^/:]+):getIamPolicy",
+        "resourcemanager.projects.getIamPolicy",
+    ),
+    (
+        "serviceusage",
+        "GET",
+        r"v1/projects/(?P<p>[^/]+)/services:batchGet",
+        "serviceusage.services.get",
+    ),
+    (
+        "cloudbilling",
+        "GET",
+        r"v1/projects/(?P<p>[^/]+)/billingInfo",
+        "resourcemanager.projects.get",
+    ),
+    ("firebase", "GET", r"v1beta1/projects/(?P<p>[^/]+)", "firebase.projects.get"),
+    (
+        "firestore",
+        "GET",
+        r"v1/projects/(?P<p>[^/]+)/databases/[^/]+",
+        "datastore.databases.getMetadata",
+    ),
+    (
+        "firebaserules",
+        "GET",
+        r"v1/projects/(?P<p>[^/]+)/releases/.+",
+        "firebaserules.releases.get",
+    ),
+)
+# What the deploy accounts' predefined roles carry of those permissions (Google's role
+# reference, https://cloud.google.com/iam/docs/roles-permissions/: browser, serviceusage,
+# firebase, datastore, firebaserules).
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "roles/browser": frozenset(
+        {"resourcemanager.projects.get", "resourcemanager.projects.getIamPolicy"}
+    ),
+    "roles/serviceusage.serviceUsageConsumer": frozenset(
+        {"serviceusage.services.get", "serviceusage.services.list", "serviceusage.services.use"}
+    ),
+    "roles/serviceusage.serviceUsageViewer": frozenset(
+        {"serviceusage.services.get", "serviceusage.services.list"}
+    ),
+    "roles/firebase.viewer": frozenset({"firebase.projects.get"}),
+    "roles/datastore.owner": frozenset({"datastore.databases.getMetadata"}),
+    "roles/firebaserules.admin": frozenset({"firebaserules.releases.get"}),
+}
+STACK_PROJECT, TEST_PROJECT = "spendsense-staging", "spendsense-test"  # the tests' projects
+
+
+def gcp_permission(call: dict[str, Any]) -> tuple[str, str]:
+    """(permission, project id or number) of a recorded Google call."""
+    for api, method, pattern, permission in GCP_METHODS:
+        found = re.fullmatch(pattern, call["path"])
+        if call["api"] == api and call["method"] == method and found:
+            return permission, found["p"]
+    raise AssertionError(f"map {call} to its IAM permission in GCP_METHODS")
+
+
+def test_every_google_call_of_preflight_is_granted_to_the_deploy_account(
+    recording: Recording, all_recorded: list[dict[str, Any]]
+) -> None:
+    """In the stack's project and in the test project, by the roles the trust stack grants
+    staging's deploy service account there (tests/ci/test_ci_trust_gcp.py reads the same)."""
+    from tests.ci.test_ci_trust_gcp import grants
+
+    calls = [c for c in all_recorded if c["kind"] == "gcp"]
+    numbers = {c["number"]: c["path"].rsplit("/", 1)[-1] for c in calls if c.get("number")}
+    held = grants(recording, "deploy-staging")
+    seen, problems = set(), []
+    for call in calls:
+        permission, project = gcp_permission(call)
+        project = numbers.get(project, project)
+        if project not in (STACK_PROJECT, TEST_PROJECT):
+            continue  # a test's deliberately unknown project
+        seen.add((permission, project))
+        roles_there = held.get(project, set())
+        if not any(permission in ROLE_PERMISSIONS.get(role, ()) for role in roles_there):
+            problems.append(f"{permission} on {project}: not in {sorted(roles_there)}")
+    assert not problems, "\n".join(sorted(set(problems)))
+    assert {
+        ("firebase.projects.get", STACK_PROJECT),
+        ("firebaserules.releases.get", STACK_PROJECT),
+        ("datastore.databases.getMetadata", STACK_PROJECT),
+        ("serviceusage.services.get", TEST_PROJECT),
+        ("resourcemanager.projects.getIamPolicy", TEST_PROJECT),
+    } <= seen, "the recording lacks preflight's Google calls"
 
 
 # --------------------------------------------------------------------------------------------

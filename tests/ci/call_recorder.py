@@ -1,12 +1,14 @@
-"""A pytest plugin that records every AWS API call the `spendsense` code makes during a run.
+"""A pytest plugin that records every cloud API call the `spendsense` code makes during a run.
 
-Loaded with `-p tests.ci.aws_call_recorder` (tests/ci/test_ci_calls.py runs the commands' own
-tests under it). It wraps botocore's `BaseClient._make_api_call`, the one method every client
-operation goes through (before botocore's `before-call` handlers, so calls a Stubber answers
-or an error ends are recorded too). A call counts only when a frame of `scripts/spendsense/`
-is on the stack: the tests' own set-up calls (creating the moto repository, pushing images)
-are not the command's. At the end of the session the calls go, as JSON lines, to the file
-named by SPENDSENSE_AWS_CALL_LOG.
+Loaded with `-p tests.ci.call_recorder` (tests/ci/test_ci_calls.py runs the commands' own
+tests under it). AWS: it wraps botocore's `BaseClient._make_api_call`, the one method every
+client operation goes through (before botocore's `before-call` handlers, so calls a Stubber
+answers or an error ends are recorded too); a call counts only when a frame of
+`scripts/spendsense/` is on the stack, so the tests' own set-up calls (creating the moto
+repository, pushing images) are not the command's. Google: it wraps
+`spendsense.ops.preflight_google.Google.request`, through which every preflight REST call goes
+(with the project number a Resource Manager lookup answered, to name projects by id). At the
+end of the session the calls go, as JSON lines, to the file named by SPENDSENSE_CALL_LOG.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def pytest_configure(config: Any) -> None:
             model = self.meta.service_model
             _calls.append(
                 {
+                    "kind": "aws",
                     "service": model.service_name,
                     "signing_name": model.signing_name,
                     "operation": operation_name,
@@ -56,9 +59,28 @@ def pytest_configure(config: Any) -> None:
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    _record_google()
+
+
+def _record_google() -> None:
+    from spendsense.ops import preflight_google
+
+    original = preflight_google.Google.request
+
+    def recording(
+        self: Any, method: str, api: str, path: str, body: Any = None
+    ) -> preflight_google.Answer:
+        answer = original(self, method, api, path, body)
+        entry = {"kind": "gcp", "api": api, "method": method, "path": path.split("?", 1)[0]}
+        if api == "cloudresourcemanager" and method == "GET" and isinstance(answer.body, dict):
+            entry["number"] = str(answer.body.get("projectNumber") or "")
+        _calls.append(entry)
+        return answer
+
+    preflight_google.Google.request = recording  # type: ignore[method-assign]
 
 
 def pytest_unconfigure(config: Any) -> None:
-    target = os.environ.get("SPENDSENSE_AWS_CALL_LOG")
+    target = os.environ.get("SPENDSENSE_CALL_LOG")
     if target:
         Path(target).write_text("".join(json.dumps(c) + "\n" for c in _calls), encoding="utf-8")
