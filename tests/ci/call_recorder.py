@@ -23,6 +23,11 @@ CODE = str(Path(__file__).resolve().parents[2] / "scripts" / "spendsense") + os.
 # Request parameters that name the resource a call acts on (ECR, App Runner, S3).
 RESOURCE_PARAMS = ("repositoryName", "repositoryNames", "ServiceArn", "Bucket", "Key", "Prefix")
 _calls: list[dict[str, Any]] = []
+_test = {"file": ""}  # the test file running now: which command's tests made the call
+
+
+def pytest_runtest_setup(item: Any) -> None:
+    _test["file"] = item.nodeid.split("::", 1)[0]
 
 
 def _caller() -> str | None:
@@ -48,6 +53,7 @@ def pytest_configure(config: Any) -> None:
             _calls.append(
                 {
                     "kind": "aws",
+                    "test": _test["file"],
                     "service": model.service_name,
                     "signing_name": model.signing_name,
                     "operation": operation_name,
@@ -71,7 +77,13 @@ def _record_google() -> None:
         self: Any, method: str, api: str, path: str, body: Any = None
     ) -> preflight_google.Answer:
         answer = original(self, method, api, path, body)
-        entry = {"kind": "gcp", "api": api, "method": method, "path": path.split("?", 1)[0]}
+        entry = {
+            "kind": "gcp",
+            "test": _test["file"],
+            "api": api,
+            "method": method,
+            "path": path.split("?", 1)[0],
+        }
         if api == "cloudresourcemanager" and method == "GET" and isinstance(answer.body, dict):
             entry["number"] = str(answer.body.get("projectNumber") or "")
         _calls.append(entry)

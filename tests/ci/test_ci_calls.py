@@ -3,7 +3,9 @@ issues 12 and 13: a new cloud call is granted in infra/ci_trust/ in the same cha
 
 Which identity runs what (docs/ci.md): in deploy.yml each environment's deploy role runs
 `spendsense preflight`, `spendsense bootstrap` and `pulumi up`; in preview.yml the preview
-role runs `pulumi preview`. Three ways a call is found, each held to the roles the CI trust
+role runs `pulumi preview`; in checks.yml the checks role runs `spendsense outputs` and
+`status` (AWS; `backup verify`, `drill` and the JWT rotation check are covered elsewhere or
+call Google only). Three ways a call is found, each held to the roles the CI trust
 stack actually generates (run under the mock runtime) by a small IAM evaluator (iam_eval.py):
 
 - recorded: the commands' own tests (which answer with moto's server and botocore's Stubber)
@@ -56,9 +58,16 @@ STATE_BUCKET = "spendsense-pulumi-state"
 # that does not exist): no role is meant to reach it.
 BAD_INPUT_RESOURCES = frozenset({"arn:aws:s3:::no-such-state-bucket"})
 
-# deploy.yml's steps that call AWS with the deploy role, besides `pulumi up`: their tests, and
-# the modules whose boto3 calls are theirs.
-DEPLOY_STEP_TESTS = ("tests/scripts/preflight", "tests/scripts/cli1/test_bootstrap.py")
+# The workflow steps that call AWS with a CI role, besides `pulumi`: the tests of each step's
+# command -> the role that runs it (deploy.yml: preflight and bootstrap with the deploy role;
+# checks.yml: outputs and status with the checks role, on production).
+STEP_TESTS = {
+    "tests/scripts/preflight/": "deploy",
+    "tests/scripts/cli1/test_bootstrap.py": "deploy",
+    "tests/scripts/cli1/test_status.py": "checks",
+    "tests/scripts/cli1/test_outputs.py": "checks",
+}
+# ... and the modules whose boto3 calls are the deploy role's.
 DEPLOY_STEP_SOURCES = (
     "scripts/spendsense/commands/preflight.py",
     "scripts/spendsense/commands/bootstrap.py",
@@ -99,8 +108,12 @@ def recording() -> Recording:
     return run_trust(stack_config())
 
 
+# botocore signing names that are not the IAM service prefix (CloudWatch signs as "monitoring").
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+
+
 def iam_action(signing_name: str, operation: str) -> str:
-    action = f"{signing_name}:{operation}"
+    action = f"{IAM_PREFIX.get(signing_name, signing_name)}:{operation}"
     return ACTION_OF.get(action, action)
 
 
@@ -135,16 +148,25 @@ def all_recorded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any
     env = {**os.environ, "SPENDSENSE_CALL_LOG": str(log)}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         "-p", "tests.ci.call_recorder", *DEPLOY_STEP_TESTS],
+         "-p", "tests.ci.call_recorder", *STEP_TESTS],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
 
+def identity_of(call: dict[str, Any]) -> str:
+    return next(role for tests, role in STEP_TESTS.items() if call["test"].startswith(tests))
+
+
 @pytest.fixture(scope="module")
 def recorded(all_recorded: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [call for call in all_recorded if call["kind"] == "aws"]
+    return [c for c in all_recorded if c["kind"] == "aws" and identity_of(c) == "deploy"]
+
+
+@pytest.fixture(scope="module")
+def recorded_checks(all_recorded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in all_recorded if c["kind"] == "aws" and identity_of(c) == "checks"]
 
 
 def test_the_recorder_sees_the_deploy_steps_calls(recorded: list[dict[str, Any]]) -> None:
@@ -172,8 +194,32 @@ def test_every_recorded_call_of_the_deploy_steps_is_allowed_to_the_deploy_role(
     """Each call, on the resource it names, is allowed to staging's deploy role (the tests'
     stack is staging: its names, the shared state bucket)."""
     statements = deploy_policy(recording, "staging")["Statement"]
+    problems = refused(statements, recorded)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_recorded_call_of_the_checks_is_allowed_to_the_checks_role(
+    recording: Recording, recorded_checks: list[dict[str, Any]]
+) -> None:
+    """checks.yml runs `outputs` and `status` on production; their tests use staging's
+    names, so each call is evaluated on production's (the checks role reads production)."""
+    assert {iam_action(c["signing_name"], c["operation"]) for c in recorded_checks} >= {
+        "apprunner:DescribeService",
+        "cloudwatch:DescribeAlarms",
+    }
+    statements = policy_of(recording, roles(recording)["spendsense-github-checks"])["Statement"]
+    problems = refused(statements, recorded_checks, rename=(PREFIXES["staging"], PREFIXES["production"]))  # fmt: skip
+    assert not problems, "\n".join(problems)
+
+
+def refused(
+    statements: list[dict[str, Any]],
+    calls: list[dict[str, Any]],
+    rename: tuple[str, str] | None = None,
+) -> list[str]:
+    """One line per distinct recorded call the statements do not allow."""
     problems = set()
-    for call in recorded:
+    for call in calls:
         action = iam_action(call["signing_name"], call["operation"])
         if action in NO_PERMISSION:
             continue
@@ -183,14 +229,17 @@ def test_every_recorded_call_of_the_deploy_steps_is_allowed_to_the_deploy_role(
         resource = resource_of(call)
         if resource in BAD_INPUT_RESOURCES:
             continue
+        if rename:
+            resource = resource.replace(*rename)
         verdict = decision(
             statements, Call(action, resource, {"aws:RequestedRegion": call["region"]})
         )
         if verdict != "allowed":
             problems.add(
-                f"{action} on {resource} ({call['caller']}) is {verdict}: grant it in infra/ci_trust"
+                f"{action} on {resource} ({call['caller']}, {call['test']}) is {verdict}: "
+                "grant it in infra/ci_trust"
             )
-    assert not problems, "\n".join(sorted(problems))
+    return sorted(problems)
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,7 +320,7 @@ def test_every_google_call_of_preflight_is_granted_to_the_deploy_account(
     staging's deploy service account there (tests/ci/test_ci_trust_gcp.py reads the same)."""
     from tests.ci.test_ci_trust_gcp import grants
 
-    calls = [c for c in all_recorded if c["kind"] == "gcp"]
+    calls = [c for c in all_recorded if c["kind"] == "gcp" and identity_of(c) == "deploy"]
     numbers = {c["number"]: c["path"].rsplit("/", 1)[-1] for c in calls if c.get("number")}
     held = grants(recording, "deploy-staging")
     seen, problems = set(), []
