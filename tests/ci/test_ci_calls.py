@@ -366,12 +366,15 @@ def clients_of(source: str) -> set[str]:
 
 
 def named_operations(path: Path) -> Iterator[str]:
-    """The IAM action of every boto3 operation a module calls (`.describe_images(`)."""
+    """The IAM action of every boto3 operation a module names (called or passed by name)."""
     source = path.read_text(encoding="utf-8")
     services = clients_of(source) or set().union(
         *(clients_of(p.read_text(encoding="utf-8")) for p in path.parent.glob("*.py"))
     )
+    # `client.describe_images(`, and names passed as strings: `call(client, "update_service"`,
+    # `get_paginator("describe_images")`.
     methods = set(re.findall(r"\.([a-z][a-z0-9_]*)\(", source))
+    methods |= set(re.findall(r"\"([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\"", source))
     for service in sorted(services):
         for method, (signing, operation) in _operations(service).items():
             if method in methods:
