@@ -70,3 +70,24 @@ def workload_boundary_statements(scope: Scope) -> list[dict[str, Any]]:
         # Production's prefix also matches staging's names: a production role gets none of them.
         *other_stacks_deny(s),
     ]
+
+
+def keep_the_boundary(s: Scope) -> list[dict[str, Any]]:
+    """For a deploy role: never remove a role's boundary, nor edit or delete the boundary."""
+    if not s.boundary_arn:
+        return []
+    return [
+        {
+            "Sid": "KeepTheBoundary",
+            "Effect": "Deny",
+            "Action": [
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:PutRolePermissionsBoundary",
+                "iam:SetDefaultPolicyVersion",
+            ],
+            "Resource": [s.arn("iam", "role/*", region=False), s.boundary_arn],
+        }
+    ]

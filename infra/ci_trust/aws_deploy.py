@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.ci_trust.aws_boundary import keep_the_boundary
 from infra.ci_trust.aws_policies import (
     CI_ROLE_PREFIX,
     Scope,
@@ -35,6 +36,7 @@ from infra.ci_trust.aws_policies import (
     statement,
     tagged,
 )
+from infra.ci_trust.aws_program_calls import running_image_statements, secret_deletion_guard
 
 
 def _state_and_guards(s: Scope) -> list[dict[str, Any]]:
@@ -58,10 +60,11 @@ def _state_and_guards(s: Scope) -> list[dict[str, Any]]:
                 "route53:ListHealthChecks",
                 "secretsmanager:ListSecrets",
                 "sns:ListTopics",
-                "tag:GetResources",
             ],
             "*",
         ),
+        # The running image's lookup (infra/components/running_image.py), on every up.
+        *running_image_statements(s),
         # Belt and braces on top of the tag scoping: the CI roles and their policies.
         {
             "Sid": "NotTheCiRoles",
@@ -72,29 +75,10 @@ def _state_and_guards(s: Scope) -> list[dict[str, Any]]:
                 s.arn("iam", f"policy/{CI_ROLE_PREFIX}*", region=False),
             ],
         },
-        *_keep_the_boundary(s),
+        *keep_the_boundary(s),
+        *secret_deletion_guard(s),
         *other_stacks_deny(s),
         region_guard(s),
-    ]
-
-
-def _keep_the_boundary(s: Scope) -> list[dict[str, Any]]:
-    if not s.boundary_arn:
-        return []
-    return [
-        {
-            "Sid": "KeepTheBoundary",
-            "Effect": "Deny",
-            "Action": [
-                "iam:CreatePolicyVersion",
-                "iam:DeletePolicy",
-                "iam:DeletePolicyVersion",
-                "iam:DeleteRolePermissionsBoundary",
-                "iam:PutRolePermissionsBoundary",
-                "iam:SetDefaultPolicyVersion",
-            ],
-            "Resource": [s.arn("iam", "role/*", region=False), s.boundary_arn],
-        }
     ]
 
 

@@ -69,6 +69,9 @@ UNSCOPABLE_ACTIONS = frozenset(
         "sns:SetSubscriptionAttributes",
         "sns:Unsubscribe",
         "tag:GetResources",
+        # Cloud Control (the running image's lookup): no resource type; the read handler's
+        # own permissions (apprunner:DescribeService) are what scope it.
+        "cloudformation:GetResource",
         # Only in the workload boundaries: what the API and the rotation Lambda call.
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
@@ -102,6 +105,9 @@ class Scope:
     # When set, every role the deploy role creates or changes must carry this permissions
     # boundary (aws_boundary.py), so a role it writes cannot exceed it.
     boundary_arn: str | None = None
+    # Whether a deploy role may delete its stack's secrets without a recovery window
+    # (aws_program_calls.secret_deletion_guard; `forceDeleteSecrets` of the environment).
+    force_delete_secrets: bool = False
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return ":".join(

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.ci_trust import aws_boundary, aws_deploy, aws_policies
+from infra.ci_trust import aws_boundary, aws_deploy, aws_policies, aws_program_calls
 from infra.ci_trust.settings import EnvironmentSettings, TrustSettings
 from infra.ci_trust.state_backend import StateBackend
 
@@ -36,6 +36,23 @@ def other_prefixes(settings: TrustSettings, env: EnvironmentSettings) -> tuple[s
             if any(theirs.startswith(mine) and theirs != mine for mine in env.resource_prefixes)
         )
     )
+
+
+def preview_statements(settings: TrustSettings, base: aws_policies.Scope) -> Statements:
+    """The preview role: the state, and the running image's lookup that every `pulumi
+    preview` makes (read-only), on the services of the stacks in the trust stack's account (an
+    environment with its own account is not reachable from this role)."""
+    shared = tuple(
+        prefix
+        for env in settings.environments
+        if env.aws_account_id is None
+        for prefix in env.resource_prefixes
+    )
+    scope = _replace(base, prefixes=shared)
+    return [
+        *aws_policies.preview_statements(scope),
+        *aws_program_calls.running_image_statements(scope),
+    ]
 
 
 class AwsGithubTrust(pulumi.ComponentResource):
@@ -82,7 +99,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
             f"{aws_policies.CI_ROLE_PREFIX}preview",
             "Runs pulumi preview for same-repository pull requests",
             aws_policies.github_subjects(repo, pull_request=True),
-            {"policy": base.apply(aws_policies.preview_statements)},
+            {"policy": base.apply(lambda s: preview_statements(settings, s))},
             self.provider,
             child,
         )
@@ -138,6 +155,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
                 prefixes=env.resource_prefixes,
                 environment=env.name,
                 other_prefixes=other_prefixes(settings, env),
+                force_delete_secrets=env.force_delete_secrets,
             )
         )
         boundary = aws.iam.Policy(

@@ -39,6 +39,10 @@ DEFAULT_GRANTABLE_ROLES = (
 )
 # Project-level custom roles (ids) the deploy account may create and grant in its project:
 # the export role that replaces roles/datastore.importExportAdmin (export only, no import).
+# Not spendsenseFirestoreExportHolds: the program grants it on the backup bucket only
+# (infra/components/backup_iam.py), through the bucket's own IAM policy
+# (storage.buckets.setIamPolicy of roles/storage.admin), which this project-level condition
+# does not govern; listing it here would let the account grant it on the whole project.
 DEFAULT_GRANTABLE_CUSTOM_ROLES = ("spendsenseFirestoreExport",)
 
 
@@ -101,6 +105,9 @@ class EnvironmentSettings(_Model):
     # OIDC provider, boundary and deploy role. Unset: the trust stack's own account.
     aws_account_id: AwsAccount | None = None
     aws_admin_role_arn: RoleArn | None = None
+    # The stack may delete its JWT secret at once (its `jwt.recoveryWindowDays: 0`, staging);
+    # otherwise its deploy role is denied DeleteSecret with ForceDeleteWithoutRecovery.
+    force_delete_secrets: bool = False
 
 
 class ChecksSettings(_Model):

@@ -57,7 +57,6 @@ FULL = {
         "HAS_VERCEL_API_TOKEN": "true",
     },
     "deploy.yml": {
-        "AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::1:role/d",
         "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/1/x",
         "PULUMI_BACKEND_URL": "",
         "HAS_PULUMI_ACCESS_TOKEN": "true",
@@ -93,11 +92,77 @@ def test_all_credentials_present_run_the_real_job(workflow: str, tmp_path: Path)
 @pytest.mark.parametrize("workflow", sorted(FULL))
 def test_one_missing_variable_is_named(workflow: str, tmp_path: Path) -> None:
     env = dict(FULL[workflow])
-    name = next(key for key in env if key.startswith("AWS_"))
+    name = next(key for key in env if key.startswith(("AWS_", "GCP_WORKLOAD")))
     env[name] = ""
     result, outputs = run_script(credentials_script(workflow), env, tmp_path)
     assert outputs == {"configured": "false"}
     assert f"not configured: variable {name} (docs/ci.md)" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["AWS_DEPLOY_ROLE_ARN", "GCP_DEPLOY_SERVICE_ACCOUNT"])
+def test_a_repository_level_deploy_identity_fails_the_deploy(name: str, tmp_path: Path) -> None:
+    """The deploy identities are per environment: a repository-level one would be what an
+    environment without its own silently falls back to (the other environment's role)."""
+    env = {**FULL["deploy.yml"], f"REPOSITORY_{name}": "arn:aws:iam::1:role/spendsense-github-deploy-production"}  # fmt: skip
+    result, outputs = run_script(credentials_script("deploy.yml"), env, tmp_path)
+    assert result.returncode == 1 and outputs == {}
+    assert f"::error title=deploy misconfigured::repository variable {name}:" in result.stdout
+
+
+STAGING_IDENTITY = {
+    "STACK": "staging",
+    "AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::111122223333:role/spendsense-github-deploy-staging",
+    "GCP_DEPLOY_SERVICE_ACCOUNT": "spendsense-deploy-staging@spendsense-staging.iam.gserviceaccount.com",
+}
+
+
+def identity_script(job: str) -> str:
+    step = FLOWS["deploy.yml"].jobs[job]["steps"][0]
+    assert step["name"] == "Check this environment's deploy identity"
+    return str(step["run"])
+
+
+@pytest.mark.parametrize("job", ["staging", "production"])
+def test_each_deploy_job_first_checks_its_environments_identity(job: str, tmp_path: Path) -> None:
+    env = {k: v.replace("staging", job) for k, v in STAGING_IDENTITY.items()}
+    result, _ = run_script(identity_script(job), env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"AWS_DEPLOY_ROLE_ARN": ""},
+            "variable AWS_DEPLOY_ROLE_ARN is not set "
+            "(trust stack output aws_deploy_role_arns.staging)",
+        ),
+        (
+            {
+                "AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::111122223333:role/spendsense-github-deploy-production"
+            },
+            "variable AWS_DEPLOY_ROLE_ARN is not the staging deploy role",
+        ),
+        (
+            {"GCP_DEPLOY_SERVICE_ACCOUNT": ""},
+            "variable GCP_DEPLOY_SERVICE_ACCOUNT is not set "
+            "(trust stack output gcp_service_accounts.staging)",
+        ),
+        (
+            {
+                "GCP_DEPLOY_SERVICE_ACCOUNT": "spendsense-deploy-production@p.iam.gserviceaccount.com"
+            },
+            "variable GCP_DEPLOY_SERVICE_ACCOUNT is not the staging deploy account",
+        ),
+    ],
+)
+def test_a_missing_or_wrong_environment_identity_fails_naming_the_variable(
+    changes: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    result, _ = run_script(identity_script("staging"), {**STAGING_IDENTITY, **changes}, tmp_path)
+    assert result.returncode == 1
+    assert f"::error title=environment staging::{message}" in result.stdout
+    assert "Settings > Environments > staging" in result.stdout
 
 
 def test_a_fork_pull_request_skips_the_real_preview(tmp_path: Path) -> None:
