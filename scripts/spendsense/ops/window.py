@@ -21,7 +21,8 @@ import click
 from spendsense.errors import BadInput
 from spendsense.repo import REPO_ROOT
 
-LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
+# Runbook data the policy pack does not read lives at the repository root (infra/limits.py).
+LIMITS_FILE = REPO_ROOT / "runbook.json"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -81,7 +82,7 @@ class WindowStatus:
 
 
 def load_window(path: Path = LIMITS_FILE) -> MaintenanceWindow:
-    """The window from policies/limits.json (key `maintenanceWindow`)."""
+    """The window from runbook.json (key `maintenanceWindow`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["maintenanceWindow"]
         weekday = WEEKDAYS.index(data["weekday"])
