@@ -135,7 +135,9 @@ def main(argv: list[str]) -> int:
         return 2
     if "--check" in argv:
         if rendered != text:
-            print(f"{page}: settings tables are out of date; run python -m infra.settings.reference")
+            print(
+                f"{page}: settings tables are out of date; run python -m infra.settings.reference"
+            )
             return 1
         return 0
     page.write_text(rendered, encoding="utf-8")
