@@ -4,14 +4,16 @@ Owns reading `policies/limits.json` (the limits the policy pack enforces; the pa
 file through its own loader, `spendsense_policies.config`, so it stays deployable alone) and
 `runbook.json` at the repository root (runbook numbers the pack does not use, such as the
 maintenance window). Each number is written once, in those files: alarm descriptions, setting
-descriptions and the reference docs are built from `LIMITS` (docs/design.md#valid-and-allowed).
+descriptions and the reference docs are built from `limits()` (docs/design.md#valid-and-allowed).
 
-The files are read once, when this module is imported; a missing or malformed file stops the
-program with one line naming the file and the key.
+`limits()` reads both files once; a missing or malformed file raises `LimitsError`, one line
+naming the file and the key. `spendsense` reads its copies through `read_pack_limits` and
+`read_runbook`.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -149,14 +151,25 @@ def _read(path: Path, model: type[_Limits]) -> Any:
         raise LimitsError(f"{path}: {where or 'the file'}: {error['msg']}") from None
 
 
-def load_limits(pack_file: Path = PACK_LIMITS_FILE, runbook_file: Path = RUNBOOK_FILE) -> Limits:
-    """Read and check both limit files."""
-    return Limits(pack=_read(pack_file, PackLimits), runbook=_read(runbook_file, RunbookData))
+def read_pack_limits(path: Path = PACK_LIMITS_FILE) -> PackLimits:
+    """`policies/limits.json` (or a file of the same shape), checked."""
+    limits: PackLimits = _read(path, PackLimits)
+    return limits
+
+
+def read_runbook(path: Path = RUNBOOK_FILE) -> RunbookData:
+    """`runbook.json` (or a file of the same shape), checked."""
+    data: RunbookData = _read(path, RunbookData)
+    return data
+
+
+@cache
+def limits() -> Limits:
+    """Both files of this checkout, read once (on first use, not on import, so a command that
+    reads another copy never trips over this one)."""
+    return Limits(pack=read_pack_limits(), runbook=read_runbook())
 
 
 def number(value: float) -> str:
     """A limit as the docs and descriptions write it: 500, 99.9, 1 (not 1.0)."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-LIMITS = load_limits()

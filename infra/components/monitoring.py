@@ -22,11 +22,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.common import aws_tags, child
-from infra.limits import LIMITS, number
+from infra.limits import limits, number
 from infra.settings import Settings
 
 # The runbook's targets, quoted in the alarm descriptions (policies/limits.json).
-_CW = LIMITS.cloudwatch
+_CW = limits().cloudwatch
 
 NAMESPACE = "AWS/AppRunner"
 PERIOD = 60

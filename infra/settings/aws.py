@@ -2,7 +2,7 @@
 Manager) and `monitoring` (CloudWatch, Route 53, Budgets).
 
 Each field's `description` is its row in docs/configuration.md (generated: see
-infra/settings/reference.py); runbook numbers in them come from `infra.limits.LIMITS`.
+infra/settings/reference.py); runbook numbers in them come from `infra.limits.limits()`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from infra.limits import LIMITS, number
+from infra.limits import number
 from infra.settings.rules import (
     CPU_MEMORY_PAIRS,
     EMAIL_RE,
+    LIMITS,
     LOG_RETENTION_DAYS,
     MAX_ALERT_EMAILS,
     MEMORY_SIZES,

@@ -2,7 +2,7 @@
 Cloud Scheduler) and `frontend` (Vercel). docs/gcp-vercel.md explains what they drive.
 
 Each field's `description` is its row in docs/configuration.md (generated: see
-infra/settings/reference.py); runbook numbers in them come from `infra.limits.LIMITS`.
+infra/settings/reference.py); runbook numbers in them come from `infra.limits.limits()`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from infra.limits import LIMITS
 from infra.settings.rules import (
+    LIMITS,
     FieldError,
     Model,
     _got,

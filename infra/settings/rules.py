@@ -19,9 +19,11 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from infra.limits import LIMITS, REPO_ROOT
+from infra.limits import REPO_ROOT, limits
 
 NAMESPACE = "spendsense"
+# The runbook's limits (policies/limits.json, runbook.json), read once.
+LIMITS = limits()
 # App Runner's CPU sizes and the memory sizes each allows: API facts kept in the same data file
 # the policy pack and `spendsense scale` read.
 CPU_MEMORY_PAIRS: dict[str, tuple[str, ...]] = dict(LIMITS.apprunner.cpu_memory_pairs)

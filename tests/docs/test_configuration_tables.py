@@ -13,9 +13,11 @@ import difflib
 import pytest
 from pydantic import BaseModel
 
-from infra.limits import LIMITS
+from infra.limits import limits
 from infra.settings import Settings, reference
 from infra.settings.loader import OBJECTS
+
+LIMITS = limits()
 
 
 def test_the_committed_tables_are_the_generated_ones() -> None:

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.limits import LIMITS, PACK_LIMITS_FILE, number
+from infra.limits import PACK_LIMITS_FILE, limits, number
 from tests.docs.repository import REPO_ROOT
+
+LIMITS = limits()
 
 README = REPO_ROOT / "README.md"
 POLICIES = REPO_ROOT / "docs" / "policies.md"

@@ -10,9 +10,11 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.limits import LIMITS
+from infra.limits import limits
 from infra.settings import SettingsError, parse_settings
 from tests.infra.conftest import DELETE, record, stack_values, with_changes
+
+LIMITS = limits()
 
 
 def error_for(changes: dict[str, Any], stack: str = "production") -> str:

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.limits import LIMITS, REPO_ROOT
+from infra.limits import REPO_ROOT, limits
 from infra.settings import SettingsError, parse_settings
 from tests.infra.conftest import with_changes
+
+LIMITS = limits()
 
 # Over the runbook's month, within Secrets Manager's 1-1000 days.
 LONG_ROTATION = LIMITS.secrets.max_rotation_days + 15
