@@ -19,9 +19,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.components.common import child, gcp_labels
+from infra.limits import limits
 from infra.settings import Settings
 
-DAILY_PREFIX = "daily/"
+# Where the daily exports go: the runbook's layout, which the policy pack checks too.
+DAILY_PREFIX = limits().backup.prefix
 # How far back a finished execution arms the missing-export condition.
 ARMED_LOOKBACK = "365d"
 _METRIC = "workflows_googleapis_com:finished_execution_count"

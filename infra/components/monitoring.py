@@ -3,7 +3,7 @@
 Owns: the CloudWatch dashboard (`monitoring.dashboardName`, `SpendSense-API` in production),
 alarms on p95 latency, 5xx error rate, availability (Route 53 health checks of the API's
 `/health` and of the frontend: App Runner has no health metric of its own; "down" pages within
-minutes, the 99.9 % target is judged over 24 hours), CPU, memory and
+minutes, the runbook's availability target is judged over 24 hours), CPU, memory and
 saturation (active instances at `maxInstances`), and a monthly AWS budget whose alerts go
 through the alert topic.
 Every alarm notifies the alert topic on ALARM and on OK, and its missing-data behaviour is
@@ -22,7 +22,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.common import aws_tags, child
+from infra.limits import limits, number
 from infra.settings import Settings
+
+# The runbook's targets, quoted in the alarm descriptions (policies/limits.json).
+_CW = limits().cloudwatch
 
 NAMESPACE = "AWS/AppRunner"
 PERIOD = 60
@@ -171,7 +175,7 @@ class ApiMonitoring(pulumi.ComponentResource):
 
         self._alarm(
             "latency-p95",
-            f"p95 latency above {monitoring.latency_p95_ms} ms (runbook target: < 500 ms p95)",
+            f"p95 latency above {monitoring.latency_p95_ms} ms (runbook target: < {number(_CW.latency_p95_ms)} ms p95)",
             namespace=NAMESPACE,
             metric_name="RequestLatency",
             dimensions=dims,
@@ -186,7 +190,7 @@ class ApiMonitoring(pulumi.ComponentResource):
         )
         self._alarm(
             "error-rate",
-            f"5xx responses above {monitoring.error_rate_percent:g}% of requests (runbook target: < 1%)",
+            f"5xx responses above {monitoring.error_rate_percent:g}% of requests (runbook target: < {number(_CW.error_rate_percent)}%)",
             metric_queries=[
                 {
                     "id": "errors",
@@ -229,7 +233,7 @@ class ApiMonitoring(pulumi.ComponentResource):
         )
         self._alarm(
             "cpu",
-            f"CPU above {monitoring.cpu_percent:g}% (runbook: scale when CPU > 70%)",
+            f"CPU above {monitoring.cpu_percent:g}% (runbook: scale when CPU > {number(_CW.cpu_percent)}%)",
             namespace=NAMESPACE,
             metric_name="CPUUtilization",
             dimensions=dims,
@@ -242,7 +246,7 @@ class ApiMonitoring(pulumi.ComponentResource):
         )
         self._alarm(
             "memory",
-            f"Memory above {monitoring.memory_percent:g}% (runbook: scale when memory > 80%)",
+            f"Memory above {monitoring.memory_percent:g}% (runbook: scale when memory > {number(_CW.memory_percent)}%)",
             namespace=NAMESPACE,
             metric_name="MemoryUtilization",
             dimensions=dims,
@@ -303,7 +307,7 @@ class ApiMonitoring(pulumi.ComponentResource):
             self._alarm(
                 role,
                 f"{label} is down: Route 53's health checkers see it failing (runbook target: "
-                "99.9% uptime)",
+                f"{number(_CW.availability_percent)}% uptime)",
                 namespace="AWS/Route53",
                 metric_name="HealthCheckStatus",
                 dimensions={"HealthCheckId": check.id},
@@ -316,14 +320,14 @@ class ApiMonitoring(pulumi.ComponentResource):
                 # No data from the health checkers means we cannot see the service: treat as down.
                 treat_missing_data="breaching",
             )
-            # The runbook's 99.9 % over a day rather than a minute, on Route 53's own verdict
+            # The runbook's availability target over a day rather than a minute, on Route 53's own verdict
             # (1 healthy, 0 down, per minute): its daily average is the share of minutes the
             # endpoint was up, so about 86 s of downtime in 24 hours spends it, and one checker
             # region's trouble (which moves HealthCheckPercentageHealthy) does not.
             self._alarm(
                 f"{role}-daily",
                 f"{label} up less than {settings.monitoring.availability_percent:g}% of the "
-                "last 24 hours (runbook target: 99.9% uptime)",
+                f"last 24 hours (runbook target: {number(_CW.availability_percent)}% uptime)",
                 namespace="AWS/Route53",
                 metric_name="HealthCheckStatus",
                 dimensions={"HealthCheckId": check.id},

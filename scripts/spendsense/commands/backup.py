@@ -49,14 +49,14 @@ def retention_days(outputs: StackOutputs) -> tuple[int, str | None]:
     note: str | None = None
     where = f"stack output 'backup_retention_days' in {outputs.source}"
     if value is None:
+        from infra.limits import LimitsError, read_pack_limits
+
         try:
-            limits = json.loads(LIMITS_FILE.read_text(encoding="utf-8"))
-            value = limits["backup"]["retentionDays"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            value = read_pack_limits(LIMITS_FILE).backup.retention_days
+        except LimitsError as exc:
             raise BadInput(
-                f"the stack outputs have no backup_retention_days and {LIMITS_FILE} has no "
-                f"backup.retentionDays ({type(exc).__name__}); pass --outputs with a current "
-                "outputs file (`spendsense plan --outputs-file`)"
+                f"the stack outputs have no backup_retention_days and {exc}; pass --outputs "
+                "with a current outputs file (`spendsense plan --outputs-file`)"
             ) from None
         where = f"{LIMITS_FILE.name} backup.retentionDays"
         note = (

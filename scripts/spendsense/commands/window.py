@@ -21,7 +21,7 @@ from spendsense.options import json_option
 )
 def window(as_json: bool, now_text: str | None) -> None:
     """Whether now is inside the maintenance window (Tuesdays 02:00-04:00 America/New_York),
-    and when the next one starts. Read from policies/limits.json (maintenanceWindow).
+    and when the next one starts. Read from runbook.json (maintenanceWindow).
 
     \b
     Example:

@@ -8,7 +8,6 @@ round-trip mode, so its comments, order and layout survive.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,20 +40,22 @@ class ApprunnerLimits:
 
 
 def load_limits(repo_root: Path) -> ApprunnerLimits:
-    """`apprunner` limits from `<repo_root>/policies/limits.json`."""
+    """`apprunner` limits from `<repo_root>/policies/limits.json`, read by infra/limits.py."""
+    from infra.limits import LimitsError, read_pack_limits
+
     path = repo_root / LIMITS_PATH
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["apprunner"]
-        return ApprunnerLimits(
-            pairs={cpu: tuple(memories) for cpu, memories in data["cpuMemoryPairs"].items()},
-            max_cpu=str(data["maxCpu"]),
-            max_memory=str(data["maxMemory"]),
-            min_instances=int(data["minInstances"]),
-            max_instances=int(data["maxInstances"]),
-            max_concurrency=int(data["maxConcurrency"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BadInput(f"{path}: cannot read the App Runner limits ({exc!r})") from None
+        data = read_pack_limits(path).apprunner
+    except LimitsError as exc:
+        raise BadInput(f"cannot read the App Runner limits: {exc}") from None
+    return ApprunnerLimits(
+        pairs=dict(data.cpu_memory_pairs),
+        max_cpu=data.max_cpu,
+        max_memory=data.max_memory,
+        min_instances=data.min_instances,
+        max_instances=data.max_instances,
+        max_concurrency=data.max_concurrency,
+    )
 
 
 def size_value(text: str) -> float:

@@ -8,7 +8,6 @@ as an argument so the rules are tested with a fixed clock.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,7 +20,8 @@ import click
 from spendsense.errors import BadInput
 from spendsense.repo import REPO_ROOT
 
-LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
+# Runbook data the policy pack does not read lives at the repository root (infra/limits.py).
+LIMITS_FILE = REPO_ROOT / "runbook.json"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -81,14 +81,16 @@ class WindowStatus:
 
 
 def load_window(path: Path = LIMITS_FILE) -> MaintenanceWindow:
-    """The window from policies/limits.json (key `maintenanceWindow`)."""
+    """The window from runbook.json (key `maintenanceWindow`), read by infra/limits.py."""
+    from infra.limits import LimitsError, read_runbook
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["maintenanceWindow"]
-        weekday = WEEKDAYS.index(data["weekday"])
-        start = time.fromisoformat(data["start"])
-        end = time.fromisoformat(data["end"])
-        zone = ZoneInfo(data["timeZone"])
-    except (OSError, ValueError, KeyError, TypeError, ZoneInfoNotFoundError) as exc:
+        data = read_runbook(path).maintenance_window
+        weekday = WEEKDAYS.index(data.weekday)
+        start = time.fromisoformat(data.start)
+        end = time.fromisoformat(data.end)
+        zone = ZoneInfo(data.time_zone)
+    except (LimitsError, ValueError, ZoneInfoNotFoundError) as exc:
         raise BadInput(
             f"{path}: maintenanceWindow must have weekday (e.g. Tuesday), start and end (HH:MM) "
             f"and timeZone (an IANA name) ({type(exc).__name__}: {exc})"

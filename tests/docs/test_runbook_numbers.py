@@ -1,0 +1,129 @@
+"""The runbook numbers quoted in prose are the ones in the data files.
+
+Each limit is written once, in policies/limits.json or runbook.json (read through
+infra/limits.py). Pages that quote one in prose (README.md, docs/policies.md) are checked
+here: a quoted number that differs from the data fails, and so does a quote this test can no
+longer find (reworded pages update the pattern). The settings reference is generated instead
+(test_configuration_tables.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.limits import PACK_LIMITS_FILE, limits, number
+from tests.docs.repository import REPO_ROOT
+
+LIMITS = limits()
+
+README = REPO_ROOT / "README.md"
+POLICIES = REPO_ROOT / "docs" / "policies.md"
+
+
+def _hh_mm(cron: str) -> str:
+    minute, hour = cron.split()[:2]
+    return f"{int(hour):02d}:{int(minute):02d}"
+
+
+# (page, pattern with one group, the data's value as the page writes it)
+QUOTES: list[tuple[Path, str, Callable[[], str]]] = [
+    (README, r"daily Firestore export at (\d\d:\d\d) UTC", lambda: _hh_mm(LIMITS.backup.schedule)),
+    (README, r"daily Firestore export at \d\d:\d\d (\S+) to", lambda: LIMITS.backup.time_zone),
+    (README, r"gs://([a-z0-9.-]+)/daily/", lambda: LIMITS.backup.bucket_name),
+    (README, r"kept (\d+) days, undeletable", lambda: str(LIMITS.backup.retention_days)),
+    (
+        README,
+        r"the ([\d.]+) % target is an alarm",
+        lambda: number(LIMITS.cloudwatch.availability_percent),
+    ),
+    (README, r"dashboard `([\w-]+)`", lambda: LIMITS.cloudwatch.dashboard_name_prefix),
+    (POLICIES, r"alarm at <= (\d+) ms", lambda: number(LIMITS.cloudwatch.latency_p95_ms)),
+    (
+        POLICIES,
+        r"Requests` at <= ([\d.]+) %",
+        lambda: number(LIMITS.cloudwatch.error_rate_percent),
+    ),
+    (
+        POLICIES,
+        r"below ([\d.]+) % or stricter",
+        lambda: number(LIMITS.cloudwatch.availability_percent),
+    ),
+    (POLICIES, r"`CPUUtilization` <= ([\d.]+) %", lambda: number(LIMITS.cloudwatch.cpu_percent)),
+    (
+        POLICIES,
+        r"`MemoryUtilization` <= ([\d.]+) %",
+        lambda: number(LIMITS.cloudwatch.memory_percent),
+    ),
+    (
+        POLICIES,
+        r"`daily/` objects after exactly (\d+) days",
+        lambda: str(LIMITS.backup.retention_days),
+    ),
+    (POLICIES, r"at least every (\d+) days", lambda: str(LIMITS.secrets.max_rotation_days)),
+    (
+        POLICIES,
+        r"\n(\d+) for the latency, error-rate",
+        lambda: str(LIMITS.cloudwatch.p2_alarm_max_minutes),
+    ),
+    (
+        POLICIES,
+        r"`\), (\d+) for the availability alarm",
+        lambda: str(LIMITS.cloudwatch.outage_alarm_max_minutes),
+    ),
+    (
+        POLICIES,
+        r"the program's daily ([\d.]+) %",
+        lambda: number(LIMITS.cloudwatch.availability_percent),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("page", "pattern", "expected"),
+    QUOTES,
+    ids=[f"{page.name}:{pattern}" for page, pattern, _ in QUOTES],
+)
+def test_quoted_number_is_the_data(page: Path, pattern: str, expected: Callable[[], str]) -> None:
+    found = re.findall(pattern, page.read_text(encoding="utf-8"))
+    assert found, f"{page.name} no longer says {pattern!r}: update the page or this test"
+    assert set(found) == {expected()}, (
+        f"{page.name}: {pattern!r} quotes {sorted(set(found))}, the data says {expected()}"
+    )
+
+
+def _scalar_limits() -> Iterator[tuple[str, str]]:
+    data = json.loads(PACK_LIMITS_FILE.read_text(encoding="utf-8"))
+    for _section, values in data.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                    yield key, number(value) if not isinstance(value, str) else value
+
+
+# Policy config keys named differently from their limits.json key.
+ALIASES = {"minimumDays": "minLogRetentionDays"}
+
+
+def test_policy_config_defaults_in_the_policy_table_are_the_data() -> None:
+    """docs/policies.md's limits column writes a default as `key` (value): each must be the
+    value in policies/limits.json."""
+    limits = dict(_scalar_limits())
+    text = POLICIES.read_text(encoding="utf-8")
+    quoted = re.findall(r"`(\w+)` \(([^)`;,]+)\)", text)
+    checked = 0
+    wrong: list[str] = []
+    for key, value in quoted:
+        name = ALIASES.get(key, key)
+        # Not a default: "`bucketName` (per stack)", and the pattern is too long to quote.
+        if name not in limits or name == "secretNamePattern" or value == "per stack":
+            continue
+        checked += 1
+        if value.strip() != limits[name]:
+            wrong.append(f"`{key}` ({value}) but limits.json says {limits[name]}")
+    assert checked >= 10, f"only {checked} defaults found: did the table's format change?"
+    assert not wrong, "docs/policies.md: " + "; ".join(wrong)
