@@ -19,8 +19,8 @@ def window():
     return load_window()
 
 
-def test_window_is_read_from_limits_json(window):
-    """The window comes from policies/limits.json: Tuesday 02:00-04:00 America/New_York."""
+def test_window_is_read_from_runbook_json(window):
+    """The window comes from runbook.json: Tuesday 02:00-04:00 America/New_York."""
     assert window.describe() == "Tuesdays 02:00-04:00 America/New_York"
 
 

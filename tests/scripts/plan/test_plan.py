@@ -134,7 +134,7 @@ def test_open_rules_file_fails(
             "spendsense:frontend.apiUrl",
         ),
         ("spendsense:api.minInstances", 0, "spendsense:api.minInstances"),
-        ("spendsense:jwt.rotationDays", 90, "spendsense:jwt.rotationDays"),
+        ("spendsense:jwt.rotationDays", 1001, "spendsense:jwt.rotationDays"),
         ("spendsense:api.cpu", "3 vCPU", "spendsense:api.cpu"),
     ],
 )
