@@ -9,10 +9,10 @@ STACKS := staging production
 TRUST_DIR := infra/ci_trust
 TRUST_STACKS := ci
 # uv installs without compiling bytecode, and machines that set PYTHONDONTWRITEBYTECODE would
-# then compile the Pulumi SDKs from source in every process (a plan takes ~6 s instead of ~2 s).
+# then compile the Pulumi SDKs from source in every process (several times slower plans).
 # Let Python write .pyc files for what is actually imported, once; a .pyc older than its
 # source is never used, so they cannot go stale. (Compiling all of site-packages at install
-# time costs ~60 s more: `make bench-setup`.)
+# time costs more than it saves: docs/plan.md#measurements.)
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup tools plan test lint typecheck pytest bench bench-setup rules-test clean help
@@ -27,7 +27,7 @@ help:
 $(STAMP): pyproject.toml policies/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# uv resolves the same versions as pip and installs them in parallel, in seconds where pip
-	@# takes minutes (`make bench-setup`; numbers in the README). pip stays the fallback.
+	@# takes minutes (`make bench-setup`; docs/plan.md#measurements). pip stays the fallback.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' -r policies/requirements.txt \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r policies/requirements.txt
