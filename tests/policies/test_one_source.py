@@ -261,3 +261,29 @@ def test_no_runbook_number_typed_in_the_pack_sources() -> None:
         "runbook numbers typed in the pack (read them from limits.json / the policy config):\n"
         + "\n".join(typed)
     )
+
+
+# The runbook numbers test_messages_follow_a_stack_config_file overrides.
+OVERRIDDEN = {"p95 500 ms", "30 days", "monthly rotation", "02:00 UTC"}
+
+
+def test_messages_follow_a_stack_config_file(pack: Pack) -> None:
+    """A stack's policy config (not limits.json) changes the numbers the messages print; a
+    schedule that is not daily is shown as the cron itself."""
+    resources = c.stack(latency=None, rotation=None, job=None)
+    user = {
+        "aws-cloudwatch-latency-alarm": {"latencyP95Ms": 350},
+        "aws-secretsmanager-rotation": {"maxRotationDays": 7},
+        "gcp-firestore-export-schedule": {"schedule": "0 4 * * 1", "timeZone": "Europe/Paris"},
+    }
+    with pack.configured(user):
+        found = pack.analyze_stack(resources)
+    texts = {d.policy: d.message for d in found}
+    assert "at 350 ms or lower" in texts["aws-cloudwatch-latency-alarm"]
+    assert "at least every 7 days" in texts["aws-secretsmanager-rotation"]
+    schedule = texts["gcp-firestore-export-schedule"]
+    assert 'backs up on the schedule "0 4 * * 1" (Europe/Paris)' in schedule
+    patterns = {**RUNBOOK_LITERALS, **WORDINGS}
+    overridden = {name: patterns[name] for name in OVERRIDDEN}
+    typed = [f"{d.policy}: {d.message}" for d in found if old_numbers(d.message, overridden)]
+    assert not typed, "\n".join(typed)
