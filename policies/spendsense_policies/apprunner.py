@@ -1,7 +1,8 @@
 """App Runner: instance size, autoscaling, health check and secrets in the API's environment.
 
-The runbook runs the API on App Runner with at most 2 vCPU / 4 GB, autoscaling, and a
-``GET /health`` check. Checkov has no App Runner rules, so these are the pack's own.
+The runbook runs the API on App Runner with a largest instance size, autoscaling, and an HTTP
+health check on the API's health path (the numbers and the path: ``limits.json``
+``apprunner``). Checkov has no App Runner rules, so these are the pack's own.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ SERVICE = "aws:apprunner/service:Service"
 AUTOSCALING = "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion"
 
 # Exactly the spellings App Runner's API accepts (botocore's apprunner model, Cpu and Memory
-# patterns): "2 vCPU" or CPU units, "4 GB" or MB. "2.0 vCPU", "2 vcpu" and "4gb" are refused.
+# patterns): "1 vCPU" or CPU units, "2 GB" or MB. "1.0 vCPU", "1 vcpu" and "2gb" are refused.
 _CPU_RE = re.compile(r"^(?:(256|512|1024|2048|4096)|(0\.25|0\.5|1|2|4)( vCPU))$")
 _MEMORY_RE = re.compile(
     r"^(?:(512|1024|2048|3072|4096|6144|8192|10240|12288)|(0\.5|1|2|3|4|6|8|10|12)( GB))$"
@@ -41,7 +42,7 @@ DEFAULT_CPU, DEFAULT_MEMORY = "1 vCPU", "2 GB"
 
 
 def vcpus(value: Any) -> float | None:
-    """`"2 vCPU"` or `"2048"` (CPU units) as vCPUs; None when it is neither spelling."""
+    """`"1 vCPU"` or `"1024"` (CPU units) as vCPUs; None when it is neither spelling."""
     match = _CPU_RE.match(str(value))
     if not match:
         return None
@@ -49,7 +50,7 @@ def vcpus(value: Any) -> float | None:
 
 
 def gigabytes(value: Any) -> float | None:
-    """`"4 GB"` or `"4096"` (MB) as GB; None when it is neither spelling."""
+    """`"2 GB"` or `"2048"` (MB) as GB; None when it is neither spelling."""
     match = _MEMORY_RE.match(str(value))
     if not match:
         return None
@@ -120,7 +121,7 @@ def check_autoscaling_attached(props: Props, config: Mapping[str, Any]) -> Itera
     if not arn:
         yield (
             "the service has no autoScalingConfigurationArn, so App Runner uses its shared default "
-            "(up to 25 instances, no minimum of ours); attach an "
+            f"(up to {DEFAULT_MAX_SIZE} instances, no minimum of ours); attach an "
             "aws.apprunner.AutoScalingConfigurationVersion built from spendsense:api"
         )
 
@@ -300,12 +301,15 @@ def policies() -> list[Policy]:
         resource_policy(
             "aws-apprunner-instance-size",
             "App Runner instances must be a size App Runner offers and no bigger than the "
-            "runbook's 2 vCPU / 4 GB.",
+            f"runbook's {limit('apprunner', 'maxCpu')} / {limit('apprunner', 'maxMemory')}.",
             {SERVICE: check_instance_size},
             config=schema(
                 {
-                    "maxCpu": (limit("apprunner", "maxCpu"), "Largest CPU allowed, e.g. 2 vCPU."),
-                    "maxMemory": (limit("apprunner", "maxMemory"), "Largest memory allowed."),
+                    "maxCpu": (limit("apprunner", "maxCpu"), 'Largest CPU allowed, as "N vCPU".'),
+                    "maxMemory": (
+                        limit("apprunner", "maxMemory"),
+                        'Largest memory allowed, as "N GB".',
+                    ),
                     "cpuMemoryPairs": (
                         limit("apprunner", "cpuMemoryPairs"),
                         "The CPU sizes App Runner offers and the memory sizes each may pair with.",
@@ -343,8 +347,8 @@ def policies() -> list[Policy]:
         ),
         resource_policy(
             "aws-apprunner-health-check",
-            "Every App Runner service must have an HTTP health check on the API's /health "
-            "endpoint.",
+            "Every App Runner service must have an HTTP health check on the API's "
+            f"{limit('apprunner', 'healthCheckPath')} endpoint.",
             {SERVICE: check_health_check},
             config=schema(
                 {

@@ -1,9 +1,10 @@
-"""CloudWatch: the runbook's targets as alarms, and the SpendSense-API dashboard.
+"""CloudWatch: the runbook's targets as alarms, and the runbook's dashboard.
 
-Targets (runbook "Key Metrics" and "Resource Scaling"): p95 latency < 500 ms, error rate < 1 %,
-uptime 99.9 %, and scaling attention when CPU > 70 % or memory > 80 %. For every App Runner
-service in the stack there must be an alarm per target, at the target or tighter, with an
-action (an alarm that tells nobody is not monitoring).
+Targets (runbook "Key Metrics" and "Resource Scaling"): the p95 latency and 5xx error-rate
+ceilings, the uptime target, and the CPU and memory levels that call for scaling; their numbers
+are `limits.json` ``cloudwatch`` (the policies' config defaults). For every App Runner service
+in the stack there must be an alarm per target, at the target or tighter, with an action (an
+alarm that tells nobody is not monitoring).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from spendsense_policies.base import (
     refers_to,
     stack_policy,
 )
-from spendsense_policies.config import limit, schema
+from spendsense_policies.config import limit, limit_number, schema
 
 SERVICE = "aws:apprunner/service:Service"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
@@ -206,7 +207,7 @@ def check_availability(
         """An alarm that fires only below the runbook's target.
 
         HealthCheckPercentageHealthy is a percentage; HealthCheckStatus is 1 or 0 a minute, so
-        its threshold is a fraction (0.999 over a day is 99.9 %; "Minimum < 1" is 100 %).
+        its threshold is a fraction (0.995 over a day is 99.5 %; "Minimum < 1" is 100 %).
         """
         threshold = number(alarm.threshold)
         names = {m.name for m in alarm.metrics if m.namespace == ROUTE53_NS}
@@ -325,6 +326,11 @@ def check_dashboard(
         raise PendingUnknowns(pending)
 
 
+def shown(key: str) -> str:
+    """A `cloudwatch` limit as the descriptions print it (no ".0" on a whole number)."""
+    return fmt(limit_number("cloudwatch", key))
+
+
 def policies() -> list[Policy]:
     targets = {
         "latencyP95Ms": (
@@ -341,7 +347,8 @@ def policies() -> list[Policy]:
         # P2 (alert within 2 hours); a complete outage is P0 (page immediately).
         "p2": (
             limit("cloudwatch", "p2AlarmMaxMinutes"),
-            "Longest time to alarm (period x datapoints to alarm, minutes): P2, within 2 hours.",
+            "Longest time to alarm (period x datapoints to alarm, minutes): the runbook's P2 "
+            "response time.",
         ),
         "outage": (
             limit("cloudwatch", "outageAlarmMaxMinutes"),
@@ -351,8 +358,8 @@ def policies() -> list[Policy]:
     return [
         stack_policy(
             "aws-cloudwatch-latency-alarm",
-            "Every App Runner service must have a p95 RequestLatency alarm at the runbook's 500 ms "
-            "or tighter, with an action.",
+            "Every App Runner service must have a p95 RequestLatency alarm at the runbook's "
+            f"{shown('latencyP95Ms')} ms or tighter, with an action.",
             check_latency,
             config=schema(
                 {"latencyP95Ms": targets["latencyP95Ms"], "maxMinutesToAlarm": targets["p2"]}
@@ -360,8 +367,8 @@ def policies() -> list[Policy]:
         ),
         stack_policy(
             "aws-cloudwatch-error-rate-alarm",
-            "Every App Runner service must have a 5xx error-rate alarm at the runbook's 1 % or "
-            "tighter, with an action.",
+            "Every App Runner service must have a 5xx error-rate alarm at the runbook's "
+            f"{shown('errorRatePercent')} % or tighter, with an action.",
             check_error_rate,
             config=schema(
                 {
@@ -373,7 +380,8 @@ def policies() -> list[Policy]:
         stack_policy(
             "aws-cloudwatch-availability-alarm",
             "Every App Runner service must have an availability alarm (a Route 53 health check on "
-            "/health) for the runbook's 99.9 % uptime target, with an action.",
+            f"{limit('apprunner', 'healthCheckPath')}) for the runbook's "
+            f"{shown('availabilityPercent')} % uptime target, with an action.",
             check_availability,
             config=schema(
                 {
@@ -391,8 +399,9 @@ def policies() -> list[Policy]:
         ),
         stack_policy(
             "aws-cloudwatch-utilization-alarms",
-            "Every App Runner service must have CPU (70 %) and memory (80 %) utilization alarms, "
-            "the runbook's scaling signals, with actions.",
+            f"Every App Runner service must have CPU ({shown('cpuPercent')} %) and memory "
+            f"({shown('memoryPercent')} %) utilization alarms, the runbook's scaling signals, "
+            "with actions.",
             check_utilization,
             config=schema(
                 {
@@ -405,7 +414,7 @@ def policies() -> list[Policy]:
         stack_policy(
             "aws-cloudwatch-dashboard",
             "Every App Runner service must appear on a CloudWatch dashboard named like the "
-            "runbook's SpendSense-API.",
+            f"runbook's {limit('cloudwatch', 'dashboardNamePrefix')}.",
             check_dashboard,
             config=schema(
                 {

@@ -30,6 +30,14 @@ def limit(section: str, key: str) -> Any:
     return limits()[section][key]
 
 
+def limit_number(section: str, key: str) -> float:
+    """A numeric limit as a float; a clear error naming the key if `limits.json` holds none."""
+    value = limit(section, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{LIMITS_FILE}: {section}.{key} is {value!r}; expected a number")
+    return float(value)
+
+
 def _json_type(value: Any) -> str:
     """The JSON-schema type for a default. Every number is "number": a limit given as 30 may
     be set to 0.5 (a percentage) or arrive as 30.0 (protobuf Struct)."""

@@ -1,7 +1,8 @@
-"""Firestore: rules with no open access, delete protection, and the daily 02:00 UTC export.
+"""Firestore: rules with no open access, delete protection, and the runbook's daily export.
 
 Runbook: "permissive rules never in production" (the test-mode rules file is the classic
-leftover), daily backups at 2 AM UTC into ``gs://spendsense-backups/daily/``.
+leftover), and daily backups at a fixed time into the backup bucket's daily folder (the
+schedule, time zone, bucket and prefix: `limits.json` ``backup``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from spendsense_policies.base import (
     resource_policy_with_args,
     stack_policy,
 )
-from spendsense_policies.config import limit, schema
+from spendsense_policies.config import limit, limits, schema
 from spendsense_policies.firestore_rules import problems as rules_problems
 from spendsense_policies.index import StackIndex
 
@@ -229,10 +230,10 @@ _GS_LITERAL = re.compile(r"""gs://[^"'\s$}]*""")
 
 
 def _writes_to(texts: Sequence[Any], destination: str) -> bool | None:
-    """Does the export write under `destination` (gs://<bucket>/daily/)? None: unknown.
+    """Does the export write under `destination` (gs://<bucket>/<prefix>)? None: unknown.
 
     The export's outputUriPrefix must start with the destination: a literal
-    (`outputUriPrefix: ${"gs://bucket/daily/" + stamp}`, a JSON body), or a workflow that
+    (`outputUriPrefix: ${"gs://<bucket>/<prefix>" + stamp}`, a JSON body), or a workflow that
     builds it from its environment (`"gs://" + bucket + "/" + prefix`) whose userEnvVars
     hold exactly the bucket and the prefix.
     """
@@ -253,6 +254,17 @@ def _writes_to(texts: Sequence[Any], destination: str) -> bool | None:
     return False
 
 
+_DAILY_CRON = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")
+
+
+def at_time(schedule: str, zone: str) -> str:
+    """When a schedule runs, in words: "daily at HH:MM <zone>" for a daily cron, else the cron."""
+    match = _DAILY_CRON.match(" ".join(str(schedule).split()))
+    if match and int(match.group(1)) < 60 and int(match.group(2)) < 24:
+        return f"daily at {int(match.group(2)):02d}:{int(match.group(1)):02d} {zone}"
+    return f'on the schedule "{schedule}" ({zone})'
+
+
 def _same_zone(a: Any, b: str) -> bool:
     return a == b or (a in _UTC and b in _UTC)
 
@@ -271,6 +283,7 @@ def check_export_schedule(
             by_name.setdefault(name, []).append(workflow)
     schedule, zone, prefix = str(config["schedule"]), str(config["timeZone"]), str(config["prefix"])
     destination = f"gs://{config['bucketName']}/{prefix}"
+    when = at_time(schedule, zone)
     targets = [(job, _job_target(job, index, by_name)) for job in index.of_type(JOB)]
     jobs = [(job, t) for job, t in targets if isinstance(t, tuple)]
     misfires = [(job, t) for job, t in targets if isinstance(t, str)]
@@ -284,7 +297,7 @@ def check_export_schedule(
         yield (
             databases[0].urn,
             (
-                f"no Cloud Scheduler job exports Firestore; the runbook backs up daily at 02:00 UTC: "
+                f"no Cloud Scheduler job exports Firestore; the runbook backs up {when}: "
                 f'add a job with schedule "{schedule}" and timeZone "{zone}" that runs the export '
                 f"into {prefix}"
             ),
@@ -302,7 +315,7 @@ def check_export_schedule(
                 job.urn,
                 (
                     f'the export job {job.name} runs at "{actual}" ({actual_zone}); the runbook exports '
-                    f'daily at 02:00 UTC: set spendsense:backup.schedule to "{schedule}" and '
+                    f'{when}: set spendsense:backup.schedule to "{schedule}" and '
                     f"timeZone to {zone}"
                 ),
             )
@@ -326,14 +339,15 @@ def check_export_schedule(
 
 
 def policies() -> list[Policy]:
+    backup = limits()["backup"]
     production = {
         "production": (True, "Is this stack production? (set by policies/config/<stack>.json)")
     }
     return [
         stack_policy(
             "gcp-firestore-export-schedule",
-            "Firestore must be exported daily at 02:00 UTC into the backup bucket's daily/ folder "
-            "by a Cloud Scheduler job.",
+            f"Firestore must be exported {at_time(backup['schedule'], backup['timeZone'])} into "
+            f"the backup bucket's {backup['prefix']} folder by a Cloud Scheduler job.",
             check_export_schedule,
             config=schema(
                 {

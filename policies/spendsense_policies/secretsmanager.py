@@ -1,6 +1,7 @@
-"""Secrets Manager: every secret (the JWT signing key) rotates at least monthly.
+"""Secrets Manager: every secret (the JWT signing key) rotates within the runbook's period.
 
-The runbook's monthly security tasks include "Rotate JWT secret keys".
+The runbook's monthly security tasks include "Rotate JWT secret keys"; the most days between
+rotations is `limits.json` ``secrets.maxRotationDays`` (the policy's config default).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from spendsense_policies.base import (
     number,
     stack_policy,
 )
-from spendsense_policies.config import limit, schema
+from spendsense_policies.config import limit, limit_number, schema
 from spendsense_policies.index import StackIndex, ValueIndex
 
 SECRET = "aws:secretsmanager/secret:Secret"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 
+# The days a weekly and a monthly cron(...) schedule count as (calendar facts, not limits).
+WEEK_DAYS, MONTH_DAYS = 7.0, 30.0
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(day|days|hour|hours)\s*\)$")
 # cron(min hour day-of-month month day-of-week year): a fixed day of month is monthly.
 _CRON = re.compile(r"^cron\((.+)\)$")
@@ -54,7 +57,8 @@ def rotation_days(rules: Any) -> float | Unknown | None:
                 day_of_month not in ("*", "?") or day_of_week not in ("*", "?")
             ):
                 # Weekly, or monthly (a calendar month counts as the runbook's "monthly").
-                return 7.0 if day_of_week not in ("*", "?") and day_of_month in ("*", "?") else 30.0
+                weekly = day_of_week not in ("*", "?") and day_of_month in ("*", "?")
+                return WEEK_DAYS if weekly else MONTH_DAYS
             if month in ("*", "?"):
                 return 1.0
     return None
@@ -63,7 +67,7 @@ def rotation_days(rules: Any) -> float | Unknown | None:
 def check_rotation(
     resources: Sequence[PolicyResource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, str]]:
-    most = number(config["maxRotationDays"]) or 30
+    most = number(config["maxRotationDays"]) or limit_number("secrets", "maxRotationDays")
     index = StackIndex(resources)
     by_secret: ValueIndex[PolicyResource] = ValueIndex()
     for rotation in index.of_type(ROTATION):
@@ -79,7 +83,8 @@ def check_rotation(
                 secret.urn,
                 (
                     f"secret {label} has no aws.secretsmanager.SecretRotation, so it is never rotated; "
-                    f"the runbook rotates JWT secrets monthly: rotate it at least every {fmt(most)} days"
+                    f"the runbook rotates JWT secrets at least every {fmt(most)} days: add one "
+                    f"with rotationRules.automaticallyAfterDays {fmt(most)} or less"
                 ),
             )
             continue
@@ -103,7 +108,8 @@ def check_rotation(
             yield (
                 rotation.urn,
                 (
-                    f"secret {label} rotates every {fmt(days)} days; the runbook rotates monthly: set "
+                    f"secret {label} rotates every {fmt(days)} days; the runbook rotates at least "
+                    f"every {fmt(most)} days: set "
                     f"spendsense:jwt.rotationDays (rotationRules.automaticallyAfterDays) to {fmt(most)} or less"
                 ),
             )
@@ -115,8 +121,8 @@ def policies() -> list[Policy]:
     return [
         stack_policy(
             "aws-secretsmanager-rotation",
-            "Every Secrets Manager secret must rotate automatically at least monthly "
-            "(Checkov CKV2_AWS_57).",
+            "Every Secrets Manager secret must rotate automatically at least every "
+            f"{fmt(limit_number('secrets', 'maxRotationDays'))} days (Checkov CKV2_AWS_57).",
             check_rotation,
             config=schema(
                 {

@@ -1,8 +1,9 @@
-"""Cloud Storage: the backup bucket keeps daily exports exactly 30 days and is private.
+"""Cloud Storage: the backup bucket keeps daily exports exactly the runbook's retention, privately.
 
-Runbook, "Automated Backups": daily exports to ``gs://spendsense-backups/daily/``, retention
-30 days. Deleting sooner loses backups the runbook promises; never deleting them grows the bill
-and keeps personal data longer than promised.
+Runbook, "Automated Backups": daily exports into the backup bucket's daily folder, kept a fixed
+number of days (the bucket, prefix and days: `limits.json` ``backup``). Deleting sooner loses
+backups the runbook promises; never deleting them grows the bill and keeps personal data longer
+than promised.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from pulumi_policy import Policy
 
 from spendsense_policies.base import Props, fmt, number, resource_policy
-from spendsense_policies.config import limit, schema
+from spendsense_policies.config import limit, limit_number, schema
 
 BUCKET = "gcp:storage/bucket:Bucket"
 IAM_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
@@ -85,17 +86,17 @@ def _is_backup_bucket(props: Props, config: Mapping[str, Any]) -> bool:
 
 
 def check_backup_retention(props: Props, config: Mapping[str, Any]) -> Iterator[str]:
-    """Exactly one kind of rule deletes daily/: age=<retention> and nothing but the prefix.
+    """Exactly one kind of rule deletes the prefix: age=<retention> and nothing but the prefix.
 
     A Delete rule with more conditions (matchesSuffixes, withState ARCHIVED, ...) may never
     fire, so it is no retention rule; a Delete rule without an age (createdBefore, ...) or
-    with a shorter one that can reach daily/ deletes backups sooner. GCS ANDs a rule's
+    with a shorter one that can reach the prefix deletes backups sooner. GCS ANDs a rule's
     conditions, so another rule with age >= the retention can never delete sooner.
     """
     if not _is_backup_bucket(props, config):
         return
     prefix = str(config["prefix"])
-    days = number(config["retentionDays"]) or 30
+    days = number(config["retentionDays"]) or limit_number("backup", "retentionDays")
     retention_ages: list[float] = []
     ages: list[float] = []
     sooner: list[str] = []
@@ -218,8 +219,9 @@ def policies() -> list[Policy]:
     return [
         resource_policy(
             "gcp-storage-backup-retention",
-            "The backup bucket must delete daily/ exports after exactly the configured retention "
-            "(the runbook's 30 days): neither sooner nor never.",
+            f"The backup bucket must delete {limit('backup', 'prefix')} exports after exactly the "
+            f"configured retention (the runbook's {fmt(limit_number('backup', 'retentionDays'))} "
+            "days): neither sooner nor never.",
             {BUCKET: check_backup_retention},
             config=schema(
                 {

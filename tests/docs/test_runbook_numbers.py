@@ -61,7 +61,7 @@ QUOTES: list[tuple[Path, str, Callable[[], str]]] = [
     ),
     (
         POLICIES,
-        r"`daily/` objects after exactly (\d+) days",
+        r"`[^`]+` objects after exactly (\d+) days",
         lambda: str(LIMITS.backup.retention_days),
     ),
     (POLICIES, r"at least every (\d+) days", lambda: str(LIMITS.secrets.max_rotation_days)),
@@ -79,6 +79,42 @@ QUOTES: list[tuple[Path, str, Callable[[], str]]] = [
         POLICIES,
         r"the program's daily ([\d.]+) %",
         lambda: number(LIMITS.cloudwatch.availability_percent),
+    ),
+    (POLICIES, r"and at most ([\d.]+ vCPU) / [\d.]+ GB", lambda: LIMITS.apprunner.max_cpu),
+    (POLICIES, r"and at most [\d.]+ vCPU / ([\d.]+ GB)", lambda: LIMITS.apprunner.max_memory),
+    (POLICIES, r"`minSize` >= (\d+)", lambda: str(LIMITS.apprunner.min_instances)),
+    (POLICIES, r"`maxSize` <= (\d+)", lambda: str(LIMITS.apprunner.max_instances)),
+    (POLICIES, r"`maxConcurrency` <= (\d+)", lambda: str(LIMITS.apprunner.max_concurrency)),
+    (POLICIES, r"HTTP health check on `([^`]+)`", lambda: LIMITS.apprunner.health_check_path),
+    (
+        POLICIES,
+        r"does not count\) on `([^`]+)` over HTTP",
+        lambda: LIMITS.apprunner.health_check_path,
+    ),
+    (POLICIES, r"at most (\d+) images", lambda: str(LIMITS.ecr.max_images)),
+    (
+        POLICIES,
+        r"a dashboard named `([^`.]+)\.\.\.`",
+        lambda: LIMITS.cloudwatch.dashboard_name_prefix,
+    ),
+    (
+        POLICIES,
+        r"CloudWatch accepts, >= (\d+) days",
+        lambda: str(LIMITS.cloudwatch.min_log_retention_days),
+    ),
+    (
+        POLICIES,
+        r"without an age of at least (\d+) days",
+        lambda: str(LIMITS.backup.retention_days),
+    ),
+    (POLICIES, r"deletes `([^`]+)` objects after exactly", lambda: LIMITS.backup.prefix),
+    (POLICIES, r"export\b[^|]*? at `([^`]+)` `[^`]+`", lambda: LIMITS.backup.schedule),
+    (POLICIES, r"export\b[^|]*? at `[^`]+` `([^`]+)`", lambda: LIMITS.backup.time_zone),
+    (POLICIES, r"`gs://<bucketName>/([^`]+)`", lambda: LIMITS.backup.prefix),
+    (
+        POLICIES,
+        r"\*\*alert within (\d+) hours\*\*",
+        lambda: number(LIMITS.cloudwatch.p2_alarm_max_minutes / 60),
     ),
 ]
 

@@ -19,7 +19,7 @@ def test_rotation_every_90_days(pack: Pack) -> None:
         c.stack(rotation=c.changed(c.rotation(), "rotationRules.automaticallyAfterDays", 90))
     )
     assert (
-        "rotates every 90 days; the runbook rotates monthly"
+        "rotates every 90 days; the runbook rotates at least every 30 days"
         in only(found, "aws-secretsmanager-rotation").message
     )
 
