@@ -30,7 +30,7 @@ from spendsense.plan.projects import Project
 from spendsense.readers import DEFAULT_LIMIT, read_yaml
 
 if TYPE_CHECKING:
-    from spendsense.recorder import RecordedResource, Recording
+    from spendsense.plan.recorder import RecordedResource, Recording
 
 PROJECT = "spendsense"
 REDEPLOY_NOTE = (
@@ -119,7 +119,7 @@ def _record(
     config: Any,
     on_record: Callable[[RecordedResource], None] | None = None,
 ) -> Recording:
-    from spendsense.recorder import run_program
+    from spendsense.plan.recorder import run_program
 
     settings_errors = project.settings_errors()
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from spendsense.plan.analyzer import PACK_DIR, PolicyPackProcess
 from spendsense.plan.preview import judge
-from spendsense.recorder import RealisticMocks, run_program
+from spendsense.plan.recorder import RealisticMocks, run_program
 
 from tests.scripts.plan.conftest import REPO
 
