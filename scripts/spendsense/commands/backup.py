@@ -18,7 +18,7 @@ from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.output_text import get_text, require_text
 from spendsense.outputs import StackOutputs, load_outputs
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import limits_file
 
 
 def _human_size(size: int) -> str:
@@ -38,7 +38,6 @@ def _row(export: Export) -> str:
     )
 
 
-LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
 MAX_RETENTION_DAYS = 3650
 
 
@@ -50,15 +49,15 @@ def retention_days(outputs: StackOutputs) -> tuple[int, str | None]:
     where = f"stack output 'backup_retention_days' in {outputs.source}"
     if value is None:
         try:
-            limits = json.loads(LIMITS_FILE.read_text(encoding="utf-8"))
+            limits = json.loads(limits_file().read_text(encoding="utf-8"))
             value = limits["backup"]["retentionDays"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise BadInput(
-                f"the stack outputs have no backup_retention_days and {LIMITS_FILE} has no "
+                f"the stack outputs have no backup_retention_days and {limits_file()} has no "
                 f"backup.retentionDays ({type(exc).__name__}); pass --outputs with a current "
                 "outputs file (`spendsense plan --outputs-file`)"
             ) from None
-        where = f"{LIMITS_FILE.name} backup.retentionDays"
+        where = f"{limits_file().name} backup.retentionDays"
         note = (
             f"note: the stack outputs ({outputs.source}) have no backup_retention_days (an "
             f"outputs file from before it was exported?); using {value} days from "

@@ -53,10 +53,10 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
         registry_state,
         target_closure,
     )
-    from spendsense.plan.preview import _load_config, _record
+    from spendsense.plan import load_stack_config, record_program
     from spendsense.plan.projects import MAIN
 
-    config = _load_config(MAIN, stack, None)
+    config = load_stack_config(MAIN, stack, None)
     settings = parse_settings(config.values)
     repository = settings.registry.repository_name
     tag = settings.api.initial_image_tag
@@ -70,7 +70,7 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
     state = state_now()
     needed = not state.complete and not state.repository_exists
     if targets_file is not None:
-        urns = target_closure(_record(MAIN, stack, config).resources) if needed else []
+        urns = target_closure(record_program(MAIN, stack, config).resources) if needed else []
         _write(targets_file, "".join(f"{urn}\n" for urn in urns))
         click.echo(
             f"ECR repository {repository} is missing: wrote the {len(urns)} URNs to create "
@@ -80,7 +80,7 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
         )
         return
     if needed:
-        targets = target_closure(_record(MAIN, stack, config).resources)
+        targets = target_closure(record_program(MAIN, stack, config).resources)
         commands = [["pulumi", "stack", "select", stack, "--create"]]
         commands.append(pulumi_up_command(stack, targets))
         if not yes:

@@ -80,7 +80,7 @@ def scale(
         write_stack_file,
     )
     from spendsense.readers import read_yaml
-    from spendsense.repo import REPO_ROOT
+    from spendsense.repo import repo_root
     from spendsense.repo import stack_file as default_stack_file
 
     path = stack_file or default_stack_file(stack)
@@ -89,7 +89,7 @@ def scale(
     read_yaml(path, "--stack-file" if stack_file else "--stack", what="a Pulumi.<stack>.yaml file")
     plan = plan_scale(
         path,
-        load_limits(REPO_ROOT),
+        load_limits(repo_root()),
         cpu=cpu,
         memory=memory,
         min_instances=min_instances,

@@ -43,7 +43,7 @@ from spendsense.ops.backups.listing import ExportContents
 from spendsense.ops.firestore.data import DataApi
 from spendsense.ops.firestore.errors import AdminOperationFailed, RequestUnanswered
 from spendsense.ops.firestore.export_import import ExportImport
-from spendsense.repo import REPO_ROOT, STACKS
+from spendsense.repo import STACKS, repo_root
 
 PAUSED = "PAUSED"
 RUNNING = "RUNNING"
@@ -145,7 +145,7 @@ def stack_projects(root: Path | None = None, stacks: tuple[str, ...] = STACKS) -
     not let a command through."""
     from spendsense.readers import read_yaml
 
-    root = REPO_ROOT if root is None else root
+    root = repo_root() if root is None else root
     found: dict[str, str] = {}
     for path in sorted(root.glob("Pulumi.*.yaml")):
         stack = path.name[len("Pulumi.") : -len(".yaml")]

@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from spendsense.errors import BadInput
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import limits_file
 
-LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -80,8 +79,9 @@ class WindowStatus:
         }
 
 
-def load_window(path: Path = LIMITS_FILE) -> MaintenanceWindow:
+def load_window(path: Path | None = None) -> MaintenanceWindow:
     """The window from policies/limits.json (key `maintenanceWindow`)."""
+    path = limits_file() if path is None else path
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["maintenanceWindow"]
         weekday = WEEKDAYS.index(data["weekday"])

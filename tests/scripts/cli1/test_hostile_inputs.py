@@ -9,7 +9,7 @@ import hashlib
 
 import pytest
 from spendsense.cli import main
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import repo_root
 
 HUGE_INT = "9" * 30
 LONG_PATTERN = "x" * 1025
@@ -89,7 +89,7 @@ CASES: list[tuple[list[str], str]] = [
     (["status", "--outputs", ""], "--outputs"),
 ]
 
-REAL_STACK_FILES = [REPO_ROOT / f"Pulumi.{stack}.yaml" for stack in ("staging", "production")]
+REAL_STACK_FILES = [repo_root() / f"Pulumi.{stack}.yaml" for stack in ("staging", "production")]
 
 
 def _argv(args: list[str], outputs: str) -> list[str]:

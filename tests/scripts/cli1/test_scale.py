@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from spendsense.cli import main
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import repo_root
 
 from tests.scripts.cli1.conftest import ACCOUNT, SERVICE_ARN, op, operation, service
 
-REAL_FILES = {stack: REPO_ROOT / f"Pulumi.{stack}.yaml" for stack in ("staging", "production")}
+REAL_FILES = {stack: repo_root() / f"Pulumi.{stack}.yaml" for stack in ("staging", "production")}
 
 
 @pytest.fixture(autouse=True)

@@ -827,9 +827,11 @@ def test_restore_and_drill_refuse_when_the_stack_files_are_not_found(
 ):
     """Run outside the repository (no stack files where the CLI looks): restore and drill
     exit 2 before touching anything, instead of letting another stack's project through."""
-    from spendsense.ops import restore as ops_restore
-
-    monkeypatch.setattr(ops_restore, "REPO_ROOT", tmp_path)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for marker in ("Pulumi.yaml", "pyproject.toml"):
+        (checkout / marker).write_text("")
+    monkeypatch.setenv("SPENDSENSE_REPO", str(checkout))
     outputs = write_outputs("staging")
     restore_args = ["restore", "--stack", "staging", "--outputs", outputs, "--from", FOLDER]
     assert main([*restore_args, "--target-project", "spendsense-production"]) == 2
