@@ -66,7 +66,7 @@ def _guarded_change(
     pick_previous: bool,
 ) -> None:
     from spendsense.clients import make_client
-    from spendsense.ops import apprunner, ecr
+    from spendsense.ops import apprunner, ecr, rollout
     from spendsense.ops.ecr_protect import protect_images
     from spendsense.ops.health import check_health, health_url
     from spendsense.ops.progress import make_progress
@@ -86,7 +86,7 @@ def _guarded_change(
         service = apprunner.describe_service(client, arn)
         running = apprunner.current_image(service)
         try:
-            recorded = apprunner.recorded_previous_image(client, arn)
+            recorded = rollout.recorded_previous_image(client, arn)
             unreadable = ""
         except SpendsenseError as exc:  # e.g. a role without apprunner:ListTagsForResource
             recorded, unreadable = None, " ".join(str(exc).split())
@@ -133,7 +133,7 @@ def _guarded_change(
     if choice_line:
         click.echo(f"Rolling back to {choice_line}", err=True)
     progress = make_progress()
-    summary = apprunner.roll_out(
+    summary = rollout.roll_out(
         client,
         service,
         target,

@@ -20,7 +20,7 @@ from spendsense.ops.drill import (
 )
 from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
-from spendsense.ops.restore import stack_projects
+from spendsense.ops.stack_projects import stack_projects
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT, parse_now
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.output_text import get_text, require_text

@@ -16,7 +16,7 @@ from spendsense.ops.backups.layout import parse_export_path
 from spendsense.ops.backups.listing import export_counts, find_export
 from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
-from spendsense.ops.restore import check_project_id, stack_projects
+from spendsense.ops.stack_projects import check_project_id, stack_projects
 from spendsense.ops.window import (
     POLL_INTERVAL,
     TIMEOUT,

@@ -111,8 +111,35 @@ def check_api(api_url: str, timeout: float) -> Check:
     )
 
 
+@dataclass(frozen=True)
+class ServiceState:
+    """What `status` shows about the service."""
+
+    name: str
+    status: str
+    image: str | None
+    url: str | None
+    cpu: str | None
+    memory: str | None
+
+
+def service_state(service: dict[str, Any]) -> ServiceState:
+    """The row `status` shows, from an App Runner DescribeService `Service`."""
+    from spendsense.ops.apprunner import current_image
+
+    instance = service.get("InstanceConfiguration", {})
+    return ServiceState(
+        name=str(service.get("ServiceName", "")),
+        status=str(service.get("Status", "UNKNOWN")),
+        image=current_image(service),
+        url=service.get("ServiceUrl"),
+        cpu=instance.get("Cpu"),
+        memory=instance.get("Memory"),
+    )
+
+
 def check_service(client: Any, arn: str) -> Check:
-    from spendsense.ops.apprunner import BUSY, describe_service, service_state
+    from spendsense.ops.apprunner import BUSY, describe_service
 
     state = service_state(describe_service(client, arn))
     data = {

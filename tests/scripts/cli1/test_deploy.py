@@ -582,7 +582,7 @@ def test_ctrl_c_while_following_says_the_operation_goes_on_and_exits_130(
 
 
 def test_ctrl_c_during_the_health_check_says_which_image_runs(apprunner, run, monkeypatch):
-    from spendsense.ops import apprunner as ops
+    from spendsense.ops import rollout as ops
 
     current = expect_describe(apprunner, image=OLD_IMAGE)
     expect_update(apprunner, current, NEW_IMAGE, op(11))
@@ -704,7 +704,7 @@ def test_ctrl_c_while_following_the_rollback_says_the_rollback_is_not_confirmed(
 def test_ctrl_c_during_the_health_check_after_the_rollback_says_so(
     apprunner, api_server, run, monkeypatch
 ):
-    from spendsense.ops import apprunner as ops
+    from spendsense.ops import rollout as ops
 
     current = expect_describe(apprunner, image=OLD_IMAGE)
     expect_update(apprunner, current, NEW_IMAGE, op(18))

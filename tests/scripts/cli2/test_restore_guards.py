@@ -16,7 +16,7 @@ from spendsense.cli import main
 from spendsense.errors import OperationFailed
 from spendsense.ops.firestore.emulated import EmulatorExportImport
 from spendsense.ops.firestore.managed import ManagedExportImport
-from spendsense.ops.restore import stack_projects
+from spendsense.ops.stack_projects import stack_projects
 
 from tests.scripts.cli2.conftest import (
     ALARMS,
