@@ -10,7 +10,7 @@ import contextlib
 import pytest
 
 from tests.apprunner_stub import ModelCheckedStubber, ModelViolation, apprunner_client
-from tests.scripts.cli1.conftest import SERVICE_ARN, op, service
+from tests.scripts.live_api import SERVICE_ARN, op, service
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from spendsense.ops.firestore.emulated import EmulatorExportImport
 from spendsense.ops.firestore.managed import ManagedExportImport
 from spendsense.ops.restore import restore
 
-from tests.scripts.cli2.conftest import (
+from tests.scripts.scripted_peers import (
     ALARMS,
     PARAMS,
     SERVICE_ARN,
@@ -46,11 +46,11 @@ def project(firestore_emulator, monkeypatch):
 
 
 @pytest.fixture
-def stack(project, gcs, write_outputs, apprunner_stub, monkeypatch):
+def stack(project, gcs, write_stack_outputs, apprunner_stub, monkeypatch):
     monkeypatch.setattr(
         "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
     )
-    return write_outputs("staging", firestore_project=project, backup_bucket=gcs.bucket)
+    return write_stack_outputs("staging", firestore_project=project, backup_bucket=gcs.bucket)
 
 
 def test_restore_pauses_silences_imports_verifies_resumes(
@@ -255,19 +255,19 @@ def test_fewer_documents_than_the_export_fails_verification_and_names_them(
 
 
 def test_production_outside_the_window_is_refused_without_force(
-    gcs, write_outputs, monkeypatch, capsys
+    gcs, write_stack_outputs, monkeypatch, capsys
 ):
     """Production, outside Tuesday 02:00-04:00 New York (the real clock), --yes without
     --force: exit 2."""
     from datetime import UTC, datetime
 
-    from tests.scripts.cli2.conftest import lay_out_export
+    from tests.scripts.scripted_peers import lay_out_export
 
     monkeypatch.setattr(
         "spendsense.ops.window.utc_now", lambda: datetime(2026, 11, 27, 15, tzinfo=UTC)
     )
     lay_out_export(gcs, "daily/20261127_020000")
-    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs("production", backup_bucket=gcs.bucket)
     args = [
         "restore",
         "--stack",
@@ -291,9 +291,9 @@ def test_production_outside_the_window_is_refused_without_force(
     assert "Would refuse" not in capsys.readouterr().out
 
 
-def test_a_path_that_is_not_an_export_is_bad_input(gcs, write_outputs, capsys):
+def test_a_path_that_is_not_an_export_is_bad_input(gcs, write_stack_outputs, capsys):
     """--from naming something that is not an export folder: exit 2, one line."""
-    outputs = write_outputs("staging", backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs("staging", backup_bucket=gcs.bucket)
     assert (
         main(
             [
@@ -315,12 +315,12 @@ def test_a_path_that_is_not_an_export_is_bad_input(gcs, write_outputs, capsys):
     )
 
 
-def test_an_incomplete_or_missing_export_is_bad_input(gcs, write_outputs, capsys):
+def test_an_incomplete_or_missing_export_is_bad_input(gcs, write_stack_outputs, capsys):
     """--from an export without .overall_export_metadata, or with no objects: exit 2."""
-    from tests.scripts.cli2.conftest import lay_out_export
+    from tests.scripts.scripted_peers import lay_out_export
 
     lay_out_export(gcs, "daily/20261127_020000", complete=False)
-    outputs = write_outputs("staging", backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs("staging", backup_bucket=gcs.bucket)
     base = ["restore", "--stack", "staging", "--outputs", outputs, "--from"]
     assert main([*base, "daily/20261127_020000"]) == 2
     assert "is not a complete export (no .overall_export_metadata object" in capsys.readouterr().err
@@ -338,7 +338,7 @@ def test_a_damaged_export_is_refused_before_the_service_is_touched(
 ):
     """An export whose output file is not Firestore's format: exit 1 before any App Runner
     call (the Stubber has no responses: any call would fail the test)."""
-    from tests.scripts.cli2.conftest import lay_out_export
+    from tests.scripts.scripted_peers import lay_out_export
 
     lay_out_export(gcs, "daily/20261127_020000")  # output-N files full of zeros
     gcs.put(

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import ANY
 from spendsense.cli import main
 
-from tests.scripts.cli2.conftest import SERVICE_ARN, operation_summary, service
+from tests.scripts.scripted_peers import SERVICE_ARN, operation_summary, service
 
 OPERATION = "0b5d6a6c-6f1e-4c5b-9a0e-2f8e3b1c7d10"
 
@@ -41,11 +41,11 @@ def current(secrets, jwt_secret):
 
 
 @pytest.fixture
-def cli(apprunner_stub, health_server, jwt_secret, write_outputs, monkeypatch):
+def cli(apprunner_stub, health_server, jwt_secret, write_stack_outputs, monkeypatch):
     monkeypatch.setattr(
         "spendsense.commands.rotate_jwt.apprunner_client", lambda: apprunner_stub.client
     )
-    outputs = write_outputs("staging", jwt_secret_arn=jwt_secret, api_url=health_server.url)
+    outputs = write_stack_outputs("staging", jwt_secret_arn=jwt_secret, api_url=health_server.url)
 
     def run(*extra: str) -> int:
         return main(
@@ -250,7 +250,7 @@ def test_an_unhealthy_api_after_the_deployment_fails_the_gate(
 
 
 def test_a_secret_without_rotation_is_refused(
-    secrets, apprunner_stub, health_server, write_outputs, monkeypatch, capsys
+    secrets, apprunner_stub, health_server, write_stack_outputs, monkeypatch, capsys
 ):
     """A secret with no rotation configured: exit 1 before any deployment."""
     arn = secrets.create_secret(Name="plain", SecretString="x")["ARN"]
@@ -261,15 +261,15 @@ def test_a_secret_without_rotation_is_refused(
         "describe_service", {"Service": service()}, {"ServiceArn": SERVICE_ARN}
     )
     apprunner_stub.add_response("list_operations", {"OperationSummaryList": []}, LOOK)
-    outputs = write_outputs("staging", jwt_secret_arn=arn, api_url=health_server.url)
+    outputs = write_stack_outputs("staging", jwt_secret_arn=arn, api_url=health_server.url)
     assert main(["rotate-jwt", "--stack", "staging", "--outputs", outputs, "--yes"]) == 1
     assert "has no rotation configured" in capsys.readouterr().err
     apprunner_stub.assert_no_pending_responses()
 
 
-def test_missing_secret_output_is_bad_input(write_outputs, capsys):
+def test_missing_secret_output_is_bad_input(write_stack_outputs, capsys):
     """No jwt_secret_arn in the stack outputs: exit 2 naming the output."""
-    outputs = write_outputs("staging", jwt_secret_arn="")
+    outputs = write_stack_outputs("staging", jwt_secret_arn="")
     assert main(["rotate-jwt", "--stack", "staging", "--outputs", outputs]) == 2
     assert capsys.readouterr().err.startswith("error: stack output 'jwt_secret_arn' is missing")
 

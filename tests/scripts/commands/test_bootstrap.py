@@ -10,7 +10,7 @@ from spendsense.cli import main
 from spendsense.ops.bootstrap import provider_urn, pulumi_up_command, target_closure
 
 from tests.infra.conftest import record
-from tests.scripts.cli1.test_deploy import push
+from tests.scripts.commands.test_deploy import push
 
 REPO = "spendsense-api-staging"
 SERVICE = "spendsense-api-staging"

@@ -18,7 +18,7 @@ from spendsense.ops.firestore.emulated import EmulatorExportImport
 from spendsense.ops.firestore.managed import ManagedExportImport
 from spendsense.ops.stack_projects import stack_projects
 
-from tests.scripts.cli2.conftest import (
+from tests.scripts.scripted_peers import (
     ALARMS,
     DROP,
     PARAMS,
@@ -59,13 +59,13 @@ def admin_api(http_server, monkeypatch):
 
 
 @pytest.fixture
-def production(gcs, write_outputs, apprunner_stub, cloudwatch, monkeypatch):
+def production(gcs, write_stack_outputs, apprunner_stub, cloudwatch, monkeypatch):
     """Production's outputs, an export of no documents in the bucket, App Runner stubbed."""
     lay_out_export(gcs, FOLDER)  # zero-filled output files: a valid export of no documents
     monkeypatch.setattr(
         "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
     )
-    return write_outputs("production", backup_bucket=gcs.bucket)
+    return write_stack_outputs("production", backup_bucket=gcs.bucket)
 
 
 @pytest.fixture(autouse=True)
@@ -129,11 +129,11 @@ def test_stack_projects_are_read_from_the_stack_files():
     ],
 )
 def test_another_stacks_project_is_refused_even_with_force(
-    write_outputs, apprunner_stub, capsys, stack, own, target, owner
+    write_stack_outputs, apprunner_stub, capsys, stack, own, target, owner
 ):
     """--target-project naming another stack's Firestore project: exit 2, one line, nothing
     touched (no App Runner call), and --force does not override it."""
-    outputs = write_outputs(stack, firestore_project=own)
+    outputs = write_stack_outputs(stack, firestore_project=own)
     code = main(
         [
             "restore",
@@ -170,10 +170,10 @@ def test_the_stacks_own_project_named_as_target_keeps_every_guard(production, cl
 
 
 @pytest.mark.parametrize("target", ["", " spendsense-production", "Spendsense-Production", "ab"])
-def test_a_target_that_is_not_a_project_id_is_bad_input(write_outputs, capsys, target):
+def test_a_target_that_is_not_a_project_id_is_bad_input(write_stack_outputs, capsys, target):
     """An empty (unset variable), padded or upper-case --target-project: exit 2, never read as
     'the stack's own project' or as 'another project'."""
-    outputs = write_outputs("production")
+    outputs = write_stack_outputs("production")
     code = main(
         [
             "restore",
@@ -195,7 +195,14 @@ def test_a_target_that_is_not_a_project_id_is_bad_input(write_outputs, capsys, t
 
 
 def test_a_project_of_no_stack_is_imported_without_pause_alarms_or_window(
-    firestore_emulator, gcs, write_outputs, apprunner_stub, cloudwatch, monkeypatch, clock, capsys
+    firestore_emulator,
+    gcs,
+    write_stack_outputs,
+    apprunner_stub,
+    cloudwatch,
+    monkeypatch,
+    clock,
+    capsys,
 ):
     """--target-project of no stack (a scratch project), production, outside the window, no
     --force: the export is imported there; App Runner is not called, the alarms not touched."""
@@ -208,7 +215,7 @@ def test_a_project_of_no_stack_is_imported_without_pause_alarms_or_window(
     monkeypatch.setattr(
         "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
     )
-    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs("production", backup_bucket=gcs.bucket)
     clock(OUTSIDE)
     code = main(args(outputs, "--target-project", scratch))
     assert code == 0, capsys.readouterr().err
@@ -701,12 +708,12 @@ def test_a_service_that_is_neither_running_nor_paused_stops_the_restore(
 
 
 def test_outputs_that_name_another_stacks_project_as_their_own_are_refused(
-    write_outputs, apprunner_stub, capsys
+    write_stack_outputs, apprunner_stub, capsys
 ):
     """Staging's outputs claiming production's project as staging's own database (a wrong or
     hand-edited file): exit 2 before anything, since staging's guards (no window) would apply
     to production's data."""
-    outputs = write_outputs("staging", firestore_project="spendsense-production")
+    outputs = write_stack_outputs("staging", firestore_project="spendsense-production")
     code = main(["restore", "--stack", "staging", "--outputs", outputs, "--from", FOLDER, "--yes"])
     assert code == 2
     assert capsys.readouterr().err == (
@@ -721,7 +728,7 @@ def test_outputs_that_name_another_stacks_project_as_their_own_are_refused(
 
 
 def test_a_leftover_firestore_emulator_never_pauses_real_app_runner(
-    gcs, write_outputs, apprunner_stub, monkeypatch, capsys
+    gcs, write_stack_outputs, apprunner_stub, monkeypatch, capsys
 ):
     """FIRESTORE_EMULATOR_HOST set (a leftover in the shell) while AWS is real: the restore of
     the stack's own database is refused before the service is touched, since the import would
@@ -732,7 +739,7 @@ def test_a_leftover_firestore_emulator_never_pauses_real_app_runner(
     monkeypatch.setattr(
         "spendsense.commands.restore.apprunner_client", lambda: apprunner_stub.client
     )
-    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs("production", backup_bucket=gcs.bucket)
     assert main(args(outputs)) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: FIRESTORE_EMULATOR_HOST is set, so the import would go to a local emulator "
@@ -743,14 +750,14 @@ def test_a_leftover_firestore_emulator_never_pauses_real_app_runner(
 
 
 def test_an_emulated_bucket_with_a_real_firestore_is_refused(
-    gcs, write_outputs, monkeypatch, clock, capsys
+    gcs, write_stack_outputs, monkeypatch, clock, capsys
 ):
     """STORAGE_EMULATOR_HOST without FIRESTORE_EMULATOR_HOST: the real import would read
     another bucket than the one listed; exit 2 before any import."""
     lay_out_export(gcs, FOLDER)
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("SPENDSENSE_FIRESTORE_API", raising=False)
-    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs("production", backup_bucket=gcs.bucket)
     clock(OUTSIDE)
     code = main(args(outputs, "--target-project", "spendsense-scratch"))
     assert code == 2
@@ -823,7 +830,7 @@ def test_stack_projects_refuses_when_a_stack_file_is_missing(tmp_path):
 
 
 def test_restore_and_drill_refuse_when_the_stack_files_are_not_found(
-    write_outputs, tmp_path, monkeypatch, capsys
+    write_stack_outputs, tmp_path, monkeypatch, capsys
 ):
     """Run outside the repository (no stack files where the CLI looks): restore and drill
     exit 2 before touching anything, instead of letting another stack's project through."""
@@ -832,7 +839,7 @@ def test_restore_and_drill_refuse_when_the_stack_files_are_not_found(
     for marker in ("Pulumi.yaml", "pyproject.toml"):
         (checkout / marker).write_text("")
     monkeypatch.setenv("SPENDSENSE_REPO", str(checkout))
-    outputs = write_outputs("staging")
+    outputs = write_stack_outputs("staging")
     restore_args = ["restore", "--stack", "staging", "--outputs", outputs, "--from", FOLDER]
     assert main([*restore_args, "--target-project", "spendsense-production"]) == 2
     assert "no stack file with a gcp:project for stack(s)" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Fixtures for the operations CLI, part 1: a real local API server, outputs files, stubs.
+"""Fixtures for the service commands (deploy, scale, health, status, logs, outputs): a real
+local API server, outputs files, stubs. Registered for tests/scripts by its conftest.py.
 
 - `api_server`: a real HTTP server on loopback (one per session) whose `/health` answer is
   chosen per test: healthy, unhealthy, slow, 500, invalid JSON; `refused_url` has nobody

@@ -10,7 +10,7 @@ import json
 import pytest
 from spendsense.cli import main
 
-from tests.scripts.cli1.conftest import (
+from tests.scripts.live_api import (
     REPO_NAME,
     REPO_URL,
     SERVICE_ARN,
@@ -119,7 +119,7 @@ def set_pushed_at(tag: str, epoch: int) -> None:
     (moto's server runs in this process, so its backend is the one the CLI talks to)."""
     from moto.ecr.models import ecr_backends
 
-    from tests.scripts.cli1.conftest import ACCOUNT
+    from tests.scripts.live_api import ACCOUNT
 
     for image in ecr_backends[ACCOUNT]["us-east-1"].repositories[REPO_NAME].images:
         if tag in image.image_tags:

@@ -7,7 +7,7 @@ import pytest
 from spendsense.errors import OperationFailed
 from spendsense.ops import apprunner as ops
 
-from tests.scripts.cli1.conftest import SERVICE_ARN, op, operation, service, throttled
+from tests.scripts.live_api import SERVICE_ARN, op, operation, service, throttled
 
 OP1 = op(1)
 

@@ -15,7 +15,7 @@ import pytest
 from spendsense.cli import main
 from spendsense.repo import repo_root
 
-from tests.scripts.cli1.conftest import ACCOUNT, SERVICE_ARN, op, operation, service
+from tests.scripts.live_api import ACCOUNT, SERVICE_ARN, op, operation, service
 
 REAL_FILES = {stack: repo_root() / f"Pulumi.{stack}.yaml" for stack in ("staging", "production")}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from spendsense.ops.backups.export_format import ExportFormatError, count_records
 
-from tests.scripts.cli2.conftest import unique_project
+from tests.scripts.scripted_peers import unique_project
 
 
 @pytest.fixture(scope="module")

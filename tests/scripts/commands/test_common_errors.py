@@ -1,6 +1,6 @@
-"""Errors every part-1 command shares: an unknown stack, and credentials that have expired.
+"""Errors every service command shares: an unknown stack, and credentials that have expired.
 
-- Every part-1 command refuses an unknown --stack with exit 2 and one exact line, before it
+- Every service command refuses an unknown --stack with exit 2 and one exact line, before it
   reads or changes anything.
 - Expired credentials (CloudWatch Logs answering ExpiredTokenException, from a real HTTP peer
   on loopback speaking its JSON protocol) are exit 2 with one exact line for a read-only
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from spendsense.cli import main
 
-from tests.scripts.cli1.conftest import SERVICE_NAME
+from tests.scripts.live_api import SERVICE_NAME
 
 PART_1_COMMANDS = [
     ["outputs"],

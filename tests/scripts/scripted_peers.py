@@ -1,5 +1,6 @@
-"""Fixtures for the CLI part 2 tests: real local HTTP servers, the GCS and Firestore emulators,
-and stack-output files.
+"""Fixtures for the data and release commands (backup, restore, drill, rollback frontend,
+rotate-jwt): real local HTTP servers, the GCS and Firestore emulators, and stack-output files.
+Registered for tests/scripts by its conftest.py.
 
 - `http_server`: a real HTTP server on loopback whose answers a test scripts per request
   (method and path), recording every request (query, headers, JSON body) for assertions.
@@ -51,7 +52,7 @@ BASE_OUTPUTS: dict[str, Any] = {
 
 
 @pytest.fixture
-def write_outputs(tmp_path: Path) -> Callable[..., str]:
+def write_stack_outputs(tmp_path: Path) -> Callable[..., str]:
     """Write a stack-outputs JSON file (contract 3) and return its path; an override of None
     leaves that output out (an older outputs file)."""
 

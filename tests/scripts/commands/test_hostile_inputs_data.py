@@ -1,4 +1,5 @@
-"""Hostile values for every part-2 command: each is bad input (exit 2) with ONE `error:` line
+"""Hostile values for every data and release command (backup, restore, drill,
+rollback frontend, rotate-jwt, window): each is bad input (exit 2) with ONE `error:` line
 that names the option, never a traceback and never a silent default.
 
 Nothing here needs a cloud or an emulator: every value must be refused before any client is
@@ -111,14 +112,14 @@ def bare_env(monkeypatch):
     ids=[f"{c}-{o}-{e[1][:30]!r}" for c, e, o in CASES],
 )
 def test_a_hostile_value_is_one_line_exit_2_naming_the_option(
-    bare_env, write_outputs, capsys, command, extra, option
+    bare_env, write_stack_outputs, capsys, command, extra, option
 ):
     """Exit 2, exactly one stderr line starting `error:` that names the option; no traceback;
     nothing on stdout (nothing was done or planned)."""
     words = command.split()
     args = [*words]
     if command != "window":
-        args += ["--stack", "production", "--outputs", write_outputs("production")]
+        args += ["--stack", "production", "--outputs", write_stack_outputs("production")]
     if command == "restore" and option != "--from":
         args += ["--from", EXPORT]
     # The others act only with --yes; --now is a rehearsal value, judged without --yes.
@@ -149,13 +150,13 @@ OUTPUT_CASES: list[tuple[list[str], str, object]] = [
 
 @pytest.mark.parametrize(("command", "output", "value"), OUTPUT_CASES)
 def test_a_stack_output_of_the_wrong_type_is_bad_input(
-    bare_env, write_outputs, monkeypatch, capsys, command, output, value
+    bare_env, write_stack_outputs, monkeypatch, capsys, command, output, value
 ):
     """A hand-edited outputs file with a number or a list where a name belongs: exit 2 with
     one line naming the output, never a crash deeper down."""
     monkeypatch.setenv("VERCEL_TOKEN", "test-token-123")
     jwt = "arn:aws:secretsmanager:us-east-1:123456789012:secret:spendsense/jwt-AbCdEf"
-    outputs = write_outputs("production", jwt_secret_arn=jwt, **{output: value})
+    outputs = write_stack_outputs("production", jwt_secret_arn=jwt, **{output: value})
     words = [w for w in command if not w.startswith("--") and w != EXPORT]
     rest = command[len(words) :]
     code = main([*words, "--stack", "production", "--outputs", outputs, *rest])

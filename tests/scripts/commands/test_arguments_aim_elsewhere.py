@@ -53,9 +53,9 @@ def vercel(http_server, monkeypatch):
     ],
 )
 def test_rollback_frontend_to_must_be_a_deployment_before_any_request(
-    vercel, write_outputs, capsys, to
+    vercel, write_stack_outputs, capsys, to
 ) -> None:
-    outputs = write_outputs("production")
+    outputs = write_stack_outputs("production")
     code = main(["rollback", "frontend", "--stack", "production", "--outputs", outputs, "--to", to])
     line = _one_error(capsys)
     assert code == 2, line
@@ -65,9 +65,9 @@ def test_rollback_frontend_to_must_be_a_deployment_before_any_request(
 
 @pytest.mark.parametrize("project", ["..", "../admin", "prj_x/../../y", "prj x", "."])
 def test_a_vercel_project_id_that_is_not_an_id_never_reaches_a_request(
-    vercel, write_outputs, capsys, project
+    vercel, write_stack_outputs, capsys, project
 ) -> None:
-    outputs = write_outputs("production", vercel_project_id=project)
+    outputs = write_stack_outputs("production", vercel_project_id=project)
     code = main(["rollback", "frontend", "--stack", "production", "--outputs", outputs])
     line = _one_error(capsys)
     assert code == 2, line

@@ -1,5 +1,5 @@
-"""Every part-1 command, fed hostile values (huge, negative, zero, empty, NaN, inf, non-ASCII,
-malformed URLs): exit 2 with ONE `error:` line that names the option, nothing on stdout, never
+"""Every service command (deploy, scale, health, status, logs, outputs), fed hostile values
+(huge, negative, zero, empty, NaN, inf, non-ASCII, malformed URLs): exit 2 with ONE `error:` line that names the option, nothing on stdout, never
 a Python traceback, and nothing touched (no AWS endpoint is reachable: any call would fail
 with exit 1, not 2)."""
 

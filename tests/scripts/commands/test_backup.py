@@ -9,7 +9,7 @@ import pytest
 from spendsense.cli import main
 from spendsense.ops.backups.listing import newest_daily_export
 
-from tests.scripts.cli2.conftest import lay_out_export
+from tests.scripts.scripted_peers import lay_out_export
 
 NOW = "2026-11-27T09:00:00Z"
 # What a failed or cancelled export's folder means: it cannot be deleted (the bucket's
@@ -33,8 +33,8 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def outputs(gcs, write_outputs):
-    return write_outputs("production", backup_bucket=gcs.bucket)
+def outputs(gcs, write_stack_outputs):
+    return write_stack_outputs("production", backup_bucket=gcs.bucket)
 
 
 def run(*args: str) -> int:
@@ -190,12 +190,12 @@ def test_verify_allows_the_lifecycle_two_days_past_the_retention(gcs, outputs, c
     )
 
 
-def test_verify_uses_the_stacks_own_retention_from_the_outputs(gcs, write_outputs, capsys):
+def test_verify_uses_the_stacks_own_retention_from_the_outputs(gcs, write_stack_outputs, capsys):
     """backup_retention_days from the stack outputs (contract 3) is the retention verify
     checks: with 7 days, a 10-day-old daily export fails; limits.json's 30 is not used."""
     lay_out_export(gcs, "daily/20261127_020000")
     lay_out_export(gcs, "daily/20261117_020000")  # 10 days before NOW
-    seven = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=7)
+    seven = write_stack_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=7)
     base = ["backup", "verify", "--stack", "production", "--now", NOW, "--json"]
     assert run(*base, "--outputs", seven) == 1
     data = json.loads(capsys.readouterr().out)
@@ -205,19 +205,19 @@ def test_verify_uses_the_stacks_own_retention_from_the_outputs(gcs, write_output
         f"1 daily export(s) older than the 7-day retention plus 2 days (oldest gs://{gcs.bucket}/"
         "daily/20261117_020000/): the bucket's lifecycle rule is not deleting them"
     ]
-    fourteen = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=14)
+    fourteen = write_stack_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=14)
     assert run(*base, "--outputs", fourteen) == 0
     assert json.loads(capsys.readouterr().out)["retention_days"] == 14
 
 
 def test_verify_falls_back_to_limits_json_with_a_note_for_an_older_outputs_file(
-    gcs, write_outputs, capsys
+    gcs, write_stack_outputs, capsys
 ):
     """An outputs file without backup_retention_days: policies/limits.json's retention (30),
     and the output says so (text and JSON)."""
     lay_out_export(gcs, "daily/20261127_020000")
     lay_out_export(gcs, "daily/20261117_020000")
-    old = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=None)
+    old = write_stack_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=None)
     base = ["backup", "verify", "--stack", "production", "--outputs", old, "--now", NOW]
     assert run(*base) == 0
     out = capsys.readouterr().out.splitlines()
@@ -234,11 +234,13 @@ def test_verify_falls_back_to_limits_json_with_a_note_for_an_older_outputs_file(
 
 
 @pytest.mark.parametrize("value", ["30", 0, -5, 99999, True, 7.5])
-def test_a_bad_retention_output_is_bad_input(gcs, write_outputs, capsys, value):
+def test_a_bad_retention_output_is_bad_input(gcs, write_stack_outputs, capsys, value):
     """backup_retention_days that is not a whole number of days from 1 to 3650: exit 2 naming
     the output, never a traceback or a silent fallback."""
     lay_out_export(gcs, "daily/20261127_020000")
-    outputs = write_outputs("production", backup_bucket=gcs.bucket, backup_retention_days=value)
+    outputs = write_stack_outputs(
+        "production", backup_bucket=gcs.bucket, backup_retention_days=value
+    )
     assert run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: stack output 'backup_retention_days' in {outputs}: must be")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from spendsense.cli import main
 
-from tests.scripts.cli1.conftest import (
+from tests.scripts.live_api import (
     ACCOUNT,
     SERVICE_ARN,
     SERVICE_NAME,

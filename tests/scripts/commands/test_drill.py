@@ -13,7 +13,7 @@ from spendsense.ops.drill import run_drill
 from spendsense.ops.firestore.backends import data_api
 from spendsense.ops.firestore.emulated import EmulatorExportImport
 
-from tests.scripts.cli2.conftest import unique_project
+from tests.scripts.scripted_peers import unique_project
 
 
 @pytest.fixture
@@ -33,13 +33,15 @@ def daily_export(firestore_emulator, gcs, monkeypatch):
 
 
 def test_drill_imports_the_newest_daily_export_and_counts_match(
-    daily_export, gcs, write_outputs, capsys
+    daily_export, gcs, write_stack_outputs, capsys
 ):
     """The drill: newest complete daily export -> empty test project; every collection's count
     equals the export's; the report times each step; after passing, the imported documents
     are deleted from the test project (only there), so the next drill finds it empty."""
     target = unique_project("test")
-    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs(
+        "production", firestore_project=daily_export, backup_bucket=gcs.bucket
+    )
     args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
     code = main([*args, "--yes", "--json"])
     assert code == 0, capsys.readouterr().err
@@ -75,11 +77,13 @@ def test_drill_imports_the_newest_daily_export_and_counts_match(
 
 
 def test_drill_without_yes_names_the_export_and_imports_nothing(
-    daily_export, gcs, write_outputs, capsys
+    daily_export, gcs, write_stack_outputs, capsys
 ):
     """Without --yes: 'Would import <newest daily export> into <test project>'; nothing imported."""
     target = unique_project("test")
-    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs(
+        "production", firestore_project=daily_export, backup_bucket=gcs.bucket
+    )
     assert (
         main(["drill", "--stack", "production", "--outputs", outputs, "--target-project", target])
         == 0
@@ -125,12 +129,14 @@ def test_a_count_that_differs_fails_the_drill(daily_export, gcs, firestore_emula
 
 
 def test_a_target_that_is_not_empty_is_bad_input(
-    daily_export, gcs, firestore_emulator, write_outputs, capsys
+    daily_export, gcs, firestore_emulator, write_stack_outputs, capsys
 ):
     """A test project that already holds data: exit 2 naming its collections, nothing imported."""
     target = unique_project("test")
     firestore_emulator.rest(target).set("leftovers/x", {"n": 1})
-    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs(
+        "production", firestore_project=daily_export, backup_bucket=gcs.bucket
+    )
     assert (
         main(
             [
@@ -154,9 +160,9 @@ def test_a_target_that_is_not_empty_is_bad_input(
     assert data_api(target, "(default)").collection_ids() == ["leftovers"]
 
 
-def test_the_production_project_as_target_is_bad_input(write_outputs, capsys):
+def test_the_production_project_as_target_is_bad_input(write_stack_outputs, capsys):
     """--target-project equal to the stack's own project: exit 2 before anything else."""
-    outputs = write_outputs("production")
+    outputs = write_stack_outputs("production")
     assert (
         main(
             [
@@ -177,13 +183,13 @@ def test_the_production_project_as_target_is_bad_input(write_outputs, capsys):
     )
 
 
-def test_an_incomplete_newest_export_fails_the_drill(gcs, write_outputs, capsys):
+def test_an_incomplete_newest_export_fails_the_drill(gcs, write_stack_outputs, capsys):
     """The newest daily export lacks its metadata: exit 1, the drill needs a complete one."""
-    from tests.scripts.cli2.conftest import lay_out_export
+    from tests.scripts.scripted_peers import lay_out_export
 
     lay_out_export(gcs, "daily/20261126_020000")
     lay_out_export(gcs, "daily/20261127_020000", complete=False)
-    outputs = write_outputs("production", backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs("production", backup_bucket=gcs.bucket)
     assert main(["drill", "--stack", "production", "--outputs", outputs]) == 1
     assert "the newest daily export" in capsys.readouterr().err
 
@@ -200,13 +206,15 @@ def test_emulator_export_rejects_a_snapshot_time(firestore_emulator, gcs):
 
 
 def test_a_failing_drill_keeps_the_data_and_clean_empties_only_the_test_project(
-    daily_export, gcs, firestore_emulator, write_outputs, monkeypatch, capsys
+    daily_export, gcs, firestore_emulator, write_stack_outputs, monkeypatch, capsys
 ):
     """A failing drill leaves the imported documents for inspection and prints the exact
     command that empties the test project; that command (--clean --yes) deletes them, and
     without --yes only says what it would delete."""
     target = unique_project("test")
-    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs(
+        "production", firestore_project=daily_export, backup_bucket=gcs.bucket
+    )
 
     class Lossy(EmulatorExportImport):
         def import_documents(self, project, database, input_uri, **kwargs):
@@ -246,10 +254,10 @@ def test_a_failing_drill_keeps_the_data_and_clean_empties_only_the_test_project(
 
 @pytest.mark.parametrize("target", ["spendsense-staging", "spendsense-production"])
 @pytest.mark.parametrize("clean", [False, True])
-def test_a_stacks_project_is_never_a_drill_target(write_outputs, capsys, target, clean):
+def test_a_stacks_project_is_never_a_drill_target(write_stack_outputs, capsys, target, clean):
     """Any stack's Firestore project (from Pulumi.<stack>.yaml), not only the stack's own, is
     refused as the drill's target, for the drill and for --clean: exit 2 before anything."""
-    outputs = write_outputs("production")
+    outputs = write_stack_outputs("production")
     args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
     assert main([*args, "--yes", *(["--clean"] if clean else [])]) == 2
     err = capsys.readouterr().err
@@ -387,7 +395,7 @@ def test_an_unexpected_error_during_the_import_still_says_what_the_project_holds
 
 
 def test_a_passing_drill_that_cannot_empty_the_project_exits_1_with_the_clean_command(
-    daily_export, gcs, write_outputs, monkeypatch, capsys
+    daily_export, gcs, write_stack_outputs, monkeypatch, capsys
 ):
     """The drill passes but emptying the test project fails: the report is printed, then
     exit 1 naming the --clean command (next month's drill would find it not empty)."""
@@ -398,7 +406,9 @@ def test_a_passing_drill_that_cannot_empty_the_project_exits_1_with_the_clean_co
 
     monkeypatch.setattr("spendsense.commands.drill.empty_test_database", fail)
     target = unique_project("test")
-    outputs = write_outputs("production", firestore_project=daily_export, backup_bucket=gcs.bucket)
+    outputs = write_stack_outputs(
+        "production", firestore_project=daily_export, backup_bucket=gcs.bucket
+    )
     args = ["drill", "--stack", "production", "--outputs", outputs, "--target-project", target]
     assert main([*args, "--yes", "--json"]) == 1
     captured = capsys.readouterr()

@@ -7,8 +7,7 @@ from __future__ import annotations
 from spendsense.ops.ecr_protect import PREFIX, protect_images, protection_tag
 
 from infra.components.registry import PROTECTED_TAG_PREFIX
-from tests.scripts.cli1.conftest import REPO_NAME, REPO_URL, op
-from tests.scripts.cli1.test_deploy import (
+from tests.scripts.commands.test_deploy import (
     NEW,
     NEW_IMAGE,
     OLD,
@@ -21,6 +20,7 @@ from tests.scripts.cli1.test_deploy import (
     push,
     run,  # noqa: F401 (fixture)
 )
+from tests.scripts.live_api import REPO_NAME, REPO_URL, op
 
 OLDEST = "20261125_010000"
 

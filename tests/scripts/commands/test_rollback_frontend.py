@@ -65,8 +65,8 @@ def vercel(http_server, monkeypatch):
     return http_server
 
 
-def rollback(write_outputs, *extra: str) -> int:
-    outputs = write_outputs("production")
+def rollback(write_stack_outputs, *extra: str) -> int:
+    outputs = write_stack_outputs("production")
     return main(["rollback", "frontend", "--stack", "production", "--outputs", outputs, *extra])
 
 
@@ -75,10 +75,10 @@ def promotes(server) -> list[str]:
 
 
 def test_without_yes_it_names_the_previous_ready_deployment_and_changes_nothing(
-    vercel, write_outputs, capsys
+    vercel, write_stack_outputs, capsys
 ):
     """Without --yes: 'Would promote' the READY deployment before the serving one; no POST."""
-    code = rollback(write_outputs)
+    code = rollback(write_stack_outputs)
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("Would promote dpl_previous00b (spendsense-ous00b.vercel.app")
@@ -93,10 +93,12 @@ def test_without_yes_it_names_the_previous_ready_deployment_and_changes_nothing(
     assert listing.headers["authorization"] == "Bearer test-token-123"
 
 
-def test_with_yes_it_promotes_through_the_v10_endpoint_with_the_team(vercel, write_outputs, capsys):
+def test_with_yes_it_promotes_through_the_v10_endpoint_with_the_team(
+    vercel, write_stack_outputs, capsys
+):
     """With --yes: POST /v10/projects/{project}/promote/{deployment}?teamId=... once."""
     vercel.on("POST", f"/v10/projects/{PROJECT}/promote/dpl_previous00b", (201, None))
-    code = rollback(write_outputs, "--yes")
+    code = rollback(write_stack_outputs, "--yes")
     assert code == 0, capsys.readouterr().err
     assert promotes(vercel) == [f"/v10/projects/{PROJECT}/promote/dpl_previous00b"]
     post = next(r for r in vercel.requests if r.method == "POST")
@@ -105,7 +107,7 @@ def test_with_yes_it_promotes_through_the_v10_endpoint_with_the_team(vercel, wri
 
 
 def test_after_an_earlier_rollback_it_goes_back_from_the_serving_deployment(
-    vercel, write_outputs, capsys
+    vercel, write_stack_outputs, capsys
 ):
     """If the domain already serves an older deployment, 'previous' is older than that one."""
     vercel.on(
@@ -113,7 +115,7 @@ def test_after_an_earlier_rollback_it_goes_back_from_the_serving_deployment(
         "/v13/deployments/spendsense.vercel.app",
         (200, {"id": "dpl_previous00b", "url": "spendsense-ous00b.vercel.app"}),
     )
-    code = rollback(write_outputs, "--json")
+    code = rollback(write_stack_outputs, "--json")
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["current"]["id"] == "dpl_previous00b"
@@ -121,19 +123,19 @@ def test_after_an_earlier_rollback_it_goes_back_from_the_serving_deployment(
     assert data["promoted"] is False
 
 
-def test_to_picks_a_named_deployment_by_url(vercel, write_outputs, capsys):
+def test_to_picks_a_named_deployment_by_url(vercel, write_stack_outputs, capsys):
     """--to accepts a deployment URL and promotes exactly that one."""
     vercel.on("POST", f"/v10/projects/{PROJECT}/promote/dpl_oldest0000a", (202, None))
-    code = rollback(write_outputs, "--to", "https://spendsense-t0000a.vercel.app", "--yes")
+    code = rollback(write_stack_outputs, "--to", "https://spendsense-t0000a.vercel.app", "--yes")
     out = capsys.readouterr().out
     assert code == 0
     assert promotes(vercel) == [f"/v10/projects/{PROJECT}/promote/dpl_oldest0000a"]
     assert "finishes it in the background" in out
 
 
-def test_to_an_unknown_deployment_is_bad_input(vercel, write_outputs, capsys):
+def test_to_an_unknown_deployment_is_bad_input(vercel, write_stack_outputs, capsys):
     """--to naming no recent production deployment: exit 2, one line, nothing promoted."""
-    code = rollback(write_outputs, "--to", "dpl_nope")
+    code = rollback(write_stack_outputs, "--to", "dpl_nope")
     assert code == 2
     assert capsys.readouterr().err == (
         "error: --to: 'dpl_nope' is not one of the last 4 production deployments of project "
@@ -142,20 +144,20 @@ def test_to_an_unknown_deployment_is_bad_input(vercel, write_outputs, capsys):
     assert promotes(vercel) == []
 
 
-def test_to_a_failed_deployment_is_bad_input(vercel, write_outputs, capsys):
+def test_to_a_failed_deployment_is_bad_input(vercel, write_stack_outputs, capsys):
     """--to naming an ERROR deployment: exit 2."""
-    code = rollback(write_outputs, "--to", "dpl_broken0000x")
+    code = rollback(write_stack_outputs, "--to", "dpl_broken0000x")
     assert code == 2
     assert (
         capsys.readouterr().err == "error: --to: deployment dpl_broken0000x is ERROR, not READY\n"
     )
 
 
-def test_missing_token_is_bad_input(http_server, monkeypatch, write_outputs, capsys):
+def test_missing_token_is_bad_input(http_server, monkeypatch, write_stack_outputs, capsys):
     """No VERCEL_TOKEN: exit 2 with how to get one, before any request."""
     monkeypatch.delenv("VERCEL_TOKEN", raising=False)
     monkeypatch.setenv("SPENDSENSE_VERCEL_API", http_server.url)
-    code = rollback(write_outputs)
+    code = rollback(write_stack_outputs)
     assert code == 2
     assert capsys.readouterr().err == (
         "error: VERCEL_TOKEN is not set; create a token at https://vercel.com/account/tokens "
@@ -164,21 +166,21 @@ def test_missing_token_is_bad_input(http_server, monkeypatch, write_outputs, cap
     assert http_server.requests == []
 
 
-def test_a_refused_token_is_bad_input(vercel, write_outputs, capsys):
+def test_a_refused_token_is_bad_input(vercel, write_stack_outputs, capsys):
     """Vercel answering 403 to the listing: exit 2 naming the token."""
     vercel.on(
         "GET",
         DEPLOYMENTS_PATH,
         (403, {"error": {"code": "forbidden", "message": "Not authorized"}}),
     )
-    code = rollback(write_outputs)
+    code = rollback(write_stack_outputs)
     assert code == 2
     assert (
         "Vercel refused the token (HTTP 403: forbidden: Not authorized)" in capsys.readouterr().err
     )
 
 
-def test_no_older_ready_deployment_fails(vercel, write_outputs, capsys):
+def test_no_older_ready_deployment_fails(vercel, write_stack_outputs, capsys):
     """Nothing READY older than the serving deployment: exit 1 suggesting --to."""
     vercel.on(
         "GET",
@@ -192,19 +194,19 @@ def test_no_older_ready_deployment_fails(vercel, write_outputs, capsys):
         ),
     )
     vercel.on("GET", "/v13/deployments/spendsense.vercel.app", (200, {"id": "dpl_only"}))
-    code = rollback(write_outputs)
+    code = rollback(write_stack_outputs)
     assert code == 1
     assert "pass --to DEPLOYMENT" in capsys.readouterr().err
 
 
-def test_a_failed_promotion_is_reported(vercel, write_outputs, capsys):
+def test_a_failed_promotion_is_reported(vercel, write_stack_outputs, capsys):
     """A 409 from the promote endpoint: exit 1 with Vercel's message."""
     vercel.on(
         "POST",
         f"/v10/projects/{PROJECT}/promote/dpl_previous00b",
         (409, {"error": {"code": "conflict", "message": "A promotion is already in progress"}}),
     )
-    code = rollback(write_outputs, "--yes")
+    code = rollback(write_stack_outputs, "--yes")
     assert code == 1
     assert capsys.readouterr().err == (
         "error: promote Vercel deployment dpl_previous00b: HTTP 409: conflict: "
@@ -218,12 +220,12 @@ def test_a_failed_promotion_is_reported(vercel, write_outputs, capsys):
     ids=["no answer", "HTTP 502"],
 )
 def test_a_promotion_without_a_clear_answer_says_the_outcome_is_unknown(
-    vercel, write_outputs, capsys, answer
+    vercel, write_stack_outputs, capsys, answer
 ):
     """The promote request gets no answer (connection dropped) or a 5xx: exit 1, and the
     message says production may or may not serve the deployment now and how to see which."""
     vercel.on("POST", f"/v10/projects/{PROJECT}/promote/dpl_previous00b", answer)
-    code = rollback(write_outputs, "--yes")
+    code = rollback(write_stack_outputs, "--yes")
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("error: promote Vercel deployment dpl_previous00b: ")
@@ -236,11 +238,11 @@ def test_a_promotion_without_a_clear_answer_says_the_outcome_is_unknown(
 
 @pytest.mark.parametrize("token", ["tok en", "tok\nen", "tökén"])
 def test_a_token_that_cannot_be_a_header_is_bad_input(
-    vercel, write_outputs, capsys, monkeypatch, token
+    vercel, write_stack_outputs, capsys, monkeypatch, token
 ):
     """A VERCEL_TOKEN with a space, a line break or non-ASCII: exit 2 before any request."""
     monkeypatch.setenv("VERCEL_TOKEN", token)
-    code = rollback(write_outputs)
+    code = rollback(write_stack_outputs)
     assert code == 2
     assert capsys.readouterr().err.startswith("error: VERCEL_TOKEN holds characters")
     assert vercel.requests == []
@@ -248,14 +250,14 @@ def test_a_token_that_cannot_be_a_header_is_bad_input(
 
 @pytest.mark.parametrize("created", [None, "yesterday", 10**30, True])
 def test_a_deployment_without_a_readable_time_is_not_guessed(
-    vercel, write_outputs, capsys, created
+    vercel, write_stack_outputs, capsys, created
 ):
     """A listed deployment whose `created` is missing or unreadable: exit 1 naming it; the
     command never guesses an order (it could promote the wrong deployment)."""
     odd = dict(deployment("dpl_odd000000zz", 0))
     odd["created"] = odd["createdAt"] = created
     vercel.on("GET", DEPLOYMENTS_PATH, (200, {"deployments": [*LIST["deployments"], odd]}))
-    code = rollback(write_outputs)
+    code = rollback(write_stack_outputs)
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith(
@@ -268,7 +270,7 @@ def test_a_deployment_without_a_readable_time_is_not_guessed(
 
 
 def test_a_serving_deployment_older_than_the_listing_is_looked_up_by_id(
-    vercel, write_outputs, capsys
+    vercel, write_stack_outputs, capsys
 ):
     """The domain serves a deployment the listing does not hold: its creation time comes from
     GET /v13/deployments/{id} and the target is the newest READY one older than it (here the
@@ -276,7 +278,7 @@ def test_a_serving_deployment_older_than_the_listing_is_looked_up_by_id(
     serving = deployment("dpl_serving000s", 1_764_000_050_000)
     vercel.on("GET", "/v13/deployments/spendsense.vercel.app", (200, {"id": "dpl_serving000s"}))
     vercel.on("GET", "/v13/deployments/dpl_serving000s", (200, {**serving, "id": serving["uid"]}))
-    assert rollback(write_outputs, "--json") == 0, capsys.readouterr().err
+    assert rollback(write_stack_outputs, "--json") == 0, capsys.readouterr().err
     data = json.loads(capsys.readouterr().out)
     assert data["current"]["id"] == "dpl_serving000s"
     assert data["target"]["id"] == "dpl_oldest0000a"
@@ -302,20 +304,20 @@ def test_a_serving_deployment_older_than_the_listing_is_looked_up_by_id(
     ids=["domain lookup 404", "serving id 404"],
 )
 def test_an_unknown_serving_deployment_is_exit_1_unless_to_is_given(
-    vercel, write_outputs, capsys, host_answer, id_answer, reason
+    vercel, write_stack_outputs, capsys, host_answer, id_answer, reason
 ):
     """If Vercel cannot say which deployment serves production, 'the previous one' is
     unknown: exit 1 asking for --to, nothing promoted; with --to the named one is promoted."""
     vercel.on("GET", "/v13/deployments/spendsense.vercel.app", host_answer)
     if id_answer is not None:
         vercel.on("GET", "/v13/deployments/dpl_vanished00v", id_answer)
-    assert rollback(write_outputs, "--yes") == 1
+    assert rollback(write_stack_outputs, "--yes") == 1
     assert capsys.readouterr().err == (
         f"error: cannot tell which deployment serves production ({reason}), so the previous one "
         "is unknown; pass --to DEPLOYMENT (see `vercel ls --prod`)\n"
     )
     assert promotes(vercel) == []
     vercel.on("POST", f"/v10/projects/{PROJECT}/promote/dpl_previous00b", (201, None))
-    assert rollback(write_outputs, "--to", "dpl_previous00b", "--yes") == 0
+    assert rollback(write_stack_outputs, "--to", "dpl_previous00b", "--yes") == 0
     assert promotes(vercel) == [f"/v10/projects/{PROJECT}/promote/dpl_previous00b"]
     assert "(was unknown)" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from spendsense.clients import describe_aws_error, make_client
 from spendsense.errors import BadInput
 from spendsense.ops import apprunner as ops
 
-from tests.scripts.cli1.conftest import SERVICE_ARN, op
+from tests.scripts.live_api import SERVICE_ARN, op
 
 
 class FakeAppRunner:
@@ -190,7 +190,7 @@ def test_without_any_aws_region_setting_the_stack_output_region_is_used(
     settings, `logs` reads it there because the stack output `region` says so."""
     import boto3
 
-    from tests.scripts.cli1.conftest import SERVICE_NAME
+    from tests.scripts.live_api import SERVICE_NAME
 
     group = f"/aws/apprunner/{SERVICE_NAME}/0123456789abcdef/application"
     admin = boto3.client(

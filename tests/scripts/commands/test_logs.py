@@ -11,7 +11,7 @@ import pytest
 from spendsense.cli import main
 from spendsense.ops import logs as ops_logs
 
-from tests.scripts.cli1.conftest import SERVICE_NAME
+from tests.scripts.live_api import SERVICE_NAME
 
 GROUP = f"/aws/apprunner/{SERVICE_NAME}/0123456789abcdef/application"
 NOW_MS = int(time.time() * 1000)
