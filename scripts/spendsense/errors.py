@@ -40,6 +40,17 @@ class Interrupted(SpendsenseError):
     exit_code = 130
 
 
+def one_line(exc: BaseException, limit: int | None = 200) -> str:
+    """The one "one line from an exception" helper: its message with all whitespace (newlines
+    included) collapsed, cut to `limit` characters (None: whole); its type name when it has no
+    message; Ctrl-C as "interrupted"."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = " ".join(str(exc).split())
+    text = text if limit is None else text[:limit]
+    return text or type(exc).__name__
+
+
 def failure_reason(exc: BaseException) -> str:
     """One line for why an operation stopped, for a state statement: our own errors as they
     are, Ctrl-C as "interrupted", anything else as its type and first 200 characters."""

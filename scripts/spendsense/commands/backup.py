@@ -11,7 +11,7 @@ from spendsense.clients import storage_client
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops.backups.layout import DAILY_PREFIX, Export, manual_export_prefix
 from spendsense.ops.backups.listing import list_exports
-from spendsense.ops.backups.verify import LIFECYCLE_SLACK_DAYS, parse_duration, verify_exports
+from spendsense.ops.backups.verify import LIFECYCLE_SLACK_DAYS, MAX_AGE_LIMIT, verify_exports
 from spendsense.ops.manual_export import create_manual_export, ensure_new_folder, parse_at
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
@@ -19,22 +19,14 @@ from spendsense.options import json_option, outputs_option, stack_option, yes_op
 from spendsense.output_text import get_text, require_text
 from spendsense.outputs import StackOutputs, load_outputs
 from spendsense.repo import limits_file
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+from spendsense.units import human_size, parse_duration
 
 
 def _row(export: Export) -> str:
     state = "complete" if export.complete else "INCOMPLETE"
     return (
         f"{export.time:%Y-%m-%d %H:%M:%S}Z  {export.kind:<6}  {state:<10}  "
-        f"{_human_size(export.size_bytes):>10}  {export.objects:>5} objects  {export.path}"
+        f"{human_size(export.size_bytes):>10}  {export.objects:>5} objects  {export.path}"
     )
 
 
@@ -139,7 +131,9 @@ def verify_command(
     Example:
       spendsense backup verify --stack production --max-age 26h
     """
-    limit = parse_duration(max_age, "--max-age")
+    limit = parse_duration(
+        max_age, "--max-age", maximum=MAX_AGE_LIMIT, units="smhd", fractions=True, example="26h"
+    )
     now = _now(now_text)
     outputs = load_outputs(stack, outputs_file)
     retention, note = retention_days(outputs)
@@ -252,6 +246,6 @@ def create_command(
         click.echo(json.dumps({**export.to_json(), "created": True}, indent=2))
     else:
         click.echo(
-            f"Exported {what} to {export.path} ({_human_size(export.size_bytes)}, "
+            f"Exported {what} to {export.path} ({human_size(export.size_bytes)}, "
             f"{export.objects} objects, complete)"
         )

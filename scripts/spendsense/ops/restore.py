@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from spendsense.errors import OperationFailed, SpendsenseError
+from spendsense.errors import OperationFailed, SpendsenseError, one_line
 from spendsense.ops import apprunner
 from spendsense.ops.backups.layout import Export
 from spendsense.ops.backups.listing import ExportContents
@@ -273,7 +273,7 @@ def restore(
             # The data is fine, but the service or its alarms are not back: not a success.
             failure = OperationFailed(f"the import is verified, but {unfinished}")
     if failure is not None:
-        reason = _one_line(failure)
+        reason = one_line(failure, None)
         raise RestoreFailed(f"restore failed: {reason} -- {state.statement()}", state) from None
     return report
 
@@ -320,7 +320,7 @@ def _wind_down(
             Exception,
             KeyboardInterrupt,
         ) as exc:  # never raise from here: the statement must be printed
-            status = f"unknown ({_one_line(exc)})"
+            status = f"unknown ({one_line(exc, None)})"
         if keep_reason is not None:
             if keep_reason == "--keep-paused":
                 state.service = f"{status} (--keep-paused); {resume_hint}"
@@ -334,7 +334,7 @@ def _wind_down(
             try:
                 operation = apprunner.resume_service(apprunner_client, service_arn)
             except (Exception, KeyboardInterrupt) as exc:
-                state.service = f"{PAUSED}, resume failed ({_one_line(exc)}); {resume_hint}"
+                state.service = f"{PAUSED}, resume failed ({one_line(exc, None)}); {resume_hint}"
             else:
                 try:
                     apprunner.wait_for_operation(
@@ -352,7 +352,7 @@ def _wind_down(
                 except (Exception, KeyboardInterrupt) as exc:
                     state.service = (
                         f"resume requested (operation {operation}) but not confirmed "
-                        f"({_one_line(exc)}); check it with `spendsense status`, and if it is "
+                        f"({one_line(exc, None)}); check it with `spendsense status`, and if it is "
                         f"still {PAUSED}, {resume_hint}"
                     )
         elif status == RUNNING:
@@ -380,7 +380,9 @@ def _wind_down(
         if others:
             set_alarm_actions(cloudwatch, others, enabled=True)
     except (Exception, KeyboardInterrupt) as exc:
-        state.alarms = f"still disabled on {', '.join(silenced)} ({_one_line(exc)}); {alarms_hint}"
+        state.alarms = (
+            f"still disabled on {', '.join(silenced)} ({one_line(exc, None)}); {alarms_hint}"
+        )
         return "the alarm actions are not enabled again"
     state.alarms = f"enabled again on {', '.join(others)}" if others else ""
     if daily:
@@ -401,9 +403,3 @@ def _window_now() -> datetime:
     from spendsense.ops import window
 
     return window.utc_now()
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import BadInput, SpendsenseError, debug_enabled
+from spendsense.errors import BadInput, SpendsenseError, debug_enabled, one_line
 
 OK = "ok"
 FAILING = "failing"
@@ -61,7 +61,7 @@ def _guard(name: str, fn: Callable[[], Check]) -> Check:
     except Exception as exc:  # a bug or an unforeseen library error: still show the other rows
         if debug_enabled():
             raise
-        detail = " ".join(str(exc).split())[:200]
+        detail = one_line(exc)
         return Check(
             name,
             FAILING,

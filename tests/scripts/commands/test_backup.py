@@ -270,7 +270,8 @@ def test_verify_rejects_a_bad_max_age(outputs, capsys):
         == 2
     )
     assert capsys.readouterr().err == (
-        "error: --max-age: 'soon' is not a duration; use a positive number with s, m, h or d (e.g. 26h)\n"
+        "error: --max-age: 'soon' is not a duration; use a positive number and a unit "
+        "s, m, h or d (e.g. 26h)\n"
     )
 
 
