@@ -1,27 +1,19 @@
-"""The runbook's monthly "Rotate JWT secrets" check: was the stack's JWT signing secret rotated
-within the last N days (31 by default)?
+"""The runbook's monthly "Rotate JWT secrets" check (`spendsense check-jwt-rotation`): was the
+stack's JWT signing secret rotated within the last N days?
 
-Reads the secret's ARN from the stack outputs (`jwt_secret_arn`) and asks Secrets Manager
-(`DescribeSecret`, which never returns the value) for `RotationEnabled` and `LastRotatedDate`.
-A secret that was never rotated is judged by its `CreatedDate`: a new secret is fine, one older
-than the limit has missed its rotation. Exit 0 ok, 1 too old or rotation disabled, 2 bad input
-(missing output, no credentials), with one line that says which.
-
-    python .github/scripts/check_jwt_rotation.py --stack production [--max-age-days 31] [--json]
+Asks Secrets Manager (`DescribeSecret`, which never returns the value; the one call, granted
+to the CI checks role in infra/ci_trust) for `RotationEnabled` and `LastRotatedDate`. A secret
+that was never rotated is judged by its `CreatedDate`: a new secret is fine, one older than
+the limit has missed its rotation.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from spendsense.clients import describe_aws_error, make_client
-from spendsense.errors import SpendsenseError
-from spendsense.outputs import load_outputs
+from spendsense.clients import describe_aws_error
 
 
 @dataclass(frozen=True)
@@ -76,31 +68,3 @@ def check_rotation(client: Any, secret_arn: str, max_age_days: float, now: datet
     except Exception as exc:
         raise describe_aws_error(exc, f"describing secret {secret_arn}") from exc
     return judge_rotation(description, max_age_days, now)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("staging", "production"))
-    parser.add_argument("--outputs", dest="outputs_file", default=None, help="JSON file of stack outputs")  # fmt: skip
-    parser.add_argument("--max-age-days", type=float, default=31.0)
-    parser.add_argument("--json", dest="as_json", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        outputs = load_outputs(args.stack, args.outputs_file)
-        arn = str(outputs.require("jwt_secret_arn"))
-        report = check_rotation(
-            make_client("secretsmanager"), arn, args.max_age_days, datetime.now(UTC)
-        )
-    except SpendsenseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.as_json:
-        print(json.dumps(asdict(report), indent=2, sort_keys=True))
-    else:
-        verdict = "ok" if report.ok else "FAILED"
-        print(f"JWT secret {report.secret_arn}: {verdict}: {report.reason}")
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
-"""The monthly JWT rotation check (.github/scripts/check_jwt_rotation.py) against moto.
+"""The monthly JWT rotation check (`spendsense check-jwt-rotation`, run by checks.yml) against moto.
 
-moto runs as a real HTTP server on loopback and the script reaches it through
+moto runs as a real HTTP server on loopback and the command reaches it through
 `AWS_ENDPOINT_URL`, as it would reach AWS. moto's RotateSecret cannot run a rotation Lambda
 here, so it enables rotation without setting `LastRotatedDate`; the rules about that date are
 tested on the judge function with answers shaped like Secrets Manager's.
@@ -9,33 +9,23 @@ tested on the judge function with answers shaped like Secrets Manager's.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from spendsense.cli import main
+from spendsense.ops import jwt_check as check
 
 from tests.conftest import free_port
 
-SCRIPT = Path(__file__).resolve().parents[2] / ".github" / "scripts" / "check_jwt_rotation.py"
 ROTATION_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:spendsense-api-jwt-rotation"
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_jwt_rotation", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-check = load_script()
+def run(*args: str) -> int:
+    return main(["check-jwt-rotation", *args])
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +74,14 @@ def outputs_file(tmp_path: Path, **values: Any) -> str:
 
 def test_a_secret_without_rotation_fails(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     arn = new_secret(aws, "spendsense-api/no-rotation", rotation=False)
-    code = check.main(["--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn)])  # fmt: skip
+    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn))  # fmt: skip
     assert code == 1
     assert "rotation is not enabled" in capsys.readouterr().out
 
 
 def test_a_new_secret_with_rotation_passes(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     arn = new_secret(aws, "spendsense-api/jwt-signing-key", rotation=True)
-    code = check.main(["--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn), "--json"])  # fmt: skip
+    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn), "--json")  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
     assert report["ok"] is True and report["rotation_enabled"] is True
@@ -108,14 +98,14 @@ def test_a_secret_never_rotated_for_longer_than_the_limit_fails(aws: Any) -> Non
 
 
 def test_a_missing_output_is_bad_input(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    code = check.main(["--stack", "production", "--outputs", outputs_file(tmp_path)])
+    code = run("--stack", "production", "--outputs", outputs_file(tmp_path))
     assert code == 2
     assert "jwt_secret_arn" in capsys.readouterr().err
 
 
 def test_an_unknown_secret_is_reported_in_one_line(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:spendsense-api/gone-AbCdEf"
-    code = check.main(["--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=missing)])  # fmt: skip
+    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=missing))  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("error: describing secret") and err.count("\n") == 1
@@ -138,3 +128,14 @@ def test_last_rotation_must_be_within_31_days(last_rotated_days_ago: float, ok: 
     report = check.judge_rotation(description, 31, NOW)
     assert report.ok is ok, report.reason
     assert report.age_days == pytest.approx(last_rotated_days_ago)
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "0", "-1", "1e309", "soon"])
+def test_a_bad_max_age_is_one_line_and_exit_2(
+    days: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before any output is read or any AWS call is made (argparse took nan and inf)."""
+    code = run("--stack", "production", "--outputs", outputs_file(tmp_path), "--max-age-days", days)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and "--max-age-days" in err and err.count("\n") == 1
