@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from spendsense.cli import main
 
 
@@ -66,3 +67,26 @@ def test_no_source_at_all_is_bad_input(monkeypatch, capsys):
 def test_help_has_an_example(capsys):
     assert main(["outputs", "--help"]) == 0
     assert "spendsense outputs --stack production" in capsys.readouterr().out
+
+
+def test_text_accessors_live_on_the_outputs_object() -> None:
+    """`require_text` / `get_text` (were spendsense.output_text): a non-string, blank or
+    non-printable value is one exit-2 line naming the output and the file."""
+    from spendsense.errors import BadInput
+    from spendsense.outputs import StackOutputs
+
+    outputs = StackOutputs(
+        "staging",
+        {"a_number": 5, "blank": "  ", "name": "spendsense-api", "empty": ""},
+        "outputs.json",
+    )
+    assert outputs.require_text("name") == "spendsense-api"
+    assert outputs.get_text("empty", "fallback") == "fallback"
+    assert outputs.get_text("absent") is None
+    for name in ("a_number", "blank"):
+        with pytest.raises(
+            BadInput, match=rf"stack output '{name}' in outputs\.json: must be a non"
+        ):
+            outputs.require_text(name)
+    with pytest.raises(BadInput, match=r"stack output 'a_number' in outputs\.json"):
+        outputs.get_text("a_number")

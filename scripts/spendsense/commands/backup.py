@@ -16,7 +16,6 @@ from spendsense.ops.manual_export import create_manual_export, ensure_new_folder
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import StackOutputs, load_outputs
 from spendsense.repo import limits_file
 from spendsense.units import human_size, parse_duration
@@ -93,9 +92,9 @@ def list_command(stack: str, outputs_file: str | None, as_json: bool) -> None:
       spendsense backup list --stack production --json
     """
     outputs = load_outputs(stack, outputs_file)
-    bucket = require_text(outputs, "backup_bucket")
-    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
-    exports = list_exports(storage_client(get_text(outputs, "firestore_project")), bucket, prefix)
+    bucket = outputs.require_text("backup_bucket")
+    prefix = outputs.get_text("backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(outputs.get_text("firestore_project")), bucket, prefix)
     if as_json:
         click.echo(
             json.dumps({"bucket": bucket, "exports": [e.to_json() for e in exports]}, indent=2)
@@ -137,9 +136,9 @@ def verify_command(
     now = _now(now_text)
     outputs = load_outputs(stack, outputs_file)
     retention, note = retention_days(outputs)
-    bucket = require_text(outputs, "backup_bucket")
-    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
-    exports = list_exports(storage_client(get_text(outputs, "firestore_project")), bucket, prefix)
+    bucket = outputs.require_text("backup_bucket")
+    prefix = outputs.get_text("backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(outputs.get_text("firestore_project")), bucket, prefix)
     result = verify_exports(exports, now=now, max_age=limit, retention_days=retention)
     if as_json:
         click.echo(
@@ -214,9 +213,9 @@ def create_command(
     now = _now(now_text)
     at = parse_at(at_text, now) if at_text is not None else None  # --at "" is an error
     outputs = load_outputs(stack, outputs_file)
-    bucket = require_text(outputs, "backup_bucket")
-    project = require_text(outputs, "firestore_project")
-    database = get_text(outputs, "firestore_database") or "(default)"
+    bucket = outputs.require_text("backup_bucket")
+    project = outputs.require_text("firestore_project")
+    database = outputs.get_text("firestore_database") or "(default)"
     target = f"gs://{bucket}/{manual_export_prefix(at or now)}"
     what = f"database {project}/{database}" + (f" as it was at {at:%Y-%m-%dT%H:%MZ}" if at else "")
     if not yes:

@@ -55,7 +55,7 @@ def check_jwt_rotation(
       spendsense check-jwt-rotation --stack production --max-age-days 31
     """
     outputs = load_outputs(stack, outputs_file)
-    arn = str(outputs.require("jwt_secret_arn"))
+    arn = outputs.require_text("jwt_secret_arn")
     report = check_rotation(make_client("secretsmanager"), arn, max_age_days, datetime.now(UTC))
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2, sort_keys=True))

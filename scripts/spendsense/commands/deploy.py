@@ -73,10 +73,10 @@ def _guarded_change(
     from spendsense.outputs import load_outputs
 
     outputs = load_outputs(stack, outputs_file)
-    arn = str(outputs.require("api_service_arn"))
-    repository_url = str(outputs.require("ecr_repository_url"))
-    repository_name = str(outputs.require("ecr_repository_name"))
-    url = health_url(str(outputs.require("api_url")), f"stack output 'api_url' in {outputs.source}")
+    arn = outputs.require_text("api_service_arn")
+    repository_url = outputs.require_text("ecr_repository_url")
+    repository_name = outputs.require_text("ecr_repository_name")
+    url = health_url(outputs.require_text("api_url"), f"stack output 'api_url' in {outputs.source}")
 
     region = outputs.get("region")  # only if the AWS settings name no region
     ecr_client = make_client("ecr", fallback_region=region)

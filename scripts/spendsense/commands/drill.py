@@ -23,7 +23,6 @@ from spendsense.ops.progress import make_progress
 from spendsense.ops.stack_projects import stack_projects
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT, parse_now
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -78,12 +77,12 @@ def drill(
       spendsense drill --stack production --target-project spendsense-test --clean --yes
     """
     outputs = load_outputs(stack, outputs_file)
-    own_project = require_text(outputs, "firestore_project")
+    own_project = outputs.require_text("firestore_project")
     # An empty --target-project (an unset variable) is an error, not "the default".
     target = (
         target_project
         if target_project is not None
-        else get_text(outputs, "backup_test_project") or DEFAULT_TEST_PROJECT
+        else outputs.get_text("backup_test_project") or DEFAULT_TEST_PROJECT
     )
     stacks = stack_projects()
     stacks.setdefault(own_project, stack)
@@ -92,8 +91,8 @@ def drill(
     if clean:
         _clean(target, stacks, yes=yes, as_json=as_json)
         return
-    bucket = require_text(outputs, "backup_bucket")
-    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
+    bucket = outputs.require_text("backup_bucket")
+    prefix = outputs.get_text("backup_prefix") or DAILY_PREFIX
     storage = storage_client(own_project)
     export = pick_export(storage, bucket, prefix)
     if not yes:

@@ -8,7 +8,6 @@ import click
 
 from spendsense.ops.vercel import VercelClient, check_to, plan_rollback, vercel_token
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -41,10 +40,10 @@ def rollback_frontend(
     to = check_to(to)
     token = vercel_token()
     outputs = load_outputs(stack, outputs_file)
-    project_id = require_text(outputs, "vercel_project_id")
-    team_id = get_text(outputs, "vercel_team_id")
+    project_id = outputs.require_text("vercel_project_id")
+    team_id = outputs.get_text("vercel_team_id")
     client = VercelClient(token)
-    plan = plan_rollback(client, project_id, team_id, get_text(outputs, "frontend_url"), to)
+    plan = plan_rollback(client, project_id, team_id, outputs.get_text("frontend_url"), to)
     current = plan.current.describe() if plan.current else "unknown"
     if not yes:
         if as_json:

@@ -26,7 +26,6 @@ from spendsense.ops.window import (
     window_status,
 )
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -112,8 +111,8 @@ def restore(
     # credentials are asked for; whether its bucket is the stack's is judged below.
     export_path(source, "--from")
     outputs = load_outputs(stack, outputs_file)
-    bucket = require_text(outputs, "backup_bucket")
-    own_project = require_text(outputs, "firestore_project")
+    bucket = outputs.require_text("backup_bucket")
+    own_project = outputs.require_text("firestore_project")
     owners = stack_projects()
     if owners.get(own_project, stack) != stack:
         # The outputs name another stack's database as this stack's own: restoring it under
@@ -138,10 +137,10 @@ def restore(
             )
     own = project == own_project
     parse_export_path(bucket, source)  # a path that cannot be an export: exit 2 before any call
-    database = (get_text(outputs, "firestore_database") or "(default)") if own else "(default)"
-    service_arn = require_text(outputs, "api_service_arn") if own else ""
-    topic_arn = require_text(outputs, "alarm_topic_arn") if own else ""
-    service_name = get_text(outputs, "api_service_name") or (
+    database = (outputs.get_text("firestore_database") or "(default)") if own else "(default)"
+    service_arn = outputs.require_text("api_service_arn") if own else ""
+    topic_arn = outputs.require_text("alarm_topic_arn") if own else ""
+    service_name = outputs.get_text("api_service_name") or (
         service_name_from_arn(service_arn) if service_arn else "-"
     )
     production = outputs.get("environment", stack) == "production"

@@ -14,7 +14,6 @@ from spendsense.ops.jwt import rotate_jwt as run_rotation
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -54,10 +53,10 @@ def rotate_jwt(
       spendsense rotate-jwt --stack production --yes
     """
     outputs = load_outputs(stack, outputs_file)
-    secret_arn = require_text(outputs, "jwt_secret_arn")
-    service_arn = require_text(outputs, "api_service_arn")
-    api_url = require_text(outputs, "api_url")
-    name = get_text(outputs, "api_service_name") or service_name_from_arn(service_arn)
+    secret_arn = outputs.require_text("jwt_secret_arn")
+    service_arn = outputs.require_text("api_service_arn")
+    api_url = outputs.require_text("api_url")
+    name = outputs.get_text("api_service_name") or service_name_from_arn(service_arn)
     if not yes:
         lines = [
             f"Would rotate secret {secret_arn} now (RotateSecret, RotateImmediately)",

@@ -105,7 +105,7 @@ def scale(
         from spendsense.outputs import load_outputs
 
         outputs = load_outputs(stack, outputs_file)
-        arn = str(outputs.require("api_service_arn"))
+        arn = outputs.require_text("api_service_arn")
         region = outputs.get("region")  # only if the AWS settings name no region
     from spendsense.ops import apprunner
 
