@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.clients import storage_client
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops.backups.layout import DAILY_PREFIX, Export, manual_export_prefix
@@ -218,12 +219,12 @@ def create_command(
     database = outputs.get_text("firestore_database") or "(default)"
     target = f"gs://{bucket}/{manual_export_prefix(at or now)}"
     what = f"database {project}/{database}" + (f" as it was at {at:%Y-%m-%dT%H:%MZ}" if at else "")
-    if not yes:
-        if as_json:
-            click.echo(json.dumps({"would_export": what, "to": target, "created": False}, indent=2))
-        else:
-            click.echo(f"Would export {what} to {target}")
-            click.echo("Pass --yes to do it.")
+    change = PlannedChange(
+        [f"Would export {what} to {target}"],
+        done_key="created",
+        details={"would_export": what, "to": target},
+    )
+    if not change.proceed(yes, as_json=as_json):
         return
     from spendsense.ops.firestore.backends import check_emulators, export_import_backend
 

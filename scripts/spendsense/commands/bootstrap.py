@@ -12,6 +12,7 @@ import subprocess
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.errors import BadInput, OperationFailed, SpendsenseError
 from spendsense.options import FilePath, stack_option, yes_option
 
@@ -83,12 +84,14 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
         targets = target_closure(record_program(MAIN, stack, config).resources)
         commands = [["pulumi", "stack", "select", stack, "--create"]]
         commands.append(pulumi_up_command(stack, targets))
-        if not yes:
-            click.echo(f"Would create ECR repository {repository} (stack {stack}) with:")
-            for command in commands:
-                click.echo("  " + shlex.join(command))
-            click.echo(f"Would then require the image {repository}:{tag} in it.")
-            click.echo("Nothing changed. Run again with --yes to do it.")
+        change = PlannedChange(
+            [
+                f"Would create ECR repository {repository} (stack {stack}) with:",
+                *("  " + shlex.join(command) for command in commands),
+                f"Would then require the image {repository}:{tag} in it.",
+            ]
+        )
+        if not change.proceed(yes):
             return
         _run(commands)
         state = state_now()

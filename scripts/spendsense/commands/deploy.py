@@ -10,6 +10,7 @@ import time
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.errors import BadInput, SpendsenseError
 from spendsense.options import (
     HTTP_TIMEOUT_MAX,
@@ -113,22 +114,18 @@ def _guarded_change(
     if verb == "rollback" and previous == target:
         raise BadInput(f"{option}: service {name} already runs {target}; pick another tag")
 
-    if not yes:
-        if choice_line:
-            click.echo(f"Would roll back to {choice_line}")
-        if previous == target:
-            click.echo(f"Would redeploy {target} on App Runner service {name} (stack {stack}),")
-        else:
-            click.echo(
-                f"Would point App Runner service {name} (stack {stack}) from {previous} to {target},"
-            )
-        click.echo(f"Would follow the App Runner operation for up to {timeout:g} s,")
-        click.echo(f"Would then require {url} to be healthy.")
-        if revert_on_failure and previous and previous != target:
-            click.echo(
-                f"Would roll back to {previous} if the {verb} fails or the API is unhealthy."
-            )
-        click.echo("Nothing changed. Run again with --yes to do it.")
+    steps = [f"Would roll back to {choice_line}"] if choice_line else []
+    if previous == target:
+        steps.append(f"Would redeploy {target} on App Runner service {name} (stack {stack}),")
+    else:
+        steps.append(
+            f"Would point App Runner service {name} (stack {stack}) from {previous} to {target},"
+        )
+    steps.append(f"Would follow the App Runner operation for up to {timeout:g} s,")
+    steps.append(f"Would then require {url} to be healthy.")
+    if revert_on_failure and previous and previous != target:
+        steps.append(f"Would roll back to {previous} if the {verb} fails or the API is unhealthy.")
+    if not PlannedChange(steps).proceed(yes):
         return
     if choice_line:
         click.echo(f"Rolling back to {choice_line}", err=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.clients import make_client, storage_client
 from spendsense.errors import BadInput
 from spendsense.identifiers import export_path
@@ -164,13 +165,8 @@ def restore(
             else f"Would resume {service_name} and enable the alarm actions again (the daily "
             "availability alarms 24 h later: the pause spends their day's budget)"
         )
-    if not yes:
-        if refusal:
-            steps.append(f"Would refuse: {refusal}")
-        if as_json:
-            click.echo(json.dumps({"would": steps, "restored": False}, indent=2))
-        else:
-            click.echo("\n".join([*steps, "Pass --yes to do it."]))
+    preview = [*steps, f"Would refuse: {refusal}"] if refusal else steps
+    if not PlannedChange(preview, done_key="restored").proceed(yes, as_json=as_json):
         return
     if refusal:
         raise BadInput(refusal)

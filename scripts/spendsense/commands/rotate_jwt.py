@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.clients import make_client
 from spendsense.ops.apprunner import service_name_from_arn
 from spendsense.ops.health import health_url
@@ -57,16 +58,15 @@ def rotate_jwt(
     service_arn = outputs.require_text("api_service_arn")
     api_url = outputs.require_text("api_url")
     name = outputs.get_text("api_service_name") or service_name_from_arn(service_arn)
-    if not yes:
-        lines = [
+    change = PlannedChange(
+        [
             f"Would rotate secret {secret_arn} now (RotateSecret, RotateImmediately)",
             f"Would start an App Runner deployment of {name} so instances read the new value",
             f"Would check {health_url(api_url)}",
-        ]
-        if as_json:
-            click.echo(json.dumps({"would": lines, "rotated": False}, indent=2))
-        else:
-            click.echo("\n".join([*lines, "Pass --yes to do it."]))
+        ],
+        done_key="rotated",
+    )
+    if not change.proceed(yes, as_json=as_json):
         return
     result = run_rotation(
         make_client("secretsmanager"),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.options import (
     OPERATION_TIMEOUT_MAX,
     POLL_MAX,
@@ -118,21 +119,19 @@ def scale(
             for change in plan.changes
         ]
 
-    if not yes:
-        lines = file_lines("Would change") or [f"{path.name} already has these values."]
-        if now:
+    lines = file_lines("Would change") or [f"{path.name} already has these values."]
+    if now:
+        lines.append(
+            f"Would update App Runner service {name} now: {live}, and follow the operation "
+            f"for up to {timeout:g} s."
+        )
+        if plan.scaling_requested:
             lines.append(
-                f"Would update App Runner service {name} now: {live}, and follow the operation "
-                f"for up to {timeout:g} s."
+                "Would leave that auto scaling revision outside Pulumi, which does not "
+                "manage it: delete it once `pulumi up` has brought the stack in line "
+                "(the command prints how)."
             )
-            if plan.scaling_requested:
-                lines.append(
-                    "Would leave that auto scaling revision outside Pulumi, which does not "
-                    "manage it: delete it once `pulumi up` has brought the stack in line "
-                    "(the command prints how)."
-                )
-        lines.append("Nothing changed. Run again with --yes to do it.")
-        click.echo("\n".join(lines))
+    if not PlannedChange(lines).proceed(yes):
         return
 
     client = None

@@ -243,7 +243,7 @@ def test_a_failing_drill_keeps_the_data_and_clean_empties_only_the_test_project(
     assert main([*args, "--clean"]) == 0
     assert capsys.readouterr().out == (
         f"Would delete every document in {target}/(default) (the drill's test project)\n"
-        "Pass --yes to do it.\n"
+        "Nothing changed. Run again with --yes to do it.\n"
     )
     assert data_api(target, "(default)").collection_ids() == ["transactions", "users"]
     assert main([*args, "--clean", "--yes"]) == 0
