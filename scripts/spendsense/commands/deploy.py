@@ -84,27 +84,9 @@ def _guarded_change(
     client = apprunner.make_apprunner_client(fallback_region=region)
     choice_line = ""
     if pick_previous:
-        service = apprunner.describe_service(client, arn)
-        running = apprunner.current_image(service)
-        try:
-            recorded = rollout.recorded_previous_image(client, arn)
-            unreadable = ""
-        except SpendsenseError as exc:  # e.g. a role without apprunner:ListTagsForResource
-            recorded, unreadable = None, " ".join(str(exc).split())
-        choice = ecr.rollback_target(ecr_client, repository_name, repository_url, running, recorded)
-        tag = choice.tag
-        running_tag = ecr.tag_of(running, repository_url) or running
-        if choice.verified:
-            choice_line = (
-                f"{tag}, the image the service ran before {running_tag} (recorded on the "
-                "service by the deploy that replaced it)."
-            )
-        else:
-            because = unreadable or choice.unverified_because
-            choice_line = (
-                f"{tag}, only the image pushed to ECR before {running_tag} ({because}); it was "
-                "never verified as deployed: pass --to TAG to pick a known good one."
-            )
+        tag, choice_line = rollout.choose_rollback_target(
+            client, ecr_client, arn, repository_name, repository_url
+        )
     else:
         ecr.require_tag(ecr_client, repository_name, tag, option)
     service = apprunner.ensure_not_busy(client, arn)

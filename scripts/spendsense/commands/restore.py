@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import click
@@ -17,28 +16,14 @@ from spendsense.ops.backups.layout import parse_export_path
 from spendsense.ops.backups.listing import export_counts, find_export
 from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
-from spendsense.ops.stack_projects import check_project_id, stack_projects
+from spendsense.ops.restore_guards import restore_target, window_refusal
 from spendsense.ops.window import (
     POLL_INTERVAL,
     TIMEOUT,
-    describe_status,
-    load_window,
     parse_now,
-    window_status,
 )
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
 from spendsense.outputs import load_outputs
-
-
-def _window_refusal(project: str, now: datetime) -> str | None:
-    """Why a production restore is refused at `now` (outside the window), or None."""
-    status = window_status(load_window(), now)
-    if status.inside:
-        return None
-    return (
-        f"restore into production {project} refused: {describe_status(status)}; "
-        "pass --force to restore now"
-    )
 
 
 def apprunner_client() -> Any:
@@ -114,28 +99,7 @@ def restore(
     outputs = load_outputs(stack, outputs_file)
     bucket = outputs.require_text("backup_bucket")
     own_project = outputs.require_text("firestore_project")
-    owners = stack_projects()
-    if owners.get(own_project, stack) != stack:
-        # The outputs name another stack's database as this stack's own: restoring it under
-        # this stack's guards (e.g. staging: no maintenance window) would be the wrong ones.
-        raise BadInput(
-            f"stack output 'firestore_project' in {outputs.source} is {own_project}, the "
-            f"Firestore project of stack {owners[own_project]} (Pulumi.{owners[own_project]}"
-            f".yaml), not of stack {stack}; pass the outputs of stack {stack}"
-        )
-    owners[own_project] = stack
-    project = own_project
-    if target_project is not None:
-        project = check_project_id(target_project, "--target-project")
-        if project != own_project and project in owners:
-            # Another stack's database: its service, alarms and window are that stack's, and
-            # this command (run for another stack) would skip all three. No --force for it.
-            raise BadInput(
-                f"--target-project: {project} is the Firestore project of stack "
-                f"{owners[project]}; restoring it from --stack {stack} would skip that stack's "
-                f"pause, alarm and maintenance-window guards: run `spendsense restore --stack "
-                f"{owners[project]} --from ...` instead"
-            )
+    project = restore_target(stack, own_project, target_project, outputs.source)
     own = project == own_project
     parse_export_path(bucket, source)  # a path that cannot be an export: exit 2 before any call
     database = (outputs.get_text("firestore_database") or "(default)") if own else "(default)"
@@ -146,7 +110,7 @@ def restore(
     )
     production = outputs.get("environment", stack) == "production"
     guarded = own and production and not force
-    refusal = _window_refusal(project, now) if guarded else None
+    refusal = window_refusal(project, now) if guarded else None
     storage = storage_client(own_project)
     export = find_export(storage, bucket, source)
     steps = []
@@ -181,7 +145,7 @@ def restore(
     check_emulators(touches_aws=own)  # before anything is changed
     if guarded:
         # Reading the export can take a while: judge the window again just before the pause.
-        late = _window_refusal(project, parse_now(None))
+        late = window_refusal(project, parse_now(None))
         if late:
             raise BadInput(f"{late} (the window ended while {export.path} was read)")
     try:

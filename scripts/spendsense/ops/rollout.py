@@ -85,6 +85,36 @@ def record_previous_image(client: Any, arn: str, image: str) -> str | None:
     return None
 
 
+def choose_rollback_target(
+    client: Any, ecr_client: Any, arn: str, repository_name: str, repository_url: str
+) -> tuple[str, str]:
+    """`rollback api` without --to: (the tag to roll back to, the line saying why).
+
+    The image recorded on the service by the deploy that replaced it (PREVIOUS_IMAGE_TAG),
+    else, unverified, the image pushed to ECR before the running one (`ecr.rollback_target`).
+    """
+    from spendsense.ops import ecr
+
+    running = current_image(describe_service(client, arn))
+    try:
+        recorded = recorded_previous_image(client, arn)
+        unreadable = ""
+    except SpendsenseError as exc:  # e.g. a role without apprunner:ListTagsForResource
+        recorded, unreadable = None, " ".join(str(exc).split())
+    choice = ecr.rollback_target(ecr_client, repository_name, repository_url, running, recorded)
+    running_tag = ecr.tag_of(running, repository_url) or running
+    if choice.verified:
+        return choice.tag, (
+            f"{choice.tag}, the image the service ran before {running_tag} (recorded on the "
+            "service by the deploy that replaced it)."
+        )
+    because = unreadable or choice.unverified_because
+    return choice.tag, (
+        f"{choice.tag}, only the image pushed to ECR before {running_tag} ({because}); it was "
+        "never verified as deployed: pass --to TAG to pick a known good one."
+    )
+
+
 def roll_out(
     client: Any,
     service: dict[str, Any],
