@@ -69,7 +69,7 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
         return registry_state(ecr, runner, repository, tag, service_name)
 
     state = state_now()
-    needed = not state.complete and not state.repository_exists
+    needed = state.needs_registry
     if targets_file is not None:
         urns = target_closure(record_program(MAIN, stack, config).resources) if needed else []
         _write(targets_file, "".join(f"{urn}\n" for urn in urns))

@@ -154,3 +154,20 @@ def test_targets_file_is_empty_once_the_registry_exists(
     path = tmp_path / "targets"
     assert bootstrap("--targets", str(path)) == 0
     assert path.read_text() == ""
+
+
+@pytest.mark.parametrize(
+    ("service", "repository", "image", "needed"),
+    [
+        (False, False, False, True),
+        (False, True, False, False),  # the repository exists: push the image, no targeted up
+        (False, True, True, False),
+        (True, False, False, False),  # a service exists: the stack is past its bootstrap
+    ],
+)
+def test_the_registry_is_needed_only_before_anything_exists(
+    service: bool, repository: bool, image: bool, needed: bool
+) -> None:
+    from spendsense.ops.bootstrap import RegistryState
+
+    assert RegistryState(service, repository, image).needs_registry is needed
