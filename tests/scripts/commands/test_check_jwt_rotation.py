@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ import pytest
 from spendsense.cli import main
 from spendsense.ops import jwt_check as check
 
-from tests.conftest import free_port
-
 ROTATION_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:spendsense-api-jwt-rotation"
 
 
@@ -28,25 +25,9 @@ def run(*args: str) -> int:
     return main(["check-jwt-rotation", *args])
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Secrets Manager on the session's moto server (tests/conftest.py), clean for each test."""
     monkeypatch.delenv("SPENDSENSE_OUTPUTS", raising=False)
     from spendsense.clients import make_client
 
