@@ -58,5 +58,5 @@ def failure_reason(exc: BaseException) -> str:
         return "interrupted"
     if isinstance(exc, SpendsenseError):
         return str(exc)
-    text = " ".join(str(exc).split())[:200]
+    text = one_line(exc) if str(exc).strip() else ""
     return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")

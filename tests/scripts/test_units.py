@@ -59,3 +59,12 @@ def test_one_line() -> None:
     assert one_line(ValueError("x" * 300), None) == "x" * 300
     assert one_line(RuntimeError()) == "RuntimeError"
     assert one_line(KeyboardInterrupt()) == "interrupted"
+
+
+def test_failure_reason_builds_on_one_line() -> None:
+    from spendsense.errors import OperationFailed, failure_reason
+
+    assert failure_reason(OperationFailed("pause failed")) == "pause failed"
+    assert failure_reason(ValueError("a\nb")) == "unexpected error: ValueError: a b"
+    assert failure_reason(ValueError()) == "unexpected error: ValueError"
+    assert failure_reason(KeyboardInterrupt()) == "interrupted"
