@@ -56,8 +56,8 @@ plan: setup
 	done; exit $$rc
 
 lint: setup
-	$(BIN)/ruff check infra policies scripts tests .github/scripts
-	$(BIN)/ruff format --check infra policies scripts tests .github/scripts
+	$(BIN)/ruff check infra policies scripts tests
+	$(BIN)/ruff format --check infra policies scripts tests
 
 typecheck: setup
 	$(BIN)/mypy

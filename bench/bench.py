@@ -166,12 +166,8 @@ def speed(on: bool) -> Iterator[None]:
 
 
 def throughput(count: int, fast: bool = True) -> dict[str, Any]:
-    from spendsense.plan.analyzer import (
-        PACK_DIR,
-        PolicyPackProcess,
-        load_policy_config,
-        merge_config,
-    )
+    from spendsense.plan.analyzer import PolicyPackProcess, load_policy_config, merge_config
+    from spendsense.repo import pack_dir
 
     resources = synthetic(count)
     start = time.perf_counter()
@@ -180,7 +176,7 @@ def throughput(count: int, fast: bool = True) -> dict[str, Any]:
         started = time.perf_counter() - start
         _, policies = pack.info()
         pack.configure(
-            merge_config(policies, load_policy_config(PACK_DIR / "config" / "production.json"))
+            merge_config(policies, load_policy_config(pack_dir() / "config" / "production.json"))
         )
         pack.configure_stack("bench", "spendsense")
         pack.analyze(resources[0])  # warm the channel

@@ -60,6 +60,7 @@ COMMANDS: dict[str, str] = {
     "restore": "spendsense.commands.restore:restore",
     "drill": "spendsense.commands.drill:drill",
     "rotate-jwt": "spendsense.commands.rotate_jwt:rotate_jwt",
+    "check-jwt-rotation": "spendsense.commands.check_jwt_rotation:check_jwt_rotation",
     "window": "spendsense.commands.window:window",
     "preflight": "spendsense.commands.preflight:preflight",
 }

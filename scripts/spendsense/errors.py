@@ -40,6 +40,17 @@ class Interrupted(SpendsenseError):
     exit_code = 130
 
 
+def one_line(exc: BaseException, limit: int | None = 200) -> str:
+    """The one "one line from an exception" helper: its message with all whitespace (newlines
+    included) collapsed, cut to `limit` characters (None: whole); its type name when it has no
+    message; Ctrl-C as "interrupted"."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = " ".join(str(exc).split())
+    text = text if limit is None else text[:limit]
+    return text or type(exc).__name__
+
+
 def failure_reason(exc: BaseException) -> str:
     """One line for why an operation stopped, for a state statement: our own errors as they
     are, Ctrl-C as "interrupted", anything else as its type and first 200 characters."""
@@ -47,5 +58,5 @@ def failure_reason(exc: BaseException) -> str:
         return "interrupted"
     if isinstance(exc, SpendsenseError):
         return str(exc)
-    text = " ".join(str(exc).split())[:200]
+    text = one_line(exc) if str(exc).strip() else ""
     return f"unexpected error: {type(exc).__name__}" + (f": {text}" if text else "")

@@ -6,14 +6,11 @@ reaching code that would crash on them: they become one-line exit-2 errors namin
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
 
-from spendsense.errors import BadInput
 from spendsense.repo import STACKS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,53 +105,3 @@ class Seconds(click.ParamType):
         if not math.isfinite(number) or too_low or number > self.maximum:
             self.fail(f"{value!r} is not {self._expected()} (e.g. 10)", param, ctx)
         return number
-
-
-_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z])\s*", re.ASCII)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_duration(
-    text: str,
-    option: str,
-    *,
-    maximum: timedelta,
-    units: str = "smhdw",
-    fractions: bool = False,
-    example: str = "30m, 1h, 2d",
-) -> timedelta:
-    """`30m`, `1h`, `2d` (ASCII digits, one of `units`) as a positive timedelta up to `maximum`.
-
-    Anything else, including `0h`, `-1h`, `99999999999d` (which overflows timedelta) or digits
-    from other scripts, is BadInput naming `option`, the expected form and the limit. Shared by
-    every command that takes a duration (`logs --since`, `backup verify --max-age`).
-    """
-    match = _DURATION.fullmatch(text)
-    unit_list = ", ".join(units[:-1]) + f" or {units[-1]}" if len(units) > 1 else units
-    number_kind = "positive number" if fractions else "positive whole number"
-    if match is None or match.group(2) not in units or ("." in match.group(1) and not fractions):
-        raise BadInput(
-            f"{option}: {text!r} is not a duration; use a {number_kind} and a unit "
-            f"{unit_list} (e.g. {example})"
-        )
-    number = float(match.group(1)) if fractions else int(match.group(1))
-    seconds = number * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
-        raise BadInput(
-            f"{option}: {text!r} is not a duration; use a {number_kind} and a unit "
-            f"{unit_list} (e.g. {example})"
-        )
-    if seconds > maximum.total_seconds():
-        raise BadInput(
-            f"{option}: {text!r} is longer than the limit of {_describe(maximum)}; "
-            f"pass at most {_describe(maximum)}"
-        )
-    return timedelta(seconds=seconds)
-
-
-def _describe(span: timedelta) -> str:
-    seconds = int(span.total_seconds())
-    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"

@@ -28,6 +28,9 @@ SECRET = "[secret]"
 
 @dataclass(frozen=True)
 class StackOutputs:
+    """One stack's outputs and where they came from; every accessor checks the value against
+    the outputs contract and turns a missing or malformed one into one exit-2 line."""
+
     stack: str
     values: Mapping[str, Any]
     source: str
@@ -54,6 +57,28 @@ class StackOutputs:
         if value == "":
             return value  # "not set": callers treat it as absent
         return self._checked(name, value)
+
+    def require_text(self, name: str) -> str:
+        """An output the command needs as text: `require`, then a non-empty printable string;
+        exit 2 naming it otherwise (e.g. a number in a hand-edited file)."""
+        return self._text(name, self.require(name))
+
+    def get_text(self, name: str, default: str | None = None) -> str | None:
+        """An optional output as text (`default` when absent or empty); exit 2 if it is there
+        but not a non-empty printable string."""
+        value = self.get(name)
+        if value is None or value == "":
+            return default
+        return self._text(name, value)
+
+    def _text(self, name: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip() or not value.isprintable():
+            raise BadInput(
+                f"stack output '{name}' in {self.source}: must be a non-empty string "
+                f"(got {repr(value)[:60]}); pass --outputs with the file `pulumi stack output "
+                "--json` writes"
+            )
+        return value
 
     def _checked(self, name: str, value: Any) -> Any:
         problem = outputs_contract.problem(name, value)

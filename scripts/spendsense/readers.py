@@ -27,22 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from spendsense.errors import BadInput
+from spendsense.units import KIB, MIB, exact_size
 
-KIB = 1024
-MIB = 1024 * KIB
 # The limits (docs/operations.md, "Files the commands read"). Real files are far smaller:
 # a stack file is ~5 KB, the outputs ~2 KB, the rules ~10 KB.
 DEFAULT_LIMIT = 1 * MIB
 MAX_DEPTH = 100
 MAX_NODES = 100_000
-
-
-def _describe_size(size: int) -> str:
-    if size % MIB == 0:
-        return f"{size // MIB} MiB"
-    if size % KIB == 0:
-        return f"{size // KIB} KiB"
-    return f"{size} bytes"
 
 
 def _kind(mode: int) -> str:
@@ -85,7 +76,7 @@ def read_bytes(path: str | Path, option: str, *, limit: int = DEFAULT_LIMIT, wha
         if info.st_size > limit:
             raise BadInput(
                 f"{option}: {text_path} is {info.st_size} bytes, over the limit of "
-                f"{_describe_size(limit)}; pass {what}"
+                f"{exact_size(limit)}; pass {what}"
             )
         chunks: list[bytes] = []
         left = limit + 1  # one byte more than allowed tells a file that grew past the limit
@@ -107,7 +98,7 @@ def read_bytes(path: str | Path, option: str, *, limit: int = DEFAULT_LIMIT, wha
         os.close(fd)
     if len(data) > limit:
         raise BadInput(
-            f"{option}: {text_path} grew past the limit of {_describe_size(limit)} while it "
+            f"{option}: {text_path} grew past the limit of {exact_size(limit)} while it "
             f"was read; pass {what}"
         )
     return data

@@ -63,9 +63,9 @@ BAD_INPUT_RESOURCES = frozenset({"arn:aws:s3:::no-such-state-bucket"})
 # checks.yml: outputs and status with the checks role, on production).
 STEP_TESTS = {
     "tests/scripts/preflight/": "deploy",
-    "tests/scripts/cli1/test_bootstrap.py": "deploy",
-    "tests/scripts/cli1/test_status.py": "checks",
-    "tests/scripts/cli1/test_outputs.py": "checks",
+    "tests/scripts/commands/test_bootstrap.py": "deploy",
+    "tests/scripts/commands/test_status.py": "checks",
+    "tests/scripts/test_outputs.py": "checks",
 }
 # ... and the modules whose boto3 calls are the deploy role's.
 DEPLOY_STEP_SOURCES = (

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from spendsense.recorder import RecordedResource, Recording, run_program
+from spendsense.plan.recorder import RecordedResource, Recording, run_program
 
 from infra.ci_trust import aws_policies
 from infra.ci_trust.program import main

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from spendsense.recorder import RecordedResource, Recording
+from spendsense.plan.recorder import RecordedResource, Recording
 
 from tests.ci.test_ci_trust import REPO, run_trust, stack_config
 

@@ -5,7 +5,7 @@ tag the trust does not know. Both run under Pulumi's mock runtime."""
 from __future__ import annotations
 
 import pytest
-from spendsense.recorder import Recording
+from spendsense.plan.recorder import Recording
 
 from infra.ci_trust.settings import EnvironmentSettings, parse_trust_settings
 from tests.ci.test_ci_trust import stack_config

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
-from spendsense.recorder import Recording, run_program
+from spendsense.plan.recorder import Recording, run_program
 
 from infra.ci_trust import aws_policies
 from infra.ci_trust.program import main as trust_main

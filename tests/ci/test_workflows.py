@@ -348,7 +348,7 @@ def test_daily_and_monthly_checklists_run_the_runbooks_commands() -> None:
     assert "spendsense backup verify --stack production" in daily
     assert "spendsense drill --stack production" in monthly
     assert "--yes" in monthly, "without --yes the drill only prints what it would do"
-    assert "check_jwt_rotation.py --stack production --max-age-days 31" in monthly
+    assert "spendsense check-jwt-rotation --stack production --max-age-days 31" in monthly
 
 
 def test_a_failed_check_opens_or_updates_an_issue() -> None:

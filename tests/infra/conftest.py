@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from spendsense.recorder import Recording, run_program
+from spendsense.plan.recorder import Recording, run_program
 
 from infra.stack_config import load_stack_config, stack_file
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from spendsense.recorder import Recording
+from spendsense.plan.recorder import Recording
 
 from infra.components.common import bounded_name
 from infra.components.jwt_secret import FUNCTION_DIR
@@ -574,7 +574,7 @@ def test_a_preview_of_a_new_stack_marks_cloud_computed_values_unknown() -> None:
     import json as json_module
 
     from pulumi.runtime import Mocks
-    from spendsense.recorder import run_program
+    from spendsense.plan.recorder import run_program
 
     from infra.program import main
     from tests.infra.conftest import with_changes

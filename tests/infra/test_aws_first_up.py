@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from spendsense.recorder import Recording
+from spendsense.plan.recorder import Recording
 
 from infra.settings import SettingsError, parse_settings
 from tests.infra.conftest import record, with_changes

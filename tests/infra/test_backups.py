@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from spendsense.recorder import RecordedResource, Recording, _project_number, _short_hash
+from spendsense.plan.recorder import RecordedResource, Recording, _project_number, _short_hash
 
 from infra.components.backups import firestore_agent, missing_export_query
 from infra.settings import SettingsError, parse_settings

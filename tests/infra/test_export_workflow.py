@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from spendsense.recorder import Recording
+from spendsense.plan.recorder import Recording
 
 from infra.components.backups import DAILY_PREFIX, WORKFLOW_SOURCE, workflow_source
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from spendsense.recorder import RecordedResource, Recording, _short_hash
+from spendsense.plan.recorder import RecordedResource, Recording, _short_hash
 
 from infra.components.firestore import IndexFileError, parse_indexes, release_name
 from infra.settings import SettingsError, parse_settings, resolve_repo_path

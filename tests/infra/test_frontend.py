@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 from google.protobuf import json_format
-from spendsense.recorder import RecordedResource, Recording
+from spendsense.plan.recorder import RecordedResource, Recording
 
 from infra.components.frontend import sensitive_flag
 from infra.settings import SettingsError, parse_settings

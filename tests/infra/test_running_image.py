@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from pulumi.runtime import mocks as pulumi_mocks
-from spendsense.recorder import ACCOUNT_ID, RealisticMocks, Recording, run_program
+from spendsense.plan.recorder import ACCOUNT_ID, RealisticMocks, Recording, run_program
 
 from infra.components.running_image import image_identifier, service_arn
 from tests.infra.conftest import with_changes

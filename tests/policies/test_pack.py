@@ -7,10 +7,13 @@ import ast
 import json
 from pathlib import Path
 
-from spendsense.plan.analyzer import PACK_DIR, merge_config
+from spendsense.plan.analyzer import merge_config
+from spendsense.repo import pack_dir
 
 from tests.policies import compliant
 from tests.policies.conftest import Pack
+
+PACK_DIR = pack_dir()
 
 CONTRACT_4 = {
     "aws-apprunner-instance-size", "aws-apprunner-autoscaling", "aws-apprunner-health-check",

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spendsense.plan.analyzer import PACK_DIR, PolicyPackProcess, merge_config
+from spendsense.plan.analyzer import PolicyPackProcess, merge_config
+from spendsense.repo import pack_dir
 
 from tests.policies import compliant as c
 from tests.policies.conftest import Pack, resource
 
+PACK_DIR = pack_dir()
 PLAIN_MAIN = """
 from pulumi_policy import EnforcementLevel, PolicyPack
 from spendsense_policies import PACK_NAME, all_policies

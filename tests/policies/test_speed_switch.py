@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from spendsense.plan.analyzer import PACK_DIR, PackError, PolicyPackProcess
+from spendsense.plan.analyzer import PackError, PolicyPackProcess
+from spendsense.repo import pack_dir
 from spendsense_policies import speed
 
+PACK_DIR = pack_dir()
 # What the pack's own __main__.py builds, with PolicyPack replaced so it does not serve.
 PROBE = """
 import runpy

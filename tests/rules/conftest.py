@@ -9,7 +9,7 @@ project, since rules and data are per project.
 from __future__ import annotations
 
 import pytest
-from spendsense.commands.rules import DEFAULT_RULES
+from spendsense.commands.rules import default_rules
 from spendsense.firestore_emulator.process import FirestoreEmulator
 from spendsense.rules_suite.cases import CASES
 from spendsense.rules_suite.model import Context
@@ -21,8 +21,8 @@ RULES_PROJECT = "spendsense-rules"
 @pytest.fixture(scope="session")
 def rules_context(firestore_emulator: FirestoreEmulator) -> Context:
     """The repository's firestore.rules loaded and the suite's data seeded (rules bypassed)."""
-    warnings = prepare(firestore_emulator, DEFAULT_RULES.read_text(), project=RULES_PROJECT)
-    assert warnings == [], f"{DEFAULT_RULES} compiles with warnings: {warnings}"
+    warnings = prepare(firestore_emulator, default_rules().read_text(), project=RULES_PROJECT)
+    assert warnings == [], f"{default_rules()} compiles with warnings: {warnings}"
     return Context(firestore_emulator.rest(RULES_PROJECT))
 
 

@@ -131,9 +131,9 @@ def test_weakened_rules_are_caught_by_the_named_cases(
     firestore_emulator: FirestoreEmulator, old: str, new: str, caught: set[str]
 ) -> None:
     """Weakening one clause of firestore.rules makes exactly the cases defending it fail."""
-    from spendsense.commands.rules import DEFAULT_RULES
+    from spendsense.commands.rules import default_rules
 
-    rules = DEFAULT_RULES.read_text()
+    rules = default_rules().read_text()
     assert rules.count(old) == 1, f"mutant anchor not found once in firestore.rules: {old!r}"
     rules_defended = {case.rule for case in CASES if case.name in caught}
     assert len(rules_defended) == 1, f"unknown case names or mixed rules: {caught}"

@@ -42,10 +42,10 @@ def test_policy_pack_rejects_what_the_emulator_shows_open(name: str) -> None:
 
 def test_policy_pack_accepts_the_repository_rules() -> None:
     """The rules the model suite proves closed pass gcp-firestore-rules-no-open-access."""
-    from spendsense.commands.rules import DEFAULT_RULES
+    from spendsense.commands.rules import default_rules
     from spendsense_policies.firestore import rules_problems
 
-    assert list(rules_problems(DEFAULT_RULES.read_text(), "firestore.rules")) == []
+    assert list(rules_problems(default_rules().read_text(), "firestore.rules")) == []
 
 
 # Rules that *mention* request.auth but let a signed-out client in (issue 14 point 1): the

@@ -7,38 +7,29 @@ from datetime import datetime
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.clients import storage_client
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops.backups.layout import DAILY_PREFIX, Export, manual_export_prefix
 from spendsense.ops.backups.listing import list_exports
-from spendsense.ops.backups.verify import LIFECYCLE_SLACK_DAYS, parse_duration, verify_exports
+from spendsense.ops.backups.verify import LIFECYCLE_SLACK_DAYS, MAX_AGE_LIMIT, verify_exports
 from spendsense.ops.manual_export import create_manual_export, ensure_new_folder, parse_at
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import StackOutputs, load_outputs
-from spendsense.repo import REPO_ROOT
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+from spendsense.repo import limits_file
+from spendsense.units import human_size, parse_duration
 
 
 def _row(export: Export) -> str:
     state = "complete" if export.complete else "INCOMPLETE"
     return (
         f"{export.time:%Y-%m-%d %H:%M:%S}Z  {export.kind:<6}  {state:<10}  "
-        f"{_human_size(export.size_bytes):>10}  {export.objects:>5} objects  {export.path}"
+        f"{human_size(export.size_bytes):>10}  {export.objects:>5} objects  {export.path}"
     )
 
 
-LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
 MAX_RETENTION_DAYS = 3650
 
 
@@ -52,13 +43,13 @@ def retention_days(outputs: StackOutputs) -> tuple[int, str | None]:
         from infra.limits import LimitsError, read_pack_limits
 
         try:
-            value = read_pack_limits(LIMITS_FILE).backup.retention_days
+            value = read_pack_limits(limits_file()).backup.retention_days
         except LimitsError as exc:
             raise BadInput(
                 f"the stack outputs have no backup_retention_days and {exc}; pass --outputs "
                 "with a current outputs file (`spendsense plan --outputs-file`)"
             ) from None
-        where = f"{LIMITS_FILE.name} backup.retentionDays"
+        where = f"{limits_file().name} backup.retentionDays"
         note = (
             f"note: the stack outputs ({outputs.source}) have no backup_retention_days (an "
             f"outputs file from before it was exported?); using {value} days from "
@@ -102,9 +93,9 @@ def list_command(stack: str, outputs_file: str | None, as_json: bool) -> None:
       spendsense backup list --stack production --json
     """
     outputs = load_outputs(stack, outputs_file)
-    bucket = require_text(outputs, "backup_bucket")
-    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
-    exports = list_exports(storage_client(get_text(outputs, "firestore_project")), bucket, prefix)
+    bucket = outputs.require_text("backup_bucket")
+    prefix = outputs.get_text("backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(outputs.get_text("firestore_project")), bucket, prefix)
     if as_json:
         click.echo(
             json.dumps({"bucket": bucket, "exports": [e.to_json() for e in exports]}, indent=2)
@@ -140,13 +131,15 @@ def verify_command(
     Example:
       spendsense backup verify --stack production --max-age 26h
     """
-    limit = parse_duration(max_age, "--max-age")
+    limit = parse_duration(
+        max_age, "--max-age", maximum=MAX_AGE_LIMIT, units="smhd", fractions=True, example="26h"
+    )
     now = _now(now_text)
     outputs = load_outputs(stack, outputs_file)
     retention, note = retention_days(outputs)
-    bucket = require_text(outputs, "backup_bucket")
-    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
-    exports = list_exports(storage_client(get_text(outputs, "firestore_project")), bucket, prefix)
+    bucket = outputs.require_text("backup_bucket")
+    prefix = outputs.get_text("backup_prefix") or DAILY_PREFIX
+    exports = list_exports(storage_client(outputs.get_text("firestore_project")), bucket, prefix)
     result = verify_exports(exports, now=now, max_age=limit, retention_days=retention)
     if as_json:
         click.echo(
@@ -221,17 +214,17 @@ def create_command(
     now = _now(now_text)
     at = parse_at(at_text, now) if at_text is not None else None  # --at "" is an error
     outputs = load_outputs(stack, outputs_file)
-    bucket = require_text(outputs, "backup_bucket")
-    project = require_text(outputs, "firestore_project")
-    database = get_text(outputs, "firestore_database") or "(default)"
+    bucket = outputs.require_text("backup_bucket")
+    project = outputs.require_text("firestore_project")
+    database = outputs.get_text("firestore_database") or "(default)"
     target = f"gs://{bucket}/{manual_export_prefix(at or now)}"
     what = f"database {project}/{database}" + (f" as it was at {at:%Y-%m-%dT%H:%MZ}" if at else "")
-    if not yes:
-        if as_json:
-            click.echo(json.dumps({"would_export": what, "to": target, "created": False}, indent=2))
-        else:
-            click.echo(f"Would export {what} to {target}")
-            click.echo("Pass --yes to do it.")
+    change = PlannedChange(
+        [f"Would export {what} to {target}"],
+        done_key="created",
+        details={"would_export": what, "to": target},
+    )
+    if not change.proceed(yes, as_json=as_json):
         return
     from spendsense.ops.firestore.backends import check_emulators, export_import_backend
 
@@ -253,6 +246,6 @@ def create_command(
         click.echo(json.dumps({**export.to_json(), "created": True}, indent=2))
     else:
         click.echo(
-            f"Exported {what} to {export.path} ({_human_size(export.size_bytes)}, "
+            f"Exported {what} to {export.path} ({human_size(export.size_bytes)}, "
             f"{export.objects} objects, complete)"
         )

@@ -12,6 +12,7 @@ import subprocess
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.errors import BadInput, OperationFailed, SpendsenseError
 from spendsense.options import FilePath, stack_option, yes_option
 
@@ -53,10 +54,10 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
         registry_state,
         target_closure,
     )
-    from spendsense.plan.preview import _load_config, _record
+    from spendsense.plan import load_stack_config, record_program
     from spendsense.plan.projects import MAIN
 
-    config = _load_config(MAIN, stack, None)
+    config = load_stack_config(MAIN, stack, None)
     settings = parse_settings(config.values)
     repository = settings.registry.repository_name
     tag = settings.api.initial_image_tag
@@ -68,9 +69,9 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
         return registry_state(ecr, runner, repository, tag, service_name)
 
     state = state_now()
-    needed = not state.complete and not state.repository_exists
+    needed = state.needs_registry
     if targets_file is not None:
-        urns = target_closure(_record(MAIN, stack, config).resources) if needed else []
+        urns = target_closure(record_program(MAIN, stack, config).resources) if needed else []
         _write(targets_file, "".join(f"{urn}\n" for urn in urns))
         click.echo(
             f"ECR repository {repository} is missing: wrote the {len(urns)} URNs to create "
@@ -80,15 +81,17 @@ def bootstrap(stack: str, targets_file: str | None, yes: bool) -> None:
         )
         return
     if needed:
-        targets = target_closure(_record(MAIN, stack, config).resources)
+        targets = target_closure(record_program(MAIN, stack, config).resources)
         commands = [["pulumi", "stack", "select", stack, "--create"]]
         commands.append(pulumi_up_command(stack, targets))
-        if not yes:
-            click.echo(f"Would create ECR repository {repository} (stack {stack}) with:")
-            for command in commands:
-                click.echo("  " + shlex.join(command))
-            click.echo(f"Would then require the image {repository}:{tag} in it.")
-            click.echo("Nothing changed. Run again with --yes to do it.")
+        change = PlannedChange(
+            [
+                f"Would create ECR repository {repository} (stack {stack}) with:",
+                *("  " + shlex.join(command) for command in commands),
+                f"Would then require the image {repository}:{tag} in it.",
+            ]
+        )
+        if not change.proceed(yes):
             return
         _run(commands)
         state = state_now()

@@ -10,6 +10,7 @@ import time
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.errors import BadInput, SpendsenseError
 from spendsense.options import (
     HTTP_TIMEOUT_MAX,
@@ -66,44 +67,26 @@ def _guarded_change(
     pick_previous: bool,
 ) -> None:
     from spendsense.clients import make_client
-    from spendsense.ops import apprunner, ecr
+    from spendsense.ops import apprunner, ecr, rollout
     from spendsense.ops.ecr_protect import protect_images
     from spendsense.ops.health import check_health, health_url
     from spendsense.ops.progress import make_progress
     from spendsense.outputs import load_outputs
 
     outputs = load_outputs(stack, outputs_file)
-    arn = str(outputs.require("api_service_arn"))
-    repository_url = str(outputs.require("ecr_repository_url"))
-    repository_name = str(outputs.require("ecr_repository_name"))
-    url = health_url(str(outputs.require("api_url")), f"stack output 'api_url' in {outputs.source}")
+    arn = outputs.require_text("api_service_arn")
+    repository_url = outputs.require_text("ecr_repository_url")
+    repository_name = outputs.require_text("ecr_repository_name")
+    url = health_url(outputs.require_text("api_url"), f"stack output 'api_url' in {outputs.source}")
 
     region = outputs.get("region")  # only if the AWS settings name no region
     ecr_client = make_client("ecr", fallback_region=region)
     client = apprunner.make_apprunner_client(fallback_region=region)
     choice_line = ""
     if pick_previous:
-        service = apprunner.describe_service(client, arn)
-        running = apprunner.current_image(service)
-        try:
-            recorded = apprunner.recorded_previous_image(client, arn)
-            unreadable = ""
-        except SpendsenseError as exc:  # e.g. a role without apprunner:ListTagsForResource
-            recorded, unreadable = None, " ".join(str(exc).split())
-        choice = ecr.rollback_target(ecr_client, repository_name, repository_url, running, recorded)
-        tag = choice.tag
-        running_tag = ecr.tag_of(running, repository_url) or running
-        if choice.verified:
-            choice_line = (
-                f"{tag}, the image the service ran before {running_tag} (recorded on the "
-                "service by the deploy that replaced it)."
-            )
-        else:
-            because = unreadable or choice.unverified_because
-            choice_line = (
-                f"{tag}, only the image pushed to ECR before {running_tag} ({because}); it was "
-                "never verified as deployed: pass --to TAG to pick a known good one."
-            )
+        tag, choice_line = rollout.choose_rollback_target(
+            client, ecr_client, arn, repository_name, repository_url
+        )
     else:
         ecr.require_tag(ecr_client, repository_name, tag, option)
     service = apprunner.ensure_not_busy(client, arn)
@@ -113,27 +96,23 @@ def _guarded_change(
     if verb == "rollback" and previous == target:
         raise BadInput(f"{option}: service {name} already runs {target}; pick another tag")
 
-    if not yes:
-        if choice_line:
-            click.echo(f"Would roll back to {choice_line}")
-        if previous == target:
-            click.echo(f"Would redeploy {target} on App Runner service {name} (stack {stack}),")
-        else:
-            click.echo(
-                f"Would point App Runner service {name} (stack {stack}) from {previous} to {target},"
-            )
-        click.echo(f"Would follow the App Runner operation for up to {timeout:g} s,")
-        click.echo(f"Would then require {url} to be healthy.")
-        if revert_on_failure and previous and previous != target:
-            click.echo(
-                f"Would roll back to {previous} if the {verb} fails or the API is unhealthy."
-            )
-        click.echo("Nothing changed. Run again with --yes to do it.")
+    steps = [f"Would roll back to {choice_line}"] if choice_line else []
+    if previous == target:
+        steps.append(f"Would redeploy {target} on App Runner service {name} (stack {stack}),")
+    else:
+        steps.append(
+            f"Would point App Runner service {name} (stack {stack}) from {previous} to {target},"
+        )
+    steps.append(f"Would follow the App Runner operation for up to {timeout:g} s,")
+    steps.append(f"Would then require {url} to be healthy.")
+    if revert_on_failure and previous and previous != target:
+        steps.append(f"Would roll back to {previous} if the {verb} fails or the API is unhealthy.")
+    if not PlannedChange(steps).proceed(yes):
         return
     if choice_line:
         click.echo(f"Rolling back to {choice_line}", err=True)
     progress = make_progress()
-    summary = apprunner.roll_out(
+    summary = rollout.roll_out(
         client,
         service,
         target,

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.clients import storage_client
 from spendsense.errors import OperationFailed, SpendsenseError
 from spendsense.ops.backups.layout import DAILY_PREFIX
@@ -20,10 +21,9 @@ from spendsense.ops.drill import (
 )
 from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
-from spendsense.ops.restore import stack_projects
+from spendsense.ops.stack_projects import stack_projects
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT, parse_now
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -78,12 +78,12 @@ def drill(
       spendsense drill --stack production --target-project spendsense-test --clean --yes
     """
     outputs = load_outputs(stack, outputs_file)
-    own_project = require_text(outputs, "firestore_project")
+    own_project = outputs.require_text("firestore_project")
     # An empty --target-project (an unset variable) is an error, not "the default".
     target = (
         target_project
         if target_project is not None
-        else get_text(outputs, "backup_test_project") or DEFAULT_TEST_PROJECT
+        else outputs.get_text("backup_test_project") or DEFAULT_TEST_PROJECT
     )
     stacks = stack_projects()
     stacks.setdefault(own_project, stack)
@@ -92,12 +92,12 @@ def drill(
     if clean:
         _clean(target, stacks, yes=yes, as_json=as_json)
         return
-    bucket = require_text(outputs, "backup_bucket")
-    prefix = get_text(outputs, "backup_prefix") or DAILY_PREFIX
+    bucket = outputs.require_text("backup_bucket")
+    prefix = outputs.get_text("backup_prefix") or DAILY_PREFIX
     storage = storage_client(own_project)
     export = pick_export(storage, bucket, prefix)
-    if not yes:
-        lines = [
+    change = PlannedChange(
+        [
             f"Would import {export.path} into {target}/(default) (which must be empty)",
             "Would compare the document counts per collection with the export",
             f"Would keep the imported documents in {target}/(default) (--keep-data); "
@@ -105,11 +105,10 @@ def drill(
             if keep_data
             else f"Would delete the imported documents from {target}/(default) after a passing "
             f"drill (after a failing one they stay for inspection; `{cleaning}` empties it)",
-        ]
-        if as_json:
-            click.echo(json.dumps({"would": lines, "drilled": False}, indent=2))
-        else:
-            click.echo("\n".join([*lines, "Pass --yes to do it."]))
+        ],
+        done_key="drilled",
+    )
+    if not change.proceed(yes, as_json=as_json):
         return
     from spendsense.ops.firestore.backends import data_api, export_import_backend
 
@@ -165,12 +164,8 @@ def drill(
 
 def _clean(target: str, stacks: dict[str, str], *, yes: bool, as_json: bool) -> None:
     """--clean: empty the test project (only a project of no stack: check_target ran)."""
-    if not yes:
-        line = f"Would delete every document in {target}/(default) (the drill's test project)"
-        if as_json:
-            click.echo(json.dumps({"would": [line], "emptied": False}, indent=2))
-        else:
-            click.echo(f"{line}\nPass --yes to do it.")
+    line = f"Would delete every document in {target}/(default) (the drill's test project)"
+    if not PlannedChange([line], done_key="emptied").proceed(yes, as_json=as_json):
         return
     from spendsense.ops.firestore.backends import data_api
 

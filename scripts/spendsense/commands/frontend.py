@@ -6,9 +6,9 @@ import json
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.ops.vercel import VercelClient, check_to, plan_rollback, vercel_token
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -41,17 +41,17 @@ def rollback_frontend(
     to = check_to(to)
     token = vercel_token()
     outputs = load_outputs(stack, outputs_file)
-    project_id = require_text(outputs, "vercel_project_id")
-    team_id = get_text(outputs, "vercel_team_id")
+    project_id = outputs.require_text("vercel_project_id")
+    team_id = outputs.get_text("vercel_team_id")
     client = VercelClient(token)
-    plan = plan_rollback(client, project_id, team_id, get_text(outputs, "frontend_url"), to)
+    plan = plan_rollback(client, project_id, team_id, outputs.get_text("frontend_url"), to)
     current = plan.current.describe() if plan.current else "unknown"
-    if not yes:
-        if as_json:
-            click.echo(json.dumps({**plan.to_json(), "promoted": False}, indent=2))
-            return
-        click.echo(f"Would promote {plan.target.describe()} to production")
-        click.echo(f"  (now serving: {current}); pass --yes to do it")
+    change = PlannedChange(
+        [f"Would promote {plan.target.describe()} to production (now serving: {current})"],
+        done_key="promoted",
+        details=plan.to_json(),
+    )
+    if not change.proceed(yes, as_json=as_json):
         return
     status = client.promote(project_id, plan.target.uid, team_id)
     if as_json:

@@ -54,7 +54,7 @@ def health(
 
         outputs = load_outputs(stack, outputs_file)
         endpoint = health_url(
-            str(outputs.require("api_url")), f"stack output 'api_url' in {outputs.source}"
+            outputs.require_text("api_url"), f"stack output 'api_url' in {outputs.source}"
         )
     else:
         endpoint = health_url(url, "--url")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.clients import make_client, storage_client
 from spendsense.errors import BadInput
 from spendsense.identifiers import export_path
@@ -16,29 +16,14 @@ from spendsense.ops.backups.layout import parse_export_path
 from spendsense.ops.backups.listing import export_counts, find_export
 from spendsense.ops.firestore.backends import check_emulators
 from spendsense.ops.progress import make_progress
-from spendsense.ops.restore import check_project_id, stack_projects
+from spendsense.ops.restore_guards import restore_target, window_refusal
 from spendsense.ops.window import (
     POLL_INTERVAL,
     TIMEOUT,
-    describe_status,
-    load_window,
     parse_now,
-    window_status,
 )
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
-
-
-def _window_refusal(project: str, now: datetime) -> str | None:
-    """Why a production restore is refused at `now` (outside the window), or None."""
-    status = window_status(load_window(), now)
-    if status.inside:
-        return None
-    return (
-        f"restore into production {project} refused: {describe_status(status)}; "
-        "pass --force to restore now"
-    )
 
 
 def apprunner_client() -> Any:
@@ -112,41 +97,20 @@ def restore(
     # credentials are asked for; whether its bucket is the stack's is judged below.
     export_path(source, "--from")
     outputs = load_outputs(stack, outputs_file)
-    bucket = require_text(outputs, "backup_bucket")
-    own_project = require_text(outputs, "firestore_project")
-    owners = stack_projects()
-    if owners.get(own_project, stack) != stack:
-        # The outputs name another stack's database as this stack's own: restoring it under
-        # this stack's guards (e.g. staging: no maintenance window) would be the wrong ones.
-        raise BadInput(
-            f"stack output 'firestore_project' in {outputs.source} is {own_project}, the "
-            f"Firestore project of stack {owners[own_project]} (Pulumi.{owners[own_project]}"
-            f".yaml), not of stack {stack}; pass the outputs of stack {stack}"
-        )
-    owners[own_project] = stack
-    project = own_project
-    if target_project is not None:
-        project = check_project_id(target_project, "--target-project")
-        if project != own_project and project in owners:
-            # Another stack's database: its service, alarms and window are that stack's, and
-            # this command (run for another stack) would skip all three. No --force for it.
-            raise BadInput(
-                f"--target-project: {project} is the Firestore project of stack "
-                f"{owners[project]}; restoring it from --stack {stack} would skip that stack's "
-                f"pause, alarm and maintenance-window guards: run `spendsense restore --stack "
-                f"{owners[project]} --from ...` instead"
-            )
+    bucket = outputs.require_text("backup_bucket")
+    own_project = outputs.require_text("firestore_project")
+    project = restore_target(stack, own_project, target_project, outputs.source)
     own = project == own_project
     parse_export_path(bucket, source)  # a path that cannot be an export: exit 2 before any call
-    database = (get_text(outputs, "firestore_database") or "(default)") if own else "(default)"
-    service_arn = require_text(outputs, "api_service_arn") if own else ""
-    topic_arn = require_text(outputs, "alarm_topic_arn") if own else ""
-    service_name = get_text(outputs, "api_service_name") or (
+    database = (outputs.get_text("firestore_database") or "(default)") if own else "(default)"
+    service_arn = outputs.require_text("api_service_arn") if own else ""
+    topic_arn = outputs.require_text("alarm_topic_arn") if own else ""
+    service_name = outputs.get_text("api_service_name") or (
         service_name_from_arn(service_arn) if service_arn else "-"
     )
     production = outputs.get("environment", stack) == "production"
     guarded = own and production and not force
-    refusal = _window_refusal(project, now) if guarded else None
+    refusal = window_refusal(project, now) if guarded else None
     storage = storage_client(own_project)
     export = find_export(storage, bucket, source)
     steps = []
@@ -165,13 +129,8 @@ def restore(
             else f"Would resume {service_name} and enable the alarm actions again (the daily "
             "availability alarms 24 h later: the pause spends their day's budget)"
         )
-    if not yes:
-        if refusal:
-            steps.append(f"Would refuse: {refusal}")
-        if as_json:
-            click.echo(json.dumps({"would": steps, "restored": False}, indent=2))
-        else:
-            click.echo("\n".join([*steps, "Pass --yes to do it."]))
+    preview = [*steps, f"Would refuse: {refusal}"] if refusal else steps
+    if not PlannedChange(preview, done_key="restored").proceed(yes, as_json=as_json):
         return
     if refusal:
         raise BadInput(refusal)
@@ -186,7 +145,7 @@ def restore(
     check_emulators(touches_aws=own)  # before anything is changed
     if guarded:
         # Reading the export can take a while: judge the window again just before the pause.
-        late = _window_refusal(project, parse_now(None))
+        late = window_refusal(project, parse_now(None))
         if late:
             raise BadInput(f"{late} (the window ended while {export.path} was read)")
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.clients import make_client
 from spendsense.ops.apprunner import service_name_from_arn
 from spendsense.ops.health import health_url
@@ -14,7 +15,6 @@ from spendsense.ops.jwt import rotate_jwt as run_rotation
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.output_text import get_text, require_text
 from spendsense.outputs import load_outputs
 
 
@@ -54,20 +54,19 @@ def rotate_jwt(
       spendsense rotate-jwt --stack production --yes
     """
     outputs = load_outputs(stack, outputs_file)
-    secret_arn = require_text(outputs, "jwt_secret_arn")
-    service_arn = require_text(outputs, "api_service_arn")
-    api_url = require_text(outputs, "api_url")
-    name = get_text(outputs, "api_service_name") or service_name_from_arn(service_arn)
-    if not yes:
-        lines = [
+    secret_arn = outputs.require_text("jwt_secret_arn")
+    service_arn = outputs.require_text("api_service_arn")
+    api_url = outputs.require_text("api_url")
+    name = outputs.get_text("api_service_name") or service_name_from_arn(service_arn)
+    change = PlannedChange(
+        [
             f"Would rotate secret {secret_arn} now (RotateSecret, RotateImmediately)",
             f"Would start an App Runner deployment of {name} so instances read the new value",
             f"Would check {health_url(api_url)}",
-        ]
-        if as_json:
-            click.echo(json.dumps({"would": lines, "rotated": False}, indent=2))
-        else:
-            click.echo("\n".join([*lines, "Pass --yes to do it."]))
+        ],
+        done_key="rotated",
+    )
+    if not change.proceed(yes, as_json=as_json):
         return
     result = run_rotation(
         make_client("secretsmanager"),

@@ -17,9 +17,14 @@ from spendsense.errors import BadInput, OperationFailed
 from spendsense.identifiers import host_port
 from spendsense.options import json_option
 from spendsense.readers import DEFAULT_LIMIT, read_text
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import repo_root
 
-DEFAULT_RULES = REPO_ROOT / "firestore" / "firestore.rules"
+
+def default_rules() -> Path:
+    """The repository's Firestore rules (what `rules test` checks without --rules)."""
+    return repo_root() / "firestore" / "firestore.rules"
+
+
 # The project the suite loads its rules into and wipes: never one a developer works in.
 SUITE_PROJECT = "spendsense-rules-check"
 
@@ -89,7 +94,7 @@ def test(
 
     if emulator_host is not None:
         host_port(emulator_host, "--emulator")  # before the rules file or the emulator
-    path = (rules_file or DEFAULT_RULES).expanduser()
+    path = (rules_file or default_rules()).expanduser()
     text = read_rules(path)
     cases = [case for case in CASES if only is None or only in case.name]
     if not cases:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from spendsense.changes import PlannedChange
 from spendsense.options import (
     OPERATION_TIMEOUT_MAX,
     POLL_MAX,
@@ -80,7 +81,7 @@ def scale(
         write_stack_file,
     )
     from spendsense.readers import read_yaml
-    from spendsense.repo import REPO_ROOT
+    from spendsense.repo import repo_root
     from spendsense.repo import stack_file as default_stack_file
 
     path = stack_file or default_stack_file(stack)
@@ -89,7 +90,7 @@ def scale(
     read_yaml(path, "--stack-file" if stack_file else "--stack", what="a Pulumi.<stack>.yaml file")
     plan = plan_scale(
         path,
-        load_limits(REPO_ROOT),
+        load_limits(repo_root()),
         cpu=cpu,
         memory=memory,
         min_instances=min_instances,
@@ -105,7 +106,7 @@ def scale(
         from spendsense.outputs import load_outputs
 
         outputs = load_outputs(stack, outputs_file)
-        arn = str(outputs.require("api_service_arn"))
+        arn = outputs.require_text("api_service_arn")
         region = outputs.get("region")  # only if the AWS settings name no region
     from spendsense.ops import apprunner
 
@@ -118,21 +119,19 @@ def scale(
             for change in plan.changes
         ]
 
-    if not yes:
-        lines = file_lines("Would change") or [f"{path.name} already has these values."]
-        if now:
+    lines = file_lines("Would change") or [f"{path.name} already has these values."]
+    if now:
+        lines.append(
+            f"Would update App Runner service {name} now: {live}, and follow the operation "
+            f"for up to {timeout:g} s."
+        )
+        if plan.scaling_requested:
             lines.append(
-                f"Would update App Runner service {name} now: {live}, and follow the operation "
-                f"for up to {timeout:g} s."
+                "Would leave that auto scaling revision outside Pulumi, which does not "
+                "manage it: delete it once `pulumi up` has brought the stack in line "
+                "(the command prints how)."
             )
-            if plan.scaling_requested:
-                lines.append(
-                    "Would leave that auto scaling revision outside Pulumi, which does not "
-                    "manage it: delete it once `pulumi up` has brought the stack in line "
-                    "(the command prints how)."
-                )
-        lines.append("Nothing changed. Run again with --yes to do it.")
-        click.echo("\n".join(lines))
+    if not PlannedChange(lines).proceed(yes):
         return
 
     client = None

@@ -51,7 +51,7 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
 
     def output(name: str) -> Callable[[], str]:
         # Deferred: a missing output fails the rows that need it, and the others still show.
-        return lambda: str(outputs.require(name))
+        return lambda: outputs.require_text(name)
 
     checks = system_status(
         frontend_url=output("frontend_url"),

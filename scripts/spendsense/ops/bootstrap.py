@@ -93,6 +93,12 @@ class RegistryState:
     def complete(self) -> bool:
         return self.service_exists or (self.repository_exists and self.image_exists)
 
+    @property
+    def needs_registry(self) -> bool:
+        """The registry must be created first (a targeted `pulumi up`): nothing is complete
+        and the ECR repository does not exist yet."""
+        return not self.complete and not self.repository_exists
+
 
 def registry_state(
     ecr: Any, apprunner: Any, repository_name: str, tag: str, service_name: str

@@ -21,7 +21,8 @@ from spendsense.ops.backups.listing import ExportContents, export_counts, newest
 from spendsense.ops.firestore.data import DataApi
 from spendsense.ops.firestore.errors import AdminOperationFailed, RequestUnanswered
 from spendsense.ops.firestore.export_import import ExportImport
-from spendsense.ops.restore import Verification, check_project_id, count_against
+from spendsense.ops.import_verify import Verification, count_against
+from spendsense.ops.stack_projects import check_project_id
 
 DEFAULT_TEST_PROJECT = "spendsense-test"
 

@@ -1,7 +1,7 @@
 """ECR look-ups for deploy and rollback: does a tag exist, and which image came before.
 
 "Before" is the image the service ran before, as the last successful deploy or rollback
-recorded it on the service (spendsense.ops.apprunner.PREVIOUS_IMAGE_TAG). Without such a
+recorded it on the service (spendsense.ops.rollout.PREVIOUS_IMAGE_TAG). Without such a
 record, the image pushed to ECR before the running one is offered, marked as never verified
 as deployed: it may never have run.
 """

@@ -28,7 +28,7 @@ LIMIT_MAX = 100_000
 
 def parse_since(text: str) -> timedelta:
     """`30m`, `1h`, `2d`, `45s`, `1w` -> a timedelta up to SINCE_MAX; BadInput otherwise."""
-    from spendsense.options import parse_duration
+    from spendsense.units import parse_duration
 
     return parse_duration(text, "--since", maximum=SINCE_MAX)
 

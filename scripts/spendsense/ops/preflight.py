@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spendsense.errors import DEBUG_ENV, BadInput, SpendsenseError, debug_enabled
+from spendsense.errors import DEBUG_ENV, BadInput, SpendsenseError, debug_enabled, one_line
 
 PROJECT = "spendsense"  # Pulumi.yaml `name`
 
@@ -285,7 +285,7 @@ def run_checks(groups: Iterable[Callable[[], list[Check]]]) -> list[Check]:
             if debug_enabled():
                 raise
             name = getattr(group, "__name__", "checks").removeprefix("check_")
-            detail = " ".join(str(exc).split())[:200]
+            detail = one_line(exc)
             if not isinstance(exc, SpendsenseError):
                 detail = f"{type(exc).__name__}: {detail}"
             checks.append(

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spendsense.errors import one_line
 from spendsense.ops.preflight import (
     APPRUNNER_SERVICE_TYPE,
     BEFORE_BOOTSTRAP,
@@ -68,7 +69,7 @@ def _message(exc: Exception) -> str:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return " ".join(str(response.get("Error", {}).get("Message", "")).split())[:200]
-    return " ".join(str(exc).split())[:200]
+    return one_line(exc)
 
 
 CREDENTIAL_CODES = frozenset(

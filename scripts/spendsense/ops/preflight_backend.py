@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from spendsense.errors import one_line
 from spendsense.ops.preflight import (
     DENIED,
     MISSING,
@@ -139,7 +140,7 @@ def _service(url: str, stack: str) -> Backend:
             return Backend(check, None, f"{where}: HTTP {export.status_code}")
         return Backend(check, parse_state(export.json(), stack), where)
     except (requests.RequestException, ValueError) as exc:
-        return Backend(check, None, f"{where}: {' '.join(str(exc).split())[:160]}")
+        return Backend(check, None, f"{where}: {one_line(exc, 160)}")
 
 
 def _s3(url: str, stack: str, region: str) -> Backend:
@@ -176,7 +177,7 @@ def _s3(url: str, stack: str, region: str) -> Backend:
         data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return Backend(check, _decode(data, key, stack), f"s3://{bucket}/{key}")
     except (BotoCoreError, ClientError, StateError, OSError) as exc:
-        return Backend(check, None, f"s3://{bucket}/{key}: {' '.join(str(exc).split())[:160]}")
+        return Backend(check, None, f"s3://{bucket}/{key}: {one_line(exc, 160)}")
 
 
 def _gcs(url: str, stack: str) -> Backend:
@@ -186,7 +187,7 @@ def _gcs(url: str, stack: str) -> Backend:
     try:
         found = storage_client().lookup_bucket(bucket)
     except Exception as exc:  # google.api_core exceptions, credentials, connection errors
-        text = " ".join(str(exc).split())[:200]
+        text = one_line(exc)
         forbidden = "403" in text or "Forbidden" in type(exc).__name__
         status = DENIED if forbidden else UNKNOWN
         fix = f"grant storage.buckets.get on {bucket}" if forbidden else "try again"
@@ -202,7 +203,7 @@ def _gcs(url: str, stack: str) -> Backend:
                 state = _decode(blob.download_as_bytes(), key, stack)
                 return Backend(check, state, f"gs://{bucket}/{key}")
     except Exception as exc:  # google.api_core exceptions, StateError
-        return Backend(check, None, f"gs://{bucket}: {' '.join(str(exc).split())[:160]}")
+        return Backend(check, None, f"gs://{bucket}: {one_line(exc, 160)}")
     return Backend(check, StackState(stack, ()), f"{url}: no state for {stack} yet")
 
 

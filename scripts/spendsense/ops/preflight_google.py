@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from spendsense.errors import one_line
 from spendsense.ops.preflight import (
     DATABASE,
     DENIED,
@@ -110,7 +111,7 @@ class Google:
         try:
             response = self.session.request(method, url, json=body, timeout=self.timeout)
         except (requests.RequestException, OSError) as exc:
-            return Answer(0, None, message=" ".join(str(exc).split())[:200])
+            return Answer(0, None, message=one_line(exc))
         except Exception as exc:  # google.auth.exceptions.RefreshError and friends
             return Answer(0, None, message=f"{type(exc).__name__}: {str(exc)[:200]}")
         try:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import requests
 
+from spendsense.errors import one_line
 from spendsense.ops.preflight import (
     API_URL_VARIABLE,
     DENIED,
@@ -48,7 +49,7 @@ def _get(session: requests.Session, path: str, team_id: str | None) -> tuple[int
             f"{base}{path}", params={"teamId": team_id} if team_id else None, timeout=30
         )
     except requests.RequestException as exc:
-        return 0, None, " ".join(str(exc).split())[:200]
+        return 0, None, one_line(exc)
     try:
         body = response.json()
     except ValueError:

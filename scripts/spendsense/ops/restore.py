@@ -27,204 +27,30 @@ and verified without touching the service or the alarms.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-from spendsense.clients import describe_aws_error
-from spendsense.errors import BadInput, OperationFailed, SpendsenseError
+from spendsense.errors import OperationFailed, SpendsenseError, one_line
 from spendsense.ops import apprunner
 from spendsense.ops.backups.layout import Export
 from spendsense.ops.backups.listing import ExportContents
 from spendsense.ops.firestore.data import DataApi
 from spendsense.ops.firestore.errors import AdminOperationFailed, RequestUnanswered
 from spendsense.ops.firestore.export_import import ExportImport
-from spendsense.repo import REPO_ROOT, STACKS
+from spendsense.ops.import_verify import Verification, count_against
+from spendsense.ops.restore_alarms import (
+    DAILY_HOLD,
+    enable_command,
+    is_daily,
+    service_alarms,
+    set_alarm_actions,
+)
 
 PAUSED = "PAUSED"
 RUNNING = "RUNNING"
-
-
-# --- verification -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CollectionCount:
-    collection: str
-    expected: int  # documents in the export (0 for a collection the export does not have)
-    actual: int
-
-    @property
-    def status(self) -> str:
-        if self.actual < self.expected:
-            return "missing"
-        return "more" if self.actual > self.expected else "ok"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "collection": self.collection,
-            "expected": self.expected,
-            "actual": self.actual,
-            "status": self.status,
-        }
-
-
-@dataclass(frozen=True)
-class Verification:
-    counts: list[CollectionCount]
-
-    @property
-    def ok(self) -> bool:
-        """Every collection holds at least what the export recorded."""
-        return all(c.actual >= c.expected for c in self.counts)
-
-    @property
-    def exact(self) -> bool:
-        """Every collection holds exactly what the export recorded (a drill's rule)."""
-        return all(c.actual == c.expected for c in self.counts)
-
-    @property
-    def short(self) -> list[CollectionCount]:
-        return [c for c in self.counts if c.status == "missing"]
-
-    @property
-    def more(self) -> list[CollectionCount]:
-        return [c for c in self.counts if c.status == "more"]
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [c.to_json() for c in self.counts]
-
-    def describe_short(self) -> str:
-        return ", ".join(f"{c.collection} has {c.actual} of {c.expected}" for c in self.short)
-
-    def describe_more(self) -> str:
-        return ", ".join(f"{c.collection} ({c.actual} > {c.expected})" for c in self.more)
-
-
-def count_against(expected: dict[str, int], data: DataApi) -> Verification:
-    """Count the database per collection id and compare with what the export recorded.
-
-    Collections in the export are counted as collection groups (any depth); top-level
-    collections the export does not have are counted too and show as holding more.
-    """
-    extra = [cid for cid in data.collection_ids() if cid not in expected]
-    actual = data.counts([*expected, *extra])
-    return Verification(
-        [
-            CollectionCount(cid, expected.get(cid, 0), actual.get(cid, 0))
-            for cid in sorted(set(expected) | set(extra))
-        ]
-    )
-
-
-# --- which projects are whose ------------------------------------------------------------------
-
-_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
-
-
-def check_project_id(value: str, option: str) -> str:
-    """A GCP project id as Google allows it (6-30 lowercase letters, digits and hyphens,
-    starting with a letter); exit 2 otherwise (an empty value from an unset variable too)."""
-    if not _PROJECT_ID.fullmatch(value):
-        raise BadInput(
-            f"{option}: {value!r} is not a GCP project id (6-30 lowercase letters, digits and "
-            "hyphens, starting with a letter)"
-        )
-    return value
-
-
-def stack_projects(root: Path | None = None, stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
-    """project id -> stack, for every `Pulumi.<stack>.yaml` in the repository: its Firestore
-    project (`gcp:project`, or `spendsense:gcp.project`). Exit 2 if a stack file cannot be
-    read, or if any of `stacks` has no stack file naming its project (e.g. an installed copy
-    of the CLI, outside the repository, finds none): a guard that cannot see every stack must
-    not let a command through."""
-    from spendsense.readers import read_yaml
-
-    root = REPO_ROOT if root is None else root
-    found: dict[str, str] = {}
-    for path in sorted(root.glob("Pulumi.*.yaml")):
-        stack = path.name[len("Pulumi.") : -len(".yaml")]
-        document = read_yaml(path, "stack file", what="a Pulumi.<stack>.yaml file")
-        config = document.get("config") if isinstance(document, dict) else None
-        config = config or {}
-        gcp = config.get("spendsense:gcp") if isinstance(config, dict) else None
-        for value in (
-            config.get("gcp:project") if isinstance(config, dict) else None,
-            gcp.get("project") if isinstance(gcp, dict) else None,
-        ):
-            if isinstance(value, str) and value:
-                found.setdefault(value, stack)
-    missing = [stack for stack in stacks if stack not in found.values()]
-    if missing:
-        files = ", ".join(f"Pulumi.{stack}.yaml" for stack in missing)
-        raise BadInput(
-            f"no stack file with a gcp:project for stack(s) {', '.join(missing)} in {root} "
-            f"(looked for {files}); the guards that keep one stack's command off another "
-            "stack's database need every stack's project: run spendsense from the repository "
-            "checkout (`make setup` installs it editable into .venv)"
-        )
-    return found
-
-
-# --- alarms ----------------------------------------------------------------------------------
-
-
-FRONTEND_ALARM_ROLE = "frontend-availability"  # `<service>-frontend-availability[-daily]`
-DAILY_SUFFIX = "-daily"  # the availability alarms averaged over 24 hours
-DAILY_HOLD = timedelta(hours=24)
-
-
-def service_alarms(cloudwatch: Any, service_name: str, topic_arn: str) -> list[tuple[str, bool]]:
-    """(name, actions enabled) of the alarms a restore silences: named `<service_name>-*`,
-    notifying `topic_arn` (the stack's alarm topic), and not the frontend's availability
-    alarms. The topic is checked here on every alarm: another stack's `<service_name>-staging-*`
-    alarms share the name prefix but notify that stack's topic."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    frontend = f"{service_name}-{FRONTEND_ALARM_ROLE}"
-    found: list[tuple[str, bool]] = []
-    try:
-        paginator = cloudwatch.get_paginator("describe_alarms")
-        for page in paginator.paginate(
-            AlarmNamePrefix=f"{service_name}-", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
-        ):
-            for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
-                name = str(alarm.get("AlarmName", ""))
-                if (
-                    name.startswith(f"{service_name}-")
-                    and not name.startswith(frontend)
-                    and topic_arn in (alarm.get("AlarmActions") or [])
-                ):
-                    found.append((name, bool(alarm.get("ActionsEnabled"))))
-    except (ClientError, BotoCoreError) as exc:
-        raise describe_aws_error(exc, f"list the alarms of {service_name}") from None
-    return sorted(found)
-
-
-def is_daily(name: str) -> bool:
-    """A daily availability alarm (`<service>-availability-daily`)."""
-    return name.endswith(DAILY_SUFFIX)
-
-
-def enable_command(names: list[str]) -> str:
-    return f"aws cloudwatch enable-alarm-actions --alarm-names {' '.join(names)}"
-
-
-def _set_alarm_actions(cloudwatch: Any, names: list[str], enabled: bool) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    method = cloudwatch.enable_alarm_actions if enabled else cloudwatch.disable_alarm_actions
-    doing = ("enable" if enabled else "disable") + " alarm actions"
-    try:
-        for start in range(0, len(names), 100):  # the API takes at most 100 names per call
-            method(AlarmNames=names[start : start + 100])
-    except (ClientError, BotoCoreError) as exc:
-        raise describe_aws_error(exc, doing) from None
 
 
 class RestoreFailed(OperationFailed):
@@ -347,7 +173,7 @@ def restore(
             silenced = [name for name, enabled in alarms if enabled]
             if silenced:
                 say(f"disabling the actions of {len(silenced)} alarm(s): {', '.join(silenced)}")
-                _set_alarm_actions(cloudwatch, silenced, enabled=False)
+                set_alarm_actions(cloudwatch, silenced, enabled=False)
                 state.alarms = f"disabled on {', '.join(silenced)}"
             else:
                 topic = alarm_topic_arn.rsplit(":", 1)[-1]
@@ -447,7 +273,7 @@ def restore(
             # The data is fine, but the service or its alarms are not back: not a success.
             failure = OperationFailed(f"the import is verified, but {unfinished}")
     if failure is not None:
-        reason = _one_line(failure)
+        reason = one_line(failure, None)
         raise RestoreFailed(f"restore failed: {reason} -- {state.statement()}", state) from None
     return report
 
@@ -494,7 +320,7 @@ def _wind_down(
             Exception,
             KeyboardInterrupt,
         ) as exc:  # never raise from here: the statement must be printed
-            status = f"unknown ({_one_line(exc)})"
+            status = f"unknown ({one_line(exc, None)})"
         if keep_reason is not None:
             if keep_reason == "--keep-paused":
                 state.service = f"{status} (--keep-paused); {resume_hint}"
@@ -508,7 +334,7 @@ def _wind_down(
             try:
                 operation = apprunner.resume_service(apprunner_client, service_arn)
             except (Exception, KeyboardInterrupt) as exc:
-                state.service = f"{PAUSED}, resume failed ({_one_line(exc)}); {resume_hint}"
+                state.service = f"{PAUSED}, resume failed ({one_line(exc, None)}); {resume_hint}"
             else:
                 try:
                     apprunner.wait_for_operation(
@@ -526,7 +352,7 @@ def _wind_down(
                 except (Exception, KeyboardInterrupt) as exc:
                     state.service = (
                         f"resume requested (operation {operation}) but not confirmed "
-                        f"({_one_line(exc)}); check it with `spendsense status`, and if it is "
+                        f"({one_line(exc, None)}); check it with `spendsense status`, and if it is "
                         f"still {PAUSED}, {resume_hint}"
                     )
         elif status == RUNNING:
@@ -552,9 +378,11 @@ def _wind_down(
         return unfinished
     try:
         if others:
-            _set_alarm_actions(cloudwatch, others, enabled=True)
+            set_alarm_actions(cloudwatch, others, enabled=True)
     except (Exception, KeyboardInterrupt) as exc:
-        state.alarms = f"still disabled on {', '.join(silenced)} ({_one_line(exc)}); {alarms_hint}"
+        state.alarms = (
+            f"still disabled on {', '.join(silenced)} ({one_line(exc, None)}); {alarms_hint}"
+        )
         return "the alarm actions are not enabled again"
     state.alarms = f"enabled again on {', '.join(others)}" if others else ""
     if daily:
@@ -575,9 +403,3 @@ def _window_now() -> datetime:
     from spendsense.ops import window
 
     return window.utc_now()
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    return " ".join(str(exc).split()) or type(exc).__name__

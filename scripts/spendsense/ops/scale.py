@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from spendsense.errors import BadInput, OperationFailed
+from spendsense.units import SIZE_NUMBER, size_value
 
 API_KEY = "spendsense:api"
 LIMITS_PATH = Path("policies") / "limits.json"
-_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"  # ASCII digits only: `２` is not a size
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,9 @@ def load_limits(repo_root: Path) -> ApprunnerLimits:
     )
 
 
-def size_value(text: str) -> float:
-    """`2 vCPU` -> 2.0, `0.5 GB` -> 0.5."""
-    match = re.match(_NUMBER, text.strip())
-    return float(match.group(1)) if match else float("nan")
-
-
 def _normalize(text: str, unit: str, known: list[str]) -> str | None:
     """`2`, `2 vCPU`, `2vcpu` -> the spelling in `known` with the same number, else None."""
-    match = re.fullmatch(_NUMBER + r"\s*(" + unit + r")?", text.strip(), flags=re.IGNORECASE)
+    match = re.fullmatch(SIZE_NUMBER + r"\s*(" + unit + r")?", text.strip(), flags=re.IGNORECASE)
     if not match:
         return None
     value = float(match.group(1))

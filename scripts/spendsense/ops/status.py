@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from spendsense.clients import describe_aws_error
-from spendsense.errors import BadInput, SpendsenseError, debug_enabled
+from spendsense.errors import BadInput, SpendsenseError, debug_enabled, one_line
 
 OK = "ok"
 FAILING = "failing"
@@ -61,7 +61,7 @@ def _guard(name: str, fn: Callable[[], Check]) -> Check:
     except Exception as exc:  # a bug or an unforeseen library error: still show the other rows
         if debug_enabled():
             raise
-        detail = " ".join(str(exc).split())[:200]
+        detail = one_line(exc)
         return Check(
             name,
             FAILING,
@@ -111,8 +111,35 @@ def check_api(api_url: str, timeout: float) -> Check:
     )
 
 
+@dataclass(frozen=True)
+class ServiceState:
+    """What `status` shows about the service."""
+
+    name: str
+    status: str
+    image: str | None
+    url: str | None
+    cpu: str | None
+    memory: str | None
+
+
+def service_state(service: dict[str, Any]) -> ServiceState:
+    """The row `status` shows, from an App Runner DescribeService `Service`."""
+    from spendsense.ops.apprunner import current_image
+
+    instance = service.get("InstanceConfiguration", {})
+    return ServiceState(
+        name=str(service.get("ServiceName", "")),
+        status=str(service.get("Status", "UNKNOWN")),
+        image=current_image(service),
+        url=service.get("ServiceUrl"),
+        cpu=instance.get("Cpu"),
+        memory=instance.get("Memory"),
+    )
+
+
 def check_service(client: Any, arn: str) -> Check:
-    from spendsense.ops.apprunner import BUSY, describe_service, service_state
+    from spendsense.ops.apprunner import BUSY, describe_service
 
     state = service_state(describe_service(client, arn))
     data = {

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput, OperationFailed, one_line
 from spendsense.identifiers import deployment_ref, path_segment
 
 DEFAULT_API = "https://api.vercel.com"
@@ -131,7 +131,7 @@ class VercelClient:
                 method, f"{self.base_url}{path}", params=query, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            detail = one_line(exc)
             raise OperationFailed(f"{doing}: no answer from {self.base_url} ({detail})") from None
         if response.status_code in (401, 403):
             raise BadInput(

@@ -18,10 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from spendsense.errors import BadInput
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import runbook_file
 
-# Runbook data the policy pack does not read lives at the repository root (infra/limits.py).
-LIMITS_FILE = REPO_ROOT / "runbook.json"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -80,10 +78,12 @@ class WindowStatus:
         }
 
 
-def load_window(path: Path = LIMITS_FILE) -> MaintenanceWindow:
-    """The window from runbook.json (key `maintenanceWindow`), read by infra/limits.py."""
+def load_window(path: Path | None = None) -> MaintenanceWindow:
+    """The window from runbook.json at the repository root (key `maintenanceWindow`), read by
+    infra/limits.py."""
     from infra.limits import LimitsError, read_runbook
 
+    path = runbook_file() if path is None else path
     try:
         data = read_runbook(path).maintenance_window
         weekday = WEEKDAYS.index(data.weekday)

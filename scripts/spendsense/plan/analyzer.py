@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PACK_DIR = Path(__file__).resolve().parents[3] / "policies"
+from spendsense.repo import pack_dir as repo_pack_dir
+
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 _PREVIEW_PREFIX = re.compile(r"^can't run policy '[^']*' from policy pack '[^']*' during preview: ")
 
@@ -174,8 +175,10 @@ class PolicyPackProcess:
         self._closing = threading.RLock()
 
     @classmethod
-    def start(cls, pack_dir: Path = PACK_DIR, python: str | None = None) -> PolicyPackProcess:
-        """Start the pack like the engine: its folder as cwd, `python __main__.py`."""
+    def start(cls, pack_dir: Path | None = None, python: str | None = None) -> PolicyPackProcess:
+        """Start the pack like the engine: its folder as cwd, `python __main__.py`
+        (default: the repository's `policies/`)."""
+        pack_dir = repo_pack_dir() if pack_dir is None else pack_dir
         if not (pack_dir / "__main__.py").is_file():
             raise PackError(f"policy pack: {pack_dir}/__main__.py does not exist")
         env = dict(os.environ)

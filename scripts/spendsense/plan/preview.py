@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.plan import projects
 from spendsense.plan.analyzer import (
-    PACK_DIR,
     Diagnostic,
     PackError,
     PackResource,
@@ -28,9 +27,10 @@ from spendsense.plan.analyzer import (
 )
 from spendsense.plan.projects import Project
 from spendsense.readers import DEFAULT_LIMIT, read_yaml
+from spendsense.repo import pack_dir as repo_pack_dir
 
 if TYPE_CHECKING:
-    from spendsense.recorder import RecordedResource, Recording
+    from spendsense.plan.recorder import RecordedResource, Recording
 
 PROJECT = "spendsense"
 REDEPLOY_NOTE = (
@@ -75,9 +75,14 @@ STACK_FILE_LIMIT = DEFAULT_LIMIT  # 1 MiB; a real stack file is ~5 KB
 STACK_FILE = "a stack file in the Pulumi.<stack>.yaml format"
 
 
-def _load_config(project: Project, stack: str, config_file: str | None) -> Any:
-    """The stack file (`--config FILE`, else the project's `Pulumi.<stack>.yaml`) through the
-    bounded reader and the hostile-YAML-proof loader, as infra.stack_config hands it over."""
+def load_stack_config(project: Project, stack: str, config_file: str | None = None) -> Any:
+    """A stack's settings as the program reads them: an `infra.stack_config.StackConfig`.
+
+    Public API (used by `spendsense bootstrap` and the tests). Reads `config_file`
+    (`--config FILE`), else the project's `Pulumi.<stack>.yaml`, through the bounded reader and
+    the hostile-YAML-proof loader; `secure:` values become a placeholder and their keys are
+    listed as secret. BadInput (one line) for a file that is not a stack file, or whose
+    `environment` names another of the project's stacks."""
     from infra.stack_config import SECRET_PLACEHOLDER, StackConfig
 
     option = "--config" if config_file is not None else "--stack"
@@ -113,13 +118,19 @@ def _load_config(project: Project, stack: str, config_file: str | None) -> Any:
     return config
 
 
-def _record(
+def record_program(
     project: Project,
     stack: str,
     config: Any,
     on_record: Callable[[RecordedResource], None] | None = None,
 ) -> Recording:
-    from spendsense.recorder import run_program
+    """Run `project`'s program on `config` (from `load_stack_config`) under the mock runtime,
+    as a preview, and return what the engine would see.
+
+    Public API (used by `spendsense bootstrap` and the tests). `on_record` is called with each
+    resource as it is registered. A settings error of the program becomes BadInput (exit 2,
+    one line); any other failure of the program, OperationFailed."""
+    from spendsense.plan.recorder import run_program
 
     settings_errors = project.settings_errors()
     try:
@@ -308,7 +319,7 @@ def run_plan(
     """
     project = project or projects.MAIN
     project.check_stack(stack)
-    pack_dir = pack_dir or PACK_DIR
+    pack_dir = pack_dir or repo_pack_dir()
     policy_config = project.policy_config(pack_dir, stack)
     own = pack is None
     if pack is None:
@@ -319,12 +330,12 @@ def run_plan(
     session = PackSession(pack, stack, policy_config, project=project.name)
     try:
         session.begin()
-        config = _load_config(project, stack, config_file)
+        config = load_stack_config(project, stack, config_file)
         if lean_providers:
             from spendsense.plan.providers import import_lean
 
             import_lean()
-        recording = _record(project, stack, config, on_record=session.submit)
+        recording = record_program(project, stack, config, on_record=session.submit)
         try:
             pack_name, violations = session.finish(recording.resources)
         except PackError as exc:

@@ -13,20 +13,20 @@ program and its policy config:
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from spendsense.errors import BadInput
 from spendsense.readers import read_yaml
-from spendsense.repo import REPO_ROOT, STACKS
+from spendsense.repo import STACKS, repo_root
 
 
 @dataclass(frozen=True)
 class Project:
     name: str
-    directory: Path
+    # The project's directory relative to the repository root ("." for the root).
+    subdirectory: str
     program: str  # "module:function"
     # The settings error the program raises for a bad setting (exit 2, not a crash).
     settings_error: str  # "module:Class"
@@ -35,9 +35,13 @@ class Project:
     environment_key: str | None = None
 
     @property
+    def directory(self) -> Path:
+        """The project's directory in the checkout (looked up with `repo.repo_root`)."""
+        return repo_root() / self.subdirectory
+
+    @property
     def relative(self) -> str:
-        relative = os.path.relpath(self.directory, REPO_ROOT)
-        return "." if relative == "." else relative.replace(os.sep, "/")
+        return self.subdirectory
 
     def stacks(self) -> tuple[str, ...]:
         if self.fixed_stacks:
@@ -78,7 +82,7 @@ class Project:
 
 MAIN = Project(
     name="spendsense",
-    directory=REPO_ROOT,
+    subdirectory=".",
     program="infra.program:main",
     settings_error="infra.settings:SettingsError",
     fixed_stacks=STACKS,
@@ -86,7 +90,7 @@ MAIN = Project(
 )
 CI_TRUST = Project(
     name="spendsense-ci-trust",
-    directory=REPO_ROOT / "infra" / "ci_trust",
+    subdirectory="infra/ci_trust",
     program="infra.ci_trust.program:main",
     settings_error="infra.ci_trust.settings:TrustSettingsError",
 )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from spendsense.plan.preview import PlanResult
-from spendsense.repo import REPO_ROOT
+from spendsense.repo import repo_root
 
 ROOT_GROUP = "(stack)"
 
@@ -174,7 +174,7 @@ def _policy_config(result: PlanResult) -> str:
     if path is None:
         return f"policies/config/{result.stack}.json"
     try:
-        return path.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+        return path.resolve().relative_to(repo_root()).as_posix()
     except ValueError:
         return str(path)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from spendsense.plan.analyzer import PACK_DIR, PolicyPackProcess
+from spendsense.plan.analyzer import PolicyPackProcess
 from spendsense.plan.preview import judge
-from spendsense.recorder import RealisticMocks, run_program
+from spendsense.plan.recorder import RealisticMocks, run_program
+from spendsense.repo import pack_dir
 
 from tests.scripts.plan.conftest import REPO
+
+PACK_DIR = pack_dir()
 
 
 class NewServiceMocks(RealisticMocks):

@@ -10,10 +10,10 @@ import pytest
 
 @pytest.fixture(scope="module")
 def recording() -> Any:
-    from spendsense.plan.preview import _load_config, _record
+    from spendsense.plan import load_stack_config, record_program
     from spendsense.plan.projects import MAIN
 
-    return _record(MAIN, "staging", _load_config(MAIN, "staging", None))
+    return record_program(MAIN, "staging", load_stack_config(MAIN, "staging", None))
 
 
 def test_every_gcp_module_the_program_uses_has_its_api(recording: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput, OperationFailed, one_line
 
 
 def list_blobs(client: Any, bucket: str, prefix: str) -> list[Any]:
@@ -21,15 +21,8 @@ def describe_gcs_error(exc: Exception, doing: str) -> Exception:
 
     if isinstance(exc, gexc.NotFound):
         return BadInput(
-            f"{doing}: not found ({_first_line(exc)}); check the stack output backup_bucket"
+            f"{doing}: not found ({one_line(exc)}); check the stack output backup_bucket"
         )
     if isinstance(exc, gexc.Forbidden):
-        return BadInput(
-            f"{doing}: access denied ({_first_line(exc)}); check your Google credentials"
-        )
-    return OperationFailed(f"{doing}: {type(exc).__name__}: {_first_line(exc)}")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+        return BadInput(f"{doing}: access denied ({one_line(exc)}); check your Google credentials")
+    return OperationFailed(f"{doing}: {type(exc).__name__}: {one_line(exc)}")

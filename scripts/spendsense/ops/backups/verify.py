@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from spendsense.errors import BadInput
 from spendsense.ops.backups.layout import METADATA_SUFFIX, Export
 
 
@@ -96,20 +94,5 @@ def verify_exports(
     )
 
 
-_DURATION_RE = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_DURATION = timedelta(days=3650)
-
-
-def parse_duration(text: str, option: str) -> timedelta:
-    """`26h`, `90m`, `2d`, `45s` as a timedelta (at most 3650 days); exit 2 otherwise."""
-    match = _DURATION_RE.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise BadInput(
-            f"{option}: {text!r} is not a duration; use a positive number with s, m, h or d "
-            "(e.g. 26h)"
-        )
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds > MAX_DURATION.total_seconds():
-        raise BadInput(f"{option}: {text!r} is too long; the most is 3650d (e.g. 26h)")
-    return timedelta(seconds=seconds)
+# `backup verify --max-age`: at most ten years (a longer one would judge nothing more).
+MAX_AGE_LIMIT = timedelta(days=3650)

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput, OperationFailed, one_line
 from spendsense.ops.firestore.errors import RequestUnanswered
 
 FIRESTORE_API = "https://firestore.googleapis.com"
@@ -46,7 +46,7 @@ def send(
     try:
         response = session.request(method, url, json=json_body, timeout=timeout)
     except requests.RequestException as exc:
-        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        detail = one_line(exc)
         raise RequestUnanswered(
             f"{doing}: no answer from {url.split('/v1/')[0]} ({detail})"
         ) from None
