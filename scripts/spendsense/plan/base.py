@@ -182,7 +182,8 @@ def load_plan_file(path: str, stack: str) -> BasePlan:
         raise BadInput(
             f"--base-plan: {path} is a plan of {document.get('stack')!r}, not of {stack!r}"
         )
-    return BasePlan(document, {"file": path})
+    # A plan saved from a checkout here has its asset paths under this repository's root.
+    return BasePlan(document, {"file": path}, root=str(REPO_ROOT))
 
 
 class _Loaded:
