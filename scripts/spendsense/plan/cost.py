@@ -122,15 +122,23 @@ def _alarm(r: dict[str, Any], _use: dict[str, float]) -> Item:
     return price("cloudwatch_alarm_standard_metric"), "standard-resolution alarm, 1 metric"
 
 
-def _log_group(_r: dict[str, Any], use: dict[str, float], groups: int) -> Item:
-    share = use["logIngestGbPerMonth"] / max(groups, 1)
-    stored = share * 3  # roughly three months kept
-    cost = share * price("cloudwatch_logs_ingest_gb") + stored * price(
+def _logs(gigabytes: float) -> float:
+    """Ingested per month, and about three months of it stored."""
+    return gigabytes * price("cloudwatch_logs_ingest_gb") + 3 * gigabytes * price(
         "cloudwatch_logs_storage_gb_month"
     )
-    return (
-        cost,
-        f"{share:g} GB/month ingested (logIngestGbPerMonth split over {groups} groups), ~3 months stored",
+
+
+def _log_group(_r: dict[str, Any], _use: dict[str, float]) -> Item:
+    # The program's own log groups hold the rotation function's logs: a few MB a month.
+    return _logs(0.01), "0.01 GB/month ingested (a monthly rotation's logs), ~3 months stored"
+
+
+def _app_logs(use: dict[str, float]) -> Item:
+    gigabytes = use["logIngestGbPerMonth"]
+    return _logs(gigabytes), (
+        f"logs: {gigabytes:g} GB/month into App Runner's own log groups "
+        "(logIngestGbPerMonth), ~3 months stored"
     )
 
 
@@ -161,7 +169,7 @@ def _secret(_r: dict[str, Any], use: dict[str, float]) -> Item:
     cost = price("secretsmanager_secret_month") + calls / 10_000 * price(
         "secretsmanager_10k_api_calls"
     )
-    return cost, f"1 secret + {calls:g} API calls/month (secretApiCallsPerMonth)"
+    return cost, f"1 secret + {calls:,.0f} API calls/month (secretApiCallsPerMonth)"
 
 
 def _lambda(r: dict[str, Any], _use: dict[str, float]) -> Item:
@@ -197,7 +205,7 @@ def _firestore(r: dict[str, Any], use: dict[str, float]) -> Item:
         + stored * price("firestore_storage_gib_month")
         + (stored * price("firestore_pitr_gib_month") if pitr else 0.0)
     )
-    basis = f"{reads:g} reads + {writes:g} writes/month, {stored:g} GiB stored" + (
+    basis = f"{reads:,.0f} reads + {writes:,.0f} writes/month, {stored:g} GiB stored" + (
         ", PITR data ~ stored size" if pitr else ""
     )
     return cost, basis
@@ -252,7 +260,6 @@ def estimate(
         (r["inputs"] for r in resources if r["type"].endswith("AutoScalingConfigurationVersion")),
         {},
     )
-    groups = sum(1 for r in resources if r["type"] == "aws:cloudwatch/logGroup:LogGroup")
     registry = ((config or {}).get("spendsense:registry") or {}) if config else {}
     backup = ((config or {}).get("spendsense:backup") or {}) if config else {}
     keep = float(registry.get("keepImages", 10)) if isinstance(registry, dict) else 10.0
@@ -261,7 +268,7 @@ def estimate(
         "apprunner_service": lambda r, u: _apprunner(r, u, autoscaling),
         "cloudwatch_alarm": _alarm,
         "cloudwatch_dashboard": _simple("cloudwatch_dashboard", "1 custom dashboard"),
-        "cloudwatch_log_group": lambda r, u: _log_group(r, u, groups),
+        "cloudwatch_log_group": _log_group,
         "route53_health_check": _health_check,
         "secretsmanager_secret": _secret,
         "kms_key": _simple("kms_key_month", "1 customer managed key (requests not counted)"),
@@ -286,6 +293,9 @@ def estimate(
             continue
         usd, basis = pricers[kind["priced"]](resource, use)
         items.append({"urn": resource["urn"], "monthly_usd": round(usd, 2), "basis": basis})
+        if kind["priced"] == "apprunner_service":  # its logs land in groups App Runner makes
+            usd, basis = _app_logs(use)
+            items.append({"urn": resource["urn"], "monthly_usd": round(usd, 2), "basis": basis})
     if use["customMetrics"]:
         usd = use["customMetrics"] * price("cloudwatch_custom_metric")
         items.append(

@@ -123,8 +123,8 @@ def test_more_minimum_instances_cost_what_the_price_table_says(
     delta = round(plan["cost"]["monthly_usd"] - plan["cost"]["base_monthly_usd"], 2)
     assert delta == expected == 163.42
     assert [c["name"] for c in _custom_changes(plan, "delete")] == ["monitoring-saturation"]
-    (item,) = [i for i in plan["cost"]["items"] if i["urn"].endswith("::api-service")]
-    assert item["basis"].startswith("10 provisioned instance(s) x 4 GB")
+    service = [i["basis"] for i in plan["cost"]["items"] if i["urn"].endswith("::api-service")]
+    assert service[0].startswith("10 provisioned instance(s) x 4 GB"), service
 
 
 def test_a_base_that_is_not_a_commit_is_bad_input(git_repo: Path, plan_in: Plan) -> None:
