@@ -328,8 +328,9 @@ def budget_violation(
         return None
     top = sorted(cost["items"], key=lambda i: -i["monthly_usd"])[:3]
     biggest = ", ".join(f"{i['urn'].split('::')[-1]} ${i['monthly_usd']:.2f}" for i in top)
+    largest = f" (largest: {biggest})" if biggest else ""
     return Diagnostic(
         BUDGET_POLICY, level, stack_urn,
         f"estimated ${cost['monthly_usd']:.2f}/month is over monitoring.monthlyBudgetUsd "
-        f"${budget:g} (largest: {biggest}); lower the usage or raise the budget in the stack file",
+        f"${budget:g}{largest}; lower the usage (spendsense-plan:cost) or raise the budget",
     )  # fmt: skip

@@ -36,8 +36,10 @@ def build(result: PlanResult, base: BasePlan | None) -> dict[str, Any]:
             "update", False, replace=None, diffs=secrets,
         ))  # fmt: skip
     estimate = cost.estimate(result.stack, document["resources"], head_config)
+    base_checks: list[dict[str, Any]] = []
     if base is not None:
         estimate["base_monthly_usd"] = _base_cost(result.stack, base)
+        base_checks = _base_budget_check(result, base, estimate["base_monthly_usd"])
     checks = diff.protected_violations(changes)
     over = cost.budget_violation(result.stack, result.stack_urn, estimate, head_config)
     if over is not None:
@@ -46,6 +48,8 @@ def build(result: PlanResult, base: BasePlan | None) -> dict[str, Any]:
         result.violations = sorted([*result.violations, *checks], key=_violation_order)
         document = json.loads(render.as_json(result))
     base_violations = base_doc.get("violations") if base_doc is not None else None
+    if isinstance(base_violations, list):
+        base_violations = [*base_violations, *base_checks]
     marks, fixed = diff.violation_changes(
         document["violations"], base_violations if isinstance(base_violations, list) else None
     )
@@ -79,6 +83,21 @@ def _relative(resources: list[dict[str, Any]], root: str | None) -> list[dict[st
         return value
 
     return [{**r, "inputs": strip(r.get("inputs") or {})} for r in resources]
+
+
+def _base_budget_check(
+    result: PlanResult, base: BasePlan, base_usd: float | None
+) -> list[dict[str, Any]]:
+    """The base's `stack-budget-estimate`, when the base's own plan predates the check."""
+    violations = base.document.get("violations")
+    if base_usd is None or not isinstance(violations, list):
+        return []
+    if any(isinstance(v, dict) and v.get("policy") == cost.BUDGET_POLICY for v in violations):
+        return []
+    found = cost.budget_violation(
+        result.stack, result.stack_urn, {"monthly_usd": base_usd, "items": []}, base.stack_config
+    )
+    return [found.as_dict()] if found is not None else []
 
 
 def _base_cost(stack: str, base: BasePlan) -> float | None:

@@ -149,3 +149,16 @@ def test_the_temporary_worktree_is_removed(git_repo: Path, plan_in: Plan) -> Non
     assert code == 0, err
     assert [c for c in plan["changes"] if c["op"] != "same"] == []
     assert git(git_repo, "worktree", "list").count("\n") == 1
+
+
+def test_a_budget_overrun_the_base_already_had_is_unchanged(git_repo: Path, plan_in: Plan) -> None:
+    """The base's own plan predates the budget check: it is computed for the base here."""
+    stack_file = git_repo / "Pulumi.staging.yaml"
+    edit(stack_file, "averageActiveInstances: 0.2", "averageActiveInstances: 3")
+    git(git_repo, "commit", "--quiet", "-am", "busy staging")
+    edit(stack_file, "latencyP95Ms: 500", "latencyP95Ms: 400")
+    commit(git_repo)
+    code, plan, err = plan_in(git_repo, "--stack", "staging", "--base", "HEAD~1")
+    assert code == 0, err  # advisory in staging
+    (budget,) = [v for v in plan["violations"] if v["policy"] == "stack-budget-estimate"]
+    assert budget["level"] == "advisory" and budget["change"] == "unchanged"
