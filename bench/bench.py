@@ -15,6 +15,9 @@
    renamed and linked to its own (bench/growth.py), every copy checked free of violations;
    `AnalyzeStack` time per copy count and the exponent between 8 and 32 copies (1.0 is
    linear; the goal is at most 1.15).
+5. Plan against a base (bench/base_diff.py): cold `plan --stack production --base HEAD~1` in a
+   temporary repository whose last commit changes one threshold, next to a plain plan there
+   (goal: at most 2x).
 
 Usage: python bench/bench.py [--runs N] [--resources N] [--copies N ...] [--json]
 """
@@ -38,6 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 SPENDSENSE = Path(sys.executable).parent / "spendsense"
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "bench"))
+from base_diff import base_diff, print_base_diff  # noqa: E402
+
 SPEED_ENV = "SPENDSENSE_PACK_SPEED"  # policies/spendsense_policies/speed.py: 0 = the plain SDK
 
 TAGS = {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"}
@@ -280,6 +285,7 @@ def main() -> int:
         "pack_off": throughput(args.resources, fast=False),
     }
     results["growth"] = growth_series(args.copies, max(3, args.runs))
+    results["base_diff"] = base_diff(max(3, args.runs))
     results["machine"]["load_1min_after"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(results, indent=2))
@@ -316,6 +322,7 @@ def main() -> int:
     )
     print_speed(results["speed"]["plan"], pack, results["speed"]["pack_off"])
     print_growth(results["growth"])
+    print_base_diff(results["base_diff"])
     return 0
 
 

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 import yaml
 from policy_sentry.querying.actions import get_action_data
-from spendsense.recorder import Recording
+from spendsense.plan.recorder import Recording
 
 from infra.ci_trust.aws_program_calls import APPRUNNER_SERVICE_READ_HANDLER
 from tests.ci.iam_eval import Call, decision

@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from spendsense.plan.analyzer import PACK_DIR, PackResource, PolicyPackProcess
+from spendsense.plan.analyzer import PackResource, PolicyPackProcess
+from spendsense.repo import pack_dir
 
 from tests.policies import compliant as c
 from tests.policies.conftest import PROJECT, STACK, Pack
 
+PACK_DIR = pack_dir()
 SOURCES = sorted((PACK_DIR / "spendsense_policies").glob("*.py"))
 
 # The runbook's numbers as the pack used to type them (and wordings standing for them).

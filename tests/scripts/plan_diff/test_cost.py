@@ -1,0 +1,110 @@
+"""The monthly estimate (spendsense/plan/cost.py, data/prices.json) and `stack-budget-estimate`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from spendsense.plan import cost
+
+from .conftest import REPO
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_every_resource_type_is_priced_or_free_or_unpriced_with_a_reason(
+    run_cli: Run, stack: str
+) -> None:
+    code, out, err = run_cli("plan", "--stack", stack, "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    types = cost.price_table()["types"]
+    created = {r["type"] for r in plan["resources"] if not r["type"].startswith("spendsense:")}
+    missing = sorted(created - set(types))
+    assert not missing, (
+        f"add these types to {cost.PRICES_FILE.name} (priced, free or unpriced): {missing}"
+    )
+    for name in created:
+        entry = types[name]
+        (kind,) = set(entry) & {"priced", "free", "unpriced"}
+        if kind == "priced":
+            continue
+        assert len(entry[kind]) > 10, f"{name}: say why it is {kind}"
+    assert plan["cost"]["unpriced"] == [
+        "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
+    ]
+    priced = {r["urn"] for r in plan["resources"] if "priced" in types.get(r["type"], {})}
+    assert {i["urn"] for i in plan["cost"]["items"]} == priced
+    assert all(i["basis"] for i in plan["cost"]["items"])
+    budget = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert plan["cost"]["monthly_usd"] <= budget["spendsense:monitoring"]["monthlyBudgetUsd"]
+    assert plan["base"] is None and plan["cost"]["base_monthly_usd"] is None
+    assert {c["op"] for c in plan["changes"]} == {"create"}
+
+
+def test_every_price_names_its_page_and_date() -> None:
+    table = cost.price_table()
+    for key, entry in table["prices"].items():
+        assert entry["source"].startswith("https://"), key
+        assert entry["as_of"] <= table["as_of"] and entry["usd"] > 0, key
+
+
+def _with_profile(tmp_path: Path, stack: str, profile: dict[str, object]) -> Path:
+    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    document["config"][cost.PROFILE_KEY] = profile
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_an_estimate_over_budget_is_mandatory_in_production(run_cli: Run, tmp_path: Path) -> None:
+    config = _with_profile(tmp_path, "production", {"averageActiveInstances": 10})
+    code, out, err = run_cli("plan", "--stack", "production", "--config", str(config), "--json")
+    assert code == 1 and "stack-budget-estimate" in err, err
+    (violation,) = [
+        v for v in json.loads(out)["violations"] if v["policy"] == "stack-budget-estimate"
+    ]
+    assert violation["level"] == "mandatory" and "monthlyBudgetUsd $500" in violation["message"]
+
+
+def test_an_estimate_over_budget_is_advisory_in_staging(run_cli: Run, tmp_path: Path) -> None:
+    config = _with_profile(tmp_path, "staging", {"averageActiveInstances": 3})
+    code, out, err = run_cli("plan", "--stack", "staging", "--config", str(config), "--json")
+    assert code == 0, err
+    (violation,) = [
+        v for v in json.loads(out)["violations"] if v["policy"] == "stack-budget-estimate"
+    ]
+    assert violation["level"] == "advisory"
+
+
+def test_a_bad_usage_setting_is_one_line_naming_it(run_cli: Run, tmp_path: Path) -> None:
+    config = _with_profile(tmp_path, "staging", {"requestsPerMonht": 5})
+    code, out, err = run_cli("plan", "--stack", "staging", "--config", str(config))
+    assert code == 2 and out == ""
+    assert err.startswith("error: spendsense-plan:cost.requestsPerMonht: is not a usage setting")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_saved_base_plan_is_compared(run_cli: Run, tmp_path: Path) -> None:
+    code, out, _ = run_cli("plan", "--stack", "staging", "--json")
+    base = json.loads(out)
+    for resource in base["resources"]:
+        if resource["name"] == "monitoring-latency-p95":
+            resource["inputs"]["threshold"] = 750
+    saved = tmp_path / "base.json"
+    saved.write_text(json.dumps(base))
+    code, out, err = run_cli("plan", "--stack", "staging", "--base-plan", str(saved), "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["base"] == {"file": str(saved)}
+    updated = [c for c in plan["changes"] if c["op"] != "same"]
+    assert [(c["name"], c["op"], c["diffs"]) for c in updated] == [
+        ("monitoring-latency-p95", "update", [{"path": "threshold", "old": 750, "new": 500}])
+    ]
+    assert all(v["change"] == "unchanged" for v in plan["violations"])
+    code, _, err = run_cli("plan", "--stack", "production", "--base-plan", str(saved))
+    assert code == 2 and "a plan of 'staging'" in err
