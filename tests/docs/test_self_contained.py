@@ -21,6 +21,11 @@ FORBIDDEN = tuple(
         "HOUSE_" + "STYLE",
         ".." + "/shared",
         "/work" + "/shared",
+        # Absolute paths of one person's machine or of this workplace: dead for everyone else.
+        "/" + "Users/",
+        "/" + "home/",
+        "/work" + "/main",
+        "/work" + "/wt/",
     )
 )
 
@@ -54,3 +59,12 @@ def test_the_search_finds_a_citation(tmp_path: Path) -> None:
     sample.parent.mkdir()
     sample.write_text("intro\nsee " + "DESIGN" + ".md, contract 2\nend\n", encoding="utf-8")
     assert citations(sample, tmp_path) == ["docs/page.md:2: see " + "DESIGN" + ".md, contract 2"]
+
+
+def test_the_search_finds_a_machine_path(tmp_path: Path) -> None:
+    """A path of one machine (a home folder, this workplace's checkout) is reported too."""
+    sample = tmp_path / "docs" / "page.md"
+    sample.parent.mkdir()
+    line = "cd /" + "Users/someone/dev/SpendSense/api"
+    sample.write_text(f"intro\n{line}\n", encoding="utf-8")
+    assert citations(sample, tmp_path) == [f"docs/page.md:2: {line}"]
