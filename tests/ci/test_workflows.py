@@ -366,3 +366,32 @@ def test_dependabot_keeps_the_pinned_actions_current() -> None:
     config = yaml.safe_load((REPO_ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
     ecosystems = {update["package-ecosystem"] for update in config["updates"]}
     assert "github-actions" in ecosystems
+
+
+# --------------------------------------------------------------------------------------------
+# The Pulumi CLI version
+# --------------------------------------------------------------------------------------------
+def test_every_pulumi_step_installs_one_pinned_cli_version() -> None:
+    """Every pulumi/actions step installs the CLI version pinned once per workflow, the same in
+    every workflow: a targeted `up` (spendsense bootstrap) and the engine's rules depend on the
+    version, so CI never takes whatever 3.x is newest that day."""
+    pins: dict[str, str] = {}
+    for path in sorted(WORKFLOWS.glob("*.y*ml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        steps = [
+            step
+            for body in (document.get("jobs") or {}).values()
+            for step in body.get("steps") or []
+            if str(step.get("uses", "")).startswith("pulumi/actions@")
+        ]
+        if not steps:
+            continue
+        pin = str((document.get("env") or {}).get("PULUMI_VERSION", ""))
+        assert re.fullmatch(r"3\.\d+\.\d+", pin), f"{path.name}: env.PULUMI_VERSION is {pin!r}"
+        pins[path.name] = pin
+        for step in steps:
+            assert (step.get("with") or {}).get("pulumi-version") == "${{ env.PULUMI_VERSION }}", (
+                f"{path.name}: step {step.get('name')!r} does not install the pinned CLI"
+            )
+    assert len(pins) >= 3, pins
+    assert len(set(pins.values())) == 1, f"the workflows pin different CLI versions: {pins}"
