@@ -13,13 +13,15 @@ import functools
 import json
 import re
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from spendsense.errors import BadInput
 from spendsense.plan.analyzer import Diagnostic
 
-PRICES_FILE = Path(__file__).with_name("data") / "prices.json"
+# Package data, found through the package (not a path computed from this file).
+PRICES_FILE = Path(str(files("spendsense.plan").joinpath("data", "prices.json")))
 PROFILE_KEY = "spendsense-plan:cost"
 BUDGET_POLICY = "stack-budget-estimate"
 LEVELS = ("mandatory", "advisory", "disabled")

@@ -12,12 +12,14 @@ import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from spendsense.plan.analyzer import Diagnostic
 
-REPLACEMENTS_FILE = Path(__file__).with_name("data") / "replacements.json"
+# Package data, found through the package (not a path computed from this file).
+REPLACEMENTS_FILE = Path(str(files("spendsense.plan").joinpath("data", "replacements.json")))
 PROTECTED_POLICY = "stack-protected-not-replaced"
 SECRET = "[secret]"
 _MISSING = object()
