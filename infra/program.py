@@ -48,6 +48,8 @@ def make_providers(settings: Settings) -> Providers:
 def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
     """Create every resource; return the stack outputs."""
     providers = make_providers(settings)
+    # Before any other resource: a lookup that fails stops the run with nothing changed.
+    api_image = running_image(settings, providers.aws)
 
     # --- AWS: the API, its image registry, its secret and its monitoring -------------------
     alerts = AlertTopic("alerts", AlertTopicArgs(settings=settings, provider=providers.aws))
@@ -68,7 +70,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             jwt_secret_arn=jwt.secret.arn,
             jwt_first_key=jwt.first_key,
             alert_topic_arn=alerts.topic_arn,
-            running_image=running_image(settings, providers.aws),
+            running_image=api_image,
         ),
     )
     monitoring = ApiMonitoring(

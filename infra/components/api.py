@@ -6,8 +6,8 @@ HTTP health check, runtime secrets as Secrets Manager references), retention for
 App Runner creates, and an EventBridge rule that sends failed deployments to the alert topic.
 Does not own: which image runs after the first `pulumi up` (deployments own it: the program
 reads the image the service runs now and passes it back unchanged, so a `pulumi up` after
-`spendsense deploy` never changes it: running_image.py), the JWT secret (jwt_secret.py) or
-alarms (monitoring.py).
+`spendsense deploy` never changes it; when no service is found it keeps the state's image:
+running_image.py), the JWT secret (jwt_secret.py) or alarms (monitoring.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from infra.components.common import (
 )
 from infra.components.dynamic_aws import aws_target
 from infra.components.log_retention import LogRetention, log_group_names
+from infra.components.running_image import RunningImage
 from infra.settings import Settings
 
 # App Runner reads the JWT secret from this variable at instance start (value: the JSON
@@ -43,8 +44,8 @@ class ApiServiceArgs:
     # The secret's first rotation: its instances must not start before the secret has a value.
     jwt_first_key: pulumi.Resource
     alert_topic_arn: pulumi.Input[str]
-    # The image the service runs now (running_image.py); None: no service yet.
-    running_image: pulumi.Input[str | None] = None
+    # The image the service runs now (running_image.py), looked up before the service exists.
+    running_image: RunningImage
 
 
 def assume_role_policy(service: str) -> str:
@@ -99,10 +100,12 @@ class ApiService(pulumi.ComponentResource):
                 "auto_deployments_enabled": False,
                 "image_repository": {
                     # The image that runs now (set by `spendsense deploy`); the initial tag only
-                    # when there is no service yet. Not `ignore_changes`: see running_image.py.
-                    "image_identifier": pulumi.Output.all(
-                        args.running_image, args.repository.repository_url
-                    ).apply(lambda v: v[0] or f"{v[1]}:{api.initial_image_tag}"),
+                    # when no service was found, and then under ignore_changes (below), so an
+                    # existing service keeps the state's image: see running_image.py.
+                    "image_identifier": args.running_image.image
+                    or pulumi.Output.concat(
+                        args.repository.repository_url, ":", api.initial_image_tag
+                    ),
                     "image_repository_type": "ECR",
                     "image_configuration": {
                         "port": str(api.port),
@@ -137,6 +140,7 @@ class ApiService(pulumi.ComponentResource):
                 self,
                 args.provider,
                 depends_on=[args.jwt_first_key, *self._role_policies],
+                ignore_changes=args.running_image.ignore_changes,
             ),
         )
         self.log_group_names = self.service.service_id.apply(
