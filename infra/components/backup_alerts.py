@@ -1,14 +1,26 @@
 """The daily export's two alerts: an export failed, and no export has succeeded for a while.
 
-"No export" must not page on a stack that has never exported: on a fresh stack (or after the
-workflow is re-created under a new name) there is no execution series at all, and
-`absent_over_time` alone is true until the first export succeeds. The condition is therefore
-*armed* only once the workflow has finished at least one execution (any status) in the last
-`ARMED_LOOKBACK`: before the first run it stays silent; after it, no success within
-`backup.maxExportAgeHours` pages, whether the runs fail (the failed-export alert fires too) or
-stop altogether. PromQL conditions may look back up to two years of data
-(https://cloud.google.com/monitoring/alerts/using-promql), so a year is allowed. The first
-deployment's steps (docs/gcp-vercel.md) run the workflow once by hand, which arms it.
+"No export" must not page on a stack that has never exported: on a fresh stack there is no
+execution series at all, and `absent_over_time` alone is true until the first export succeeds.
+It must page, though, when the export never worked (wrong method, wrong workflow, a refused
+invoker binding): so the condition is *armed* by the Cloud Scheduler job's own attempts, not by
+a finished execution. It fires when the scheduler attempted the job more than
+`backup.maxExportAgeHours` ago (within `ARMED_LOOKBACK`) and no execution succeeded in the last
+`backup.maxExportAgeHours`: silent before the schedule first fires and for a day after it;
+paging if the attempts never produce a successful export, or if exports stop after working.
+Metric names: `cloudscheduler.googleapis.com/job/attempt_count` (resource `cloud_scheduler_job`,
+label `job_id`) and `workflows.googleapis.com/finished_execution_count` (resource
+`workflows.googleapis.com/Workflow`, labels `workflow_id`, `status`), both DELTA, from Google's
+metrics list (https://cloud.google.com/monitoring/api/metrics_gcp_c#gcp-cloudscheduler and
+https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-workflows); in PromQL the first `/`
+becomes `:` and the others `_` (https://cloud.google.com/monitoring/promql/promql-mapping).
+PromQL conditions may look back up to two years of data
+(https://cloud.google.com/monitoring/alerts/using-promql), so a year is allowed.
+
+Not covered by metrics: a scheduler job paused (or never created) from day one makes no attempts
+at all, and an attempt series is the only sign of the job a metric gives. The first
+deployment's checks (README, "Checks after the first deployment") confirm the job is ENABLED
+and has attempted; after that, a pause is caught like any stop.
 """
 
 from __future__ import annotations
@@ -24,9 +36,10 @@ from infra.settings import Settings
 
 # Where the daily exports go: the runbook's layout, which the policy pack checks too.
 DAILY_PREFIX = limits().backup.prefix
-# How far back a finished execution arms the missing-export condition.
+# How far back a scheduler attempt arms the missing-export condition.
 ARMED_LOOKBACK = "365d"
 _METRIC = "workflows_googleapis_com:finished_execution_count"
+_ATTEMPTS = "cloudscheduler_googleapis_com:job_attempt_count"
 
 
 def _series(workflow: str, status: str | None = None) -> str:
@@ -39,20 +52,32 @@ def _series(workflow: str, status: str | None = None) -> str:
     return _METRIC + "{" + ",".join(labels) + "}"
 
 
-def missing_export_query(workflow: str, hours: int) -> str:
-    """PromQL: no execution of `workflow` succeeded in `hours` hours, once it has ever run.
+def _attempts(job: str) -> str:
+    return _ATTEMPTS + '{monitored_resource="cloud_scheduler_job",job_id="' + job + '"}'
+
+
+def schedule_job_id(workflow: str) -> str:
+    """The Cloud Scheduler job that starts `workflow` (named so in backups.py)."""
+    return f"{workflow}-schedule"
+
+
+def missing_export_query(workflow: str, hours: int, job: str | None = None) -> str:
+    """PromQL: no execution of `workflow` succeeded in `hours` hours, while scheduler `job`
+    has been attempting it for longer than that.
 
     A metric-absence condition would be simpler but stops at 23.5 hours; PromQL conditions
     may look back further. `absent_over_time` covers "no success in the window" (no series),
-    the `increase` half a series that exists but did not grow; `and on()` with the count of
-    any finished execution over `ARMED_LOOKBACK` keeps it silent before the first run.
+    the `increase` half a series that exists but did not grow; `and on()` with the scheduler's
+    attempts between `hours` and `ARMED_LOOKBACK` + `hours` ago arms it (the `offset`: the
+    first attempt gets `hours` to produce an export before anyone is paged).
     """
     succeeded = _series(workflow, "SUCCEEDED")
     missing = (
         f"(sum(increase({succeeded}[{hours}h])) < 1) "
         f"or on() absent_over_time({succeeded}[{hours}h])"
     )
-    armed = f"sum(count_over_time({_series(workflow)}[{ARMED_LOOKBACK}])) > 0"
+    attempts = _attempts(job or schedule_job_id(workflow))
+    armed = f"sum(count_over_time({attempts}[{ARMED_LOOKBACK}] offset {hours}h)) > 0"
     return f"({missing}) and on() ({armed})"
 
 
@@ -126,7 +151,7 @@ def export_alerts(
             f"No daily Firestore export has succeeded for {hours} hours: the newest backup "
             f"under gs://{backup.bucket_name}/{DAILY_PREFIX} is getting old (the newest good "
             "one keeps a temporary hold, so the lifecycle rule cannot take it). Check that the "
-            f"Cloud Scheduler job `{backup.workflow_name}-schedule` is enabled and that workflow "
+            f"Cloud Scheduler job `{schedule_job_id(workflow)}` is enabled and that workflow "
             f"`{workflow}` ran, then run it by hand "
             f"(`gcloud workflows run {workflow} --location {backup.region}`)."
         ),

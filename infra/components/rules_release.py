@@ -20,18 +20,49 @@ when `protectStatefulResources` is off, so a staging `pulumi destroy` can then d
 ruleset). Methods and bodies follow the Rules API's discovery document
 (https://firebaserules.googleapis.com/$discovery/rest?version=v1).
 
-Credentials: Application Default Credentials (google-auth), like the gcp provider. User
+Drift: `pulumi up` in CI runs without `--refresh`, and the engine's Diff compares the stack's
+state with the program only. So `diff` also GETs the live release whenever state and program
+agree, and reports a change when someone switched it to another ruleset (the console,
+`firebase deploy`) or deleted it: the update then switches it back in place (or creates it).
+`read` serves `pulumi refresh`. Contract: pulumi.dynamic.ResourceProvider.diff returns a
+DiffResult whose `changes=True` with no `replaces` makes the engine call `update`; `read`
+returns a ReadResult whose empty id means "gone"
+(https://github.com/pulumi/pulumi/blob/master/sdk/python/lib/pulumi/dynamic/dynamic.py and
+.../dynamic/__main__.py, Diff and Read).
+
+Credentials, as the gcp provider takes them: `gcp:accessToken` (else GOOGLE_OAUTH_ACCESS_TOKEN),
+else `gcp:credentials` (a key file's path or contents; else GOOGLE_CREDENTIALS), else
+Application Default Credentials; then `gcp:impersonateServiceAccount` (else
+GOOGLE_IMPERSONATE_SERVICE_ACCOUNT) on top
+(https://www.pulumi.com/registry/packages/gcp/installation-configuration/). A dynamic provider
+receives the whole stack configuration in `configure`
+(https://github.com/pulumi/pulumi/pull/17673), so nothing of it is stored in the state. User
 credentials need a quota project (Rules API calls with end-user credentials are refused
 without one): the stack's `gcp:billingProject`, else the credentials' own, else the target
 project.
+
+DO NOT MOVE OR RENAME this module or `RulesReleaseProvider`: every stack's state stores the
+provider pickled by reference to `infra.components.rules_release.RulesReleaseProvider` (dill,
+pulumi.dynamic.dynamic.serialize_provider), and the engine unpickles that state's copy for
+every later update, refresh and destroy. tests/infra/test_rules_release_state.py holds the
+pickle existing stacks hold.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, Protocol
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
 RULES_API = "https://firebaserules.googleapis.com/v1"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -119,16 +150,69 @@ def apply_release(api: RulesApi, project: str, release: str, ruleset: str) -> di
         return current
     updated = api.update_release(name, ruleset)
     if updated is None:
-        raise RulesApiError(f"Firebase Rules API PATCH {name}: the release disappeared")
+        raise RulesApiError(
+            f"Firebase Rules API PATCH {name}: the release was deleted while this update ran; "
+            "run `pulumi up` again: it will be created"
+        )
     return updated
 
 
-def rules_session(props: dict[str, Any]) -> _Session:
-    """An authorized requests session from Application Default Credentials."""
+# The gcp provider's settings this resource honours: (stack config key, environment variable).
+GCP_SETTINGS = {
+    "accessToken": ("gcp:accessToken", "GOOGLE_OAUTH_ACCESS_TOKEN"),
+    "credentials": ("gcp:credentials", "GOOGLE_CREDENTIALS"),
+    "impersonateServiceAccount": (
+        "gcp:impersonateServiceAccount",
+        "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
+    ),
+}
+
+
+def _from_info(info: dict[str, Any]) -> Any:
+    """Credentials from a key file's contents, by its `type` (google-auth's typed loaders)."""
     import google.auth
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
+    if info.get("type") == "service_account":
+        return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+    if info.get("type") == "authorized_user":
+        return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
+    credentials, _ = google.auth.load_credentials_from_dict(info, scopes=list(SCOPES))
+    return credentials
+
+
+def gcp_credentials(settings: dict[str, str]) -> Any:
+    """The credentials the gcp provider would use for these settings (see the module doc)."""
+    import google.auth
+    from google.auth import impersonated_credentials
+    from google.oauth2 import credentials as user_credentials
+
+    credentials: Any
+    if settings.get("accessToken"):
+        credentials = user_credentials.Credentials(token=settings["accessToken"])
+    elif settings.get("credentials"):
+        value = settings["credentials"]
+        if not value.lstrip().startswith("{"):  # a path, as the gcp provider also accepts
+            with open(value, encoding="utf-8") as key_file:
+                value = key_file.read()
+        credentials = _from_info(json.loads(value))
+    else:
+        credentials, _ = google.auth.default(scopes=list(SCOPES))
+    if settings.get("impersonateServiceAccount"):
+        credentials = impersonated_credentials.Credentials(
+            source_credentials=credentials,
+            target_principal=settings["impersonateServiceAccount"],
+            target_scopes=list(SCOPES),
+        )
+    return credentials
+
+
+def rules_session(props: dict[str, Any], settings: dict[str, str] | None = None) -> _Session:
+    """An authorized requests session with the gcp provider's credentials."""
     from google.auth.transport.requests import AuthorizedSession
 
-    credentials, _ = google.auth.default(scopes=list(SCOPES))
+    credentials = gcp_credentials(settings or {})
     quota = props.get("quotaProject") or ""
     if hasattr(credentials, "with_quota_project"):
         if not quota and getattr(credentials, "quota_project_id", None) is None:
@@ -142,16 +226,35 @@ def rules_session(props: dict[str, Any]) -> _Session:
     return AuthorizedSession(credentials)
 
 
-def _api(props: dict[str, Any]) -> RulesApi:
-    return RulesApi(rules_session(props), props.get("endpoint") or RULES_API)
-
-
 class RulesReleaseProvider(ResourceProvider):
+    # Filled by `configure` in the engine's provider process; never pickled into the state
+    # (the program pickles a fresh provider, with an empty instance dict).
+    _settings: dict[str, str] | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        settings = {}
+        for key, (config_key, variable) in GCP_SETTINGS.items():
+            value = req.config.get(config_key) or os.environ.get(variable) or ""
+            if value:
+                settings[key] = str(value)
+        self._settings = settings
+
+    def _api(self, props: dict[str, Any]) -> RulesApi:
+        if self._settings is None:  # not configured by an engine (tests): the environment only
+            self._settings = {
+                key: os.environ[variable]
+                for key, (_, variable) in GCP_SETTINGS.items()
+                if os.environ.get(variable)
+            }
+        return RulesApi(rules_session(props, self._settings), props.get("endpoint") or RULES_API)
+
     def _outs(self, props: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
         return {**props, "updateTime": live.get("updateTime") or ""}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        live = apply_release(_api(props), props["project"], props["release"], props["rulesetName"])
+        live = apply_release(
+            self._api(props), props["project"], props["release"], props["rulesetName"]
+        )
         return CreateResult(
             id_=release_path(props["project"], props["release"]), outs=self._outs(props, live)
         )
@@ -159,18 +262,31 @@ class RulesReleaseProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         keys = ("project", "release", "rulesetName", "deleteOnDestroy", "quotaProject")
         changed = [k for k in keys if olds.get(k) != news.get(k)]
+        if not changed:
+            # State and program agree; the live release may not (switched or deleted by hand).
+            live = self._api(news).get_release(release_path(news["project"], news["release"]))
+            if live is None or live.get("rulesetName") != news["rulesetName"]:
+                changed.append("rulesetName")
         # Another project or release is another object; a new ruleset is an in-place update.
         replaces: list[str] = [k for k in ("project", "release") if k in changed]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """`pulumi refresh`: the live ruleset, or gone (empty id) when the release was deleted."""
+        live = self._api(props).get_release(id_)
+        if live is None:
+            return ReadResult("", {})
+        outs = {**props, "rulesetName": live.get("rulesetName") or "", **self._outs({}, live)}
+        return ReadResult(id_, outs)
+
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        live = apply_release(_api(news), news["project"], news["release"], news["rulesetName"])
+        live = apply_release(self._api(news), news["project"], news["release"], news["rulesetName"])
         return UpdateResult(outs=self._outs(news, live))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         # The live rules stay unless the stack is one that may be torn down (staging).
         if props.get("deleteOnDestroy"):
-            _api(props).delete_release(release_path(props["project"], props["release"]))
+            self._api(props).delete_release(release_path(props["project"], props["release"]))
 
 
 class RulesRelease(pulumi.dynamic.Resource):

@@ -19,6 +19,7 @@ from infra.components.backup_alerts import missing_export_query
 from tests.conftest import skip_or_fail
 
 WORKFLOW = "firestore-daily-export"
+JOB = f"{WORKFLOW}-schedule"
 
 
 def selector(status: str) -> str:
@@ -31,6 +32,15 @@ def selector(status: str) -> str:
 
 def series(status: str, values: str) -> dict[str, str]:
     return {"series": selector(status), "values": values}
+
+
+def attempts(values: str, code: str = "200") -> dict[str, str]:
+    """The Cloud Scheduler job's attempts (cloudscheduler.googleapis.com/job/attempt_count)."""
+    return {
+        "series": "cloudscheduler_googleapis_com:job_attempt_count{"
+        f'monitored_resource="cloud_scheduler_job",job_id="{JOB}",response_code="{code}"' + "}",
+        "values": values,
+    }
 
 
 def fires(tmp_path: Path, input_series: list[dict[str, str]], at: str, query: str) -> bool:
@@ -72,7 +82,7 @@ def fires(tmp_path: Path, input_series: list[dict[str, str]], at: str, query: st
     return firing
 
 
-QUERY = missing_export_query(WORKFLOW, 26)
+QUERY = missing_export_query(WORKFLOW, 26, JOB)
 # A daily success at 02:00 for five days: hour 0, 24, 48, ... (a delta: one point per run).
 DAILY = " ".join(("1" if h % 24 == 0 else "_") for h in range(5 * 24))
 
@@ -84,18 +94,34 @@ def test_a_fresh_stack_with_no_execution_does_not_page(tmp_path: Path) -> None:
 
 
 def test_daily_successes_do_not_page(tmp_path: Path) -> None:
-    assert not fires(tmp_path, [series("SUCCEEDED", DAILY)], "100h", QUERY)
+    runs = [attempts(DAILY), series("SUCCEEDED", DAILY)]
+    assert not fires(tmp_path, runs, "100h", QUERY)
+
+
+def test_the_first_scheduled_attempt_gets_26_hours(tmp_path: Path) -> None:
+    """A fresh stack whose scheduler has just fired once: no page before the export could run."""
+    assert not fires(tmp_path, [attempts("1")], "25h", QUERY)
+
+
+def test_a_scheduler_that_never_starts_a_good_export_pages(tmp_path: Path) -> None:
+    """Broken from day one (wrong method, wrong workflow, a refused invoker): the scheduler
+    attempts daily, no execution ever finishes. The old query, armed by a finished execution,
+    never paged for this."""
+    runs = [attempts(DAILY, code="403")]
+    assert not fires(tmp_path, runs, "25h", QUERY)
+    assert fires(tmp_path, runs, "27h", QUERY)
+    assert fires(tmp_path, runs, "100h", QUERY)
 
 
 def test_exports_that_stopped_page_after_26_hours(tmp_path: Path) -> None:
-    runs = [series("SUCCEEDED", "1")]  # one success at hour 0, then nothing
+    runs = [attempts("1"), series("SUCCEEDED", "1")]  # one success at hour 0, then nothing
     assert not fires(tmp_path, runs, "25h", QUERY)
     assert fires(tmp_path, runs, "27h", QUERY)
     assert fires(tmp_path, runs, "400h", QUERY), "it keeps paging while exports are stopped"
 
 
 def test_a_first_run_that_failed_pages_once_26_hours_pass(tmp_path: Path) -> None:
-    runs = [series("FAILED", "1")]
+    runs = [attempts("1"), series("FAILED", "1")]
     assert fires(tmp_path, runs, "27h", QUERY)
 
 

@@ -384,17 +384,19 @@ def test_a_long_bucket_name_works_with_an_explicit_log_bucket() -> None:
 
 
 # -- issue 13: the first real deployment -------------------------------------------------------
-def test_no_export_alert_stays_silent_until_the_workflow_has_ever_run(recorded: Recorded) -> None:
+def test_no_export_alert_is_armed_by_the_scheduler_jobs_attempts(recorded: Recorded) -> None:
     """Issue 13.4: `absent_over_time` alone pages on every fresh stack; the condition is armed
-    only by a finished execution (any status) of this workflow in the last year."""
-    (condition,) = _policy(recorded("production"), "export-missing").inputs["conditions"]
+    by the Cloud Scheduler job's attempts more than 26 h ago (not by a finished execution,
+    which a scheduler broken from day one never produces), for the job the program creates."""
+    rec = recorded("production")
+    (condition,) = _policy(rec, "export-missing").inputs["conditions"]
     query = condition["conditionPrometheusQueryLanguage"]["query"]
-    any_run = (
-        "workflows_googleapis_com:finished_execution_count{"
-        'monitored_resource="workflows.googleapis.com/Workflow",'
-        'workflow_id="firestore-daily-export"}'
+    attempts = (
+        "cloudscheduler_googleapis_com:job_attempt_count{"
+        'monitored_resource="cloud_scheduler_job",'
+        f'job_id="{rec.one(JOB).inputs["name"]}"' + "}"
     )
-    assert query.endswith(f" and on() (sum(count_over_time({any_run}[365d])) > 0)")
+    assert query.endswith(f" and on() (sum(count_over_time({attempts}[365d] offset 26h)) > 0)")
     missing, _, _armed = query.rpartition(" and on() ")
     assert missing.startswith("(") and missing.endswith(")")
     assert "absent_over_time(" in missing and 'status="SUCCEEDED"' in missing

@@ -64,11 +64,20 @@ class Cloud:
         self.operations: list[dict[str, Any]] = []
         self.exports: list[str] = []
         self.patches: list[str] = []
+        self.operation_pages = 0
 
     def call(self, name: str, args: dict[str, Any]) -> Any:
         if name == "googleapis.firestore.v1.projects.databases.operations.list":
-            assert args == {"name": DATABASE}
-            return {"operations": self.operations} if self.operations else {}
+            # Pages of PAGE_SIZE, newest first in the API too: a running export may be on any.
+            assert set(args) <= {"name", "pageToken"} and args["name"] == DATABASE
+            start = int(args.get("pageToken") or 0)
+            self.operation_pages += 1
+            found: dict[str, Any] = {}
+            if self.operations[start : start + PAGE_SIZE]:
+                found["operations"] = self.operations[start : start + PAGE_SIZE]
+            if start + PAGE_SIZE < len(self.operations):
+                found["nextPageToken"] = str(start + PAGE_SIZE)
+            return found
         if name == "googleapis.firestore.v1.projects.databases.exportDocuments":
             assert args["name"] == DATABASE
             assert args["connector_params"]["skip_polling"] is False
@@ -248,7 +257,11 @@ def test_a_second_start_while_an_export_runs_ends_without_exporting(done: bool |
     run(cloud, DAY1)
     running: dict[str, Any] = {
         "name": f"{DATABASE}/operations/ASA1",
-        "metadata": {"@type": EXPORT_TYPE, "operationState": "PROCESSING"},
+        "metadata": {
+            "@type": EXPORT_TYPE,
+            "operationState": "PROCESSING",
+            "outputUriPrefix": "gs://spendsense-backups/daily/20261128_015500",
+        },
     }
     if done is not None:
         running["done"] = done  # the API leaves `done` out while an operation runs
@@ -256,7 +269,7 @@ def test_a_second_start_while_an_export_runs_ends_without_exporting(done: bool |
     before = {n: dict(o) for n, o in cloud.objects.items()}
     result = run(cloud, DAY2)
     assert result == {
-        "skipped": f"an export is already running ({DATABASE}/operations/ASA1); "
+        "skipped": f"a daily export is already running ({DATABASE}/operations/ASA1); "
         "not starting another"
     }
     assert cloud.exports == ["daily/20261127_020000"]
@@ -275,4 +288,47 @@ def test_finished_or_other_operations_do_not_stop_the_export() -> None:
         },
     ]
     run(cloud, DAY1)
+    assert cloud.exports == ["daily/20261127_020000"]
+
+
+def finished(index: int) -> dict[str, Any]:
+    return {"name": f"op/{index}", "done": True, "metadata": {"@type": EXPORT_TYPE}}
+
+
+def test_a_running_daily_export_on_a_later_page_is_seen() -> None:
+    """operations.list pages: the old workflow read only the first page and exported again."""
+    cloud = Cloud()
+    cloud.operations = [finished(i) for i in range(2 * PAGE_SIZE)] + [
+        {
+            "name": f"{DATABASE}/operations/LATE",
+            "metadata": {
+                "@type": EXPORT_TYPE,
+                "outputUriPrefix": "gs://spendsense-backups/daily/20261127_015900",
+            },
+        }
+    ]
+    result = run(cloud, DAY1)
+    assert result == {
+        "skipped": f"a daily export is already running ({DATABASE}/operations/LATE); "
+        "not starting another"
+    }
+    assert cloud.exports == []
+    assert cloud.operation_pages == 3
+
+
+def test_a_running_manual_export_does_not_cost_the_day_its_daily_export() -> None:
+    """`spendsense backup create` writes manual-*/: the daily export still runs and holds."""
+    cloud = Cloud()
+    cloud.operations = [
+        {
+            "name": f"{DATABASE}/operations/MANUAL",
+            "metadata": {
+                "@type": EXPORT_TYPE,
+                "operationState": "PROCESSING",
+                "outputUriPrefix": "gs://spendsense-backups/manual-20261127_015000",
+            },
+        }
+    ]
+    result = run(cloud, DAY1)
+    assert result["folder"] == "daily/20261127_020000/"
     assert cloud.exports == ["daily/20261127_020000"]

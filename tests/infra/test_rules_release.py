@@ -21,13 +21,17 @@ import google.auth
 import googleapiclient
 import pytest
 import requests
+from google.auth import impersonated_credentials
 from google.auth.credentials import AnonymousCredentials
+from google.oauth2 import credentials as user_credentials
+from pulumi.dynamic import Config, ConfigureRequest
 
 from infra.components.rules_release import (
     RulesApi,
     RulesApiError,
     RulesReleaseProvider,
     apply_release,
+    gcp_credentials,
 )
 
 PROJECT = "spendsense-production"
@@ -55,6 +59,7 @@ SCHEMAS = DISCOVERY["schemas"]
 class RulesServer(ThreadingHTTPServer):
     releases: dict[str, dict[str, Any]]
     log: list[tuple[str, str]]
+    authorization: list[str]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,6 +106,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         assert self._route("GET") == "get"
+        self.server.authorization.append(self.headers.get("Authorization") or "")
         self.server.log.append(("get", self._name()))
         found = self.server.releases.get(self._name())
         if found is None:
@@ -148,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[RulesServer]:
     httpd = RulesServer(("127.0.0.1", 0), Handler)
-    httpd.releases, httpd.log = {}, []
+    httpd.releases, httpd.log, httpd.authorization = {}, [], []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -257,3 +263,144 @@ def test_a_refusal_is_one_line_naming_the_call(server: RulesServer) -> None:
     assert str(caught.value) == (
         f"Firebase Rules API GET {RELEASE}: HTTP 403: The caller does not have permission"
     )
+
+
+# -- drift: the live release switched or deleted outside Pulumi ---------------------------------
+def props_for(server: RulesServer, ruleset: str) -> dict[str, Any]:
+    return {
+        "project": PROJECT,
+        "release": "cloud.firestore",
+        "rulesetName": ruleset,
+        "deleteOnDestroy": False,
+        "quotaProject": "",
+        "endpoint": endpoint(server),
+        "updateTime": "2026-12-01T00:00:00Z",
+    }
+
+
+def test_a_release_switched_by_hand_is_switched_back_by_the_next_up(
+    server: RulesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`firebase deploy` (or the console) points the release at another ruleset; state and
+    program still say NEW. CI runs `pulumi up` without refresh: the diff must see it."""
+    anonymous(monkeypatch)
+    server.releases[RELEASE] = {"name": RELEASE, "rulesetName": OLD}
+    state = props_for(server, NEW)
+    provider = RulesReleaseProvider()
+    diff = provider.diff(RELEASE, state, dict(state))
+    assert diff.changes is True and not diff.replaces, "drift is an in-place update"
+    provider.update(RELEASE, state, dict(state))
+    assert server.releases[RELEASE]["rulesetName"] == NEW
+    assert [method for method, _ in server.log] == ["get", "get", "patch"]
+
+
+def test_a_release_deleted_by_hand_is_created_by_the_next_up(
+    server: RulesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anonymous(monkeypatch)
+    state = props_for(server, NEW)
+    provider = RulesReleaseProvider()
+    assert provider.diff(RELEASE, state, dict(state)).changes is True
+    provider.update(RELEASE, state, dict(state))
+    assert server.releases[RELEASE]["rulesetName"] == NEW
+
+
+def test_a_live_release_that_matches_is_no_change(
+    server: RulesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anonymous(monkeypatch)
+    server.releases[RELEASE] = {"name": RELEASE, "rulesetName": NEW}
+    state = props_for(server, NEW)
+    assert RulesReleaseProvider().diff(RELEASE, state, dict(state)).changes is False
+    assert server.log == [("get", RELEASE)]
+
+
+def test_refresh_reads_the_live_ruleset_or_reports_the_release_gone(
+    server: RulesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anonymous(monkeypatch)
+    server.releases[RELEASE] = {"name": RELEASE, "rulesetName": OLD, "updateTime": "t2"}
+    state = props_for(server, NEW)
+    read = RulesReleaseProvider().read(RELEASE, state)
+    assert read.id == RELEASE and read.outs is not None
+    assert read.outs["rulesetName"] == OLD and read.outs["updateTime"] == "t2"
+    del server.releases[RELEASE]
+    assert RulesReleaseProvider().read(RELEASE, state).id == ""
+
+
+def test_a_release_deleted_during_the_update_says_what_to_do(server: RulesServer) -> None:
+    class DeletesAfterGet(requests.Session):
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            answer = super().request(method, url, *args, **kwargs)
+            if method == "GET":
+                server.releases.pop(RELEASE, None)
+            return answer
+
+    server.releases[RELEASE] = {"name": RELEASE, "rulesetName": OLD}
+    with pytest.raises(RulesApiError) as caught:
+        apply_release(
+            RulesApi(DeletesAfterGet(), endpoint(server)), PROJECT, "cloud.firestore", NEW
+        )
+    assert str(caught.value) == (
+        f"Firebase Rules API PATCH {RELEASE}: the release was deleted while this update ran; "
+        "run `pulumi up` again: it will be created"
+    )
+
+
+# -- credentials: the gcp provider's settings, not only ADC -------------------------------------
+def configured(config: dict[str, str]) -> RulesReleaseProvider:
+    """A provider configured the way the engine does it (the whole stack configuration)."""
+    provider = RulesReleaseProvider()
+    provider.configure(ConfigureRequest(Config(config, "spendsense")))
+    return provider
+
+
+def no_adc(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(scopes: Any = None) -> Any:
+        raise AssertionError("Application Default Credentials used instead of the stack's")
+
+    monkeypatch.setattr(google.auth, "default", refuse)
+    for variable in (
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+        "GOOGLE_CREDENTIALS",
+        "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_gcp_access_token_from_the_stack_config_is_used(
+    server: RulesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_adc(monkeypatch)
+    server.releases[RELEASE] = {"name": RELEASE, "rulesetName": NEW}
+    state = props_for(server, NEW)
+    provider = configured({"gcp:accessToken": "token-from-stack-config"})
+    assert provider.diff(RELEASE, state, dict(state)).changes is False
+    assert server.authorization == ["Bearer token-from-stack-config"]
+
+
+def test_gcp_credentials_contents_from_the_stack_config_are_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_adc(monkeypatch)
+    info = {
+        "type": "authorized_user",
+        "client_id": "client.apps.example",
+        "client_secret": "not-a-secret",
+        "refresh_token": "refresh-from-stack-config",
+    }
+    credentials = gcp_credentials({"credentials": json.dumps(info)})
+    assert isinstance(credentials, user_credentials.Credentials)
+    assert credentials.refresh_token == "refresh-from-stack-config"
+
+
+def test_gcp_impersonation_from_the_stack_config_wraps_the_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_adc(monkeypatch)
+    account = "deploy@spendsense-production.iam.gserviceaccount.com"
+    provider = configured({"gcp:accessToken": "t", "gcp:impersonateServiceAccount": account})
+    assert provider._settings == {"accessToken": "t", "impersonateServiceAccount": account}
+    credentials = gcp_credentials(provider._settings)
+    assert isinstance(credentials, impersonated_credentials.Credentials)
+    assert credentials.service_account_email == account

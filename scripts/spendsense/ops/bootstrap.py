@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spendsense.clients import describe_aws_error
+from spendsense.errors import OperationFailed
 
 SEED_TYPES = ("aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy")
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -40,7 +41,7 @@ def target_closure(resources: Sequence[Any], seed_types: Iterable[str] = SEED_TY
         children.setdefault(r.parent, []).append(r.urn)
     seeds = [r.urn for r in resources if r.type in set(seed_types)]
     if not seeds:
-        raise ValueError("the program declares no ECR repository")
+        raise OperationFailed("the program declares no ECR repository: nothing to bootstrap first")
     closure: set[str] = set()
     pending = list(seeds)
     while pending:
