@@ -9,8 +9,12 @@ that kind of job has:
 
 - deploy, one per environment: `repo:OWNER/REPO:environment:<env>` only (aws_deploy.py).
 - preview: `repo:OWNER/REPO:pull_request` (same-repository pull requests; a fork's pull request
-  gets no OIDC token). `pulumi preview` without `--refresh` reads no AWS resource, so the role
-  reads the state, takes the state lock and decrypts the stacks' secrets, nothing more.
+  gets no OIDC token). It reads the stacks' state and decrypts their secrets; it takes no
+  lock (the DIY backend's `Preview` does not lock, pkg/backend/diy/backend.go). Even without
+  `--refresh` a preview reads AWS: the running image's lookup (infra/components/
+  running_image.py) calls `tag:GetResources`, `cloudformation:GetResource` and, through Cloud
+  Control's read handler, `apprunner:DescribeService`, whose answer includes the service's
+  runtime environment variables in plain text (aws_program_calls.py, docs/ci.md).
 - checks: `repo:OWNER/REPO:ref:refs/heads/<default branch>` (scheduled and manually dispatched
   workflows run on the default branch): the read-only calls of `spendsense status` and of the
   JWT rotation check, on the checks environment's resources.
@@ -82,8 +86,10 @@ UNSCOPABLE_ACTIONS = frozenset(
 )
 # Actions granted on "*" (or on every role) only under an `aws:RequestTag` condition.
 TAG_CONDITIONED = frozenset({"kms:CreateKey", "kms:TagResource", "iam:TagRole"})
-# Global services (no region in their endpoint): excluded from the region guard.
-GLOBAL_SERVICES = ("iam", "route53", "budgets", "sts", "tag", "cloudfront")
+# Global services (no region in their endpoint): excluded from the region guard. Not `tag`:
+# the Resource Groups Tagging API is regional (tagging.<region>.amazonaws.com,
+# https://docs.aws.amazon.com/general/latest/gr/arg.html), so its calls carry the region.
+GLOBAL_SERVICES = ("iam", "route53", "budgets", "sts", "cloudfront")
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class Scope:
     # Whether a deploy role may delete its stack's secrets without a recovery window
     # (aws_program_calls.secret_deletion_guard; `forceDeleteSecrets` of the environment).
     force_delete_secrets: bool = False
+    # The program's stacks whose state a role without an environment reads (preview: all).
+    stacks: Sequence[str] = field(default_factory=tuple)
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return ":".join(
@@ -199,30 +207,55 @@ def trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # State backend
 # --------------------------------------------------------------------------------------------
-def state_statements(scope: Scope, *, write: bool) -> list[dict[str, Any]]:
-    """Read the state (and with `write`, change it); preview only takes and releases locks.
+def stack_state_objects(bucket_arn: str, stack: str, project: str = PROGRAM_PROJECT) -> list[str]:
+    """The objects Pulumi's DIY backend (project layout, `.pulumi/meta.yaml` version 1) reads
+    and writes for one stack, as pkg/backend/diy of pulumi/pulumi names them
+    (https://github.com/pulumi/pulumi/blob/master/pkg/backend/diy/store.go, state.go, lock.go,
+    stack_tags.go): the checkpoint `stacks/<project>/<stack>.json` with its `.gz`/`.zst`
+    variants, `.bak` copies and retained `.json.<time>` copies, the stack's tags file, and the
+    stack's own history, backups, journal and lock directories (locks are keyed by the fully
+    qualified name `organization/<project>/<stack>`). Trailing `/` and exact suffixes: no
+    other stack's files, even one whose name starts with this one's.
+    """
+    base = f"{bucket_arn}/.pulumi"
+    return [
+        f"{base}/stacks/{project}/{stack}.json",
+        f"{base}/stacks/{project}/{stack}.json.*",
+        f"{base}/stacks/{project}/{stack}.pulumi-tags",
+        f"{base}/history/{project}/{stack}/*",
+        f"{base}/backups/{project}/{stack}/*",
+        f"{base}/journal/{project}/{stack}/*",
+        f"{base}/locks/organization/{project}/{stack}/*",
+    ]
 
-    A deploy role (a scope with an environment) writes only its own stack's checkpoints,
-    history, backups and locks (`.pulumi/<kind>/spendsense/<stack>...`, the DIY backend's
-    project-scoped layout), so staging's role cannot rewrite production's state.
+
+def state_statements(scope: Scope, *, write: bool) -> list[dict[str, Any]]:
+    """Read the state of the scope's stacks (and with `write`, change it).
+
+    A deploy role (a scope with an environment) reads and writes only its own stack's files
+    (`stack_state_objects`) and the backend's `.pulumi/meta.yaml` (read on every login,
+    pkg/backend/diy/meta.go), so staging's role can neither rewrite nor read production's
+    state (which holds, for example, the alert e-mail subscription's ARN). The preview and
+    checks roles read the stacks they name in `Scope.stacks` and write nothing: Pulumi's DIY
+    backend takes no lock for a preview (pkg/backend/diy/backend.go, `Preview`). Listing the
+    bucket (key names, no content) stays bucket-wide: the backend lists `.pulumi/stacks/` to
+    find a stack's checkpoint.
     """
     bucket_arn = f"arn:{scope.partition}:s3:::{scope.state_bucket}"
-    own = (
-        f"{bucket_arn}/.pulumi/*/{PROGRAM_PROJECT}/{scope.environment}*"
-        if scope.environment
-        else f"{bucket_arn}/*"
-    )
+    stacks = [scope.environment] if scope.environment else list(scope.stacks)
+    if not stacks:
+        raise ValueError("a state grant names its stacks (Scope.environment or Scope.stacks)")
+    own = [obj for stack in stacks for obj in stack_state_objects(bucket_arn, stack)]
     statements = [
         statement(
             "StateList",
             ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"],
             [bucket_arn],
         ),
-        statement("StateRead", ["s3:GetObject", "s3:GetObjectVersion"], [f"{bucket_arn}/*"]),
         statement(
-            "StateLocks",
-            ["s3:PutObject", "s3:DeleteObject"],
-            [f"{bucket_arn}/.pulumi/locks/*"],
+            "StateRead",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [f"{bucket_arn}/.pulumi/meta.yaml", *own],
         ),
         statement(
             "StackSecrets",
@@ -232,7 +265,7 @@ def state_statements(scope: Scope, *, write: bool) -> list[dict[str, Any]]:
         ),
     ]
     if write:
-        statements[2] = statement("StateWrite", ["s3:PutObject", "s3:DeleteObject"], [own])
+        statements.insert(2, statement("StateWrite", ["s3:PutObject", "s3:DeleteObject"], own))
     return statements
 
 
@@ -268,7 +301,7 @@ def other_stacks_deny(scope: Scope) -> list[dict[str, Any]]:
 # Preview and checks
 # --------------------------------------------------------------------------------------------
 def preview_statements(scope: Scope) -> list[dict[str, Any]]:
-    """`pulumi preview` (no refresh) reads only the state and the stacks' secrets."""
+    """The state and the stacks' secrets (the running image's lookup: aws_trust.py)."""
     return [*state_statements(scope, write=False), region_guard(scope)]
 
 
@@ -276,7 +309,7 @@ def checks_statements(scope: Scope) -> list[dict[str, Any]]:
     """The read-only calls of `spendsense status`, `outputs` and the JWT rotation check."""
     s = scope
     return [
-        *[st for st in state_statements(s, write=False) if st["Sid"] != "StateLocks"],
+        *state_statements(s, write=False),
         statement("ListCalls", ["apprunner:ListServices", "cloudwatch:DescribeAlarms"], "*"),
         statement(
             "ApiState",

@@ -11,7 +11,9 @@
     (https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-apprunner/blob/main/aws-apprunner-service/aws-apprunner-service.json;
     https://docs.aws.amazon.com/cloudcontrolapi/latest/userguide/security.html).
     `cloudformation:GetResource` on "*" therefore reads only what the handler's permissions
-    reach: the stacks' own App Runner services.
+    reach: the stacks' own App Runner services. What that read returns includes the
+    service's runtime environment variables in plain text, to the preview role too (a pull
+    request's preview): docs/ci.md, "What a pull request's preview reads from AWS".
 - `secret_deletion_guard`: a stack whose `jwt.recoveryWindowDays` is not 0 (production) must
   never delete its JWT secret at once. Terraform's secret delete sends
   `ForceDeleteWithoutRecovery: true` when the window is 0

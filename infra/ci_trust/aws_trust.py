@@ -39,16 +39,18 @@ def other_prefixes(settings: TrustSettings, env: EnvironmentSettings) -> tuple[s
 
 
 def preview_statements(settings: TrustSettings, base: aws_policies.Scope) -> Statements:
-    """The preview role: the state, and the running image's lookup that every `pulumi
-    preview` makes (read-only), on the services of the stacks in the trust stack's account (an
-    environment with its own account is not reachable from this role)."""
+    """The preview role: every stack's state (all in the trust stack's bucket), and the
+    running image's lookup that every `pulumi preview` makes (read-only), on the services of
+    the stacks in the trust stack's account (an environment with its own account is not
+    reachable from this role)."""
     shared = tuple(
         prefix
         for env in settings.environments
         if env.aws_account_id is None
         for prefix in env.resource_prefixes
     )
-    scope = _replace(base, prefixes=shared)
+    stacks = tuple(env.name for env in settings.environments)
+    scope = _replace(base, prefixes=shared, stacks=stacks)
     return [
         *aws_policies.preview_statements(scope),
         *aws_program_calls.running_image_statements(scope),
@@ -92,6 +94,7 @@ class AwsGithubTrust(pulumi.ComponentResource):
                 account=checks_env.aws_account_id or s.account,
                 prefixes=checks_env.resource_prefixes,
                 other_prefixes=other_prefixes(settings, checks_env),
+                stacks=(checks_env.name,),
             )
         )
         self.preview = self._role(

@@ -1,7 +1,8 @@
 """GCP side of the CI trust: a workload identity pool that admits only this repository's
 GitHub tokens, and the CI service accounts, each impersonable only by one exact GitHub subject.
 
-- deploy, one per environment, in that environment's project: what `pulumi up` of its stack
+- deploy, one per environment, in that environment's project (in `ciProject` when set, with
+  its roles still granted in the environment's project): what `pulumi up` of its stack
   creates there (`DEPLOY_ROLES`), what `spendsense preflight` reads in the test project
   (`DEPLOY_TEST_PROJECT_ROLES`), and `projectIamAdmin` under a condition that lets it grant only
   `grantableRoles` and its project's custom roles `grantableCustomRoles`;
@@ -57,7 +58,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
     def __init__(self, name: str, settings: TrustSettings, opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
         super().__init__("spendsense:ci:GcpGithubTrust", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        host = settings.gcp_project
+        host = settings.ci_host
         self.pool = gcp.iam.WorkloadIdentityPool(
             f"{name}-pool",
             project=host,
@@ -102,7 +103,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
         for env in settings.environments:
             account = self._account(
                 f"{name}-deploy-{env.name}",
-                env.gcp_project,
+                settings.deploy_account_project(env),
                 f"spendsense-deploy-{env.name}",
                 f"Deploys the SpendSense {env.name} stack from GitHub Actions",
                 principal(aws_policies.github_subjects(repo, environments=[env.name])[0]),
@@ -173,7 +174,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
                 {
                     "title": "only-the-backup-bucket",
                     "description": f"Objects of gs://{bucket} only",
-                    "expression": f'resource.name.startsWith("projects/_/buckets/{bucket}")',
+                    "expression": bucket_condition(bucket),
                 },
             ),
             # The monthly drill imports the newest export into the (empty) test project.
@@ -244,3 +245,16 @@ def grantable_expression(roles: tuple[str, ...], custom_roles: list[str]) -> str
     """
     listed = ", ".join(f"'{role}'" for role in (*roles, *custom_roles))
     return f"api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([{listed}])"
+
+
+def bucket_condition(bucket: str) -> str:
+    """The bucket itself (storage.objects.list is checked on it) and its objects, nothing else.
+
+    Google's resource names for IAM conditions: `projects/_/buckets/BUCKET` for a bucket,
+    `projects/_/buckets/BUCKET/objects/OBJECT` for an object
+    (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name). A bare
+    `startsWith("projects/_/buckets/BUCKET")` would also match `BUCKET-logs` and any other
+    bucket whose name starts with BUCKET.
+    """
+    name = f"projects/_/buckets/{bucket}"
+    return f'resource.name == "{name}" || resource.name.startsWith("{name}/objects/")'

@@ -142,7 +142,13 @@ def _at_least(value: int, low: int) -> int:
 
 class TrustSettings(_Model):
     aws_region: str
-    gcp_project: GcpProject  # hosts the workload identity pool and the CI service accounts
+    gcp_project: GcpProject  # the default host of the workload identity pool and CI accounts
+    # A dedicated CI project (docs/ci.md): when set, it holds the workload identity pool and
+    # every CI service account (deploy ones included), so no environment's deploy account,
+    # which administers service accounts and custom roles in its own project, can rewrite
+    # who may impersonate them. Unset: today's layout (`gcp:project`, deploy accounts in
+    # their environment's project).
+    ci_project: GcpProject | None = None
     github: GithubSettings
     environments: tuple[EnvironmentSettings, ...]
     checks: ChecksSettings = ChecksSettings()
@@ -164,6 +170,15 @@ class TrustSettings(_Model):
     def labels(self) -> dict[str, str]:
         return {"project": "spendsense-ci", "environment": "ci", "managed-by": "pulumi"}
 
+    @property
+    def ci_host(self) -> str:
+        """The project of the workload identity pool and the preview/checks accounts."""
+        return self.ci_project or self.gcp_project
+
+    def deploy_account_project(self, env: EnvironmentSettings) -> str:
+        """Where an environment's deploy service account lives."""
+        return self.ci_project or env.gcp_project
+
     def environment(self, name: str) -> EnvironmentSettings:
         for env in self.environments:
             if env.name == name:
@@ -183,6 +198,7 @@ _OBJECTS = {
     "grantableRoles",
     "grantableCustomRoles",
     "requirePermissionsBoundary",
+    "ciProject",
 }
 _REQUIRED = ("github", "environments", "state")
 
@@ -235,6 +251,12 @@ def parse_trust_settings(raw: Mapping[str, Any]) -> TrustSettings:
                 f"must be a role in awsAccountId {env.aws_account_id} "
                 f"(got {_got(env.aws_admin_role_arn)})",
             )
+    if settings.ci_project in {env.gcp_project for env in settings.environments}:
+        raise TrustSettingsError(
+            f"{NAMESPACE}:ciProject",
+            "must be a project of its own, not an environment's (whose deploy account "
+            f"administers its service accounts) (got {_got(settings.ci_project)})",
+        )
     if len({env.boundary_name for env in settings.environments}) != len(names):
         raise TrustSettingsError(
             f"{NAMESPACE}:environments",

@@ -205,13 +205,72 @@ def test_production_deploy_role_and_boundary_are_denied_stagings_names(
     assert "NotTheOtherStacks" not in by_sid(deploy_policy(recording, "staging"))
 
 
-def test_each_deploy_role_writes_only_its_own_stacks_state(recording: Recording) -> None:
+STATE = "arn:aws:s3:::spendsense-pulumi-state/.pulumi"
+
+
+def stack_files(env: str, project: str = "spendsense") -> list[str]:
+    """Objects Pulumi's DIY backend reads and writes for one stack (pkg/backend/diy)."""
+    return [
+        f"{STATE}/stacks/{project}/{env}.json",
+        f"{STATE}/stacks/{project}/{env}.json.gz",
+        f"{STATE}/stacks/{project}/{env}.json.bak",
+        f"{STATE}/stacks/{project}/{env}.json.zst",
+        f"{STATE}/stacks/{project}/{env}.pulumi-tags",
+        f"{STATE}/history/{project}/{env}/{env}-1764800000000000000.history.json",
+        f"{STATE}/history/{project}/{env}/{env}-1764800000000000000.checkpoint.json",
+        f"{STATE}/backups/{project}/{env}/{env}.1764800000000000000.json",
+        f"{STATE}/journal/{project}/{env}/0001.json",
+        f"{STATE}/locks/organization/{project}/{env}/5f2b-lock.json",
+    ]
+
+
+def state_access(statements: list[dict[str, Any]], action: str, key: str) -> str:
+    from tests.ci.iam_eval import Call, decision
+
+    return decision(statements, Call(action, key, {"aws:RequestedRegion": "us-east-1"}))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_deploy_role_reads_and_writes_only_its_own_stacks_state(
+    recording: Recording, env: str
+) -> None:
+    """Staging's role cannot read production's checkpoint (it holds the alert subscription's
+    ARN, which `sns:Unsubscribe` on "*" would then silence), nor production's history,
+    backups or locks, nor the trust stack's state; each role reads and writes its own files
+    and reads the backend's meta.yaml, which every login reads."""
+    statements = deploy_policy(recording, env)["Statement"]
+    other = next(e for e in ENVIRONMENTS if e != env)
+    for key in stack_files(env):
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert state_access(statements, action, key) == "allowed", (action, key)
+    assert state_access(statements, "s3:GetObject", f"{STATE}/meta.yaml") == "allowed"
+    foreign = [
+        *stack_files(other),
+        *stack_files("ci", project="spendsense-ci-trust"),
+        # A stack whose name starts with this one's is another stack.
+        *stack_files(f"{env}-copy"),
+    ]
+    for key in foreign:
+        for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"):
+            assert state_access(statements, action, key) == "not granted", (action, key)
+    assert state_access(statements, "s3:PutObject", f"{STATE}/meta.yaml") == "not granted"
+
+
+def test_preview_reads_every_stacks_state_and_writes_none(recording: Recording) -> None:
+    """A preview reads both stacks' state; the DIY backend takes no lock for a preview
+    (pkg/backend/diy/backend.go, `Preview`), so the role writes nothing; the checks role
+    reads production's state only; neither reads the trust stack's."""
+    preview = policy_of(recording, roles(recording)["spendsense-github-preview"])["Statement"]
+    checks = policy_of(recording, roles(recording)["spendsense-github-checks"])["Statement"]
     for env in ENVIRONMENTS:
-        statements = deploy_policy(recording, env)["Statement"]
-        writes = [s for s in statements if "s3:PutObject" in s.get("Action", [])]
-        assert [s["Resource"] for s in writes] == [
-            [f"arn:aws:s3:::spendsense-pulumi-state/.pulumi/*/spendsense/{env}*"]
-        ]
+        for key in stack_files(env):
+            assert state_access(preview, "s3:GetObject", key) == "allowed", key
+            assert state_access(preview, "s3:PutObject", key) == "not granted", key
+            expected = "allowed" if env == "production" else "not granted"
+            assert state_access(checks, "s3:GetObject", key) == expected, key
+    for key in stack_files("ci", project="spendsense-ci-trust"):
+        assert state_access(preview, "s3:GetObject", key) == "not granted", key
+        assert state_access(checks, "s3:GetObject", key) == "not granted", key
 
 
 def test_the_deploy_roles_cannot_reach_the_ci_trust_itself(recording: Recording) -> None:
@@ -361,11 +420,10 @@ def test_roles_are_held_to_the_stack_region(recording: Recording) -> None:
 
 
 def test_preview_and_checks_roles_cannot_write_the_state(recording: Recording) -> None:
-    """Only the deploy roles write checkpoints; preview may only take and release its lock."""
+    """Only the deploy roles write to the state bucket."""
     for name in ("spendsense-github-preview", "spendsense-github-checks"):
         for statement in policy_of(recording, roles(recording)[name])["Statement"]:
-            if "s3:PutObject" in statement.get("Action", []):
-                assert statement["Resource"] == ["arn:aws:s3:::spendsense-pulumi-state/.pulumi/locks/*"]  # fmt: skip
+            assert not {"s3:PutObject", "s3:DeleteObject"} & set(statement.get("Action", []))
 
 
 def test_deploy_roles_can_make_the_preflight_reads(recording: Recording) -> None:
@@ -484,3 +542,28 @@ def test_outputs_name_the_backend_and_the_secrets_provider(recording: Recording)
             f":role/spendsense-github-deploy-{env}"
         )
     assert set(recording.outputs["gcp_service_accounts"]) == {"staging", "production", "preview", "checks"}  # fmt: skip
+
+
+def test_the_region_guard_exempts_only_global_services(recording: Recording) -> None:
+    """The Resource Groups Tagging API (`tag:`, endpoint `tagging`) is regional: a
+    `tag:GetResources` outside the stack's region is denied like any regional call. Every
+    exempt service is global in botocore's endpoint data (sts: the global endpoint)."""
+    import botocore.loaders
+
+    data = botocore.loaders.Loader().load_data("endpoints")
+    (aws,) = [p for p in data["partitions"] if p["partition"] == "aws"]
+    endpoint = {"tag": "tagging"}
+    for service in aws_policies.GLOBAL_SERVICES:
+        entry = aws["services"][endpoint.get(service, service)]
+        assert entry.get("isRegionalized") is False or entry.get("partitionEndpoint"), service
+    assert aws["services"]["tagging"].get("partitionEndpoint") is None
+    assert "tag" not in aws_policies.GLOBAL_SERVICES
+    elsewhere = {"aws:RequestedRegion": "eu-west-1"}
+    from tests.ci.iam_eval import Call, decision
+
+    for name in ("spendsense-github-preview", *(f"spendsense-github-deploy-{e}" for e in ENVIRONMENTS)):  # fmt: skip
+        statements = policy_of(recording, roles(recording)[name])["Statement"]
+        call = Call("tag:GetResources", "*", elsewhere)
+        assert decision(statements, call) == "denied", name
+        here = Call("tag:GetResources", "*", {"aws:RequestedRegion": "us-east-1"})
+        assert decision(statements, here) == "allowed", name

@@ -4,6 +4,7 @@ provider, and what each CI service account may do in which project."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from spendsense.plan.recorder import RecordedResource, Recording
@@ -86,14 +87,28 @@ def test_deploy_accounts_live_in_their_environments_project_and_grant_only_liste
     assert not [g for g in grants if g.inputs["role"] in {"roles/owner", "roles/editor"}]
 
 
+def cel_holds(expression: str, resource_name: str) -> bool:
+    """Evaluate the CEL subset the trust stack's resource conditions use (string literals,
+    `==`, `||`, `startsWith`) for one `resource.name`; anything else fails the test."""
+    allowed = r'(resource\.name( == |\.startsWith\()"[^"]*"\)?|\s*\|\|\s*)+'
+    assert re.fullmatch(allowed, expression), f"not in the subset: {expression}"
+    python = expression.replace(".startsWith(", ".startswith(").replace("||", " or ")
+    resource = SimpleNamespace(name=resource_name)
+    return bool(eval(python, {"__builtins__": {}}, {"resource": resource}))
+
+
 def test_checks_account_reads_only_the_backup_bucket(recording: Recording) -> None:
     grants = [
         g for g in recording.by_type("gcp:projects/iAMMember:IAMMember") if "checks" in g.name
     ]
     reader = next(g for g in grants if g.inputs["role"] == "roles/storage.objectViewer")
-    assert reader.inputs["condition"]["expression"] == (
-        'resource.name.startsWith("projects/_/buckets/spendsense-backups")'
-    )
+    expression = reader.inputs["condition"]["expression"]
+    bucket = "projects/_/buckets/spendsense-backups"
+    assert cel_holds(expression, bucket)  # storage.objects.list is checked on the bucket
+    assert cel_holds(expression, f"{bucket}/objects/daily/2026-01-01/all.export_metadata")
+    for other in ("spendsense-backups-logs", "spendsense-backupsx", "spendsense-backups2"):
+        assert not cel_holds(expression, f"projects/_/buckets/{other}"), other
+        assert not cel_holds(expression, f"projects/_/buckets/{other}/objects/x"), other
     drill = {g.inputs["role"] for g in grants if g.inputs["project"] == "spendsense-test"}
     assert drill == {"roles/datastore.importExportAdmin", "roles/datastore.user"}
 
@@ -148,3 +163,26 @@ def test_deploy_and_preview_accounts_can_read_the_test_project(recording: Record
         "spendsense-production": {"roles/browser"},
         "spendsense-test": {"roles/browser"},
     }, "preview stays read-only"
+
+
+def test_a_dedicated_ci_project_holds_the_pool_and_every_ci_account() -> None:
+    """`ciProject`: the pool, its provider and all CI service accounts (the deploy ones too)
+    live there, out of reach of the environments' deploy accounts (which administer service
+    accounts in their own projects); the roles stay granted where the work is. Unset (the
+    stack file today): the pool and the preview/checks accounts are in `gcp:project`."""
+    default = run_trust(stack_config())
+    accounts = {a.inputs["accountId"]: a for a in default.by_type("gcp:serviceaccount/account:Account")}  # fmt: skip
+    assert default.one("gcp:iam/workloadIdentityPool:WorkloadIdentityPool").inputs["project"] == "spendsense-production"  # fmt: skip
+    assert accounts["spendsense-deploy-staging"].inputs["project"] == "spendsense-staging"
+
+    config = {**stack_config(), "spendsense-ci-trust:ciProject": "spendsense-ci"}
+    recording = run_trust(config)
+    pool = recording.one("gcp:iam/workloadIdentityPool:WorkloadIdentityPool")
+    provider = recording.one("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
+    assert pool.inputs["project"] == provider.inputs["project"] == "spendsense-ci"
+    for account in recording.by_type("gcp:serviceaccount/account:Account"):
+        assert account.inputs["project"] == "spendsense-ci", account.name
+    assert grants(recording, "deploy-staging") == grants(default, "deploy-staging")
+    assert grants(recording, "deploy-production") == grants(default, "deploy-production")
+    assert grants(recording, "preview") == grants(default, "preview")
+    assert grants(recording, "checks") == grants(default, "checks")

@@ -104,6 +104,14 @@ def test_the_stack_file_parses() -> None:
             "spendsense-ci-trust:environments: each environment needs its own boundaryName",
         ),
         (
+            {"spendsense-ci-trust:ciProject": "spendsense-production"},
+            "spendsense-ci-trust:ciProject: must be a project of its own",
+        ),
+        (
+            {"spendsense-ci-trust:ciProject": "CI"},
+            "spendsense-ci-trust:ciProject: must be a GCP project id",
+        ),
+        (
             {"spendsense-ci-trust:state": {"bucketName": "ok-bucket", "noncurrentVersionDays": 7}},
             "noncurrentVersionDays: must be at least 30 (got 7)",
         ),
