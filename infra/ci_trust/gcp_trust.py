@@ -46,9 +46,12 @@ DEPLOY_ROLES = (
 # In the test project the program only looks the project up; preflight also reads its billing
 # info and enabled services.
 DEPLOY_TEST_PROJECT_ROLES = ("roles/browser", "roles/serviceusage.serviceUsageViewer")
-# `pulumi preview` without refresh only looks the projects up (the environment's and the test
-# project, infra/components/backups.py).
+# `pulumi preview` without refresh looks the projects up (the environment's and the test
+# project, infra/components/backups.py); in an environment's project it also reads the live
+# rules release, which the RulesRelease dynamic resource's diff compares with the program's
+# ruleset (infra/components/rules_release.py: firebaserules.releases.get).
 PREVIEW_ROLES = ("roles/browser",)
+PREVIEW_ENVIRONMENT_ROLES = (*PREVIEW_ROLES, "roles/firebaserules.viewer")
 
 
 class GcpGithubTrust(pulumi.ComponentResource):
@@ -151,7 +154,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
         preview_projects = {env.name: env.gcp_project for env in settings.environments}
         preview_projects["test"] = settings.checks.drill_project
         for key, project in preview_projects.items():
-            for role in PREVIEW_ROLES:
+            for role in PREVIEW_ROLES if key == "test" else PREVIEW_ENVIRONMENT_ROLES:
                 self._grant(f"{name}-preview-{key}-{_short(role)}", project, role, preview)
 
         checks_env = settings.environment(settings.checks.environment)

@@ -158,9 +158,11 @@ def test_deploy_and_preview_accounts_can_read_the_test_project(recording: Record
             "roles/serviceusage.serviceUsageViewer",
         }
     preview = grants(recording, "preview")
+    # In the environments' projects the preview also reads the live rules release (the
+    # RulesRelease diff compares it with the program's ruleset): a viewer role, read-only.
     assert preview == {
-        "spendsense-staging": {"roles/browser"},
-        "spendsense-production": {"roles/browser"},
+        "spendsense-staging": {"roles/browser", "roles/firebaserules.viewer"},
+        "spendsense-production": {"roles/browser", "roles/firebaserules.viewer"},
         "spendsense-test": {"roles/browser"},
     }, "preview stays read-only"
 
