@@ -29,6 +29,7 @@ from typing import Any
 from infra.ci_trust.aws_boundary import keep_the_boundary
 from infra.ci_trust.aws_policies import (
     CI_ROLE_PREFIX,
+    LIST_CALLS,
     Scope,
     other_stacks_deny,
     region_guard,
@@ -43,26 +44,7 @@ def _state_and_guards(s: Scope) -> list[dict[str, Any]]:
     """The state, the listing calls (no resource types), and the Denies that cap the rest."""
     return [
         *state_statements(s, write=True),
-        statement(
-            "ListCalls",
-            [
-                "apprunner:ListServices",
-                "apprunner:ListAutoScalingConfigurations",
-                "apprunner:ListObservabilityConfigurations",
-                "cloudwatch:DescribeAlarms",
-                "cloudwatch:ListDashboards",
-                "ecr:GetAuthorizationToken",
-                "events:ListRules",
-                "kms:ListAliases",
-                "kms:ListKeys",
-                "lambda:ListFunctions",
-                "logs:DescribeLogGroups",
-                "route53:ListHealthChecks",
-                "secretsmanager:ListSecrets",
-                "sns:ListTopics",
-            ],
-            "*",
-        ),
+        statement("ListCalls", list(LIST_CALLS), "*"),
         # The running image's lookup (infra/components/running_image.py), on every up.
         *running_image_statements(s),
         # Belt and braces on top of the tag scoping: the CI roles and their policies.

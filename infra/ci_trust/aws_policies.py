@@ -48,26 +48,32 @@ MANAGED_POLICY_LIMIT = 6144
 INLINE_POLICIES_PER_ROLE_LIMIT = 10240
 POLICY_HEADROOM = 0.8
 
+# The listing calls `pulumi up` makes (the deploy roles' `ListCalls` statement): the reference
+# lists no resource type for any of them.
+LIST_CALLS = (
+    "apprunner:ListServices",
+    "apprunner:ListAutoScalingConfigurations",
+    "apprunner:ListObservabilityConfigurations",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:ListDashboards",
+    "ecr:GetAuthorizationToken",
+    "events:ListRules",
+    "kms:ListAliases",
+    "kms:ListKeys",
+    "lambda:ListFunctions",
+    "logs:DescribeLogGroups",
+    "route53:ListHealthChecks",
+    "secretsmanager:ListSecrets",
+    "sns:ListTopics",
+)
+
 # Actions the IAM Service Authorization Reference lists with no resource type: a grant on
 # anything but "*" never applies to them.
 UNSCOPABLE_ACTIONS = frozenset(
     {
-        "apprunner:ListServices",
-        "apprunner:ListAutoScalingConfigurations",
-        "apprunner:ListObservabilityConfigurations",
-        "cloudwatch:DescribeAlarms",
-        "cloudwatch:ListDashboards",
-        "ecr:GetAuthorizationToken",
-        "events:ListRules",
-        "kms:ListAliases",
-        "kms:ListKeys",
-        "lambda:ListFunctions",
-        "logs:DescribeLogGroups",
+        *LIST_CALLS,
         "route53:CreateHealthCheck",
-        "route53:ListHealthChecks",
         "secretsmanager:GetRandomPassword",
-        "secretsmanager:ListSecrets",
-        "sns:ListTopics",
         # SNS subscriptions have no resource type in the reference (only topics do).
         "sns:GetSubscriptionAttributes",
         "sns:SetSubscriptionAttributes",
