@@ -15,7 +15,7 @@ TRUST_STACKS := ci
 # time costs more than it saves: docs/plan.md#measurements.)
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup tools plan test lint typecheck pytest bench bench-setup rules-test clean help
+.PHONY: setup tools plan test lint typecheck pytest bench bench-setup rules-test hooks clean help
 
 help:
 	@echo "make plan   - set up .venv and preview both stacks and the CI trust stack offline with the policy pack"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench  - measure spendsense plan and the policy pack's throughput"
 	@echo "make bench-setup - measure a fresh install with uv and with pip"
 	@echo "make rules-test RULES=firestore/firestore.rules - check a rules file against the access model"
+	@echo "make hooks  - opt in: install pre-commit and its git hooks (lint and typecheck before each commit)"
 
 $(STAMP): pyproject.toml policies/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,13 @@ bench: setup
 # A fresh `make setup` with uv and with pip (several minutes: pip is the slow one).
 bench-setup: setup
 	$(BIN)/python bench/fresh_setup.py
+
+# Opt-in (`make setup` does not do it): pre-commit runs the hooks of .pre-commit-config.yaml, the
+# commands of `lint` and `typecheck`, before each commit. Undo with `$(BIN)/pre-commit uninstall`.
+hooks: setup
+	$(BIN)/uv pip install --quiet --python $(BIN)/python 'pre-commit>=3,<5' \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check 'pre-commit>=3,<5'
+	$(BIN)/pre-commit install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -23,24 +23,29 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 GOAL = 2.0
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
 
 
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True,
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
         env={**os.environ, **GIT_ENV},
-    )  # fmt: skip
+    )
 
 
 def make_repository(target: Path) -> Path:
     """Two commits: the project as it is, then one threshold changed."""
     listed = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
-        capture_output=True, check=True,
-    ).stdout.decode()  # fmt: skip
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         if (REPO / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
@@ -63,8 +68,12 @@ def _one(repo: Path, *extra: str) -> tuple[float, int]:
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "spendsense", "plan", "--stack", "production", *extra],
-        cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-    )  # fmt: skip
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     return time.perf_counter() - start, done.returncode
 
 

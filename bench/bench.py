@@ -115,31 +115,126 @@ def synthetic(count: int) -> list[Any]:
     from spendsense.plan.analyzer import PackResource, struct_of
 
     shapes: list[tuple[str, dict[str, Any]]] = [
-        ("aws:apprunner/service:Service", {
-            "serviceName": "svc", "instanceConfiguration": {"cpu": "1 vCPU", "memory": "2 GB"},
-            "healthCheckConfiguration": {"protocol": "HTTP", "path": "/health"},
-            "autoScalingConfigurationArn": "arn:aws:apprunner:us-east-1:1:autoscalingconfiguration/a",
-            "sourceConfiguration": {"imageRepository": {"imageIdentifier": "x:1", "imageRepositoryType": "ECR", "imageConfiguration": {"port": "8000", "runtimeEnvironmentVariables": {"LOG_LEVEL": "info"}}}},
-            "tags": TAGS}),
-        ("aws:cloudwatch/metricAlarm:MetricAlarm", {
-            "name": "a", "namespace": "AWS/AppRunner", "metricName": "CPUUtilization",
-            "dimensions": {"ServiceName": "svc"}, "statistic": "Average", "threshold": 70,
-            "comparisonOperator": "GreaterThanThreshold", "alarmActions": ["arn:aws:sns:us-east-1:1:t"], "tags": TAGS}),
-        ("aws:cloudwatch/metricAlarm:MetricAlarm", {
-            "name": "b", "namespace": "AWS/AppRunner", "metricName": "RequestLatency",
-            "dimensions": {"ServiceName": "svc"}, "extendedStatistic": "p95", "threshold": 500,
-            "comparisonOperator": "GreaterThanThreshold", "alarmActions": ["arn:aws:sns:us-east-1:1:t"], "tags": TAGS}),
-        ("aws:iam/role:Role", {"name": "r", "assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": []}), "tags": TAGS}),
-        ("aws:iam/rolePolicy:RolePolicy", {"role": "r", "policy": json.dumps({"Version": "2012-10-17", "Statement": []})}),
-        ("aws:cloudwatch/logGroup:LogGroup", {"name": "/aws/x", "retentionInDays": 30, "tags": TAGS}),
-        ("aws:ecr/repository:Repository", {"name": "r", "imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}, "tags": TAGS}),
-        ("gcp:storage/bucket:Bucket", {
-            "name": "spendsense-backups", "location": "US", "uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced",
-            "lifecycleRules": [{"action": {"type": "Delete"}, "condition": {"age": 30, "matchesPrefixes": ["daily/"]}}], "labels": LABELS}),
-        ("gcp:storage/bucketIAMMember:BucketIAMMember", {"bucket": "b", "role": "roles/storage.objectViewer", "member": "serviceAccount:x@p.iam.gserviceaccount.com"}),
-        ("gcp:monitoring/alertPolicy:AlertPolicy", {"displayName": "x", "combiner": "OR", "conditions": [{"displayName": "c", "conditionThreshold": {"filter": "f", "duration": "300s"}}], "userLabels": LABELS}),
-        ("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable", {"projectId": "p", "key": "NEXT_PUBLIC_API_URL", "value": "https://x.example", "targets": ["production"]}),
-    ]  # fmt: skip
+        (
+            "aws:apprunner/service:Service",
+            {
+                "serviceName": "svc",
+                "instanceConfiguration": {"cpu": "1 vCPU", "memory": "2 GB"},
+                "healthCheckConfiguration": {"protocol": "HTTP", "path": "/health"},
+                "autoScalingConfigurationArn": (
+                    "arn:aws:apprunner:us-east-1:1:autoscalingconfiguration/a"
+                ),
+                "sourceConfiguration": {
+                    "imageRepository": {
+                        "imageIdentifier": "x:1",
+                        "imageRepositoryType": "ECR",
+                        "imageConfiguration": {
+                            "port": "8000",
+                            "runtimeEnvironmentVariables": {"LOG_LEVEL": "info"},
+                        },
+                    }
+                },
+                "tags": TAGS,
+            },
+        ),
+        (
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+            {
+                "name": "a",
+                "namespace": "AWS/AppRunner",
+                "metricName": "CPUUtilization",
+                "dimensions": {"ServiceName": "svc"},
+                "statistic": "Average",
+                "threshold": 70,
+                "comparisonOperator": "GreaterThanThreshold",
+                "alarmActions": ["arn:aws:sns:us-east-1:1:t"],
+                "tags": TAGS,
+            },
+        ),
+        (
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+            {
+                "name": "b",
+                "namespace": "AWS/AppRunner",
+                "metricName": "RequestLatency",
+                "dimensions": {"ServiceName": "svc"},
+                "extendedStatistic": "p95",
+                "threshold": 500,
+                "comparisonOperator": "GreaterThanThreshold",
+                "alarmActions": ["arn:aws:sns:us-east-1:1:t"],
+                "tags": TAGS,
+            },
+        ),
+        (
+            "aws:iam/role:Role",
+            {
+                "name": "r",
+                "assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": []}),
+                "tags": TAGS,
+            },
+        ),
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            {"role": "r", "policy": json.dumps({"Version": "2012-10-17", "Statement": []})},
+        ),
+        (
+            "aws:cloudwatch/logGroup:LogGroup",
+            {"name": "/aws/x", "retentionInDays": 30, "tags": TAGS},
+        ),
+        (
+            "aws:ecr/repository:Repository",
+            {
+                "name": "r",
+                "imageTagMutability": "IMMUTABLE",
+                "imageScanningConfiguration": {"scanOnPush": True},
+                "tags": TAGS,
+            },
+        ),
+        (
+            "gcp:storage/bucket:Bucket",
+            {
+                "name": "spendsense-backups",
+                "location": "US",
+                "uniformBucketLevelAccess": True,
+                "publicAccessPrevention": "enforced",
+                "lifecycleRules": [
+                    {
+                        "action": {"type": "Delete"},
+                        "condition": {"age": 30, "matchesPrefixes": ["daily/"]},
+                    }
+                ],
+                "labels": LABELS,
+            },
+        ),
+        (
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            {
+                "bucket": "b",
+                "role": "roles/storage.objectViewer",
+                "member": "serviceAccount:x@p.iam.gserviceaccount.com",
+            },
+        ),
+        (
+            "gcp:monitoring/alertPolicy:AlertPolicy",
+            {
+                "displayName": "x",
+                "combiner": "OR",
+                "conditions": [
+                    {"displayName": "c", "conditionThreshold": {"filter": "f", "duration": "300s"}}
+                ],
+                "userLabels": LABELS,
+            },
+        ),
+        (
+            "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
+            {
+                "projectId": "p",
+                "key": "NEXT_PUBLIC_API_URL",
+                "value": "https://x.example",
+                "targets": ["production"],
+            },
+        ),
+    ]
     resources = []
     for i in range(count):
         type_, props = shapes[i % len(shapes)]
@@ -371,7 +466,8 @@ def print_speed(plan: dict[str, Any], on: dict[str, Any], off: dict[str, Any]) -
     codes = plan["on"]["exit_codes"] + plan["off"]["exit_codes"]
     if any(codes):
         print(
-            f"  (plan exit codes: {plan['on']['exit_codes']} with, {plan['off']['exit_codes']} without)"
+            f"  (plan exit codes: {plan['on']['exit_codes']} with, {plan['off']['exit_codes']} "
+            "without)"
         )
 
 

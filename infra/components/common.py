@@ -85,7 +85,7 @@ def alert_target(
         f"{name}-alert",
         rule=rule,
         arn=topic_arn,
-        input_transformer=input_transformer,  # type: ignore[arg-type]
+        input_transformer=input_transformer,
         opts=options,
     )
     any_event_alarm(

@@ -42,7 +42,8 @@ class ApiMonitoringArgs:
 
 
 def dashboard_body(service_name: str, service_id: str, region: str) -> str:
-    """The dashboard's widgets: traffic, latency percentiles, status codes, instances, CPU, memory."""
+    """The dashboard's widgets: traffic, latency percentiles, status codes, instances,
+    CPU, memory."""
     dims = ["ServiceName", service_name, "ServiceID", service_id]
 
     def widget(
@@ -175,7 +176,8 @@ class ApiMonitoring(pulumi.ComponentResource):
 
         self._alarm(
             "latency-p95",
-            f"p95 latency above {monitoring.latency_p95_ms} ms (runbook target: < {number(_CW.latency_p95_ms)} ms p95)",
+            f"p95 latency above {monitoring.latency_p95_ms} ms (runbook target: < "
+            f"{number(_CW.latency_p95_ms)} ms p95)",
             namespace=NAMESPACE,
             metric_name="RequestLatency",
             dimensions=dims,
@@ -190,7 +192,8 @@ class ApiMonitoring(pulumi.ComponentResource):
         )
         self._alarm(
             "error-rate",
-            f"5xx responses above {monitoring.error_rate_percent:g}% of requests (runbook target: < {number(_CW.error_rate_percent)}%)",
+            f"5xx responses above {monitoring.error_rate_percent:g}% of requests (runbook target: "
+            f"< {number(_CW.error_rate_percent)}%)",
             metric_queries=[
                 {
                     "id": "errors",
@@ -233,7 +236,8 @@ class ApiMonitoring(pulumi.ComponentResource):
         )
         self._alarm(
             "cpu",
-            f"CPU above {monitoring.cpu_percent:g}% (runbook: scale when CPU > {number(_CW.cpu_percent)}%)",
+            f"CPU above {monitoring.cpu_percent:g}% (runbook: scale when CPU > "
+            f"{number(_CW.cpu_percent)}%)",
             namespace=NAMESPACE,
             metric_name="CPUUtilization",
             dimensions=dims,
@@ -246,7 +250,8 @@ class ApiMonitoring(pulumi.ComponentResource):
         )
         self._alarm(
             "memory",
-            f"Memory above {monitoring.memory_percent:g}% (runbook: scale when memory > {number(_CW.memory_percent)}%)",
+            f"Memory above {monitoring.memory_percent:g}% (runbook: scale when memory > "
+            f"{number(_CW.memory_percent)}%)",
             namespace=NAMESPACE,
             metric_name="MemoryUtilization",
             dimensions=dims,
@@ -320,10 +325,10 @@ class ApiMonitoring(pulumi.ComponentResource):
                 # No data from the health checkers means we cannot see the service: treat as down.
                 treat_missing_data="breaching",
             )
-            # The runbook's availability target over a day rather than a minute, on Route 53's own verdict
-            # (1 healthy, 0 down, per minute): its daily average is the share of minutes the
-            # endpoint was up, so about 86 s of downtime in 24 hours spends it, and one checker
-            # region's trouble (which moves HealthCheckPercentageHealthy) does not.
+            # The runbook's availability target over a day rather than a minute, on Route 53's
+            # own verdict (1 healthy, 0 down, per minute): its daily average is the share of
+            # minutes the endpoint was up, so about 86 s of downtime in 24 hours spends it, and
+            # one checker region's trouble (which moves HealthCheckPercentageHealthy) does not.
             self._alarm(
                 f"{role}-daily",
                 f"{label} up less than {settings.monitoring.availability_percent:g}% of the "

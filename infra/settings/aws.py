@@ -106,22 +106,120 @@ _MAX_CPU, _MAX_MEMORY = LIMITS.apprunner.max_cpu, LIMITS.apprunner.max_memory
 
 
 class ApiSettings(Model):
-    service_name: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9][A-Za-z0-9_-]{3,39}", "an App Runner service name: 4-40 letters, digits, - or _")), Field(description="The App Runner service name (4-40 letters, digits, `-`, `_`); also the prefix of every alarm (`<serviceName>-latency-p95`, ...). The CI deploy role and the workload boundary (`infra/ci_trust/`) allow only names that start with `spendsense`/`SpendSense`: a name outside that prefix deploys only with other credentials.")]  # fmt: skip
-    cpu: Annotated[str, AfterValidator(one_of(*CPU_MEMORY_PAIRS)), Field(description=f"Instance CPU, one of App Runner's sizes: {', '.join(f'`{c}`' for c in CPU_MEMORY_PAIRS)}. The policy pack allows at most {_MAX_CPU}.")]  # fmt: skip
-    memory: Annotated[str, AfterValidator(one_of(*MEMORY_SIZES)), Field(description="Instance memory, a size App Runner pairs with `cpu`: " + "; ".join(f"{c}: {'/'.join(m.split()[0] for m in ms)} GB" for c, ms in CPU_MEMORY_PAIRS.items()) + f". The policy pack allows at most {_MAX_MEMORY}.")]  # fmt: skip
-    min_instances: Annotated[int, AfterValidator(between(1, 25)), Field(description="Autoscaling minimum: 1-25, at most `maxInstances`.")]  # fmt: skip
-    max_instances: Annotated[int, AfterValidator(between(1, 25)), Field(description="Autoscaling maximum: 1-25. The saturation alarm fires at it (none when `minInstances` equals it: a fixed fleet always runs at its maximum).")]  # fmt: skip
-    max_concurrency: Annotated[int, AfterValidator(between(1, 200)), Field(description="Requests per instance before scaling out: 1-200.")]  # fmt: skip
-    health_check_path: Annotated[str, AfterValidator(path_in_url), Field(description=f"App Runner's HTTP health check and the Route 53 availability check: a path starting with `/`, at most 255 characters (Route 53's limit). The policy pack requires `{LIMITS.apprunner.health_check_path}`.")] = "/health"  # fmt: skip
-    health_check_interval: Annotated[Threshold, Field(description="Seconds between App Runner's health checks: 1-20.")] = 10  # fmt: skip
-    health_check_timeout: Annotated[Threshold, Field(description="Seconds a health check may take: 1-20, at most `healthCheckInterval`.")] = 5  # fmt: skip
-    healthy_threshold: Annotated[Threshold, Field(description="Successful checks before an instance counts as healthy: 1-20.")] = 1  # fmt: skip
-    unhealthy_threshold: Annotated[Threshold, Field(description="Failed checks before an instance counts as unhealthy: 1-20.")] = 5  # fmt: skip
-    port: Annotated[int, AfterValidator(between(1, 65535)), Field(description="The container's port: 1-65535.")] = 8000  # fmt: skip
+    service_name: Annotated[
+        str,
+        AfterValidator(
+            matches(
+                r"[A-Za-z0-9][A-Za-z0-9_-]{3,39}",
+                "an App Runner service name: 4-40 letters, digits, - or _",
+            )
+        ),
+        Field(
+            description=(
+                "The App Runner service name (4-40 letters, digits, `-`, `_`); also the prefix of "
+                "every alarm (`<serviceName>-latency-p95`, ...). The CI deploy role and the "
+                "workload boundary (`infra/ci_trust/`) allow only names that start with "
+                "`spendsense`/`SpendSense`: a name outside that prefix deploys only with other "
+                "credentials."
+            )
+        ),
+    ]
+    cpu: Annotated[
+        str,
+        AfterValidator(one_of(*CPU_MEMORY_PAIRS)),
+        Field(
+            description=(
+                "Instance CPU, one of App Runner's sizes: "
+                f"{', '.join(f'`{c}`' for c in CPU_MEMORY_PAIRS)}. The policy pack allows at most "
+                f"{_MAX_CPU}."
+            )
+        ),
+    ]
+    memory: Annotated[
+        str,
+        AfterValidator(one_of(*MEMORY_SIZES)),
+        Field(
+            description="Instance memory, a size App Runner pairs with `cpu`: "
+            + "; ".join(
+                f"{c}: {'/'.join(m.split()[0] for m in ms)} GB"
+                for c, ms in CPU_MEMORY_PAIRS.items()
+            )
+            + f". The policy pack allows at most {_MAX_MEMORY}."
+        ),
+    ]
+    min_instances: Annotated[
+        int,
+        AfterValidator(between(1, 25)),
+        Field(description="Autoscaling minimum: 1-25, at most `maxInstances`."),
+    ]
+    max_instances: Annotated[
+        int,
+        AfterValidator(between(1, 25)),
+        Field(
+            description=(
+                "Autoscaling maximum: 1-25. The saturation alarm fires at it (none when "
+                "`minInstances` equals it: a fixed fleet always runs at its maximum)."
+            )
+        ),
+    ]
+    max_concurrency: Annotated[
+        int,
+        AfterValidator(between(1, 200)),
+        Field(description="Requests per instance before scaling out: 1-200."),
+    ]
+    health_check_path: Annotated[
+        str,
+        AfterValidator(path_in_url),
+        Field(
+            description=(
+                "App Runner's HTTP health check and the Route 53 availability check: a path "
+                "starting with `/`, at most 255 characters (Route 53's limit). The policy pack "
+                f"requires `{LIMITS.apprunner.health_check_path}`."
+            )
+        ),
+    ] = "/health"
+    health_check_interval: Annotated[
+        Threshold, Field(description="Seconds between App Runner's health checks: 1-20.")
+    ] = 10
+    health_check_timeout: Annotated[
+        Threshold,
+        Field(description="Seconds a health check may take: 1-20, at most `healthCheckInterval`."),
+    ] = 5
+    healthy_threshold: Annotated[
+        Threshold,
+        Field(description="Successful checks before an instance counts as healthy: 1-20."),
+    ] = 1
+    unhealthy_threshold: Annotated[
+        Threshold, Field(description="Failed checks before an instance counts as unhealthy: 1-20.")
+    ] = 5
+    port: Annotated[
+        int, AfterValidator(between(1, 65535)), Field(description="The container's port: 1-65535.")
+    ] = 8000
     # After creation, deployments own the image (`spendsense deploy`): `pulumi up` passes back
     # the one that runs (running_image.py).
-    initial_image_tag: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag")), Field(description="The Docker tag of the image the service is created with; afterwards deployments own the image (see README).")] = "bootstrap"  # fmt: skip
-    environment_variables: Annotated[dict[str, str], AfterValidator(_plain_variables), Field(description=f"Plain, non-secret variables for the API: names of letters, digits and `_`; not {', '.join(f'`{v}`' for v in RESERVED_VARIABLES)} (the program's own) or `{RESERVED_VARIABLE_PREFIX}*` (App Runner's). A name that looks like a secret (`secrets.secretNamePattern` in `policies/limits.json`) is refused by the policy pack (`aws-apprunner-no-plaintext-secrets`).")] = {}  # fmt: skip
+    initial_image_tag: Annotated[
+        str,
+        AfterValidator(matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag")),
+        Field(
+            description=(
+                "The Docker tag of the image the service is created with; afterwards deployments "
+                "own the image (see README)."
+            )
+        ),
+    ] = "bootstrap"
+    environment_variables: Annotated[
+        dict[str, str],
+        AfterValidator(_plain_variables),
+        Field(
+            description=(
+                "Plain, non-secret variables for the API: names of letters, digits and `_`; not "
+                f"{', '.join(f'`{v}`' for v in RESERVED_VARIABLES)} (the program's own) or "
+                f"`{RESERVED_VARIABLE_PREFIX}*` (App Runner's). A name that looks like a secret "
+                "(`secrets.secretNamePattern` in `policies/limits.json`) is refused by the policy "
+                "pack (`aws-apprunner-no-plaintext-secrets`)."
+            )
+        ),
+    ] = {}
 
     @model_validator(mode="after")
     def _pairs(self) -> ApiSettings:
@@ -129,7 +227,8 @@ class ApiSettings(Model):
         if self.memory not in allowed:
             raise FieldError(
                 "memory",
-                f"must be one of {', '.join(allowed)} with cpu {self.cpu} (got {_got(self.memory)})",
+                f"must be one of {', '.join(allowed)} with cpu {self.cpu} "
+                f"(got {_got(self.memory)})",
             )
         if self.min_instances > self.max_instances:
             raise FieldError(
@@ -155,30 +254,196 @@ class ApiSettings(Model):
 
 
 class RegistrySettings(Model):
-    repository_name: Annotated[str, AfterValidator(matches(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", "an ECR repository name (lower case, digits, . _ - /)")), Field(description="The API image's ECR repository (lower case, digits, `. _ - /`).")]  # fmt: skip
-    keep_images: Annotated[int, AfterValidator(between(1, 1000)), Field(description=f"Tagged images kept, 1-1000: how far back `spendsense rollback api` can go. The policy pack allows at most {LIMITS.ecr.max_images}.")]  # fmt: skip
-    untagged_expiry_days: Annotated[int, AfterValidator(between(1, 365)), Field(description="Untagged images expire after this many days: 1-365.")] = 7  # fmt: skip
-    force_delete: Annotated[bool, Field(description="`true`: `pulumi destroy` deletes the repository with its images (staging, which is destroyed and recreated); `false`: a repository that holds images cannot be deleted (production).")] = False  # fmt: skip
+    repository_name: Annotated[
+        str,
+        AfterValidator(
+            matches(
+                r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*",
+                "an ECR repository name (lower case, digits, . _ - /)",
+            )
+        ),
+        Field(description="The API image's ECR repository (lower case, digits, `. _ - /`)."),
+    ]
+    keep_images: Annotated[
+        int,
+        AfterValidator(between(1, 1000)),
+        Field(
+            description=(
+                "Tagged images kept, 1-1000: how far back `spendsense rollback api` can go. The "
+                f"policy pack allows at most {LIMITS.ecr.max_images}."
+            )
+        ),
+    ]
+    untagged_expiry_days: Annotated[
+        int,
+        AfterValidator(between(1, 365)),
+        Field(description="Untagged images expire after this many days: 1-365."),
+    ] = 7
+    force_delete: Annotated[
+        bool,
+        Field(
+            description=(
+                "`true`: `pulumi destroy` deletes the repository with its images (staging, which "
+                "is destroyed and recreated); `false`: a repository that holds images cannot be "
+                "deleted (production)."
+            )
+        ),
+    ] = False
 
 
 class JwtSettings(Model):
     # Secrets Manager accepts 1-1000 days (RotationRulesType.AutomaticallyAfterDays,
     # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotationRulesType.html);
     # the runbook's monthly rotation is the policy pack's `maxRotationDays`.
-    rotation_days: Annotated[int, AfterValidator(between(1, 1000)), Field(description=f"Automatic rotation period in days: 1-1000 (Secrets Manager's range). The runbook rotates monthly: the policy pack allows at most {LIMITS.secrets.max_rotation_days}.")] = LIMITS.secrets.max_rotation_days  # fmt: skip
-    secret_name: Annotated[str | None, AfterValidator(optional(_secret_name)), Field(description="The Secrets Manager secret's name (default `<serviceName>/jwt-signing-key`): 1-512 of letters, digits, `/ _ + = . @ -`; not ending in `-` and six characters (Secrets Manager's ARN suffix).")] = None  # fmt: skip
-    recovery_window_days: Annotated[int, AfterValidator(_recovery_window), Field(description="Days a deleted secret can be restored: 0, or 7-30 (Secrets Manager's DeleteSecret). `0` deletes it at once, so a destroyed stack (staging) can be recreated under the same name.")] = 30  # fmt: skip
+    rotation_days: Annotated[
+        int,
+        AfterValidator(between(1, 1000)),
+        Field(
+            description=(
+                "Automatic rotation period in days: 1-1000 (Secrets Manager's range). The runbook "
+                "rotates monthly: the policy pack allows at most "
+                f"{LIMITS.secrets.max_rotation_days}."
+            )
+        ),
+    ] = LIMITS.secrets.max_rotation_days
+    secret_name: Annotated[
+        str | None,
+        AfterValidator(optional(_secret_name)),
+        Field(
+            description=(
+                "The Secrets Manager secret's name (default `<serviceName>/jwt-signing-key`): "
+                "1-512 of letters, digits, `/ _ + = . @ -`; not ending in `-` and six characters "
+                "(Secrets Manager's ARN suffix)."
+            )
+        ),
+    ] = None
+    recovery_window_days: Annotated[
+        int,
+        AfterValidator(_recovery_window),
+        Field(
+            description=(
+                "Days a deleted secret can be restored: 0, or 7-30 (Secrets Manager's "
+                "DeleteSecret). `0` deletes it at once, so a destroyed stack (staging) can be "
+                "recreated under the same name."
+            )
+        ),
+    ] = 30
 
 
 class MonitoringSettings(Model):
-    dashboard_name: Annotated[str, AfterValidator(matches(r"[A-Za-z0-9_-]{1,255}", "a CloudWatch dashboard name (letters, digits, - and _)")), Field(description=f"The CloudWatch dashboard's name (letters, digits, `-`, `_`). The policy pack requires the prefix `{_cw.dashboard_name_prefix}`.")]  # fmt: skip
-    latency_p95_ms: Annotated[int, AfterValidator(between(1, 60000)), Field(description=f"p95 latency alarm threshold in ms: 1-60000. The runbook's target, and the most the policy pack allows: {number(_cw.latency_p95_ms)}.")]  # fmt: skip
-    error_rate_percent: Annotated[Percent, Field(description=f"5xx / requests alarm threshold in %: 0.01-100. The runbook's target, and the most the policy pack allows: {number(_cw.error_rate_percent)}.")]  # fmt: skip
-    availability_percent: Annotated[Percent, Field(description=f"The availability target in %, 0.01-100, judged over 24 hours on the Route 53 health checks' verdict (`HealthCheckStatus`); separately, \"down\" (below 1 for two minutes) pages at once. The runbook's target, and the least the policy pack allows: {number(_cw.availability_percent)}.")]  # fmt: skip
-    cpu_percent: Annotated[Percent, Field(description=f"CPU alarm threshold in %: 0.01-100. The runbook scales when CPU is above {number(_cw.cpu_percent)}, the most the policy pack allows.")]  # fmt: skip
-    memory_percent: Annotated[Percent, Field(description=f"Memory alarm threshold in %: 0.01-100. The runbook scales when memory is above {number(_cw.memory_percent)}, the most the policy pack allows.")]  # fmt: skip
-    log_retention_days: Annotated[int, AfterValidator(one_of(*LOG_RETENTION_DAYS)), Field(description=f"Retention of App Runner's and the rotation function's log groups, a value CloudWatch accepts: {', '.join(str(d) for d in LOG_RETENTION_DAYS)}. The policy pack requires at least {_cw.min_log_retention_days}.")]  # fmt: skip
-    error_rate_min_requests: Annotated[int, AfterValidator(between(1, 100_000)), Field(description="1-100000: a minute with fewer requests gets no error-rate verdict (one 5xx among 20 requests is 5 %); a real outage still pages through availability.")] = 50  # fmt: skip
-    alert_emails: Annotated[tuple[str, ...], AfterValidator(_emails), Field(description=f"Who the alert topic, the budget and the GCP alerts notify: 1-{MAX_ALERT_EMAILS} distinct e-mail addresses (an AWS budget notifies at most {MAX_ALERT_EMAILS}; use a mailing list for more).")]  # fmt: skip
-    monthly_budget_usd: Annotated[float, AfterValidator(between(1, 1_000_000)), Field(description="The monthly AWS budget in USD, 1-1000000 (alerts at 80% actual and 100% forecast).")] = 200  # fmt: skip
-    budget_scope: Annotated[str, AfterValidator(one_of("account", "environment")), Field(description="What the budget counts: `environment`, only resources tagged `Environment=<environment>` (while staging and production share an account; activate `Environment` as a cost allocation tag in the billing console first, or the budget sees $0), or `account`, the whole AWS account (one account per environment). Its alerts go through the stack's alert topic.")] = "environment"  # fmt: skip
+    dashboard_name: Annotated[
+        str,
+        AfterValidator(
+            matches(
+                r"[A-Za-z0-9_-]{1,255}", "a CloudWatch dashboard name (letters, digits, - and _)"
+            )
+        ),
+        Field(
+            description=(
+                "The CloudWatch dashboard's name (letters, digits, `-`, `_`). The policy pack "
+                f"requires the prefix `{_cw.dashboard_name_prefix}`."
+            )
+        ),
+    ]
+    latency_p95_ms: Annotated[
+        int,
+        AfterValidator(between(1, 60000)),
+        Field(
+            description=(
+                "p95 latency alarm threshold in ms: 1-60000. The runbook's target, and the most "
+                f"the policy pack allows: {number(_cw.latency_p95_ms)}."
+            )
+        ),
+    ]
+    error_rate_percent: Annotated[
+        Percent,
+        Field(
+            description=(
+                "5xx / requests alarm threshold in %: 0.01-100. The runbook's target, and the "
+                f"most the policy pack allows: {number(_cw.error_rate_percent)}."
+            )
+        ),
+    ]
+    availability_percent: Annotated[
+        Percent,
+        Field(
+            description=(
+                "The availability target in %, 0.01-100, judged over 24 hours on the Route 53 "
+                'health checks\' verdict (`HealthCheckStatus`); separately, "down" (below 1 for '
+                "two minutes) pages at once. The runbook's target, and the least the policy pack "
+                f"allows: {number(_cw.availability_percent)}."
+            )
+        ),
+    ]
+    cpu_percent: Annotated[
+        Percent,
+        Field(
+            description=(
+                "CPU alarm threshold in %: 0.01-100. The runbook scales when CPU is above "
+                f"{number(_cw.cpu_percent)}, the most the policy pack allows."
+            )
+        ),
+    ]
+    memory_percent: Annotated[
+        Percent,
+        Field(
+            description=(
+                "Memory alarm threshold in %: 0.01-100. The runbook scales when memory is above "
+                f"{number(_cw.memory_percent)}, the most the policy pack allows."
+            )
+        ),
+    ]
+    log_retention_days: Annotated[
+        int,
+        AfterValidator(one_of(*LOG_RETENTION_DAYS)),
+        Field(
+            description=(
+                "Retention of App Runner's and the rotation function's log groups, a value "
+                f"CloudWatch accepts: {', '.join(str(d) for d in LOG_RETENTION_DAYS)}. The policy "
+                f"pack requires at least {_cw.min_log_retention_days}."
+            )
+        ),
+    ]
+    error_rate_min_requests: Annotated[
+        int,
+        AfterValidator(between(1, 100_000)),
+        Field(
+            description=(
+                "1-100000: a minute with fewer requests gets no error-rate verdict (one 5xx among "
+                "20 requests is 5 %); a real outage still pages through availability."
+            )
+        ),
+    ] = 50
+    alert_emails: Annotated[
+        tuple[str, ...],
+        AfterValidator(_emails),
+        Field(
+            description=(
+                f"Who the alert topic, the budget and the GCP alerts notify: 1-{MAX_ALERT_EMAILS} "
+                f"distinct e-mail addresses (an AWS budget notifies at most {MAX_ALERT_EMAILS}; "
+                "use a mailing list for more)."
+            )
+        ),
+    ]
+    monthly_budget_usd: Annotated[
+        float,
+        AfterValidator(between(1, 1_000_000)),
+        Field(
+            description=(
+                "The monthly AWS budget in USD, 1-1000000 (alerts at 80% actual and 100% forecast)."
+            )
+        ),
+    ] = 200
+    budget_scope: Annotated[
+        str,
+        AfterValidator(one_of("account", "environment")),
+        Field(
+            description=(
+                "What the budget counts: `environment`, only resources tagged "
+                "`Environment=<environment>` (while staging and production share an account; "
+                "activate `Environment` as a cost allocation tag in the billing console first, or "
+                "the budget sees $0), or `account`, the whole AWS account (one account per "
+                "environment). Its alerts go through the stack's alert topic."
+            )
+        ),
+    ] = "environment"

@@ -29,18 +29,63 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    aws_region: Annotated[str, Field(description="Where the API, ECR, alarms and secret live: `us-east-1`, the runbook's region and the only one with Route 53 health-check metrics.")]  # fmt: skip
-    gcp_project: Annotated[str, Field(description="The Firestore project's id (`spendsense-production`).")]  # fmt: skip
-    environment: Annotated[Literal["staging", "production"], Field(description="`staging` or `production`: the `Environment` tag / `environment` label, and the stack the outputs belong to.")]  # fmt: skip
-    protect_stateful_resources: Annotated[bool, Field(description="`protect` + `retain_on_delete` on the ECR repository, the JWT secret, the alert topic's KMS key, the Firestore database and the backup bucket.")] = True  # fmt: skip
+    aws_region: Annotated[
+        str,
+        Field(
+            description=(
+                "Where the API, ECR, alarms and secret live: `us-east-1`, the runbook's region and "
+                "the only one with Route 53 health-check metrics."
+            )
+        ),
+    ]
+    gcp_project: Annotated[
+        str, Field(description="The Firestore project's id (`spendsense-production`).")
+    ]
+    environment: Annotated[
+        Literal["staging", "production"],
+        Field(
+            description=(
+                "`staging` or `production`: the `Environment` tag / `environment` label, and the "
+                "stack the outputs belong to."
+            )
+        ),
+    ]
+    protect_stateful_resources: Annotated[
+        bool,
+        Field(
+            description=(
+                "`protect` + `retain_on_delete` on the ECR repository, the JWT secret, the alert "
+                "topic's KMS key, the Firestore database and the backup bucket."
+            )
+        ),
+    ] = True
     # The CI deploy role may only create roles that carry it (docs/ci.md).
-    iam_permissions_boundary: Annotated[str | None, Field(description="The IAM managed policy every IAM role the program creates carries as its permissions boundary (`spendsense-workload-boundary-<environment>`, one per environment, from `infra/ci_trust/`); none: no boundary.")] = None  # fmt: skip
+    iam_permissions_boundary: Annotated[
+        str | None,
+        Field(
+            description=(
+                "The IAM managed policy every IAM role the program creates carries as its "
+                "permissions boundary (`spendsense-workload-boundary-<environment>`, one per "
+                "environment, from `infra/ci_trust/`); none: no boundary."
+            )
+        ),
+    ] = None
     api: Annotated[ApiSettings, Field(description="App Runner: the API service.")]
     registry: Annotated[RegistrySettings, Field(description="ECR: the API image's repository.")]
-    jwt: Annotated[JwtSettings, Field(description="Secrets Manager: the JWT signing secret (optional).")]  # fmt: skip
-    monitoring: Annotated[MonitoringSettings, Field(description="CloudWatch alarms, dashboard, Route 53 health checks, budget.")]  # fmt: skip
-    firestore: Annotated[FirestoreSettings, Field(description="The Firestore database, its rules, indexes and alerts.")]  # fmt: skip
-    backup: Annotated[BackupSettings, Field(description="The daily Firestore export and its bucket.")]  # fmt: skip
+    jwt: Annotated[
+        JwtSettings, Field(description="Secrets Manager: the JWT signing secret (optional).")
+    ]
+    monitoring: Annotated[
+        MonitoringSettings,
+        Field(description="CloudWatch alarms, dashboard, Route 53 health checks, budget."),
+    ]
+    firestore: Annotated[
+        FirestoreSettings,
+        Field(description="The Firestore database, its rules, indexes and alerts."),
+    ]
+    backup: Annotated[
+        BackupSettings, Field(description="The daily Firestore export and its bucket.")
+    ]
     frontend: Annotated[FrontendSettings, Field(description="The Vercel frontend's API URL.")]
 
     @property
@@ -138,7 +183,8 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         # Route 53 health-check metrics (the availability alarms) exist only in us-east-1.
         raise SettingsError(
             "aws:region",
-            f'must be us-east-1, where Route 53 health-check metrics live (got "{raw["aws:region"]}")',
+            "must be us-east-1, where Route 53 health-check metrics live (got "
+            f'"{raw["aws:region"]}")',
         )
     environment = raw.get(f"{NAMESPACE}:environment")
     if environment not in STACK_ENVIRONMENTS:
@@ -159,7 +205,8 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     ):
         raise SettingsError(
             f"{NAMESPACE}:iamPermissionsBoundary",
-            f"must be the name of an IAM managed policy such as spendsense-workload-boundary (got {_got(boundary)})",
+            "must be the name of an IAM managed policy such as spendsense-workload-boundary (got "
+            f"{_got(boundary)})",
         )
     objects: dict[str, Model] = {}
     for name in OBJECTS:

@@ -108,7 +108,9 @@ class AlarmIndex:
 
     def probes_a_service(self, check: PolicyResource) -> bool:
         fqdn = get(check.props, "fqdn")
-        return bool(self.stack.pointed_at_by(check, SERVICE) or (known(fqdn) and self._by_url.get(fqdn)))  # fmt: skip
+        return bool(
+            self.stack.pointed_at_by(check, SERVICE) or (known(fqdn) and self._by_url.get(fqdn))
+        )
 
     def on_health_checks_of(self, service: PolicyResource) -> list[Alarm]:
         """The alarms on a health check that probes `service`."""
@@ -157,7 +159,11 @@ def per_service(
         candidates = candidates_for(service, service_name)
         if not candidates:
             if undecided is None:
-                undecided = [f"what alarm {a.label} watches ({', '.join(sorted(set(a.undecided)))}) is" for a in index.alarms if a.undecided]  # fmt: skip
+                undecided = [
+                    f"what alarm {a.label} watches ({', '.join(sorted(set(a.undecided)))}) is"
+                    for a in index.alarms
+                    if a.undecided
+                ]
             if undecided:  # one of them may be the alarm: not a miss
                 pending.extend(undecided)
             else:

@@ -149,7 +149,10 @@ def action_problem(alarm: Alarm) -> str | None:
         return None
     enabled = alarm.actions_enabled
     if enabled is False or (isinstance(enabled, str) and enabled.strip().lower() == "false"):
-        return f"alarm {alarm.label} has actionsEnabled=false, so it notifies nobody; enable its actions"
+        return (
+            f"alarm {alarm.label} has actionsEnabled=false, so it notifies nobody; enable its "
+            "actions"
+        )
     if not real_actions(alarm.actions):
         return (
             f"alarm {alarm.label} has no alarmActions, so it notifies nobody; send it to the "

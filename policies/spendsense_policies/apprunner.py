@@ -187,12 +187,15 @@ def check_autoscaling_bounds(props: Props, config: Mapping[str, Any]) -> Iterato
             f"set spendsense:api.maxInstances to {fmt(hi)} or less"
         )
     if min_size is not None and max_size is not None and min_size > max_size:
-        yield f"minSize ({fmt(min_size)}) is above maxSize ({fmt(max_size)}); make minSize <= maxSize"
+        yield (
+            f"minSize ({fmt(min_size)}) is above maxSize ({fmt(max_size)}); make minSize <= maxSize"
+        )
     if "maxConcurrency" in unknown:
         pass
     elif concurrency is None or (concurrency_cap is not None and concurrency > concurrency_cap):
         yield (
-            f"maxConcurrency is {fmt(concurrency)}; the limit is {fmt(concurrency_cap)} requests per "
+            f"maxConcurrency is {fmt(concurrency)}; the limit is {fmt(concurrency_cap)} requests "
+            "per "
             f"instance: set spendsense:api.maxConcurrency to {fmt(concurrency_cap)} or less"
         )
 
@@ -209,7 +212,8 @@ def check_health_check(props: Props, config: Mapping[str, Any]) -> Iterator[str]
     protocol = str(health.get("protocol") or "TCP").upper()
     if protocol != "HTTP":
         yield (
-            f'healthCheckConfiguration.protocol is "{protocol}"; the runbook checks the API over HTTP: '
+            f'healthCheckConfiguration.protocol is "{protocol}"; the runbook checks the API over '
+            "HTTP: "
             f'set protocol "HTTP" with path "{path}"'
         )
     actual = health.get("path") or "/"
@@ -222,10 +226,15 @@ def check_health_check(props: Props, config: Mapping[str, Any]) -> Iterator[str]
 
 _BLOCKS = {
     "sourceConfiguration.imageRepository.imageConfiguration": (
-        "imageRepository", "imageConfiguration"),
+        "imageRepository",
+        "imageConfiguration",
+    ),
     "sourceConfiguration.codeRepository.codeConfiguration.codeConfigurationValues": (
-        "codeRepository", "codeConfiguration", "codeConfigurationValues"),
-}  # fmt: skip
+        "codeRepository",
+        "codeConfiguration",
+        "codeConfigurationValues",
+    ),
+}
 
 
 def _environment_blocks(props: Props, field: str) -> Iterator[tuple[str, Any]]:
@@ -252,7 +261,15 @@ def _variable_problem(where: str, key: str, value: Any, config: Mapping[str, Any
         return Pending(f"{where}.{key} is") if not named else _named_secret(where, key)
     if named and not is_setting(key, value, config["settingWords"]):
         return _named_secret(where, key)
-    kind = secret_kind(value, number(config["highEntropyMinLength"]) or 0, number(config["highEntropyBitsPerChar"]) or 0) if isinstance(value, str) else None  # fmt: skip
+    kind = (
+        secret_kind(
+            value,
+            number(config["highEntropyMinLength"]) or 0,
+            number(config["highEntropyBitsPerChar"]) or 0,
+        )
+        if isinstance(value, str)
+        else None
+    )
     if kind is None:
         return None
     return (
@@ -288,7 +305,11 @@ def check_no_plaintext_secrets(props: Props, config: Mapping[str, Any]) -> Itera
             if isinstance(value, Unknown):
                 yield Pending(f"{where}.{key} is")
             elif not (isinstance(value, str) and _SECRET_ARN.match(value.strip())):
-                shown = "a secret value" if isinstance(value, str) and secret_kind(value) else f'"{value}"'  # fmt: skip
+                shown = (
+                    "a secret value"
+                    if isinstance(value, str) and secret_kind(value)
+                    else f'"{value}"'
+                )
                 yield (
                     f"{where}.{key} is {shown}, not the ARN of a Secrets Manager secret or an "
                     "SSM parameter; App Runner reads runtimeEnvironmentSecrets from those: put "

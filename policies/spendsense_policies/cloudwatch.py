@@ -103,9 +103,12 @@ def judge_error_rate(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
         alarm.resource, alarm.metrics, shown, alarm.comparison, alarm.actions, alarm.actions_enabled
     )
     return _threshold_problem(
-        copy, float(config["errorRatePercent"]), "5xx error rate", " %",
+        copy,
+        float(config["errorRatePercent"]),
+        "5xx error rate",
+        " %",
         "spendsense:monitoring.errorRatePercent",
-    )  # fmt: skip
+    )
 
 
 _TIMES_100 = re.compile(r"(^|[^\w.])100(\.0*)?\s*\*|\*\s*100(\.0*)?($|[^\w.])")
@@ -123,9 +126,12 @@ def judge_cpu(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
 
 def judge_memory(alarm: Alarm, config: Mapping[str, Any]) -> list[str]:
     return _threshold_problem(
-        alarm, float(config["memoryPercent"]), "memory utilization", " %",
+        alarm,
+        float(config["memoryPercent"]),
+        "memory utilization",
+        " %",
         "spendsense:monitoring.memoryPercent",
-    )  # fmt: skip
+    )
 
 
 def check_latency(
@@ -133,14 +139,16 @@ def check_latency(
 ) -> Iterator[tuple[str, str]]:
     index = AlarmIndex(resources)
     yield from per_service(
-        index, config, index.watching("RequestLatency"),
+        index,
+        config,
+        index.watching("RequestLatency"),
         judge_latency,
         lambda s: (
             f"App Runner service {s} has no p95 latency alarm; add a CloudWatch alarm on "
             f"{APPRUNNER_NS} RequestLatency (extendedStatistic p95, dimension ServiceName={s}) "
             f"at {fmt(number(config['latencyP95Ms']))} ms or lower, with an alarm action"
         ),
-    )  # fmt: skip
+    )
 
 
 def check_error_rate(
@@ -148,14 +156,16 @@ def check_error_rate(
 ) -> Iterator[tuple[str, str]]:
     index = AlarmIndex(resources)
     yield from per_service(
-        index, config, index.watching("5xxStatusResponses"),
+        index,
+        config,
+        index.watching("5xxStatusResponses"),
         judge_error_rate,
         lambda s: (
             f"App Runner service {s} has no 5xx error-rate alarm; add a CloudWatch alarm with "
             f"metric math 100 * 5xxStatusResponses / Requests ({APPRUNNER_NS}, ServiceName={s}) "
             f"at {fmt(number(config['errorRatePercent']))} % or lower, with an alarm action"
         ),
-    )  # fmt: skip
+    )
 
 
 def check_utilization(
@@ -163,23 +173,27 @@ def check_utilization(
 ) -> Iterator[tuple[str, str]]:
     index = AlarmIndex(resources)
     yield from per_service(
-        index, config, index.watching("CPUUtilization"),
+        index,
+        config,
+        index.watching("CPUUtilization"),
         judge_cpu,
         lambda s: (
             f"App Runner service {s} has no CPU alarm; add a CloudWatch alarm on {APPRUNNER_NS} "
             f"CPUUtilization (ServiceName={s}) at {fmt(number(config['cpuPercent']))} % or lower, "
             "with an alarm action"
         ),
-    )  # fmt: skip
+    )
     yield from per_service(
-        index, config, index.watching("MemoryUtilization"),
+        index,
+        config,
+        index.watching("MemoryUtilization"),
         judge_memory,
         lambda s: (
             f"App Runner service {s} has no memory alarm; add a CloudWatch alarm on {APPRUNNER_NS} "
             f"MemoryUtilization (ServiceName={s}) at {fmt(number(config['memoryPercent']))} % or "
             "lower, with an alarm action"
         ),
-    )  # fmt: skip
+    )
 
 
 BELOW = {"LessThanThreshold", "LessThanOrEqualToThreshold"}
@@ -238,26 +252,34 @@ def check_availability(
             resource_path = get(check.props, "resourcePath", default="/")
             if isinstance(kind, str) and not kind.startswith("HTTP"):
                 problems.append(
-                    f"health check {check.name} is of type {kind}; probe the API over HTTPS on {path}"
+                    f"health check {check.name} is of type {kind}; probe the API over HTTPS on "
+                    f"{path}"
                 )
             elif isinstance(resource_path, str) and resource_path != path:
                 problems.append(
-                    f'health check {check.name} probes "{resource_path}"; the API answers on "{path}"'
+                    f'health check {check.name} probes "{resource_path}"; the API answers on '
+                    f'"{path}"'
                 )
         return problems
 
     def candidates(service: PolicyResource, service_name: Any) -> list[Alarm]:
         return [a for a in index.on_health_checks_of(service) if select(a, service, service_name)]
 
-    found = list(per_service(
-        index, config, candidates, judge,
-        lambda s: (
-            f"App Runner service {s} has no availability alarm; add a Route 53 health check on "
-            f"https://<service url>{path} and a CloudWatch alarm on {ROUTE53_NS} "
-            f"HealthCheckPercentageHealthy below {fmt(target)} % (or HealthCheckStatus), with an "
-            "alarm action"
-        ),
-    ))  # fmt: skip
+    found = list(
+        per_service(
+            index,
+            config,
+            candidates,
+            judge,
+            lambda s: (
+                f"App Runner service {s} has no availability alarm; add a Route 53 health check on "
+                f"https://<service url>{path} and a CloudWatch alarm on {ROUTE53_NS} "
+                f"HealthCheckPercentageHealthy below {fmt(target)} % (or HealthCheckStatus), with "
+                "an "
+                "alarm action"
+            ),
+        )
+    )
     # A "down" alarm on HealthCheckStatus satisfies the rule, but a percentage alarm on the
     # same service that is looser than the target is still wrong: it claims the target.
     reported = set(found)
@@ -282,9 +304,10 @@ def check_dashboard(
 ) -> Iterator[tuple[str, str]]:
     prefix = str(config["dashboardNamePrefix"])
     dashboards = [
-        d for d in of_type(resources, DASHBOARD)
+        d
+        for d in of_type(resources, DASHBOARD)
         if not isinstance(n := get(d.props, "dashboardName"), str) or n.startswith(prefix)
-    ]  # fmt: skip
+    ]
     bodies = [get(d.props, "dashboardBody") for d in dashboards]
     texts = [b for b in bodies if isinstance(b, str)]
     # Looked up once, not per service: the bodies' JSON strings (a service name among them is
@@ -300,7 +323,8 @@ def check_dashboard(
             yield (
                 service.urn,
                 (
-                    f"App Runner service {label} has no CloudWatch dashboard named {prefix}...; the "
+                    f"App Runner service {label} has no CloudWatch dashboard named {prefix}...; "
+                    "the "
                     f"runbook's first stop is the {prefix} dashboard: add one with its latency, "
                     "errors, requests, CPU and memory"
                 ),
@@ -308,8 +332,12 @@ def check_dashboard(
             continue
         if isinstance(service_name, str) and (
             service_name in strings
-            or (service_name in joined if "\0" not in service_name else any(service_name in t for t in texts))
-        ):  # fmt: skip
+            or (
+                service_name in joined
+                if "\0" not in service_name
+                else any(service_name in t for t in texts)
+            )
+        ):
             continue
         if unknown_body or isinstance(service_name, Unknown):
             pending.append(f"the dashboard body for {label} is")
@@ -317,7 +345,8 @@ def check_dashboard(
         yield (
             dashboards[0].urn,
             (
-                f"dashboard {get(dashboards[0].props, 'dashboardName')} shows no metric of App Runner "
+                f"dashboard {get(dashboards[0].props, 'dashboardName')} shows no metric of App "
+                "Runner "
                 f"service {label}; add widgets for its RequestLatency, 5xxStatusResponses, "
                 "CPUUtilization and MemoryUtilization"
             ),
@@ -352,7 +381,8 @@ def policies() -> list[Policy]:
         ),
         "outage": (
             limit("cloudwatch", "outageAlarmMaxMinutes"),
-            "Longest time to alarm (period x datapoints to alarm, minutes): an outage pages at once.",
+            "Longest time to alarm (period x datapoints to alarm, minutes): an outage pages at "
+            "once.",
         ),
     }
     return [

@@ -139,7 +139,8 @@ def check_lifecycle(
             yield (
                 mine[0].urn,
                 (
-                    f"the lifecycle policy of {repo.name} is not a JSON document with a 'rules' list of objects; "
+                    f"the lifecycle policy of {repo.name} is not a JSON document with a 'rules' "
+                    "list of objects; "
                     "write it with json.dumps({'rules': [...]})"
                 ),
             )

@@ -314,7 +314,8 @@ def check_export_schedule(
             yield (
                 job.urn,
                 (
-                    f'the export job {job.name} runs at "{actual}" ({actual_zone}); the runbook exports '
+                    f'the export job {job.name} runs at "{actual}" ({actual_zone}); the runbook '
+                    "exports "
                     f'{when}: set spendsense:backup.schedule to "{schedule}" and '
                     f"timeZone to {zone}"
                 ),

@@ -128,7 +128,8 @@ def _retention(
     elif days < minimum:
         yield (
             f"{field} is {fmt(days)}; logs must be kept at least {fmt(minimum)} days to "
-            f"investigate incidents: set spendsense:monitoring.logRetentionDays to {fmt(minimum)} or more"
+            f"investigate incidents: set spendsense:monitoring.logRetentionDays to {fmt(minimum)} "
+            "or more"
         )
 
 

@@ -82,7 +82,8 @@ def check_rotation(
             yield (
                 secret.urn,
                 (
-                    f"secret {label} has no aws.secretsmanager.SecretRotation, so it is never rotated; "
+                    f"secret {label} has no aws.secretsmanager.SecretRotation, so it is never "
+                    "rotated; "
                     f"the runbook rotates JWT secrets at least every {fmt(most)} days: add one "
                     f"with rotationRules.automaticallyAfterDays {fmt(most)} or less"
                 ),
@@ -110,7 +111,8 @@ def check_rotation(
                 (
                     f"secret {label} rotates every {fmt(days)} days; the runbook rotates at least "
                     f"every {fmt(most)} days: set "
-                    f"spendsense:jwt.rotationDays (rotationRules.automaticallyAfterDays) to {fmt(most)} or less"
+                    "spendsense:jwt.rotationDays (rotationRules.automaticallyAfterDays) to "
+                    f"{fmt(most)} or less"
                 ),
             )
     if pending:

@@ -86,7 +86,7 @@ def _memoized(table: str, function: Callable[..., Any]) -> Callable[..., Any]:
 _current = threading.local()  # the resource type of the Analyze call this thread serves
 
 
-class _Relevant(list):  # type: ignore[type-arg]
+class _Relevant(list):
     """The pack's policies; inside `Analyze`, only those that judge the request's type."""
 
     def __init__(self, policies: list[Any]) -> None:
@@ -192,7 +192,7 @@ def install(version: str | None = None) -> bool:
         return False
     if isinstance(sdk.json_format, _JsonFormat):
         return True
-    sdk.json_format = _JsonFormat(sdk.json_format)  # type: ignore[assignment]
+    sdk.json_format = _JsonFormat(sdk.json_format)
     sdk.deserialize_properties = _memoized("deserialized", sdk.deserialize_properties)
     sdk.unknown_checking_proxy = _memoized("proxy", sdk.unknown_checking_proxy)
     sdk.futures = _OneWorker  # type: ignore[assignment]

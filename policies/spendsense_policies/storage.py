@@ -131,7 +131,8 @@ def check_backup_retention(props: Props, config: Mapping[str, Any]) -> Iterator[
     if not retention_ages:
         yield (
             f"no lifecycle rule deletes {prefix} objects, so daily backups are kept forever; add "
-            f'a Delete rule whose only conditions are age={fmt(days)} and matchesPrefixes=["{prefix}"] '
+            f"a Delete rule whose only conditions are age={fmt(days)} and "
+            f'matchesPrefixes=["{prefix}"] '
             "(spendsense:backup.retentionDays)"
         )
     else:
@@ -236,7 +237,8 @@ def policies() -> list[Policy]:
                     ),
                     "backupBucketPattern": (
                         "backups?$",
-                        "Regex for bucket names that hold backups, used only when bucketName is empty.",
+                        "Regex for bucket names that hold backups, used only when bucketName is "
+                        "empty.",
                     ),
                 }
             ),

@@ -33,7 +33,12 @@ VARIABLES = "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariable
 SHARED = "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable"
 PROJECT = "vercel:index/project:Project"
 # Where each type keeps its variables: None for a resource that is one variable.
-LISTS: dict[str, str | None] = {VARIABLE: None, SHARED: None, VARIABLES: "variables", PROJECT: "environments"}  # fmt: skip
+LISTS: dict[str, str | None] = {
+    VARIABLE: None,
+    SHARED: None,
+    VARIABLES: "variables",
+    PROJECT: "environments",
+}
 PUBLIC_PREFIX = "NEXT_PUBLIC_"
 
 
@@ -142,7 +147,9 @@ def check_api_url_target(
         return
     pending = [r.name for r, targets in found if isinstance(targets, Unknown)]
     for _, targets in found:
-        if isinstance(targets, Sequence) and any(get(targets, i) == wanted for i in range(len(targets))):  # fmt: skip
+        if isinstance(targets, Sequence) and any(
+            get(targets, i) == wanted for i in range(len(targets))
+        ):
             return
     if pending:
         raise PendingUnknowns(f"the targets of {name} are" for name in pending)
@@ -199,7 +206,8 @@ def policies() -> list[Policy]:
                     ),
                     "notSecret": (
                         ["NEXT_PUBLIC_FIREBASE_API_KEY"],
-                        "Names that match the pattern but are public by design (Firebase web API key).",
+                        "Names that match the pattern but are public by design (Firebase web API "
+                        "key).",
                     ),
                     **SECRET_VALUE_CONFIG,
                 }

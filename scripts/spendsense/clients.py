@@ -129,7 +129,8 @@ def describe_aws_error(exc: Exception, doing: str) -> Exception:
         )
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return BadInput(
-            f"{doing}: no AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            f"{doing}: no AWS credentials; set AWS_PROFILE or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         )
     if isinstance(exc, (SSOError, TokenRetrievalError)):
         return BadInput(
@@ -180,6 +181,7 @@ def storage_client(project: str | None = None) -> Any:
         return storage.Client(project=project)
     except Exception as exc:  # google.auth.exceptions.DefaultCredentialsError and friends
         raise BadInput(
-            f"no Google credentials ({type(exc).__name__}); run `gcloud auth application-default login` "
+            f"no Google credentials ({type(exc).__name__}); run `gcloud auth application-default "
+            "login` "
             "or set GOOGLE_APPLICATION_CREDENTIALS"
         ) from None

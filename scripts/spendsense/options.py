@@ -56,7 +56,9 @@ def outputs_option(fn: F) -> F:
         "outputs_file",
         type=FilePath(),
         default=None,
-        help="JSON file of stack outputs (default: $SPENDSENSE_OUTPUTS, else `pulumi stack output`).",
+        help=(
+            "JSON file of stack outputs (default: $SPENDSENSE_OUTPUTS, else `pulumi stack output`)."
+        ),
     )(fn)
 
 

@@ -50,7 +50,9 @@ FULL = {
     "preview.yml": {
         "FORK": "false",
         "AWS_PREVIEW_ROLE_ARN": "arn:aws:iam::1:role/p",
-        "GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/1/locations/global/workloadIdentityPools/github/providers/github-actions",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": (
+            "projects/1/locations/global/workloadIdentityPools/github/providers/github-actions"
+        ),
         "GCP_PREVIEW_SERVICE_ACCOUNT": "p@x.iam.gserviceaccount.com",
         "PULUMI_BACKEND_URL": "s3://spendsense-pulumi-state?region=us-east-1",
         "HAS_PULUMI_ACCESS_TOKEN": "false",
@@ -75,7 +77,9 @@ FULL = {
 def test_missing_credentials_skip_with_a_notice_and_never_fail(
     workflow: str, tmp_path: Path
 ) -> None:
-    result, outputs = run_script(credentials_script(workflow), {"HAS_PULUMI_ACCESS_TOKEN": "false"}, tmp_path)  # fmt: skip
+    result, outputs = run_script(
+        credentials_script(workflow), {"HAS_PULUMI_ACCESS_TOKEN": "false"}, tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert outputs == {"configured": "false"}
     assert "::notice title=" in result.stdout and "not configured:" in result.stdout
@@ -103,7 +107,10 @@ def test_one_missing_variable_is_named(workflow: str, tmp_path: Path) -> None:
 def test_a_repository_level_deploy_identity_fails_the_deploy(name: str, tmp_path: Path) -> None:
     """The deploy identities are per environment: a repository-level one would be what an
     environment without its own silently falls back to (the other environment's role)."""
-    env = {**FULL["deploy.yml"], f"REPOSITORY_{name}": "arn:aws:iam::1:role/spendsense-github-deploy-production"}  # fmt: skip
+    env = {
+        **FULL["deploy.yml"],
+        f"REPOSITORY_{name}": "arn:aws:iam::1:role/spendsense-github-deploy-production",
+    }
     result, outputs = run_script(credentials_script("deploy.yml"), env, tmp_path)
     assert result.returncode == 1 and outputs == {}
     assert f"::error title=deploy misconfigured::repository variable {name}:" in result.stdout
@@ -112,7 +119,9 @@ def test_a_repository_level_deploy_identity_fails_the_deploy(name: str, tmp_path
 STAGING_IDENTITY = {
     "STACK": "staging",
     "AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::111122223333:role/spendsense-github-deploy-staging",
-    "GCP_DEPLOY_SERVICE_ACCOUNT": "spendsense-deploy-staging@spendsense-staging.iam.gserviceaccount.com",
+    "GCP_DEPLOY_SERVICE_ACCOUNT": (
+        "spendsense-deploy-staging@spendsense-staging.iam.gserviceaccount.com"
+    ),
 }
 
 
@@ -139,7 +148,9 @@ def test_each_deploy_job_first_checks_its_environments_identity(job: str, tmp_pa
         ),
         (
             {
-                "AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::111122223333:role/spendsense-github-deploy-production"
+                "AWS_DEPLOY_ROLE_ARN": (
+                    "arn:aws:iam::111122223333:role/spendsense-github-deploy-production"
+                )
             },
             "variable AWS_DEPLOY_ROLE_ARN is not the staging deploy role",
         ),
@@ -150,7 +161,9 @@ def test_each_deploy_job_first_checks_its_environments_identity(job: str, tmp_pa
         ),
         (
             {
-                "GCP_DEPLOY_SERVICE_ACCOUNT": "spendsense-deploy-production@p.iam.gserviceaccount.com"
+                "GCP_DEPLOY_SERVICE_ACCOUNT": (
+                    "spendsense-deploy-production@p.iam.gserviceaccount.com"
+                )
             },
             "variable GCP_DEPLOY_SERVICE_ACCOUNT is not the staging deploy account",
         ),
@@ -212,13 +225,17 @@ def lay_out_plans(root: Path, pr: str, sha: str) -> None:
     for stack, code in (("staging", "0"), ("production", "1")):
         folder = root / "plan" / f"plan-{stack}"
         folder.mkdir(parents=True)
-        (folder / f"{stack}.md").write_text(f"**{stack}**: 40 resources, {code} mandatory\n", encoding="utf-8")  # fmt: skip
+        (folder / f"{stack}.md").write_text(
+            f"**{stack}**: 40 resources, {code} mandatory\n", encoding="utf-8"
+        )
         (folder / f"{stack}.exit").write_text(code + "\n", encoding="utf-8")
         (folder / "pr-number").write_text(pr + "\n", encoding="utf-8")
         (folder / "head-sha").write_text(sha + "\n", encoding="utf-8")
 
 
-def run_comment(tmp_path: Path, fake_gh: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:  # fmt: skip
+def run_comment(
+    tmp_path: Path, fake_gh: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     log = tmp_path / "gh.log"
     base = {
         "PATH": f"{fake_gh}:{os.environ['PATH']}",
@@ -296,7 +313,9 @@ if args[:2] == ["issue", "list"]:
 """
 
 
-def run_report(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:  # fmt: skip
+def run_report(
+    tmp_path: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     gh = bin_dir / "gh"

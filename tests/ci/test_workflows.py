@@ -278,7 +278,10 @@ def test_real_preview_is_skipped_not_failed_without_credentials() -> None:
     assert action["policyPacks"] == "policies"
 
 
-@pytest.mark.parametrize(("workflow", "job_id"), [("preview.yml", "pulumi-preview"), ("deploy.yml", "staging"), ("deploy.yml", "production")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("workflow", "job_id"),
+    [("preview.yml", "pulumi-preview"), ("deploy.yml", "staging"), ("deploy.yml", "production")],
+)
 def test_pulumi_runs_with_each_stacks_policy_config(workflow: str, job_id: str) -> None:
     """Every pulumi/actions preview or up enforces the pack with that stack's config file."""
     body = job(workflow, job_id)

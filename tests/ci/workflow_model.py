@@ -156,9 +156,15 @@ def invocations(workflow: Workflow) -> Iterator[Invocation]:
             words = _words(expanded.replace("$(", " ").replace(")", " "))
             for index, word in enumerate(words):
                 name = word.rsplit("/", 1)[-1]
-                if name == "make" or (name == "spendsense" and word in {"spendsense", ".venv/bin/spendsense"}):  # fmt: skip
+                if name == "make" or (
+                    name == "spendsense" and word in {"spendsense", ".venv/bin/spendsense"}
+                ):
                     previous = words[index - 1] if index else ""
-                    if previous and previous not in SHELL_OPERATORS and previous not in {"then", "do", "else", "time", "exec", "-c"}:  # fmt: skip
+                    if (
+                        previous
+                        and previous not in SHELL_OPERATORS
+                        and previous not in {"then", "do", "else", "time", "exec", "-c"}
+                    ):
                         continue  # an argument (e.g. `echo make`), not a command
                     yield Invocation(
                         workflow=workflow.name,

@@ -1,4 +1,5 @@
-"""Run the real program under Pulumi's mock runtime, with a stack file's settings (or changed ones)."""
+"""Run the real program under Pulumi's mock runtime, with a stack file's settings (or
+changed ones)."""
 
 from __future__ import annotations
 

@@ -570,7 +570,8 @@ def test_api_url_override_is_used_when_set() -> None:
 
 
 def test_a_preview_of_a_new_stack_marks_cloud_computed_values_unknown() -> None:
-    """Values only the cloud computes (the service id, its URL) are "[unknown]" in a preview, not guessed."""
+    """Values only the cloud computes (the service id, its URL) are "[unknown]" in a preview, not
+    guessed."""
     import json as json_module
 
     from pulumi.runtime import Mocks
@@ -663,7 +664,8 @@ def test_utilization_and_saturation_alarms_are_sustained_not_single_spikes(
 
 
 def test_a_fixed_size_fleet_has_no_saturation_alarm() -> None:
-    """With minInstances == maxInstances the fleet always runs at max: the alarm would never clear."""
+    """With minInstances == maxInstances the fleet always runs at max: the alarm would
+    never clear."""
     rec = record("staging", {"spendsense:api.minInstances": 2, "spendsense:api.maxInstances": 2})
     roles = {r.name.removeprefix("monitoring-") for r in rec.by_type(ALARM)}
     assert "saturation" not in roles

@@ -338,7 +338,8 @@ BACKUP_MESSAGES = [
     ),
     (
         {"spendsense:backup.accessLogBucketName": "spendsense-backups"},
-        'spendsense:backup.accessLogBucketName: must differ from bucketName (got "spendsense-backups")',
+        "spendsense:backup.accessLogBucketName: must differ from bucketName (got "
+        '"spendsense-backups")',
     ),
     (
         {"spendsense:backup.accessLogBucketName": "Logs!"},

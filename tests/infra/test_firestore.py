@@ -240,7 +240,8 @@ def test_the_shipped_indexes_file_is_valid(each_stack: Recording) -> None:
         ),
         (
             {"indexes": [{"collectionGroup": "a", "queryScope": "DATABASE", "fields": []}]},
-            "f: indexes[0].queryScope: must be one of COLLECTION, COLLECTION_GROUP (got 'DATABASE')",
+            "f: indexes[0].queryScope: must be one of COLLECTION, COLLECTION_GROUP "
+            "(got 'DATABASE')",
         ),
         (
             {

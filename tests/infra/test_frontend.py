@@ -67,7 +67,8 @@ def test_the_variable_is_in_the_stacks_vercel_project_and_team(each_stack: Recor
 
 
 def test_the_public_api_url_is_not_marked_sensitive(each_stack: Recording) -> None:
-    """NEXT_PUBLIC_ values ship to every browser; only secrets (never NEXT_PUBLIC_) are sensitive."""
+    """NEXT_PUBLIC_ values ship to every browser; only secrets (never NEXT_PUBLIC_)
+    are sensitive."""
     variables = each_stack.by_type(VARIABLE)
     for variable in variables:
         key = variable.inputs["key"]
@@ -108,7 +109,8 @@ FRONTEND_MESSAGES = [
     ),
     (
         {"spendsense:frontend.vercelTeamId": "spendsense"},
-        'spendsense:frontend.vercelTeamId: must be a Vercel team id such as team_abc123 (got "spendsense")',
+        "spendsense:frontend.vercelTeamId: must be a Vercel team id such as team_abc123 (got "
+        '"spendsense")',
     ),
     (
         {"spendsense:frontend.apiUrl": "http://api.example.com"},

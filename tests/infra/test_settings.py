@@ -60,11 +60,13 @@ def test_production_matches_the_runbook() -> None:
 MESSAGES = [
     (
         {"spendsense:api.cpu": "3 vCPU"},
-        'spendsense:api.cpu: must be one of 0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU (got "3 vCPU")',
+        'spendsense:api.cpu: must be one of 0.25 vCPU, 0.5 vCPU, 1 vCPU, 2 vCPU, 4 vCPU (got "3 '
+        'vCPU")',
     ),
     (
         {"spendsense:api.memory": "5 GB"},
-        'spendsense:api.memory: must be one of 0.5 GB, 1 GB, 2 GB, 3 GB, 4 GB, 6 GB, 8 GB, 10 GB, 12 GB (got "5 GB")',
+        "spendsense:api.memory: must be one of 0.5 GB, 1 GB, 2 GB, 3 GB, 4 GB, 6 GB, 8 GB, 10 GB, "
+        '12 GB (got "5 GB")',
     ),
     (
         {"spendsense:api.memory": "2 GB"},
@@ -104,21 +106,26 @@ MESSAGES = [
     ),
     (
         {"spendsense:api.healthCheckPath": "health"},
-        "spendsense:api.healthCheckPath: must be a URL path starting with /, at most 255 characters, "
+        "spendsense:api.healthCheckPath: must be a URL path starting with /, at most 255 "
+        "characters, "
         'such as /health (got "health")',
     ),
     (
         {"spendsense:api.cpuu": "1 vCPU"},
-        "spendsense:api.cpuu: is not a known setting (allowed: serviceName, cpu, memory, minInstances, "
+        "spendsense:api.cpuu: is not a known setting (allowed: serviceName, cpu, memory, "
+        "minInstances, "
         "maxInstances, maxConcurrency, healthCheckPath, healthCheckInterval, healthCheckTimeout, "
-        "healthyThreshold, unhealthyThreshold, port, initialImageTag, environmentVariables); check the spelling",
+        "healthyThreshold, unhealthyThreshold, port, initialImageTag, environmentVariables); check "
+        "the spelling",
     ),
     ({"spendsense:api.cpu": DELETE}, "spendsense:api.cpu: is required; add it to the stack file"),
     (
         {"spendsense:apii": {}},
         "spendsense:apii: is not a known setting (allowed: spendsense:api, spendsense:backup, "
-        "spendsense:environment, spendsense:firestore, spendsense:frontend, spendsense:iamPermissionsBoundary, "
-        "spendsense:jwt, spendsense:monitoring, spendsense:protectStatefulResources, spendsense:registry); "
+        "spendsense:environment, spendsense:firestore, spendsense:frontend, "
+        "spendsense:iamPermissionsBoundary, "
+        "spendsense:jwt, spendsense:monitoring, spendsense:protectStatefulResources, "
+        "spendsense:registry); "
         "check the spelling",
     ),
     (
@@ -145,16 +152,19 @@ MESSAGES = [
     ),
     (
         {"spendsense:monitoring.logRetentionDays": 45},
-        "spendsense:monitoring.logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, "
+        "spendsense:monitoring.logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, "
+        "150, "
         "180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (got 45)",
     ),
     (
         {"spendsense:monitoring.alertEmails": ["oncall-at-example"]},
-        'spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "oncall-at-example")',
+        "spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "
+        '"oncall-at-example")',
     ),
     (
         {"spendsense:monitoring.alertEmails": []},
-        "spendsense:monitoring.alertEmails: must list at least one e-mail address (got an empty list)",
+        "spendsense:monitoring.alertEmails: must list at least one e-mail address (got an empty "
+        "list)",
     ),
     (
         {"spendsense:monitoring.errorRatePercent": 150},
@@ -162,7 +172,8 @@ MESSAGES = [
     ),
     (
         {"spendsense:registry.repositoryName": "SpendSense API"},
-        "spendsense:registry.repositoryName: must be an ECR repository name (lower case, digits, . _ - /) "
+        "spendsense:registry.repositoryName: must be an ECR repository name (lower case, digits, . "
+        "_ - /) "
         '(got "SpendSense API")',
     ),
     (
@@ -170,17 +181,20 @@ MESSAGES = [
         "spendsense:registry.keepImages: must be between 1 and 1000 (got 0)",
     ),
     (
-        # Secrets Manager's range; the runbook's monthly rotation is the pack's (test_valid_and_allowed).
+        # Secrets Manager's range; the runbook's monthly rotation is the pack's
+        # (test_valid_and_allowed).
         {"spendsense:jwt": {"rotationDays": 1001}},
         "spendsense:jwt.rotationDays: must be between 1 and 1000 (got 1001)",
     ),
     (
         {"spendsense:backup.schedule": "every day at 2"},
-        'spendsense:backup.schedule: must be a 5-field cron expression such as "0 2 * * *" (got "every day at 2")',
+        'spendsense:backup.schedule: must be a 5-field cron expression such as "0 2 * * *" (got '
+        '"every day at 2")',
     ),
     (
         {"spendsense:backup.schedule": "0 25 * * *"},
-        'spendsense:backup.schedule: must be a 5-field cron expression such as "0 2 * * *" (got "0 25 * * *")',
+        'spendsense:backup.schedule: must be a 5-field cron expression such as "0 2 * * *" (got "0 '
+        '25 * * *")',
     ),
     (
         {"spendsense:backup.timeZone": "Mars/Olympus"},
@@ -194,7 +208,8 @@ MESSAGES = [
     ),
     (
         {"spendsense:frontend.url": "not a url"},
-        'spendsense:frontend.url: must be an https:// URL such as https://app.example.com (got "not a url")',
+        "spendsense:frontend.url: must be an https:// URL such as https://app.example.com (got "
+        '"not a url")',
     ),
     (
         {"spendsense:backup.manualRetentionDays": 10},
@@ -214,7 +229,8 @@ MESSAGES = [
     ),
     (
         {"spendsense:firestore.location": "NAM 5"},
-        'spendsense:firestore.location: must be a Firestore location such as nam5 or us-east1 (got "NAM 5")',
+        "spendsense:firestore.location: must be a Firestore location such as nam5 or us-east1 (got "
+        '"NAM 5")',
     ),
     (
         {"spendsense:firestore.writeLatencyMs": 0},
@@ -234,7 +250,8 @@ MESSAGES = [
     ),
     (
         {"spendsense:api.serviceName": "api"},
-        'spendsense:api.serviceName: must be an App Runner service name: 4-40 letters, digits, - or _ (got "api")',
+        "spendsense:api.serviceName: must be an App Runner service name: 4-40 letters, digits, - "
+        'or _ (got "api")',
     ),
     (
         {"spendsense:api.port": 70000},
@@ -246,7 +263,8 @@ MESSAGES = [
     ),
     (
         {"spendsense:monitoring.dashboardName": "SpendSense API"},
-        'spendsense:monitoring.dashboardName: must be a CloudWatch dashboard name (letters, digits, - and _) (got "SpendSense API")',
+        "spendsense:monitoring.dashboardName: must be a CloudWatch dashboard name (letters, "
+        'digits, - and _) (got "SpendSense API")',
     ),
     (
         {"spendsense:monitoring.latencyP95Ms": 0},
@@ -266,7 +284,8 @@ MESSAGES = [
     ),
     (
         {"spendsense:api.healthCheckPath": "/" + "h" * 255},
-        "spendsense:api.healthCheckPath: must be a URL path starting with /, at most 255 characters, "
+        "spendsense:api.healthCheckPath: must be a URL path starting with /, at most 255 "
+        "characters, "
         f'such as /health (got "/{"h" * 255}")',
     ),
     (
@@ -276,12 +295,14 @@ MESSAGES = [
     ),
     (
         {"spendsense:monitoring.alertEmails": ["oncall@example.com", "OnCall@example.com"]},
-        "spendsense:monitoring.alertEmails: must list each address once: SNS keeps one subscription "
+        "spendsense:monitoring.alertEmails: must list each address once: SNS keeps one "
+        "subscription "
         'per address (got "OnCall@example.com" twice)',
     ),
     (
         {"spendsense:monitoring.alertEmails": ["a@.example.com"]},
-        'spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "a@.example.com")',
+        "spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "
+        '"a@.example.com")',
     ),
     (
         {"spendsense:monitoring.errorRateMinRequests": 0},
@@ -289,12 +310,14 @@ MESSAGES = [
     ),
     (
         {"spendsense:frontend.url": "https://app.example.com:8443"},
-        "spendsense:frontend.url: must be the site's root, https://host with no port, path or query, "
+        "spendsense:frontend.url: must be the site's root, https://host with no port, path or "
+        "query, "
         'such as https://app.example.com (got "https://app.example.com:8443")',
     ),
     (
         {"spendsense:frontend.url": "https://app.example.com/dashboard"},
-        "spendsense:frontend.url: must be the site's root, https://host with no port, path or query, "
+        "spendsense:frontend.url: must be the site's root, https://host with no port, path or "
+        "query, "
         'such as https://app.example.com (got "https://app.example.com/dashboard")',
     ),
     # Strict types: a string is never guessed into a number or a boolean.
@@ -325,12 +348,14 @@ MESSAGES = [
     # The JWT secret's name.
     (
         {"spendsense:jwt": {"secretName": "spendsense api key"}},
-        "spendsense:jwt.secretName: must be a Secrets Manager name: 1-512 letters, digits and / _ + = . @ - "
+        "spendsense:jwt.secretName: must be a Secrets Manager name: 1-512 letters, digits and / _ "
+        "+ = . @ - "
         '(got "spendsense api key")',
     ),
     (
         {"spendsense:jwt": {"secretName": "spendsense/jwt-secret"}},
-        "spendsense:jwt.secretName: must not end with a hyphen and six characters, which Secrets Manager "
+        "spendsense:jwt.secretName: must not end with a hyphen and six characters, which Secrets "
+        "Manager "
         "confuses with its ARN suffix; rename it, e.g. spendsense-api/jwt-signing-key "
         '(got "spendsense/jwt-secret")',
     ),
@@ -343,13 +368,17 @@ MESSAGES = [
     ),
     (
         {"spendsense:api.environmentVariables": {"JWT_SECRETS": "x"}},
-        "spendsense:api.environmentVariables: must not set JWT_SECRETS: the program sets ENVIRONMENT, "
-        'JWT_SECRETS, PORT itself and App Runner reserves AWSAPPRUNNER*; remove it (got "JWT_SECRETS")',
+        "spendsense:api.environmentVariables: must not set JWT_SECRETS: the program sets "
+        "ENVIRONMENT, "
+        "JWT_SECRETS, PORT itself and App Runner reserves AWSAPPRUNNER*; remove it (got "
+        '"JWT_SECRETS")',
     ),
     (
         {"spendsense:api.environmentVariables": {"AWSAPPRUNNER_X": "x"}},
-        "spendsense:api.environmentVariables: must not set AWSAPPRUNNER_X: the program sets ENVIRONMENT, "
-        'JWT_SECRETS, PORT itself and App Runner reserves AWSAPPRUNNER*; remove it (got "AWSAPPRUNNER_X")',
+        "spendsense:api.environmentVariables: must not set AWSAPPRUNNER_X: the program sets "
+        "ENVIRONMENT, "
+        "JWT_SECRETS, PORT itself and App Runner reserves AWSAPPRUNNER*; remove it (got "
+        '"AWSAPPRUNNER_X")',
     ),
     (
         {"spendsense:api.environmentVariables": {"LOG_LEVEL": 3}},
@@ -366,7 +395,8 @@ def test_bad_value_gives_one_exact_line(changes: dict[str, Any], message: str) -
 def test_rules_file_must_exist() -> None:
     message = error_for({"spendsense:firestore.rulesFile": "firestore/missing.rules"})
     assert message.startswith(
-        "spendsense:firestore.rulesFile: must name an existing file, relative to the repository root "
+        "spendsense:firestore.rulesFile: must name an existing file, relative to the repository "
+        "root "
         'or absolute (got "firestore/missing.rules", looked at '
     )
     assert message.endswith("firestore/missing.rules)")

@@ -88,11 +88,15 @@ def service() -> dict[str, Any]:
             "healthyThreshold": 1,
             "unhealthyThreshold": 5,
         },
-        "autoScalingConfigurationArn": "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/spendsense-api/1/abc",
+        "autoScalingConfigurationArn": (
+            "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/spendsense-api/1/abc"
+        ),
         "sourceConfiguration": {
             "autoDeploymentsEnabled": False,
             "imageRepository": {
-                "imageIdentifier": "123456789012.dkr.ecr.us-east-1.amazonaws.com/spendsense-api:bootstrap",
+                "imageIdentifier": (
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/spendsense-api:bootstrap"
+                ),
                 "imageRepositoryType": "ECR",
                 "imageConfiguration": {
                     "port": "8000",
@@ -101,7 +105,9 @@ def service() -> dict[str, Any]:
                         "LOG_LEVEL": "info",
                     },
                     "runtimeEnvironmentSecrets": {
-                        "JWT_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf"
+                        "JWT_SECRET": (
+                            "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf"
+                        )
                     },
                 },
             },
@@ -111,7 +117,13 @@ def service() -> dict[str, Any]:
 
 
 def autoscaling() -> dict[str, Any]:
-    return {"autoScalingConfigurationName": "spendsense-api", "minSize": 2, "maxSize": 10, "maxConcurrency": 100, "tags": dict(TAGS)}  # fmt: skip
+    return {
+        "autoScalingConfigurationName": "spendsense-api",
+        "minSize": 2,
+        "maxSize": 10,
+        "maxConcurrency": 100,
+        "tags": dict(TAGS),
+    }
 
 
 def repository() -> dict[str, Any]:
@@ -178,7 +190,17 @@ def latency_alarm() -> dict[str, Any]:
 
 def error_rate_alarm() -> dict[str, Any]:
     def metric(id_: str, name: str) -> dict[str, Any]:
-        return {"id": id_, "returnData": False, "metric": {"namespace": "AWS/AppRunner", "metricName": name, "dimensions": {"ServiceName": SERVICE_NAME, "ServiceID": "abc123"}, "stat": "Sum", "period": 300}}  # fmt: skip
+        return {
+            "id": id_,
+            "returnData": False,
+            "metric": {
+                "namespace": "AWS/AppRunner",
+                "metricName": name,
+                "dimensions": {"ServiceName": SERVICE_NAME, "ServiceID": "abc123"},
+                "stat": "Sum",
+                "period": 300,
+            },
+        }
 
     return {
         "name": "spendsense-api-error-rate",
@@ -209,7 +231,15 @@ def memory_alarm() -> dict[str, Any]:
 
 
 def health_check() -> dict[str, Any]:
-    return {"type": "HTTPS", "fqdn": "abc.us-east-1.awsapprunner.com", "port": 443, "resourcePath": "/health", "failureThreshold": 3, "requestInterval": 30, "tags": dict(TAGS)}  # fmt: skip
+    return {
+        "type": "HTTPS",
+        "fqdn": "abc.us-east-1.awsapprunner.com",
+        "port": 443,
+        "resourcePath": "/health",
+        "failureThreshold": 3,
+        "requestInterval": 30,
+        "tags": dict(TAGS),
+    }
 
 
 def availability_alarm() -> dict[str, Any]:
@@ -229,21 +259,41 @@ def availability_alarm() -> dict[str, Any]:
 
 
 def dashboard() -> dict[str, Any]:
-    body = {"widgets": [{"type": "metric", "properties": {"metrics": [["AWS/AppRunner", "RequestLatency", "ServiceName", SERVICE_NAME]]}}]}  # fmt: skip
+    body = {
+        "widgets": [
+            {
+                "type": "metric",
+                "properties": {
+                    "metrics": [["AWS/AppRunner", "RequestLatency", "ServiceName", SERVICE_NAME]]
+                },
+            }
+        ]
+    }
     return {"dashboardName": "SpendSense-API", "dashboardBody": json.dumps(body)}
 
 
 def log_group() -> dict[str, Any]:
-    return {"name": f"/aws/apprunner/{SERVICE_NAME}/abc123/application", "retentionInDays": 90, "tags": dict(TAGS)}  # fmt: skip
+    return {
+        "name": f"/aws/apprunner/{SERVICE_NAME}/abc123/application",
+        "retentionInDays": 90,
+        "tags": dict(TAGS),
+    }
 
 
 def secret() -> dict[str, Any]:
-    return {"name": "spendsense/production/jwt-signing-key", "description": "JWT signing key", "tags": dict(TAGS)}  # fmt: skip
+    return {
+        "name": "spendsense/production/jwt-signing-key",
+        "description": "JWT signing key",
+        "tags": dict(TAGS),
+    }
 
 
 def rotation() -> dict[str, Any]:
     return {
-        "secretId": "arn:aws:secretsmanager:us-east-1:123456789012:secret:spendsense/production/jwt-signing-key-AbCdEf",
+        "secretId": (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:spendsense/production/"
+            "jwt-signing-key-AbCdEf"
+        ),
         "rotationLambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:jwt-rotation",
         "rotationRules": {"automaticallyAfterDays": 30},
     }
@@ -277,16 +327,25 @@ def database() -> dict[str, Any]:
 
 
 def ruleset(content: str = GOOD_RULES) -> dict[str, Any]:
-    return {"project": "spendsense-production", "source": {"files": [{"name": "firestore.rules", "content": content}]}}  # fmt: skip
+    return {
+        "project": "spendsense-production",
+        "source": {"files": [{"name": "firestore.rules", "content": content}]},
+    }
 
 
 def workflow() -> dict[str, Any]:
     source = (
         "main:\n  steps:\n    - export:\n        call: http.post\n        args:\n"
         "          url: https://firestore.googleapis.com/v1/projects/spendsense-production/databases/(default):exportDocuments\n"
-        '          body:\n            outputUriPrefix: ${"gs://spendsense-backups/daily/" + text.replace_all(time.format(sys.now()), ":", "")}\n'
+        '          body:\n            outputUriPrefix: ${"gs://spendsense-backups/daily/" + '
+        'text.replace_all(time.format(sys.now()), ":", "")}\n'
     )
-    return {"name": "spendsense-firestore-export", "region": "us-east1", "sourceContents": source, "labels": dict(LABELS)}  # fmt: skip
+    return {
+        "name": "spendsense-firestore-export",
+        "region": "us-east1",
+        "sourceContents": source,
+        "labels": dict(LABELS),
+    }
 
 
 def job() -> dict[str, Any]:
@@ -303,8 +362,19 @@ def job() -> dict[str, Any]:
     }
 
 
-def variable(key: str = "NEXT_PUBLIC_API_URL", value: str = "https://abc.us-east-1.awsapprunner.com", **extra: Any) -> dict[str, Any]:  # fmt: skip
-    return {"projectId": "prj_spendsense_dashboard", "teamId": "team_spendsense", "key": key, "value": value, "targets": ["production"], **extra}  # fmt: skip
+def variable(
+    key: str = "NEXT_PUBLIC_API_URL",
+    value: str = "https://abc.us-east-1.awsapprunner.com",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "projectId": "prj_spendsense_dashboard",
+        "teamId": "team_spendsense",
+        "key": key,
+        "value": value,
+        "targets": ["production"],
+        **extra,
+    }
 
 
 def stack(**replace: dict[str, Any] | None) -> list[PackResource]:

@@ -19,7 +19,9 @@ ALARMS = {
 }
 
 
-def _timed(alarm: dict[str, Any], period: int, evaluation: int, datapoints: int | None) -> dict[str, Any]:  # fmt: skip
+def _timed(
+    alarm: dict[str, Any], period: int, evaluation: int, datapoints: int | None
+) -> dict[str, Any]:
     alarm = dict(alarm)
     if "metricQueries" in alarm:
         alarm["metricQueries"] = [
@@ -78,7 +80,9 @@ def test_outage_alarm_must_page_at_once(
     pack: Pack, period: int, evaluation: int, datapoints: int | None, shown: str
 ) -> None:
     alarm = _timed(c.availability_alarm(), period, evaluation, datapoints)
-    message = only(pack.analyze_stack(c.stack(availability=alarm)), "aws-cloudwatch-availability-alarm").message  # fmt: skip
+    message = only(
+        pack.analyze_stack(c.stack(availability=alarm)), "aws-cloudwatch-availability-alarm"
+    ).message
     assert f"fires only after {shown}" in message and "(5 minutes" in message
 
 
@@ -87,22 +91,36 @@ def test_a_slow_slo_alarm_beside_a_fast_one_is_fine(pack: Pack) -> None:
     stack = c.stack()
     daily = _timed(c.changed(c.availability_alarm(), "name", "daily"), 86_400, 1, None)
     daily["statistic"], daily["threshold"] = "Average", 0.999
-    stack.append(c.resource(c.ALARM, "daily", daily, dependencies=[c.urn(c.HEALTH_CHECK, "health-check")]))  # fmt: skip
+    stack.append(
+        c.resource(c.ALARM, "daily", daily, dependencies=[c.urn(c.HEALTH_CHECK, "health-check")])
+    )
     assert messages(pack.analyze_stack(stack), "aws-cloudwatch-availability-alarm") == []
 
 
 def test_time_to_alarm_is_policy_config(pack: Pack) -> None:
     alarm = _timed(c.latency_alarm(), 3_600, 3, 3)
     with pack.configured({"aws-cloudwatch-latency-alarm": {"maxMinutesToAlarm": 180}}):
-        assert messages(pack.analyze_stack(c.stack(latency=alarm)), "aws-cloudwatch-latency-alarm") == []  # fmt: skip
-    assert "fires only after 180 minutes" in only(pack.analyze_stack(c.stack(latency=alarm)), "aws-cloudwatch-latency-alarm").message  # fmt: skip
+        assert (
+            messages(pack.analyze_stack(c.stack(latency=alarm)), "aws-cloudwatch-latency-alarm")
+            == []
+        )
+    assert (
+        "fires only after 180 minutes"
+        in only(pack.analyze_stack(c.stack(latency=alarm)), "aws-cloudwatch-latency-alarm").message
+    )
 
 
 @pytest.mark.parametrize("field", ["period", "evaluationPeriods", "datapointsToAlarm"])
 def test_unknown_timing_is_pending(pack: Pack, field: str) -> None:
     alarm = c.changed(_timed(c.cpu_alarm(), 60, 5, 3), field, c.UNKNOWN)
-    found = [d for d in pack.analyze_stack(c.stack(cpu=alarm)) if d.policy == "aws-cloudwatch-utilization-alarms"]  # fmt: skip
-    assert [d.level for d in found] == ["advisory"] and "cannot be checked until deployment" in found[0].message  # fmt: skip
+    found = [
+        d
+        for d in pack.analyze_stack(c.stack(cpu=alarm))
+        if d.policy == "aws-cloudwatch-utilization-alarms"
+    ]
+    assert [d.level for d in found] == [
+        "advisory"
+    ] and "cannot be checked until deployment" in found[0].message
 
 
 @pytest.mark.parametrize(
@@ -126,7 +144,9 @@ def test_alarm_on_a_unit_never_published_does_not_count(
 
 def test_metric_math_metric_in_the_wrong_unit(pack: Pack) -> None:
     alarm = c.changed(c.error_rate_alarm(), "metricQueries.0.metric.unit", "Percent")
-    message = only(pack.analyze_stack(c.stack(errors=alarm)), "aws-cloudwatch-error-rate-alarm").message  # fmt: skip
+    message = only(
+        pack.analyze_stack(c.stack(errors=alarm)), "aws-cloudwatch-error-rate-alarm"
+    ).message
     assert "5xxStatusResponses in Percent, but CloudWatch publishes it in Count" in message
 
 
@@ -138,6 +158,11 @@ def test_the_published_unit_passes(pack: Pack, name: str, unit: str) -> None:
 
 def test_query_period_of_a_metrics_insights_expression_counts(pack: Pack) -> None:
     alarm = c.error_rate_alarm()
-    alarm["metricQueries"] = [*alarm["metricQueries"][:2], {**alarm["metricQueries"][2], "period": 86_400}]  # fmt: skip
-    message = only(pack.analyze_stack(c.stack(errors=alarm)), "aws-cloudwatch-error-rate-alarm").message  # fmt: skip
+    alarm["metricQueries"] = [
+        *alarm["metricQueries"][:2],
+        {**alarm["metricQueries"][2], "period": 86_400},
+    ]
+    message = only(
+        pack.analyze_stack(c.stack(errors=alarm)), "aws-cloudwatch-error-rate-alarm"
+    ).message
     assert "fires only after 2880 minutes" in message

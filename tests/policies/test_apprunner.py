@@ -142,10 +142,20 @@ ENV = "sourceConfiguration.imageRepository.imageConfiguration.runtimeEnvironment
 @pytest.mark.parametrize(
     "key",
     [
-        "JWT_SECRET", "DB_PASSWORD", "STRIPE_API_KEY", "GITHUB_TOKEN", "FIREBASE_PRIVATE_KEY",
-        "JWT_KEY", "DB_PASS", "SESSION_PASS", "ENCRYPTION_KEY", "pwd", "jwt", "AUTH_TOKEN",
+        "JWT_SECRET",
+        "DB_PASSWORD",
+        "STRIPE_API_KEY",
+        "GITHUB_TOKEN",
+        "FIREBASE_PRIVATE_KEY",
+        "JWT_KEY",
+        "DB_PASS",
+        "SESSION_PASS",
+        "ENCRYPTION_KEY",
+        "pwd",
+        "jwt",
+        "AUTH_TOKEN",
     ],
-)  # fmt: skip
+)
 def test_secret_looking_plain_environment_variable(pack: Pack, key: str) -> None:
     found = pack.analyze(c.SERVICE, c.changed(c.service(), f"{ENV}.{key}", "value"))
     message = only(found, "aws-apprunner-no-plaintext-secrets").message
@@ -161,12 +171,19 @@ def test_aws_access_key_in_a_plain_variable(pack: Pack) -> None:
 def test_secret_from_secrets_manager_is_fine(pack: Pack) -> None:
     """runtimeEnvironmentSecrets (ARNs) is where secrets belong: no violation."""
     props = c.service()
-    assert "JWT_SECRET" in props["sourceConfiguration"]["imageRepository"]["imageConfiguration"]["runtimeEnvironmentSecrets"]  # fmt: skip
+    assert (
+        "JWT_SECRET"
+        in props["sourceConfiguration"]["imageRepository"]["imageConfiguration"][
+            "runtimeEnvironmentSecrets"
+        ]
+    )
     assert pack.analyze(c.SERVICE, props) == []
 
 
 def test_autoscaling_configuration_of_the_stack_is_attached(pack: Pack) -> None:
-    assert [d for d in pack.analyze_stack(c.stack()) if d.policy == "aws-apprunner-autoscaling-in-stack"] == []  # fmt: skip
+    assert [
+        d for d in pack.analyze_stack(c.stack()) if d.policy == "aws-apprunner-autoscaling-in-stack"
+    ] == []
 
 
 def test_literal_autoscaling_arn_outside_the_stack(pack: Pack) -> None:
@@ -176,22 +193,31 @@ def test_literal_autoscaling_arn_outside_the_stack(pack: Pack) -> None:
     resources = [r for r in c.stack() if r.name != "service"] + [service]
     diagnostic = only(pack.analyze_stack(resources), "aws-apprunner-autoscaling-in-stack")
     assert (
-        'autoScalingConfigurationArn is "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/spendsense-api/1/abc", '
+        "autoScalingConfigurationArn is "
+        '"arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/spendsense-api/1/abc", '
         "which is no aws.apprunner.AutoScalingConfigurationVersion of this stack"
         in diagnostic.message
     )
     assert diagnostic.urn.endswith("::service")
 
 
-@pytest.mark.parametrize("key", ["LOG_LEVEL", "PASSENGER_LIMIT", "KEYBOARD", "AUTHOR", "NEXT_PUBLIC_FIREBASE_AUTH_DOMAIN"])  # fmt: skip
+@pytest.mark.parametrize(
+    "key",
+    ["LOG_LEVEL", "PASSENGER_LIMIT", "KEYBOARD", "AUTHOR", "NEXT_PUBLIC_FIREBASE_AUTH_DOMAIN"],
+)
 def test_plain_names_are_not_secrets(pack: Pack, key: str) -> None:
     assert pack.analyze(c.SERVICE, c.changed(c.service(), f"{ENV}.{key}", "value")) == []
 
 
 def test_url_with_a_password_in_a_plain_variable(pack: Pack) -> None:
     """A connection URL with user:password@ is a secret whatever the variable is called."""
-    found = pack.analyze(c.SERVICE, c.changed(c.service(), f"{ENV}.DATABASE_URL", "postgres://app:hunter2@db.internal:5432/app"))  # fmt: skip
+    found = pack.analyze(
+        c.SERVICE,
+        c.changed(
+            c.service(), f"{ENV}.DATABASE_URL", "postgres://app:hunter2@db.internal:5432/app"
+        ),
+    )
     assert (
-        "DATABASE_URL holds a URL with a password (user:password@host) in a plain environment variable"
-        in only(found, "aws-apprunner-no-plaintext-secrets").message
+        "DATABASE_URL holds a URL with a password (user:password@host) in a plain environment "
+        "variable" in only(found, "aws-apprunner-no-plaintext-secrets").message
     )

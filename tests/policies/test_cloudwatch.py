@@ -51,7 +51,12 @@ def test_latency_alarm_without_action(pack: Pack) -> None:
 
 def test_latency_alarm_for_another_service_does_not_count(pack: Pack) -> None:
     alarm = c.changed(c.latency_alarm(), "dimensions.ServiceName", "some-other-service")
-    assert "has no p95 latency alarm" in only(pack.analyze_stack(stack_with("latency", alarm)), "aws-cloudwatch-latency-alarm").message  # fmt: skip
+    assert (
+        "has no p95 latency alarm"
+        in only(
+            pack.analyze_stack(stack_with("latency", alarm)), "aws-cloudwatch-latency-alarm"
+        ).message
+    )
 
 
 def test_unknown_latency_threshold_cannot_be_checked(pack: Pack) -> None:
@@ -73,13 +78,25 @@ def test_error_rate_threshold_of_five_percent(pack: Pack) -> None:
     found = pack.analyze_stack(
         stack_with("errors", c.changed(c.error_rate_alarm(), "threshold", 5))
     )
-    assert "fires only above 5 % 5xx error rate; the runbook's target is 1 %" in only(found, "aws-cloudwatch-error-rate-alarm").message  # fmt: skip
+    assert (
+        "fires only above 5 % 5xx error rate; the runbook's target is 1 %"
+        in only(found, "aws-cloudwatch-error-rate-alarm").message
+    )
 
 
 def test_error_rate_as_a_fraction_is_read_as_percent(pack: Pack) -> None:
     """errors / requests with threshold 0.05 is 5 %."""
-    alarm = c.changed(c.changed(c.error_rate_alarm(), "metricQueries.2.expression", "errors / requests"), "threshold", 0.05)  # fmt: skip
-    assert "fires only above 5 % 5xx error rate" in only(pack.analyze_stack(stack_with("errors", alarm)), "aws-cloudwatch-error-rate-alarm").message  # fmt: skip
+    alarm = c.changed(
+        c.changed(c.error_rate_alarm(), "metricQueries.2.expression", "errors / requests"),
+        "threshold",
+        0.05,
+    )
+    assert (
+        "fires only above 5 % 5xx error rate"
+        in only(
+            pack.analyze_stack(stack_with("errors", alarm)), "aws-cloudwatch-error-rate-alarm"
+        ).message
+    )
 
 
 def test_error_count_without_requests_is_not_a_rate(pack: Pack) -> None:
@@ -210,7 +227,9 @@ def test_health_check_on_wrong_path(pack: Pack) -> None:
 
 def test_health_check_without_resource_path_probes_root(pack: Pack) -> None:
     """Route 53 probes "/" when resourcePath is missing: that is not the API's /health."""
-    found = pack.analyze_stack(stack_with("health-check", c.changed(c.health_check(), "resourcePath", "-")))  # fmt: skip
+    found = pack.analyze_stack(
+        stack_with("health-check", c.changed(c.health_check(), "resourcePath", "-"))
+    )
     assert (
         'health check health-check probes "/"; the API answers on "/health"'
         in only(found, "aws-cloudwatch-availability-alarm").message
@@ -218,7 +237,9 @@ def test_health_check_without_resource_path_probes_root(pack: Pack) -> None:
 
 
 def test_tcp_health_check_is_not_an_http_probe(pack: Pack) -> None:
-    found = pack.analyze_stack(stack_with("health-check", c.changed(c.health_check(), "type", "TCP")))  # fmt: skip
+    found = pack.analyze_stack(
+        stack_with("health-check", c.changed(c.health_check(), "type", "TCP"))
+    )
     assert (
         "health check health-check is of type TCP; probe the API over HTTPS on /health"
         in only(found, "aws-cloudwatch-availability-alarm").message
@@ -342,12 +363,32 @@ def test_retention_of_log_groups_app_runner_creates(pack: Pack) -> None:
 @pytest.mark.parametrize(
     ("name", "props", "policy", "what"),
     [
-        ("latency", c.changed(c.latency_alarm(), "metricName", c.UNKNOWN), "aws-cloudwatch-latency-alarm", 'what alarm "spendsense-api-latency-p95" watches (metricName) is'),
-        ("latency", c.changed(c.latency_alarm(), "extendedStatistic", c.UNKNOWN), "aws-cloudwatch-latency-alarm", '"spendsense-api-latency-p95" extendedStatistic is'),
-        ("errors", c.changed(c.error_rate_alarm(), "metricQueries", c.UNKNOWN), "aws-cloudwatch-error-rate-alarm", 'what alarm "spendsense-api-error-rate" watches (metricQueries) is'),
-        ("errors", c.changed(c.error_rate_alarm(), "metricQueries.0.metric", c.UNKNOWN), "aws-cloudwatch-error-rate-alarm", 'what alarm "spendsense-api-error-rate" watches (metric) is'),
+        (
+            "latency",
+            c.changed(c.latency_alarm(), "metricName", c.UNKNOWN),
+            "aws-cloudwatch-latency-alarm",
+            'what alarm "spendsense-api-latency-p95" watches (metricName) is',
+        ),
+        (
+            "latency",
+            c.changed(c.latency_alarm(), "extendedStatistic", c.UNKNOWN),
+            "aws-cloudwatch-latency-alarm",
+            '"spendsense-api-latency-p95" extendedStatistic is',
+        ),
+        (
+            "errors",
+            c.changed(c.error_rate_alarm(), "metricQueries", c.UNKNOWN),
+            "aws-cloudwatch-error-rate-alarm",
+            'what alarm "spendsense-api-error-rate" watches (metricQueries) is',
+        ),
+        (
+            "errors",
+            c.changed(c.error_rate_alarm(), "metricQueries.0.metric", c.UNKNOWN),
+            "aws-cloudwatch-error-rate-alarm",
+            'what alarm "spendsense-api-error-rate" watches (metric) is',
+        ),
     ],
-)  # fmt: skip
+)
 def test_unknown_alarm_is_pending_not_missing(
     pack: Pack, name: str, props: dict[str, Any], policy: str, what: str
 ) -> None:
@@ -355,7 +396,9 @@ def test_unknown_alarm_is_pending_not_missing(
     needs: an advisory "cannot be checked until deployment", never a mandatory "no alarm"."""
     diagnostic = only(pack.analyze_stack(stack_with(name, props)), policy)
     assert diagnostic.level == "advisory"
-    assert diagnostic.message == f"cannot be checked until deployment: {what} not known during preview"  # fmt: skip
+    assert (
+        diagnostic.message == f"cannot be checked until deployment: {what} not known during preview"
+    )
 
 
 # --- smaller gaps -----------------------------------------------------------------------------
@@ -372,14 +415,16 @@ def test_alarm_without_service_id_gets_no_data(pack: Pack) -> None:
     alarm = c.changed(c.latency_alarm(), "dimensions", {"ServiceName": c.SERVICE_NAME})
     found = pack.analyze_stack(stack_with("latency", alarm))
     assert (
-        'alarm "spendsense-api-latency-p95" watches AWS/AppRunner RequestLatency without a ServiceID dimension'
-        in only(found, "aws-cloudwatch-latency-alarm").message
+        'alarm "spendsense-api-latency-p95" watches AWS/AppRunner RequestLatency without a '
+        "ServiceID dimension" in only(found, "aws-cloudwatch-latency-alarm").message
     )
 
 
 def test_error_rate_with_100_only_inside_max_is_a_fraction(pack: Pack) -> None:
     """errors / MAX([requests, 100]) is a fraction: threshold 1 there means 100 %."""
-    alarm = c.changed(c.error_rate_alarm(), "metricQueries.2.expression", "errors / MAX([requests, 100])")  # fmt: skip
+    alarm = c.changed(
+        c.error_rate_alarm(), "metricQueries.2.expression", "errors / MAX([requests, 100])"
+    )
     found = pack.analyze_stack(stack_with("errors", alarm))
     assert (
         'alarm "spendsense-api-error-rate" fires only above 100 % 5xx error rate'
@@ -400,7 +445,8 @@ APPRUNNER_LOGS = "aws-apprunner-log-retention"
 def test_apprunner_service_log_group_without_retention(pack: Pack) -> None:
     diagnostic = only(pack.analyze_stack(stack_with("service-logs", None)), APPRUNNER_LOGS)
     assert diagnostic.message.startswith(
-        "App Runner service spendsense-api writes to /aws/apprunner/spendsense-api/<service id>/{service}, "
+        "App Runner service spendsense-api writes to /aws/apprunner/spendsense-api/<service "
+        "id>/{service}, "
         "which App Runner creates with no retention"
     )
     assert diagnostic.urn.endswith("::service")
@@ -422,7 +468,12 @@ def test_retention_resource_covers_apprunner_log_groups(pack: Pack) -> None:
 def test_unknown_log_group_names_are_pending(pack: Pack) -> None:
     """In a real preview the names hold the unknown service id: pending, never a miss."""
     service_urn = next(r.urn for r in c.stack() if r.name == "service")
-    retention = resource(c.DYNAMIC, "api-log-retention", {"logGroupNames": c.UNKNOWN, "retentionDays": 90}, dependencies=[service_urn])  # fmt: skip
+    retention = resource(
+        c.DYNAMIC,
+        "api-log-retention",
+        {"logGroupNames": c.UNKNOWN, "retentionDays": 90},
+        dependencies=[service_urn],
+    )
     resources = [*c.stack(logs=None, **{"service-logs": None}), retention]
     diagnostic = only(pack.analyze_stack(resources), APPRUNNER_LOGS)
     assert diagnostic.level == "advisory"

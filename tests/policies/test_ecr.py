@@ -17,7 +17,11 @@ def test_compliant_repository(pack: Pack) -> None:
 
 @pytest.mark.parametrize("value", [False, "-"])
 def test_scan_on_push_off(pack: Pack, value: object) -> None:
-    found = pack.analyze(c.REPOSITORY, c.changed(c.repository(), "imageScanningConfiguration.scanOnPush", value), protect=True)  # fmt: skip
+    found = pack.analyze(
+        c.REPOSITORY,
+        c.changed(c.repository(), "imageScanningConfiguration.scanOnPush", value),
+        protect=True,
+    )
     assert "scanOnPush is not true" in only(found, "aws-ecr-scan-on-push").message
 
 
@@ -62,18 +66,26 @@ def test_lifecycle_policy_keeping_too_many(pack: Pack) -> None:
 
 
 def _with_rules(*rules: object) -> list[PackResource]:
-    return c.stack(lifecycle=c.changed(c.lifecycle_policy(), "policy", json.dumps({"rules": list(rules)})))  # fmt: skip
+    return c.stack(
+        lifecycle=c.changed(c.lifecycle_policy(), "policy", json.dumps({"rules": list(rules)}))
+    )
 
 
 UNTAGGED = json.loads(c.lifecycle_policy()["policy"])["rules"][0]
 
 
 def _count(**selection: object) -> dict[str, object]:
-    return {"rulePriority": 2, "selection": {"countType": "imageCountMoreThan", "countNumber": 20, **selection}, "action": {"type": "expire"}}  # fmt: skip
+    return {
+        "rulePriority": 2,
+        "selection": {"countType": "imageCountMoreThan", "countNumber": 20, **selection},
+        "action": {"type": "expire"},
+    }
 
 
 def test_count_rule_limited_to_a_tag_prefix_leaves_other_images_unbounded(pack: Pack) -> None:
-    found = pack.analyze_stack(_with_rules(UNTAGGED, _count(tagStatus="tagged", tagPrefixList=["release-"])))  # fmt: skip
+    found = pack.analyze_stack(
+        _with_rules(UNTAGGED, _count(tagStatus="tagged", tagPrefixList=["release-"]))
+    )
     assert (
         "expires by count only images whose tags match its tagPrefixList/tagPatternList"
         in only(found, "aws-ecr-lifecycle-policy").message
@@ -82,7 +94,10 @@ def test_count_rule_limited_to_a_tag_prefix_leaves_other_images_unbounded(pack: 
 
 def test_count_on_every_tag_and_untagged_by_age_is_bounded(pack: Pack) -> None:
     """The program's shape: untagged images by age, every tagged one (pattern "*") by count."""
-    assert pack.analyze_stack(_with_rules(UNTAGGED, _count(tagStatus="tagged", tagPatternList=["*"]))) == []  # fmt: skip
+    assert (
+        pack.analyze_stack(_with_rules(UNTAGGED, _count(tagStatus="tagged", tagPatternList=["*"])))
+        == []
+    )
 
 
 def test_untagged_images_never_expire(pack: Pack) -> None:
@@ -102,7 +117,11 @@ def test_malformed_lifecycle_rules_are_a_violation_not_a_crash(pack: Pack) -> No
 
 def test_mutable_with_exclusion_is_refused_by_default(pack: Pack) -> None:
     """IMMUTABLE_WITH_EXCLUSION with "*" lets every tag move (CKV_AWS_51 wants IMMUTABLE)."""
-    props = {**c.repository(), "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION", "imageTagMutabilityExclusionFilters": [{"filter": "*", "filterType": "WILDCARD"}]}  # fmt: skip
+    props = {
+        **c.repository(),
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [{"filter": "*", "filterType": "WILDCARD"}],
+    }
     found = pack.analyze(c.REPOSITORY, props, protect=True)
     assert (
         'imageTagMutability is "IMMUTABLE_WITH_EXCLUSION"'

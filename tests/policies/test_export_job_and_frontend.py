@@ -9,7 +9,7 @@ from tests.policies import compliant as c
 from tests.policies.conftest import Pack, messages, only
 
 EXPORT = "gcp-firestore-export-schedule"
-EXECUTIONS = "https://workflowexecutions.googleapis.com/v1/projects/spendsense-production/locations/us-east1/workflows/"  # fmt: skip
+EXECUTIONS = "https://workflowexecutions.googleapis.com/v1/projects/spendsense-production/locations/us-east1/workflows/"
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "patch"])
@@ -45,15 +45,22 @@ def test_job_that_starts_the_workflow_passes(pack: Pack) -> None:
 
 def test_wrong_method_with_an_unknown_uri_is_still_wrong(pack: Pack) -> None:
     """In a real preview the uri holds the workflow's unknown name; the method is known."""
-    job = c.changed(c.changed(c.job(), "httpTarget.uri", c.UNKNOWN), "httpTarget.httpMethod", "GET")  # fmt: skip
+    job = c.changed(c.changed(c.job(), "httpTarget.uri", c.UNKNOWN), "httpTarget.httpMethod", "GET")
     found = [d for d in pack.analyze_stack(c.stack(job=job)) if d.policy == EXPORT]
     assert [d.level for d in found] == ["mandatory"] and "httpMethod is GET" in found[0].message
 
 
 def test_direct_export_call_with_get_is_no_export(pack: Pack) -> None:
-    job = c.changed(c.job(), "httpTarget.uri", "https://firestore.googleapis.com/v1/projects/p/databases/(default):exportDocuments")  # fmt: skip
+    job = c.changed(
+        c.job(),
+        "httpTarget.uri",
+        "https://firestore.googleapis.com/v1/projects/p/databases/(default):exportDocuments",
+    )
     job = c.changed(job, "httpTarget.httpMethod", "GET")
-    assert "no Cloud Scheduler job exports Firestore" in only(pack.analyze_stack(c.stack(job=job, workflow=None)), EXPORT).message  # fmt: skip
+    assert (
+        "no Cloud Scheduler job exports Firestore"
+        in only(pack.analyze_stack(c.stack(job=job, workflow=None)), EXPORT).message
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,7 +73,9 @@ def test_direct_export_call_with_get_is_no_export(pack: Pack) -> None:
     ],
 )
 def test_api_url_with_surrounding_whitespace(pack: Pack, url: str) -> None:
-    message = only(pack.analyze(c.VARIABLE, c.variable(value=url)), "vercel-env-api-url-https").message  # fmt: skip
+    message = only(
+        pack.analyze(c.VARIABLE, c.variable(value=url)), "vercel-env-api-url-https"
+    ).message
     assert "with whitespace around the URL" in message
 
 
@@ -89,7 +98,11 @@ def test_production_target_passes_and_preview_is_the_staging_config(pack: Pack) 
 
 
 def test_unknown_targets_are_pending(pack: Pack) -> None:
-    found = [d for d in pack.analyze_stack(c.stack(**{"api-url": c.variable(targets=c.UNKNOWN)})) if d.policy == TARGET]  # fmt: skip
+    found = [
+        d
+        for d in pack.analyze_stack(c.stack(**{"api-url": c.variable(targets=c.UNKNOWN)}))
+        if d.policy == TARGET
+    ]
     assert [d.level for d in found] == ["advisory"]
 
 

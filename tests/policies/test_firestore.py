@@ -84,7 +84,10 @@ def test_open_function_is_open(pack: Pack) -> None:
         "function isOpen() { return true; }\n      allow read: if isOpen();",
     )
     message = only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
-    assert "line 10: `allow read` has an alternative that does not require request.auth (`isOpen ( )`)" in message  # fmt: skip
+    assert (
+        "line 10: `allow read` has an alternative that does not require request.auth (`isOpen ( )`)"
+        in message
+    )
 
 
 def test_function_requiring_auth_is_closed(pack: Pack) -> None:
@@ -138,7 +141,10 @@ def test_production_database_without_pitr(pack: Pack) -> None:
         c.database(), "pointInTimeRecoveryEnablement", "POINT_IN_TIME_RECOVERY_DISABLED"
     )
     found = pack.analyze(c.DATABASE, props, protect=True)
-    assert 'pointInTimeRecoveryEnablement is "POINT_IN_TIME_RECOVERY_DISABLED"' in only(found, "gcp-firestore-point-in-time-recovery").message  # fmt: skip
+    assert (
+        'pointInTimeRecoveryEnablement is "POINT_IN_TIME_RECOVERY_DISABLED"'
+        in only(found, "gcp-firestore-point-in-time-recovery").message
+    )
 
 
 # --- the daily export ---------------------------------------------------------------------
@@ -200,17 +206,32 @@ def test_export_into_daily_of_another_place(pack: Pack, uri: str) -> None:
 def test_export_built_from_the_workflow_environment(pack: Pack) -> None:
     """The program's shape: `"gs://" + bucket + "/" + prefix` with the bucket and prefix in
     userEnvVars; a wrong bucket there is caught."""
-    source = 'main:\n  steps:\n    - init:\n        assign:\n          - uri: ${"gs://" + sys.get_env("BACKUP_BUCKET") + "/" + sys.get_env("BACKUP_PREFIX")}\n    - export:\n        args:\n          body:\n            outputUriPrefix: ${uri}\n'
-    workflow = {**c.workflow(), "sourceContents": source, "userEnvVars": {"BACKUP_BUCKET": "spendsense-backups", "BACKUP_PREFIX": "daily/"}}  # fmt: skip
+    source = (
+        'main:\n  steps:\n    - init:\n        assign:\n          - uri: ${"gs://" + '
+        'sys.get_env("BACKUP_BUCKET") + "/" + sys.get_env("BACKUP_PREFIX")}\n    - '
+        "export:\n        args:\n          body:\n            outputUriPrefix: ${uri}\n"
+    )
+    workflow = {
+        **c.workflow(),
+        "sourceContents": source,
+        "userEnvVars": {"BACKUP_BUCKET": "spendsense-backups", "BACKUP_PREFIX": "daily/"},
+    }
     assert pack.analyze_stack(c.stack(workflow=workflow)) == []
     wrong = c.changed(workflow, "userEnvVars.BACKUP_BUCKET", "elsewhere")
     found = pack.analyze_stack(c.stack(workflow=wrong))
-    assert "does not write under gs://spendsense-backups/daily/" in only(found, "gcp-firestore-export-schedule").message  # fmt: skip
+    assert (
+        "does not write under gs://spendsense-backups/daily/"
+        in only(found, "gcp-firestore-export-schedule").message
+    )
 
 
 def test_direct_export_call_is_an_export_job(pack: Pack) -> None:
     body = base64.b64encode(b'{"outputUriPrefix": "gs://spendsense-backups/daily/"}').decode()
-    job: dict[str, Any] = c.changed(c.job(), "httpTarget.uri", "https://firestore.googleapis.com/v1/projects/p/databases/(default):exportDocuments")  # fmt: skip
+    job: dict[str, Any] = c.changed(
+        c.job(),
+        "httpTarget.uri",
+        "https://firestore.googleapis.com/v1/projects/p/databases/(default):exportDocuments",
+    )
     job = c.changed(job, "httpTarget.body", body)
     assert pack.analyze_stack(c.stack(job=job, workflow=None)) == []
 
@@ -218,7 +239,10 @@ def test_direct_export_call_is_an_export_job(pack: Pack) -> None:
 @pytest.mark.parametrize("paused", [True, "true", "True"])
 def test_paused_export(pack: Pack, paused: object) -> None:
     found = pack.analyze_stack(c.stack(job=c.changed(c.job(), "paused", paused)))
-    assert "the export job job is paused; set paused=False" in only(found, "gcp-firestore-export-schedule").message  # fmt: skip
+    assert (
+        "the export job job is paused; set paused=False"
+        in only(found, "gcp-firestore-export-schedule").message
+    )
 
 
 @pytest.mark.parametrize("field", ["httpTarget", "httpTarget.uri"])

@@ -19,7 +19,12 @@ def document(*statements: Mapping[str, object]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-READ_SECRET = {"Sid": "ReadJwtSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "arn:aws:secretsmanager:us-east-1:1:secret:jwt"}  # fmt: skip
+READ_SECRET = {
+    "Sid": "ReadJwtSecret",
+    "Effect": "Allow",
+    "Action": ["secretsmanager:GetSecretValue"],
+    "Resource": "arn:aws:secretsmanager:us-east-1:1:secret:jwt",
+}
 TRACES = {"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"}
 
 
@@ -42,12 +47,23 @@ def test_deny_everything_is_fine(pack: Pack) -> None:
 
 def test_role_with_admin_inline_policy(pack: Pack) -> None:
     admin = {"Effect": "Allow", "Action": "*", "Resource": "*"}
-    props = {"assumeRolePolicy": "{}", "inlinePolicies": [{"name": "all", "policy": document(admin)}], "tags": {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"}}  # fmt: skip
-    assert "inline policy all statement #1 allows every action" in only(pack.analyze(ROLE, props), "aws-iam-no-admin-policies").message  # fmt: skip
+    props = {
+        "assumeRolePolicy": "{}",
+        "inlinePolicies": [{"name": "all", "policy": document(admin)}],
+        "tags": {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"},
+    }
+    assert (
+        "inline policy all statement #1 allows every action"
+        in only(pack.analyze(ROLE, props), "aws-iam-no-admin-policies").message
+    )
 
 
 def test_role_with_administrator_access(pack: Pack) -> None:
-    props = {"assumeRolePolicy": "{}", "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"], "tags": {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"}}  # fmt: skip
+    props = {
+        "assumeRolePolicy": "{}",
+        "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+        "tags": {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"},
+    }
     assert (
         "AdministratorAccess"
         in only(pack.analyze(ROLE, props), "aws-iam-no-admin-policies").message
@@ -55,7 +71,11 @@ def test_role_with_administrator_access(pack: Pack) -> None:
 
 
 def test_predefined_gcp_role(pack: Pack) -> None:
-    props = {"project": "p", "role": "roles/datastore.importExportAdmin", "member": "serviceAccount:x@p.iam.gserviceaccount.com"}  # fmt: skip
+    props = {
+        "project": "p",
+        "role": "roles/datastore.importExportAdmin",
+        "member": "serviceAccount:x@p.iam.gserviceaccount.com",
+    }
     assert pack.analyze(PROJECT_MEMBER, props) == []
 
 
@@ -67,7 +87,11 @@ def test_basic_gcp_role(pack: Pack, role: str) -> None:
 
 
 def test_encrypted_topic(pack: Pack) -> None:
-    props = {"name": "alerts", "kmsMasterKeyId": "alias/aws/sns", "tags": {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"}}  # fmt: skip
+    props = {
+        "name": "alerts",
+        "kmsMasterKeyId": "alias/aws/sns",
+        "tags": {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"},
+    }
     assert pack.analyze(TOPIC, props) == []
 
 
@@ -112,12 +136,14 @@ def test_not_action_on_every_resource(pack: Pack) -> None:
     broad = {"Sid": "AllButIam", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
     found = pack.analyze(ROLE_POLICY, {"role": "api", "policy": document(broad)})
     assert (
-        "policy statement AllButIam allows every action but its NotAction list on every resource (*)"
-        in only(found, "aws-iam-no-admin-policies").message
+        "policy statement AllButIam allows every action but its NotAction list on every resource "
+        "(*)" in only(found, "aws-iam-no-admin-policies").message
     )
 
 
-@pytest.mark.parametrize("type_", ["gcp:projects/iAMPolicy:IAMPolicy", "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"])  # fmt: skip
+@pytest.mark.parametrize(
+    "type_", ["gcp:projects/iAMPolicy:IAMPolicy", "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"]
+)
 def test_basic_role_in_a_whole_iam_policy(pack: Pack, type_: str) -> None:
     data = json.dumps({"bindings": [{"role": "roles/editor", "members": ["user:a@example.com"]}]})
     found = pack.analyze(type_, {"project": "p", "bucket": "b", "policyData": data})
@@ -131,6 +157,6 @@ def test_unencrypted_topic_fix_names_a_customer_managed_key(pack: Pack) -> None:
     """alias/aws/sns would stop CloudWatch and EventBridge from publishing: the fix says so."""
     message = only(pack.analyze(TOPIC, {"name": "alerts"}), "aws-sns-topic-encrypted").message
     assert (
-        "customer-managed KMS key whose policy allows cloudwatch.amazonaws.com and events.amazonaws.com"
-        in message
+        "customer-managed KMS key whose policy allows cloudwatch.amazonaws.com and "
+        "events.amazonaws.com" in message
     )

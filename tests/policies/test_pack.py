@@ -16,16 +16,30 @@ from tests.policies.conftest import Pack
 PACK_DIR = pack_dir()
 
 CONTRACT_4 = {
-    "aws-apprunner-instance-size", "aws-apprunner-autoscaling", "aws-apprunner-health-check",
-    "aws-apprunner-no-plaintext-secrets", "aws-ecr-scan-on-push", "aws-ecr-immutable-tags",
-    "aws-ecr-lifecycle-policy", "aws-cloudwatch-latency-alarm", "aws-cloudwatch-error-rate-alarm",
-    "aws-cloudwatch-availability-alarm", "aws-cloudwatch-utilization-alarms",
-    "aws-cloudwatch-dashboard", "aws-cloudwatch-log-retention", "aws-secretsmanager-rotation",
-    "gcp-storage-backup-retention", "gcp-storage-bucket-private", "gcp-firestore-export-schedule",
-    "gcp-firestore-rules-no-open-access", "gcp-firestore-delete-protection",
-    "vercel-env-api-url-https", "vercel-env-secrets-sensitive",
-    "stack-stateful-resources-protected", "stack-required-tags",
-}  # fmt: skip
+    "aws-apprunner-instance-size",
+    "aws-apprunner-autoscaling",
+    "aws-apprunner-health-check",
+    "aws-apprunner-no-plaintext-secrets",
+    "aws-ecr-scan-on-push",
+    "aws-ecr-immutable-tags",
+    "aws-ecr-lifecycle-policy",
+    "aws-cloudwatch-latency-alarm",
+    "aws-cloudwatch-error-rate-alarm",
+    "aws-cloudwatch-availability-alarm",
+    "aws-cloudwatch-utilization-alarms",
+    "aws-cloudwatch-dashboard",
+    "aws-cloudwatch-log-retention",
+    "aws-secretsmanager-rotation",
+    "gcp-storage-backup-retention",
+    "gcp-storage-bucket-private",
+    "gcp-firestore-export-schedule",
+    "gcp-firestore-rules-no-open-access",
+    "gcp-firestore-delete-protection",
+    "vercel-env-api-url-https",
+    "vercel-env-secrets-sensitive",
+    "stack-stateful-resources-protected",
+    "stack-required-tags",
+}
 ALLOWED_IMPORTS = {"pulumi_policy", "spendsense_policies", "pulumi", "grpc", "google"}
 
 
@@ -157,7 +171,10 @@ def test_config_of_the_wrong_type_names_the_key(pack: Pack) -> None:
     from spendsense.plan.analyzer import PackError
 
     with pytest.raises(PackError) as caught:
-        merge_config(pack.policies, {"aws-cloudwatch-error-rate-alarm": {"errorRatePercent": "0.5"}})  # fmt: skip
+        merge_config(
+            pack.policies, {"aws-cloudwatch-error-rate-alarm": {"errorRatePercent": "0.5"}}
+        )
     assert str(caught.value) == (
-        'policy config: aws-cloudwatch-error-rate-alarm.errorRatePercent: expected a number, got "0.5"'
+        "policy config: aws-cloudwatch-error-rate-alarm.errorRatePercent: expected a number, got "
+        '"0.5"'
     )

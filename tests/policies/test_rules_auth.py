@@ -73,7 +73,8 @@ EVERYONE_WHO_SIGNS_UP = [
     ("allow write: if request.auth != null;", "`allow write`"),
     ("allow read, write: if isSignedIn();", "`allow read, write`"),
     (
-        "allow create, update: if request.auth != null && request.time < timestamp.date(2030, 1, 1);",
+        "allow create, update: if request.auth != null && request.time < timestamp.date(2030, 1, "
+        "1);",
         "`allow create, update`",
     ),
     ("allow read: if null != request.auth || false;", "`allow read`"),
@@ -121,7 +122,12 @@ def test_ruleset_over_256_kb_is_refused(pack: Pack, extra_bytes: int) -> None:
 
 def test_ruleset_over_256_kb_across_files_is_refused(pack: Pack) -> None:
     half = c.GOOD_RULES + "// " + "y" * 130_000 + "\n"
-    props = {"project": "p", "source": {"files": [{"name": "a.rules", "content": half}, {"name": "b.rules", "content": half}]}}  # fmt: skip
+    props = {
+        "project": "p",
+        "source": {
+            "files": [{"name": "a.rules", "content": half}, {"name": "b.rules", "content": half}]
+        },
+    }
     assert (
         "Firebase refuses rules over 256 KB" in only(pack.analyze(c.RULESET, props), OPEN).message
     )
@@ -129,7 +135,10 @@ def test_ruleset_over_256_kb_across_files_is_refused(pack: Pack) -> None:
 
 def test_ruleset_of_multibyte_characters_counts_bytes(pack: Pack) -> None:
     content = c.GOOD_RULES + "// " + "é" * 128_500 + "\n"  # 257,000 bytes, 128,500 characters
-    assert "Firebase refuses rules over 256 KB" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message  # fmt: skip
+    assert (
+        "Firebase refuses rules over 256 KB"
+        in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    )
 
 
 def test_ruleset_just_under_the_limit_passes(pack: Pack) -> None:
@@ -147,8 +156,13 @@ def test_ruleset_just_under_the_limit_passes(pack: Pack) -> None:
     ],
 )
 def test_signed_in_in_disguise_under_a_recursive_wildcard(pack: Pack, condition: str) -> None:
-    content = _users("isUser(userId)").replace("allow read, write: if false;", f"allow write: if {condition};")  # fmt: skip
-    assert "lets anyone who can sign up" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message  # fmt: skip
+    content = _users("isUser(userId)").replace(
+        "allow read, write: if false;", f"allow write: if {condition};"
+    )
+    assert (
+        "lets anyone who can sign up"
+        in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    )
 
 
 def test_a_parameter_named_request_proves_nothing(pack: Pack) -> None:
@@ -159,7 +173,9 @@ def test_a_parameter_named_request_proves_nothing(pack: Pack) -> None:
         "    function ok(request) { return request.auth != null; }\n    match /users/{userId} {",
         1,
     )
-    assert "anyone on the internet" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message  # fmt: skip
+    assert (
+        "anyone on the internet" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    )
 
 
 def test_a_let_named_request_proves_nothing(pack: Pack) -> None:
@@ -169,4 +185,6 @@ def test_a_let_named_request_proves_nothing(pack: Pack) -> None:
         "    match /users/{userId} {",
         1,
     )
-    assert "anyone on the internet" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message  # fmt: skip
+    assert (
+        "anyone on the internet" in only(pack.analyze(c.RULESET, c.ruleset(content)), OPEN).message
+    )

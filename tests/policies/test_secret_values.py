@@ -124,7 +124,10 @@ def test_apprunner_runtime_secrets_must_be_arns(pack: Pack, value: str) -> None:
     found = messages(
         pack.analyze(c.SERVICE, c.changed(c.service(), SECRETS, {"JWT_SECRET": value})), APPRUNNER
     )
-    assert len(found) == 1 and "not the ARN of a Secrets Manager secret or an SSM parameter" in found[0]  # fmt: skip
+    assert (
+        len(found) == 1
+        and "not the ARN of a Secrets Manager secret or an SSM parameter" in found[0]
+    )
     if value.startswith("sk"):
         assert value not in found[0], "the message must not repeat the secret"
 
@@ -190,7 +193,10 @@ def test_vercel_plural_resource_values(pack: Pack) -> None:
             {"key": "BUILD_OPTS", "value": SECRET_VALUES["aws-akia"], "targets": ["production"]},
         ],
     }
-    found = messages(pack.analyze("vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables", props), VERCEL)  # fmt: skip
+    found = messages(
+        pack.analyze("vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables", props),
+        VERCEL,
+    )
     assert len(found) == 1 and "BUILD_OPTS holds an AWS access key id" in found[0]
 
 
@@ -198,6 +204,8 @@ def test_apprunner_not_secret_names_are_config(pack: Pack) -> None:
     """A commit SHA looks like a hex token; the stack's config can name such a variable."""
     sha = _random("0123456789abcdef", 40, 12)
     props = _service_with({"RELEASE_SHA": sha})
-    assert "RELEASE_SHA holds a high-entropy string" in " ".join(messages(pack.analyze(c.SERVICE, props), APPRUNNER))  # fmt: skip
+    assert "RELEASE_SHA holds a high-entropy string" in " ".join(
+        messages(pack.analyze(c.SERVICE, props), APPRUNNER)
+    )
     with pack.configured({APPRUNNER: {"notSecret": ["RELEASE_SHA"]}}):
         assert messages(pack.analyze(c.SERVICE, props), APPRUNNER) == []

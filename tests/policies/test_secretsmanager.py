@@ -51,13 +51,18 @@ LABEL = "spendsense/production/jwt-signing-key"
 @pytest.mark.parametrize("value", [False, "false", "False"])
 def test_rotation_disabled(pack: Pack, value: object) -> None:
     found = pack.analyze_stack(c.stack(rotation=c.changed(c.rotation(), "rotationEnabled", value)))
-    assert only(found, ROTATION).message == f"rotation of secret {LABEL} is disabled; set rotationEnabled=True"  # fmt: skip
+    assert (
+        only(found, ROTATION).message
+        == f"rotation of secret {LABEL} is disabled; set rotationEnabled=True"
+    )
 
 
 def test_rotation_without_readable_schedule(pack: Pack) -> None:
     rules = {"scheduleExpression": "every full moon"}
     found = pack.analyze_stack(c.stack(rotation=c.changed(c.rotation(), "rotationRules", rules)))
-    assert f"the rotation of secret {LABEL} has no readable schedule" in only(found, ROTATION).message  # fmt: skip
+    assert (
+        f"the rotation of secret {LABEL} has no readable schedule" in only(found, ROTATION).message
+    )
 
 
 @pytest.mark.parametrize("field", ["rotationRules", "rotationRules.automaticallyAfterDays"])
@@ -67,4 +72,7 @@ def test_unknown_rotation_rules_are_pending(pack: Pack, field: str) -> None:
     found = pack.analyze_stack(c.stack(rotation=c.changed(c.rotation(), field, c.UNKNOWN)))
     diagnostic = only(found, ROTATION)
     assert diagnostic.level == "advisory"
-    assert diagnostic.message == f"cannot be checked until deployment: the rotation schedule of {LABEL} is not known during preview"  # fmt: skip
+    assert (
+        diagnostic.message == "cannot be checked until deployment: the rotation schedule of "
+        f"{LABEL} is not known during preview"
+    )

@@ -85,7 +85,9 @@ def test_malformed_value_in_a_stack_policy_is_a_violation_not_a_crash(pack: Pack
     naming what it could not read; the other stack policies still answer (compliant: silent)."""
     alarm = c.changed(c.availability_alarm(), "metricName", {"a": ["x"]})
     found = pack.analyze_stack(c.stack(availability=alarm))
-    assert [(d.policy, d.level) for d in found] == [("aws-cloudwatch-availability-alarm", "mandatory")]  # fmt: skip
+    assert [(d.policy, d.level) for d in found] == [
+        ("aws-cloudwatch-availability-alarm", "mandatory")
+    ]
     assert found[0].message.startswith(
         "aws-cloudwatch-availability-alarm could not read the stack's resources (TypeError: "
     )

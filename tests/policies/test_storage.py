@@ -20,11 +20,13 @@ def test_compliant_backup_bucket(pack: Pack) -> None:
     [
         (
             7,
-            "daily/ objects are deleted after 7 days; the runbook keeps daily backups exactly 30 days (backups the runbook promises are lost)",
+            "daily/ objects are deleted after 7 days; the runbook keeps daily backups exactly 30 "
+            "days (backups the runbook promises are lost)",
         ),
         (
             90,
-            "daily/ objects are deleted after 90 days; the runbook keeps daily backups exactly 30 days (backups are kept too long)",
+            "daily/ objects are deleted after 90 days; the runbook keeps daily backups exactly 30 "
+            "days (backups are kept too long)",
         ),
     ],
 )
@@ -38,7 +40,10 @@ def test_backup_deleted_at_wrong_age(pack: Pack, age: int, expected: str) -> Non
 def test_backups_never_deleted(pack: Pack) -> None:
     props = c.changed(c.bucket(), "lifecycleRules", [c.bucket()["lifecycleRules"][1]])
     found = pack.analyze(c.BUCKET, props, protect=True)
-    assert "no lifecycle rule deletes daily/ objects, so daily backups are kept forever" in only(found, "gcp-storage-backup-retention").message  # fmt: skip
+    assert (
+        "no lifecycle rule deletes daily/ objects, so daily backups are kept forever"
+        in only(found, "gcp-storage-backup-retention").message
+    )
 
 
 def test_rule_for_every_object_deletes_backups_sooner(pack: Pack) -> None:
@@ -56,7 +61,10 @@ def test_bucket_lock_longer_than_retention(pack: Pack) -> None:
         c.bucket(), "retentionPolicy", {"retentionPeriod": str(365 * 86400), "isLocked": True}
     )
     found = pack.analyze(c.BUCKET, props, protect=True)
-    assert "retentionPolicy.retentionPeriod holds every object 365 days" in only(found, "gcp-storage-backup-retention").message  # fmt: skip
+    assert (
+        "retentionPolicy.retentionPeriod holds every object 365 days"
+        in only(found, "gcp-storage-backup-retention").message
+    )
 
 
 def test_bucket_lock_equal_to_retention_is_fine(pack: Pack) -> None:
@@ -143,12 +151,15 @@ def test_delete_rule_without_age_reaching_daily_is_sooner(pack: Pack) -> None:
     """A second Delete rule on daily/ by creation date deletes backups before the retention."""
     rules = [
         *c.bucket()["lifecycleRules"],
-        {"action": {"type": "Delete"}, "condition": {"createdBefore": "2026-12-01", "matchesPrefixes": ["daily/"]}},
-    ]  # fmt: skip
+        {
+            "action": {"type": "Delete"},
+            "condition": {"createdBefore": "2026-12-01", "matchesPrefixes": ["daily/"]},
+        },
+    ]
     found = pack.analyze(c.BUCKET, c.changed(c.bucket(), "lifecycleRules", rules), protect=True)
     assert (
-        "lifecycleRules[2] (Delete, conditions: createdBefore) can delete daily/ objects before 30 days"
-        in only(found, "gcp-storage-backup-retention").message
+        "lifecycleRules[2] (Delete, conditions: createdBefore) can delete daily/ objects before 30 "
+        "days" in only(found, "gcp-storage-backup-retention").message
     )
 
 
@@ -161,9 +172,13 @@ def test_narrower_prefix_is_not_the_retention_rule(pack: Pack) -> None:
 
 def test_backup_bucket_named_by_config(pack: Pack) -> None:
     """A bucket the name regex would miss is the backup bucket when the stack's config names it."""
-    props = c.changed(c.changed(c.bucket(), "name", "spendsense-backups-staging"), "lifecycleRules", [])  # fmt: skip
+    props = c.changed(
+        c.changed(c.bucket(), "name", "spendsense-backups-staging"), "lifecycleRules", []
+    )
     assert pack.analyze(c.BUCKET, props, protect=True) == []  # not named: not a backup bucket
-    with pack.configured({"gcp-storage-backup-retention": {"bucketName": "spendsense-backups-staging"}}):  # fmt: skip
+    with pack.configured(
+        {"gcp-storage-backup-retention": {"bucketName": "spendsense-backups-staging"}}
+    ):
         found = pack.analyze(c.BUCKET, props, protect=True)
     assert KEPT_FOREVER in only(found, "gcp-storage-backup-retention").message
 
@@ -181,7 +196,10 @@ def test_malformed_lifecycle_rule_is_reported_not_a_crash(pack: Pack) -> None:
 @pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers"])
 def test_public_member_in_a_bucket_iam_policy(pack: Pack, member: str) -> None:
     data = json.dumps({"bindings": [{"role": "roles/storage.objectViewer", "members": [member]}]})
-    found = pack.analyze("gcp:storage/bucketIAMPolicy:BucketIAMPolicy", {"bucket": "spendsense-backups", "policyData": data})  # fmt: skip
+    found = pack.analyze(
+        "gcp:storage/bucketIAMPolicy:BucketIAMPolicy",
+        {"bucket": "spendsense-backups", "policyData": data},
+    )
     assert (
         f"policyData grants roles/storage.objectViewer to {member}, which makes the bucket public"
         in only(found, "gcp-storage-bucket-private").message
@@ -191,14 +209,23 @@ def test_public_member_in_a_bucket_iam_policy(pack: Pack, member: str) -> None:
 @pytest.mark.parametrize(
     ("type_", "props"),
     [
-        ("gcp:storage/bucketAccessControl:BucketAccessControl", {"bucket": "b", "entity": "allUsers", "role": "READER"}),
-        ("gcp:storage/bucketACL:BucketACL", {"bucket": "b", "roleEntities": ["READER:allAuthenticatedUsers"]}),
+        (
+            "gcp:storage/bucketAccessControl:BucketAccessControl",
+            {"bucket": "b", "entity": "allUsers", "role": "READER"},
+        ),
+        (
+            "gcp:storage/bucketACL:BucketACL",
+            {"bucket": "b", "roleEntities": ["READER:allAuthenticatedUsers"]},
+        ),
     ],
-)  # fmt: skip
+)
 def test_public_acl_entry(pack: Pack, type_: str, props: dict[str, Any]) -> None:
     entity = props.get("entity") or props["roleEntities"][0]
     found = pack.analyze(type_, props)
-    assert f'ACL entry "{entity}" makes the bucket public' in only(found, "gcp-storage-bucket-private").message  # fmt: skip
+    assert (
+        f'ACL entry "{entity}" makes the bucket public'
+        in only(found, "gcp-storage-bucket-private").message
+    )
 
 
 def test_private_acl_entry_is_fine(pack: Pack) -> None:

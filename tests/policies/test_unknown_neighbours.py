@@ -19,7 +19,11 @@ def _levels(found: list[Any], policy: str) -> list[tuple[str, str]]:
 
 
 def _instance(cpu: Any, memory: Any) -> dict[str, Any]:
-    return c.changed(c.changed(c.service(), "instanceConfiguration.cpu", cpu), "instanceConfiguration.memory", memory)  # fmt: skip
+    return c.changed(
+        c.changed(c.service(), "instanceConfiguration.cpu", cpu),
+        "instanceConfiguration.memory",
+        memory,
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,11 +67,17 @@ def test_known_size_judged_beside_an_unknown_one(
     found = _levels(pack.analyze(c.SERVICE, _instance(cpu, memory)), "aws-apprunner-instance-size")
     mandatory = [m for level, m in found if level == "mandatory"]
     assert len(mandatory) == 1 and expected in mandatory[0], found
-    assert any(level == "advisory" and "cannot be checked until deployment" in m for level, m in found)  # fmt: skip
+    assert any(
+        level == "advisory" and "cannot be checked until deployment" in m for level, m in found
+    )
 
 
-@pytest.mark.parametrize(("cpu", "memory"), [("2 vCPU", c.UNKNOWN), (c.UNKNOWN, "4 GB"), (c.UNKNOWN, c.UNKNOWN)])  # fmt: skip
-def test_unknown_size_with_a_good_neighbour_is_only_pending(pack: Pack, cpu: str, memory: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("cpu", "memory"), [("2 vCPU", c.UNKNOWN), (c.UNKNOWN, "4 GB"), (c.UNKNOWN, c.UNKNOWN)]
+)
+def test_unknown_size_with_a_good_neighbour_is_only_pending(
+    pack: Pack, cpu: str, memory: str
+) -> None:
     found = _levels(pack.analyze(c.SERVICE, _instance(cpu, memory)), "aws-apprunner-instance-size")
     assert [level for level, _ in found] == ["advisory"], found
 
@@ -95,7 +105,9 @@ def test_autoscaling_bound_judged_beside_an_unknown_one(
 def test_secret_name_with_unknown_value_is_a_violation(pack: Pack, name: str) -> None:
     props = c.changed(c.service(), ENV, {"LOG_LEVEL": "info", name: c.UNKNOWN})
     found = _levels(pack.analyze(c.SERVICE, props), "aws-apprunner-no-plaintext-secrets")
-    assert [level for level, _ in found] == ["mandatory"] and f"{name} looks like a secret" in found[0][1]  # fmt: skip
+    assert [level for level, _ in found] == [
+        "mandatory"
+    ] and f"{name} looks like a secret" in found[0][1]
 
 
 def test_known_secret_value_beside_an_unknown_variable(pack: Pack) -> None:
@@ -116,7 +128,11 @@ def test_unknown_error_rate_expression_is_pending_not_above_100_percent(
     pack: Pack, threshold: float
 ) -> None:
     """1 is 1 % if the expression multiplies by 100 and 100 % if it does not: unknown."""
-    alarm = c.changed(c.changed(c.error_rate_alarm(), "metricQueries.2.expression", c.UNKNOWN), "threshold", threshold)  # fmt: skip
+    alarm = c.changed(
+        c.changed(c.error_rate_alarm(), "metricQueries.2.expression", c.UNKNOWN),
+        "threshold",
+        threshold,
+    )
     found = _levels(pack.analyze_stack(c.stack(errors=alarm)), "aws-cloudwatch-error-rate-alarm")
     assert [level for level, _ in found] == ["advisory"], found
     assert "cannot be checked until deployment" in found[0][1]
@@ -127,19 +143,37 @@ def test_unknown_error_rate_expression_above_the_target_either_way(
     pack: Pack, threshold: float
 ) -> None:
     """5 is 5 % or 500 %: too loose whichever the expression is."""
-    alarm = c.changed(c.changed(c.error_rate_alarm(), "metricQueries.2.expression", c.UNKNOWN), "threshold", threshold)  # fmt: skip
+    alarm = c.changed(
+        c.changed(c.error_rate_alarm(), "metricQueries.2.expression", c.UNKNOWN),
+        "threshold",
+        threshold,
+    )
     found = _levels(pack.analyze_stack(c.stack(errors=alarm)), "aws-cloudwatch-error-rate-alarm")
     assert [level for level, _ in found] == ["mandatory"], found
     assert f"fires only above {threshold} % 5xx error rate" in found[0][1]
 
 
 def test_vercel_api_url_with_unknown_neighbour_in_plural_resource(pack: Pack) -> None:
-    props = {"projectId": "prj", "variables": [c.UNKNOWN, {"key": "NEXT_PUBLIC_API_URL", "value": "http://x.example", "targets": ["production"]}]}  # fmt: skip
-    found = _levels(pack.analyze("vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables", props), "vercel-env-api-url-https")  # fmt: skip
+    props = {
+        "projectId": "prj",
+        "variables": [
+            c.UNKNOWN,
+            {"key": "NEXT_PUBLIC_API_URL", "value": "http://x.example", "targets": ["production"]},
+        ],
+    }
+    found = _levels(
+        pack.analyze("vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables", props),
+        "vercel-env-api-url-https",
+    )
     assert sorted(level for level, _ in found) == ["advisory", "mandatory"], found
 
 
 @pytest.mark.parametrize("key", ["STRIPE_SECRET_KEY", "NEXT_PUBLIC_API_TOKEN", "DB_PASSWORD"])
 def test_vercel_secret_name_with_unknown_value_is_judged(pack: Pack, key: str) -> None:
-    found = _levels(pack.analyze(c.VARIABLE, c.variable(key=key, value=c.UNKNOWN)), "vercel-env-secrets-sensitive")  # fmt: skip
-    assert [level for level, _ in found] == ["mandatory"] and f"{key} looks like a secret" in found[0][1]  # fmt: skip
+    found = _levels(
+        pack.analyze(c.VARIABLE, c.variable(key=key, value=c.UNKNOWN)),
+        "vercel-env-secrets-sensitive",
+    )
+    assert [level for level, _ in found] == ["mandatory"] and f"{key} looks like a secret" in found[
+        0
+    ][1]

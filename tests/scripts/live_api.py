@@ -129,7 +129,9 @@ def outputs_values(base_url: str, **overrides: Any) -> dict[str, Any]:
         "dashboard_name": "SpendSense-API-staging",
         "dashboard_url": "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=SpendSense-API-staging",
         "alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:spendsense-alarms-staging",
-        "jwt_secret_arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:spendsense-jwt-staging",
+        "jwt_secret_arn": (
+            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:spendsense-jwt-staging"
+        ),
         "firestore_project": "spendsense-staging",
         "firestore_database": "(default)",
         "backup_bucket": "spendsense-staging-backups",
@@ -183,7 +185,8 @@ def aws_admin(moto_server: str):
 def apprunner(
     monkeypatch: pytest.MonkeyPatch, _apprunner_client: Any
 ) -> Iterator[ModelCheckedStubber]:
-    """A model-checked App Runner Stubber at the commands' one seam; all expectations must be met."""
+    """A model-checked App Runner Stubber at the commands' one seam; all expectations
+    must be met."""
     from spendsense.ops import apprunner as ops_apprunner
 
     client = _apprunner_client
@@ -223,7 +226,10 @@ def service(
                     "Port": "8000",
                     "RuntimeEnvironmentVariables": {"ENVIRONMENT": "staging"},
                     "RuntimeEnvironmentSecrets": {
-                        "JWT_SECRET": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:spendsense-jwt-staging"
+                        "JWT_SECRET": (
+                            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:"
+                            "spendsense-jwt-staging"
+                        )
                     },
                 },
                 "ImageRepositoryType": "ECR",
@@ -239,7 +245,10 @@ def service(
             "InstanceRoleArn": f"arn:aws:iam::{ACCOUNT}:role/spendsense-apprunner-instance",
         },
         "AutoScalingConfigurationSummary": {
-            "AutoScalingConfigurationArn": f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/{asc_name}/{asc_revision}/abcdef0123456789",
+            "AutoScalingConfigurationArn": (
+                f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/{asc_name}/"
+                f"{asc_revision}/abcdef0123456789"
+            ),
             "AutoScalingConfigurationName": asc_name,
             "AutoScalingConfigurationRevision": asc_revision,
         },

@@ -213,7 +213,9 @@ def service(status: str = "RUNNING") -> dict[str, Any]:
         "Status": status,
         "SourceConfiguration": {
             "ImageRepository": {
-                "ImageIdentifier": "123456789012.dkr.ecr.us-east-1.amazonaws.com/spendsense-api:v42",
+                "ImageIdentifier": (
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/spendsense-api:v42"
+                ),
                 "ImageRepositoryType": "ECR",
             }
         },

@@ -245,7 +245,8 @@ def test_secret(sm: Any, secret_id: str, token: str) -> None:
         )
     if pending["current"] == pending["previous"]:
         raise RotationError(
-            f"the AWSPENDING version {token} of secret {secret_id}: current must differ from previous"
+            f"the AWSPENDING version {token} of secret {secret_id}: current must differ from "
+            "previous"
         )
     log("INFO", "testSecret", secret_id, token, "tested", first_rotation=live is None)
 

@@ -25,7 +25,7 @@ from spendsense.options import (
 HEALTH_ATTEMPTS = 3
 
 
-def _common(fn):  # type: ignore[no-untyped-def]
+def _common(fn):
     fn = click.option(
         "--poll-seconds",
         type=Seconds(POLL_MAX, zero_ok=True),

@@ -1,4 +1,5 @@
-"""`spendsense preflight`: will this stack deploy? Everything `pulumi up` needs but cannot create."""
+"""`spendsense preflight`: will this stack deploy? Everything `pulumi up` needs but
+cannot create."""
 
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ def preflight(stack: str, as_json: bool, state_file: str | None, stack_file: Pat
     that exist and must be imported first (with the `pulumi import` command), the Vercel
     team and project, and the state backend. One line per check with the command or console
     step that fixes it. Without --state, the stack's state is read from the backend (Pulumi
-    Cloud, s3://, gs://, file://) to tell what it already manages. Before the first deployment's bootstrap (no App Runner service yet), a
-    missing registry or image is "expected-before-bootstrap", not a failure.
+    Cloud, s3://, gs://, file://) to tell what it already manages. Before the first
+    deployment's bootstrap (no App Runner service yet), a missing registry or image is
+    "expected-before-bootstrap", not a failure.
     Exit 0 when every check passes, 1 when one fails, 2 on bad input.
 
     \b

@@ -174,7 +174,8 @@ def scale(
         ) from None
     click.echo(f"Applied {live} to the live service.")
     click.echo(
-        f"The live service now differs from what Pulumi last deployed: run `pulumi up --stack {stack}` "
+        "The live service now differs from what Pulumi last deployed: run `pulumi up --stack "
+        f"{stack}` "
         "to bring the stack in line."
     )
     if applied.auto_scaling_arn:

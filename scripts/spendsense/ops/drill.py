@@ -195,7 +195,10 @@ def run_drill(
         if operation and isinstance(exc, AdminOperationFailed):
             after = "; empty it with "
         elif operation:
-            after = f"; the import {operation[0]} may still be running: when it has ended, empty it with "
+            after = (
+                f"; the import {operation[0]} may still be running: when it has ended, empty it "
+                "with "
+            )
         else:
             # No answer, a server error, Ctrl-C or an unexpected error while the request was
             # in flight: the import may have started anyway.

@@ -169,7 +169,8 @@ def _ecr_error(exc: Exception, repository_name: str, doing: str) -> Exception:
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     if code == "RepositoryNotFoundException":
         return BadInput(
-            f"ECR repository {repository_name!r} (stack output ecr_repository_name) does not exist; "
+            f"ECR repository {repository_name!r} (stack output ecr_repository_name) does not "
+            "exist; "
             "check the outputs (`spendsense outputs`) and the region"
         )
     return describe_aws_error(exc, f"{doing} in ECR repository {repository_name}")

@@ -43,9 +43,15 @@ def judge_rotation(
     elif age is None:
         ok, reason = False, "Secrets Manager reported neither LastRotatedDate nor CreatedDate"
     elif last is None and age <= max_age_days:
-        ok, reason = True, f"never rotated yet, but created {age:.1f} days ago (limit {max_age_days:g})"  # fmt: skip
+        ok, reason = (
+            True,
+            f"never rotated yet, but created {age:.1f} days ago (limit {max_age_days:g})",
+        )
     elif last is None:
-        ok, reason = False, f"never rotated since it was created {age:.1f} days ago (limit {max_age_days:g})"  # fmt: skip
+        ok, reason = (
+            False,
+            f"never rotated since it was created {age:.1f} days ago (limit {max_age_days:g})",
+        )
     elif age <= max_age_days:
         ok, reason = True, f"last rotated {age:.1f} days ago (limit {max_age_days:g})"
     else:
@@ -62,7 +68,9 @@ def judge_rotation(
     )
 
 
-def check_rotation(client: Any, secret_arn: str, max_age_days: float, now: datetime) -> RotationReport:  # fmt: skip
+def check_rotation(
+    client: Any, secret_arn: str, max_age_days: float, now: datetime
+) -> RotationReport:
     try:
         description = client.describe_secret(SecretId=secret_arn)
     except Exception as exc:

@@ -65,7 +65,8 @@ def application_log_group(log_group_names: Any, source: str) -> str:
             return name
     raise BadInput(
         f"stack output 'log_group_names' in {source} has no group ending in "
-        f"{APPLICATION_SUFFIX} (got {log_group_names!r}); run `pulumi up` or pass the right --outputs"
+        f"{APPLICATION_SUFFIX} (got {log_group_names!r}); run `pulumi up` or pass the right "
+        "--outputs"
     )
 
 

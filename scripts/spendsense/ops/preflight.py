@@ -187,13 +187,19 @@ class ImportTarget:
 
 
 DATABASE = ImportTarget(
-    "gcp:firestore/database:Database", "firestore-database", "spendsense:gcp:Firestore",
-    "firestore", "gcp",
-)  # fmt: skip
+    "gcp:firestore/database:Database",
+    "firestore-database",
+    "spendsense:gcp:Firestore",
+    "firestore",
+    "gcp",
+)
 API_URL_VARIABLE = ImportTarget(
-    "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable", "frontend-api-url",
-    "spendsense:vercel:Frontend", "frontend", "vercel",
-)  # fmt: skip
+    "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
+    "frontend-api-url",
+    "spendsense:vercel:Frontend",
+    "frontend",
+    "vercel",
+)
 APPRUNNER_SERVICE_TYPE = "aws:apprunner/service:Service"
 IMPORT_TARGETS = (DATABASE, API_URL_VARIABLE)
 

@@ -114,10 +114,12 @@ def _service(url: str, stack: str) -> Backend:
     if response.status_code in (401, 403):
         return Backend(
             Check(
-                ID, DENIED, f"{url} refused the access token (HTTP {response.status_code})",
+                ID,
+                DENIED,
+                f"{url} refused the access token (HTTP {response.status_code})",
                 f"pulumi login {url} with a valid token (CI: the PULUMI_ACCESS_TOKEN secret)",
             )
-        )  # fmt: skip
+        )
     if response.status_code != 200:
         return Backend(
             Check(ID, UNKNOWN, f"{url} answered HTTP {response.status_code}", "try again")
@@ -160,10 +162,12 @@ def _s3(url: str, stack: str, region: str) -> Backend:
         if code in {"NoSuchBucket", "404"}:
             return Backend(
                 Check(
-                    ID, MISSING, f"state bucket {bucket} does not exist",
+                    ID,
+                    MISSING,
+                    f"state bucket {bucket} does not exist",
                     "create it (docs/ci.md declares it as code) or fix PULUMI_BACKEND_URL",
                 )
-            )  # fmt: skip
+            )
         status = DENIED if code in {"AccessDenied", "403"} else UNKNOWN
         fix = f"grant s3:ListBucket on arn:aws:s3:::{bucket}" if status == DENIED else "try again"
         return Backend(Check(ID, status, str(describe_aws_error(exc, f"list {url}")), fix))
@@ -211,8 +215,10 @@ def _local(url: str, stack: str) -> Backend:
     path = Path(url.removeprefix("file://")).expanduser()
     if not (path.is_dir() and os.access(path, os.W_OK)):
         return Backend(
-            Check(ID, MISSING, f"local backend {path} is not a writable directory", f"mkdir -p {path}")
-        )  # fmt: skip
+            Check(
+                ID, MISSING, f"local backend {path} is not a writable directory", f"mkdir -p {path}"
+            )
+        )
     check = Check(ID, OK, f"local backend {path} is writable")
     for key in _checkpoint_keys(stack):
         if (path / key).is_file():
@@ -241,10 +247,12 @@ def check_backend(stack: str, region: str, *, read_state: bool = True) -> Backen
     else:
         found = Backend(
             Check(
-                ID, UNKNOWN, f"{url}: preflight cannot check a {scheme or 'schemeless'} backend",
+                ID,
+                UNKNOWN,
+                f"{url}: preflight cannot check a {scheme or 'schemeless'} backend",
                 "run `pulumi whoami -v` to check it",
             )
-        )  # fmt: skip
+        )
     check = found.check
     if not read_state:
         found = Backend(check)

@@ -75,7 +75,10 @@ class RestoreState:
     data: str = "not touched"
 
     def statement(self) -> str:
-        return f"service {self.service_name}: {self.service}; alarm actions: {self.alarms}; data: {self.data}"
+        return (
+            f"service {self.service_name}: {self.service}; alarm actions: {self.alarms}; data: "
+            f"{self.data}"
+        )
 
     def to_json(self) -> dict[str, str]:
         return {"service": self.service, "alarms": self.alarms, "data": self.data}

@@ -34,7 +34,8 @@ def gate_health(
     progress: Callable[[str], None],
     sleep: Callable[[float], None] = time.sleep,
 ) -> HealthResult:
-    """Check the API up to `attempts` times, `delay` seconds apart; the first healthy or last result."""
+    """Check the API up to `attempts` times, `delay` seconds apart; the first healthy or last
+    result."""
     result = check()
     for attempt in range(2, attempts + 1):
         if result.healthy:

@@ -212,7 +212,8 @@ def plan_scale(
                 "raise --max too"
             )
         raise BadInput(
-            f"--max: {new_max} is below the stack's minInstances {new_min} ({name}); lower --min too"
+            f"--max: {new_max} is below the stack's minInstances {new_min} ({name}); lower --min "
+            "too"
         )
 
     wanted = {

@@ -141,7 +141,10 @@ def merge_config(
                     raise PackError(f"policy config: {policy.name}.{key}: {problem}")
                 properties[key] = value
         if level not in LEVELS:
-            raise PackError(f"policy config: {policy.name}: unknown enforcement level {level!r}; use one of {', '.join(LEVELS)}")  # fmt: skip
+            raise PackError(
+                f"policy config: {policy.name}: unknown enforcement level {level!r}; use one of "
+                f"{', '.join(LEVELS)}"
+            )
         merged[policy.name] = (level, properties)
     unknown = sorted(set(user) - {"all"} - set(merged))
     if unknown:

@@ -102,9 +102,13 @@ class BaseRun:
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._process = subprocess.Popen(
-            command, cwd=self.tree, env=env, stdout=self._out, stderr=self._err,
+            command,
+            cwd=self.tree,
+            env=env,
+            stdout=self._out,
+            stderr=self._err,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
 
     def result(self) -> BasePlan:
         """Wait for the base plan (exit 0 or 1: a verdict) and read it; OperationFailed else."""

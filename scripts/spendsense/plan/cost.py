@@ -29,18 +29,30 @@ LEVELS = ("mandatory", "advisory", "disabled")
 # The usage profile's keys and defaults (per stack where they differ).
 DEFAULTS: dict[str, dict[str, float]] = {
     "staging": {
-        "averageActiveInstances": 0.2, "logIngestGbPerMonth": 2, "customMetrics": 0,
-        "firestoreReadsPerMonth": 2_000_000, "firestoreWritesPerMonth": 500_000,
-        "firestoreStoredGib": 1, "exportSizeGb": 0.5, "imageSizeGb": 0.3,
-        "secretApiCallsPerMonth": 50_000, "alertEmailsPerMonth": 100,
+        "averageActiveInstances": 0.2,
+        "logIngestGbPerMonth": 2,
+        "customMetrics": 0,
+        "firestoreReadsPerMonth": 2_000_000,
+        "firestoreWritesPerMonth": 500_000,
+        "firestoreStoredGib": 1,
+        "exportSizeGb": 0.5,
+        "imageSizeGb": 0.3,
+        "secretApiCallsPerMonth": 50_000,
+        "alertEmailsPerMonth": 100,
     },
     "production": {
-        "averageActiveInstances": 1.0, "logIngestGbPerMonth": 20, "customMetrics": 0,
-        "firestoreReadsPerMonth": 60_000_000, "firestoreWritesPerMonth": 10_000_000,
-        "firestoreStoredGib": 10, "exportSizeGb": 5, "imageSizeGb": 0.3,
-        "secretApiCallsPerMonth": 500_000, "alertEmailsPerMonth": 300,
+        "averageActiveInstances": 1.0,
+        "logIngestGbPerMonth": 20,
+        "customMetrics": 0,
+        "firestoreReadsPerMonth": 60_000_000,
+        "firestoreWritesPerMonth": 10_000_000,
+        "firestoreStoredGib": 10,
+        "exportSizeGb": 5,
+        "imageSizeGb": 0.3,
+        "secretApiCallsPerMonth": 500_000,
+        "alertEmailsPerMonth": 300,
     },
-}  # fmt: skip
+}
 DEFAULT_ENFORCEMENT = {"staging": "advisory", "production": "mandatory"}
 
 
@@ -332,7 +344,9 @@ def budget_violation(
     biggest = ", ".join(f"{i['urn'].split('::')[-1]} ${i['monthly_usd']:.2f}" for i in top)
     largest = f" (largest: {biggest})" if biggest else ""
     return Diagnostic(
-        BUDGET_POLICY, level, stack_urn,
+        BUDGET_POLICY,
+        level,
+        stack_urn,
         f"estimated ${cost['monthly_usd']:.2f}/month is over monitoring.monthlyBudgetUsd "
         f"${budget:g}{largest}; lower the usage (spendsense-plan:cost) or raise the budget",
-    )  # fmt: skip
+    )

@@ -128,9 +128,13 @@ def compare_resources(
 
 def _classify(resource: dict[str, Any], old: dict[str, Any], diffs: list[dict[str, Any]]) -> Change:
     change = Change(
-        resource["urn"], resource["type"], resource["name"], "same",
-        bool(old.get("protect")) or bool(resource.get("protect")), diffs=diffs,
-    )  # fmt: skip
+        resource["urn"],
+        resource["type"],
+        resource["name"],
+        "same",
+        bool(old.get("protect")) or bool(resource.get("protect")),
+        diffs=diffs,
+    )
     protect_changed = bool(old.get("protect")) != bool(resource.get("protect"))
     if not diffs:
         change.op = "update" if protect_changed else "same"
@@ -165,11 +169,13 @@ def secret_changes(
     for key in sorted(set(_secure_keys(head)) | set(_secure_keys(base))):
         old, new = _secure_keys(base).get(key), _secure_keys(head).get(key)
         if old != new:
-            out.append({
-                "path": f"config.{key}",
-                "old": SECRET if old is not None else None,
-                "new": SECRET if new is not None else None,
-            })  # fmt: skip
+            out.append(
+                {
+                    "path": f"config.{key}",
+                    "old": SECRET if old is not None else None,
+                    "new": SECRET if new is not None else None,
+                }
+            )
     return out
 
 

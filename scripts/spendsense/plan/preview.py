@@ -290,9 +290,10 @@ def notes_for(recording: Recording) -> list[str]:
     notes = []
     note = recording.outputs.get("frontend_redeploy_note")
     public = [
-        r for r in recording.resources
+        r
+        for r in recording.resources
         if r.type.startswith("vercel:") and str(r.inputs.get("key", "")).startswith("NEXT_PUBLIC_")
-    ]  # fmt: skip
+    ]
     if isinstance(note, str) and note not in ("[unknown]", "[secret]"):
         notes.append(note)
     elif public:

@@ -4,10 +4,10 @@
 Each project has its own `Pulumi.yaml`, its stack files (`Pulumi.<stack>.yaml` in DIR), its
 program and its policy config:
 
-| DIR | project | program | stacks | policy config |
+| DIR | project | program | stacks | policy config in `policies/config/` |
 |---|---|---|---|---|
-| `.` | `spendsense` | `infra.program:main` | staging, production | `policies/config/<stack>.json` |
-| `infra/ci_trust` | `spendsense-ci-trust` | `infra.ci_trust.program:main` | its stack files (`ci`) | `policies/config/<stack>.json` (`ci.json`) |
+| `.` | `spendsense` | `infra.program:main` | staging, production | `<stack>.json` |
+| `infra/ci_trust` | `spendsense-ci-trust` | `infra.ci_trust.program:main` | `ci` | `ci.json` |
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Project:
         module, _, attribute = self.program.partition(":")
         function = getattr(importlib.import_module(module), attribute)
         assert callable(function)
-        return function  # type: ignore[no-any-return]
+        return function
 
     def settings_errors(self) -> tuple[type[BaseException], ...]:
         module, _, attribute = self.settings_error.partition(":")

@@ -31,10 +31,17 @@ def build(result: PlanResult, base: BasePlan | None) -> dict[str, Any]:
     changes = diff.compare_resources(_relative(document["resources"], str(repo_root())), olds)
     secrets = diff.secret_changes(head_config, base.stack_config if base is not None else None)
     if secrets:
-        changes.append(diff.Change(
-            result.stack_urn, "pulumi:pulumi:Stack", f"{result.project}-{result.stack}",
-            "update", False, replace=None, diffs=secrets,
-        ))  # fmt: skip
+        changes.append(
+            diff.Change(
+                result.stack_urn,
+                "pulumi:pulumi:Stack",
+                f"{result.project}-{result.stack}",
+                "update",
+                False,
+                replace=None,
+                diffs=secrets,
+            )
+        )
     estimate = cost.estimate(result.stack, document["resources"], head_config)
     base_checks: list[dict[str, Any]] = []
     if base is not None:

@@ -162,10 +162,19 @@ def as_markdown(result: PlanResult, document: dict[str, Any]) -> str:
     lines += ["<details><summary>Monthly cost estimate</summary>", ""]
     lines += render._table(
         ["Resource", "USD/month", "Basis"],
-        ([f"`{render._short(i['urn']) or 'usage'}`", f"{i['monthly_usd']:.2f}", i["basis"]] for i in cost["items"]),
-    )  # fmt: skip
-    lines += ["", f"List prices as of {cost['prices_as_of']}; unpriced: "
-              f"{', '.join(cost['unpriced']) or 'none'}.", "", "</details>", ""]  # fmt: skip
+        (
+            [f"`{render._short(i['urn']) or 'usage'}`", f"{i['monthly_usd']:.2f}", i["basis"]]
+            for i in cost["items"]
+        ),
+    )
+    lines += [
+        "",
+        f"List prices as of {cost['prices_as_of']}; unpriced: "
+        f"{', '.join(cost['unpriced']) or 'none'}.",
+        "",
+        "</details>",
+        "",
+    ]
     lines += ["<details><summary>Inventory, outputs and all violations</summary>", ""]
     lines += [render.as_markdown(result), "", "</details>"]
     return "\n".join(lines)

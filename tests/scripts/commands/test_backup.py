@@ -108,7 +108,8 @@ def test_verify_passes_for_a_fresh_complete_export(gcs, outputs, capsys):
     code = run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW)
     assert code == 0, capsys.readouterr().err
     assert capsys.readouterr().out.startswith(
-        f"ok: newest daily export gs://{gcs.bucket}/daily/20261127_020000/ is complete and 7.0 h old"
+        f"ok: newest daily export gs://{gcs.bucket}/daily/20261127_020000/ is complete and 7.0 h "
+        "old"
     )
 
 
@@ -119,7 +120,8 @@ def test_verify_fails_when_the_newest_export_is_incomplete(gcs, outputs, capsys)
     assert run("backup", "verify", "--stack", "production", "--outputs", outputs, "--now", NOW) == 1
     assert capsys.readouterr().err == (
         f"error: backups not verified: the newest daily export gs://{gcs.bucket}/daily/"
-        "20261127_020000/ is incomplete (no .overall_export_metadata): it failed or is still running\n"
+        "20261127_020000/ is incomplete (no .overall_export_metadata): it failed or is still "
+        "running\n"
     )
 
 
@@ -293,12 +295,15 @@ def test_create_without_yes_names_the_folder_and_does_nothing(gcs, outputs, caps
         ),
         (
             "2026-11-27T03:15:30Z",
-            "--at: '2026-11-27T03:15:30Z' is not on a whole minute; Firestore exports snapshots by the minute (e.g. 2026-11-27T03:15Z)",
+            "--at: '2026-11-27T03:15:30Z' is not on a whole minute; Firestore exports snapshots by "
+            "the minute (e.g. 2026-11-27T03:15Z)",
         ),
         ("2026-11-27T10:00:00Z", "--at: '2026-11-27T10:00:00Z' is not in the past"),
         (
             "2026-11-19T09:00:00Z",
-            "--at: '2026-11-19T09:00:00Z' is more than 7 days ago, outside the point-in-time-recovery window; restore a daily export instead (`spendsense backup list`)",
+            "--at: '2026-11-19T09:00:00Z' is more than 7 days ago, outside the "
+            "point-in-time-recovery window; restore a daily export instead (`spendsense backup "
+            "list`)",
         ),
     ],
 )

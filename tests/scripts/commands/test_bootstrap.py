@@ -75,8 +75,8 @@ def test_a_new_stack_without_yes_says_which_targeted_up_it_would_run(
     assert f"Would create ECR repository {REPO} (stack staging)" in out
     assert "pulumi stack select staging --create" in out
     assert (
-        "--target 'urn:pulumi:staging::spendsense::spendsense:aws:Registry$aws:ecr/repository:Repository::registry-repository'"
-        in out
+        "--target 'urn:pulumi:staging::spendsense::spendsense:aws:Registry$aws:ecr/repository:"
+        "Repository::registry-repository'" in out
     )
     assert "Nothing changed" in out
     assert not aws_admin("ecr").describe_repositories()["repositories"]

@@ -53,16 +53,22 @@ def outputs_file(tmp_path: Path, **values: Any) -> str:
     return str(path)
 
 
-def test_a_secret_without_rotation_fails(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_secret_without_rotation_fails(
+    aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     arn = new_secret(aws, "spendsense-api/no-rotation", rotation=False)
-    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn))  # fmt: skip
+    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn))
     assert code == 1
     assert "rotation is not enabled" in capsys.readouterr().out
 
 
-def test_a_new_secret_with_rotation_passes(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_new_secret_with_rotation_passes(
+    aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     arn = new_secret(aws, "spendsense-api/jwt-signing-key", rotation=True)
-    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn), "--json")  # fmt: skip
+    code = run(
+        "--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn), "--json"
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
     assert report["ok"] is True and report["rotation_enabled"] is True
@@ -78,15 +84,19 @@ def test_a_secret_never_rotated_for_longer_than_the_limit_fails(aws: Any) -> Non
     assert "never rotated since it was created" in report.reason
 
 
-def test_a_missing_output_is_bad_input(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_missing_output_is_bad_input(
+    aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run("--stack", "production", "--outputs", outputs_file(tmp_path))
     assert code == 2
     assert "jwt_secret_arn" in capsys.readouterr().err
 
 
-def test_an_unknown_secret_is_reported_in_one_line(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_an_unknown_secret_is_reported_in_one_line(
+    aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:spendsense-api/gone-AbCdEf"
-    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=missing))  # fmt: skip
+    code = run("--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=missing))
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("error: describing secret") and err.count("\n") == 1

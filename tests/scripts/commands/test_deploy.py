@@ -58,7 +58,8 @@ def ecr(aws_env, aws_admin):
 
 @pytest.fixture
 def run(write_outputs, ecr, capsys):
-    """run(*args) -> (exit code, stdout, stderr) of `spendsense <args> --stack staging --outputs F`."""
+    """run(*args) -> (exit code, stdout, stderr) of `spendsense <args> --stack staging
+    --outputs F`."""
 
     def run(*args: str, outputs: str | None = None, poll: str = "0"):
         code = main(
@@ -178,7 +179,8 @@ def test_failure_reported_only_through_list_operations_exits_1_on_the_previous_i
     last = err.strip().splitlines()[-1]
     assert last.startswith(
         f"error: deploy of {NEW_IMAGE} failed (App Runner UPDATE_SERVICE {op(3)} on "
-        "spendsense-api-staging failed and App Runner rolled the service back (ROLLBACK_SUCCEEDED); "
+        "spendsense-api-staging failed and App Runner rolled the service back "
+        "(ROLLBACK_SUCCEEDED); "
         f"see `spendsense logs` for the reason); rolled back to {OLD_IMAGE}, which is healthy ("
     )
     apprunner.assert_no_pending_responses()
@@ -198,7 +200,8 @@ def test_unhealthy_after_deploy_rolls_back_to_the_previous_image(apprunner, api_
         err.strip()
         .splitlines()[-1]
         .startswith(
-            f"error: deploy of {NEW_IMAGE} failed (the API is unhealthy after the deploy: database is "
+            f"error: deploy of {NEW_IMAGE} failed (the API is unhealthy after the deploy: database "
+            "is "
             f"'unhealthy' (expected 'healthy')); rolled back to {OLD_IMAGE}, which is healthy ("
         )
     )
@@ -297,7 +300,8 @@ def test_without_yes_it_only_says_what_it_would_do(apprunner, api_server, run):
     code, out, _ = run("deploy", "--image-tag", NEW)
     assert code == 0
     assert out.splitlines() == [
-        f"Would point App Runner service spendsense-api-staging (stack staging) from {OLD_IMAGE} to {NEW_IMAGE},",
+        f"Would point App Runner service spendsense-api-staging (stack staging) from {OLD_IMAGE} "
+        f"to {NEW_IMAGE},",
         "Would follow the App Runner operation for up to 1200 s,",
         f"Would then require {api_server[0]}/health to be healthy.",
         f"Would roll back to {OLD_IMAGE} if the deploy fails or the API is unhealthy.",
@@ -475,7 +479,8 @@ def test_rollback_that_leaves_the_api_unhealthy_does_not_go_forward_again(
     code, _, err = run("rollback", "api", "--yes")
     assert code == 1
     assert err.strip().splitlines()[-1] == (
-        f"error: rollback of {OLD_IMAGE} failed: the API is unhealthy after the rollback: body is not "
+        f"error: rollback of {OLD_IMAGE} failed: the API is unhealthy after the rollback: body is "
+        "not "
         "a JSON object; not rolled back: this command does not undo itself"
     )
     apprunner.assert_no_pending_responses()

@@ -90,7 +90,8 @@ def test_drill_without_yes_names_the_export_and_imports_nothing(
     )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        f"Would import gs://{gcs.bucket}/daily/20261127_020000/ into {target}/(default) (which must be empty)"
+        f"Would import gs://{gcs.bucket}/daily/20261127_020000/ into {target}/(default) (which "
+        "must be empty)"
     )
     assert lines[2] == (
         f"Would delete the imported documents from {target}/(default) after a passing drill "

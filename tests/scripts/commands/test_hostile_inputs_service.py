@@ -1,7 +1,7 @@
 """Every service command (deploy, scale, health, status, logs, outputs), fed hostile values
-(huge, negative, zero, empty, NaN, inf, non-ASCII, malformed URLs): exit 2 with ONE `error:` line that names the option, nothing on stdout, never
-a Python traceback, and nothing touched (no AWS endpoint is reachable: any call would fail
-with exit 1, not 2)."""
+(huge, negative, zero, empty, NaN, inf, non-ASCII, malformed URLs): exit 2 with ONE `error:`
+line that names the option, nothing on stdout, never a Python traceback, and nothing touched
+(no AWS endpoint is reachable: any call would fail with exit 1, not 2)."""
 
 from __future__ import annotations
 

@@ -212,7 +212,8 @@ def test_keep_paused_leaves_the_service_paused_and_says_how_to_undo(
         }
     }
     assert report.state.service == (
-        f"PAUSED (--keep-paused); resume it with `aws apprunner resume-service --service-arn {SERVICE_ARN}`"
+        "PAUSED (--keep-paused); resume it with `aws apprunner resume-service --service-arn "
+        f"{SERVICE_ARN}`"
     )
     assert report.state.alarms.startswith(f"still disabled on {', '.join(ALARMS)} (--keep-paused)")
     assert actions_enabled(cloudwatch) == silenced_state(*ALARMS)
@@ -247,7 +248,8 @@ def test_fewer_documents_than_the_export_fails_verification_and_names_them(
         )
     assert str(caught.value) == (
         "restore failed: verification failed -- service spendsense-api: not touched; alarm "
-        f"actions: not touched; data: imported from {export.path} but NOT verified: users has 1 of 2"
+        f"actions: not touched; data: imported from {export.path} but NOT verified: users has 1 of "
+        "2"
     )
 
 

@@ -165,7 +165,8 @@ def test_the_stacks_own_project_named_as_target_keeps_every_guard(production, cl
     code = main(args(production, "--target-project", "spendsense-production"))
     assert code == 2
     assert capsys.readouterr().err.startswith(
-        "error: restore into production spendsense-production refused: outside the maintenance window"
+        "error: restore into production spendsense-production refused: outside the maintenance "
+        "window"
     )
 
 

@@ -158,11 +158,13 @@ LIMITS = "policies/limits.json"
         ),
         (
             ["--min", "0"],
-            f"--min: 0 is outside 1..25 (apprunner.minInstances..apprunner.maxInstances in {LIMITS})",
+            "--min: 0 is outside 1..25 (apprunner.minInstances..apprunner.maxInstances in "
+            f"{LIMITS})",
         ),
         (
             ["--max", "26"],
-            f"--max: 26 is outside 1..25 (apprunner.minInstances..apprunner.maxInstances in {LIMITS})",
+            "--max: 26 is outside 1..25 (apprunner.minInstances..apprunner.maxInstances in "
+            f"{LIMITS})",
         ),
         (["--min", "5", "--max", "4"], "--min: 5 is above --max 4"),
         (
@@ -245,7 +247,10 @@ def test_now_yes_applies_size_and_a_new_auto_scaling_revision(
     path = stack_copy("staging")
     current = service()
     apprunner.add_response("describe_service", {"Service": current}, {"ServiceArn": SERVICE_ARN})
-    asc_arn = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/spendsense-api-staging/2/abcdef0123456789"
+    asc_arn = (
+        f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/spendsense-api-staging/2/"
+        "abcdef0123456789"
+    )
     apprunner.add_response(
         "create_auto_scaling_configuration",
         {
@@ -298,14 +303,17 @@ def test_now_yes_applies_size_and_a_new_auto_scaling_revision(
     )
     assert code == 0, err
     assert out.splitlines()[-3:] == [
-        "Applied instance size 2 vCPU / 4 GB and a new auto scaling revision with 2..5 instances to the live service.",
-        "The live service now differs from what Pulumi last deployed: run `pulumi up --stack staging` "
+        "Applied instance size 2 vCPU / 4 GB and a new auto scaling revision with 2..5 instances "
+        "to the live service.",
+        "The live service now differs from what Pulumi last deployed: run `pulumi up --stack "
+        "staging` "
         "to bring the stack in line.",
         f"Auto scaling configuration revision {asc_arn} was created outside Pulumi, which does "
         "not manage it: once `pulumi up --stack staging` has pointed the service at the stack's "
         "own configuration again (run `pulumi refresh` first so it sees the live change), delete "
         "it with `aws apprunner delete-auto-scaling-configuration "
-        f"--auto-scaling-configuration-arn {asc_arn}` (App Runner refuses while a service uses it).",
+        f"--auto-scaling-configuration-arn {asc_arn}` "
+        "(App Runner refuses while a service uses it).",
     ]
     apprunner.assert_no_pending_responses()
 
@@ -318,14 +326,18 @@ def test_now_yes_on_a_busy_service_is_refused(stack_copy, write_outputs, apprunn
     )
     assert (code, err) == (
         1,
-        "error: service spendsense-api-staging is in OPERATION_IN_PROGRESS; wait for it (`spendsense status`) and retry\n",
+        "error: service spendsense-api-staging is in OPERATION_IN_PROGRESS; wait for it "
+        "(`spendsense status`) and retry\n",
     )
     assert path.read_bytes() == REAL_FILES["staging"].read_bytes(), "refused, yet the file changed"
     apprunner.assert_no_pending_responses()
 
 
 def expect_new_revision(apprunner, current, min_size: int, max_size: int, op_id: str) -> None:
-    asc_arn = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/spendsense-api-staging/2/abcdef0123456789"
+    asc_arn = (
+        f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/spendsense-api-staging/2/"
+        "abcdef0123456789"
+    )
     apprunner.add_response(
         "create_auto_scaling_configuration",
         {

@@ -211,7 +211,8 @@ def test_a_missing_output_makes_its_rows_not_checked_the_others_still_show_and_e
     )
     assert data["checks"][0]["detail"] == f"not checked: {message}"
     assert captured.err == (
-        f"error: 1 check(s) not checked: frontend (nothing failing otherwise); frontend: {message}\n"
+        "error: 1 check(s) not checked: frontend (nothing failing otherwise); frontend: "
+        f"{message}\n"
     )
     apprunner.assert_no_pending_responses()
 

@@ -114,8 +114,10 @@ def test_open_rules_file_fails(
 ) -> None:
     rules = tmp_path / "open.rules"
     rules.write_text(
-        "rules_version = '2';\nservice cloud.firestore {\n  match /databases/{database}/documents {\n"
-        "    match /{document=**} {\n      allow read, write: if request.time < timestamp.date(2030, 1, 1);\n"
+        "rules_version = '2';\nservice cloud.firestore {\n  match /databases/{database}/documents "
+        "{\n"
+        "    match /{document=**} {\n      allow read, write: if request.time < "
+        "timestamp.date(2030, 1, 1);\n"
         "    }\n  }\n}\n"
     )
     config = broken_config("spendsense:firestore.rulesFile", str(rules))

@@ -13,9 +13,10 @@ from .conftest import Plan, commit, edit, git
 
 def _custom_changes(document: dict[str, Any], op: str) -> list[dict[str, Any]]:
     return [
-        c for c in document["changes"]
+        c
+        for c in document["changes"]
         if c["op"] == op and not c["type"].startswith(("spendsense:", "pulumi:"))
-    ]  # fmt: skip
+    ]
 
 
 def test_a_threshold_change_is_one_update_with_old_and_new(git_repo: Path, plan_in: Plan) -> None:

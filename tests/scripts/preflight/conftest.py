@@ -123,7 +123,10 @@ def described(image: str) -> dict[str, Any]:
             },
             "InstanceConfiguration": {"Cpu": "1024", "Memory": "2048"},
             "AutoScalingConfigurationSummary": {
-                "AutoScalingConfigurationArn": f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/{SERVICE}/1/abcdef0123456789",
+                "AutoScalingConfigurationArn": (
+                    f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/{SERVICE}/1/"
+                    "abcdef0123456789"
+                ),
                 "AutoScalingConfigurationName": SERVICE,
                 "AutoScalingConfigurationRevision": 1,
             },

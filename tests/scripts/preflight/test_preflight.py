@@ -374,12 +374,18 @@ def state_file(tmp_path: Any, resources: list[dict[str, Any]], stack: str = "sta
 
 MANAGED = [
     {
-        "urn": "urn:pulumi:staging::spendsense::spendsense:gcp:Firestore$gcp:firestore/database:Database::firestore-database",
+        "urn": (
+            "urn:pulumi:staging::spendsense::spendsense:gcp:Firestore$gcp:firestore/database:"
+            "Database::firestore-database"
+        ),
         "type": "gcp:firestore/database:Database",
         "id": "projects/spendsense-staging/databases/(default)",
     },
     {
-        "urn": "urn:pulumi:staging::spendsense::spendsense:vercel:Frontend$vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable::frontend-api-url",
+        "urn": (
+            "urn:pulumi:staging::spendsense::spendsense:vercel:Frontend$vercel:index/"
+            "projectEnvironmentVariable:ProjectEnvironmentVariable::frontend-api-url"
+        ),
         "type": "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
         "id": ENV_ID,
     },
@@ -447,7 +453,10 @@ def test_existing_objects_on_a_new_stack_must_be_imported(
 
 def checkpoint(resources: list[dict[str, Any]]) -> dict[str, Any]:
     """A self-managed backend's checkpoint file."""
-    stack = {"urn": "urn:pulumi:staging::spendsense::pulumi:pulumi:Stack::spendsense-staging", "type": "pulumi:pulumi:Stack"}  # fmt: skip
+    stack = {
+        "urn": "urn:pulumi:staging::spendsense::pulumi:pulumi:Stack::spendsense-staging",
+        "type": "pulumi:pulumi:Stack",
+    }
     latest = {"manifest": {"time": "2026-11-27T05:00:00Z"}, "resources": [stack, *resources]}
     return {
         "version": 3,
@@ -510,7 +519,10 @@ def test_an_apprunner_service_in_the_state_ends_before_bootstrap(
 ) -> None:
     world.no_service()  # App Runner lists none (e.g. deleted by hand) but the stack has one
     service = {
-        "urn": "urn:pulumi:staging::spendsense::spendsense:aws:ApiService$aws:apprunner/service:Service::api-service",
+        "urn": (
+            "urn:pulumi:staging::spendsense::spendsense:aws:ApiService$aws:apprunner/service:"
+            "Service::api-service"
+        ),
         "type": "aws:apprunner/service:Service",
         "id": "arn:aws:apprunner:us-east-1:123456789012:service/spendsense-api-staging/x",
     }
@@ -519,7 +531,7 @@ def test_an_apprunner_service_in_the_state_ends_before_bootstrap(
     assert found["aws.ecr"]["status"] == "missing"
 
 
-# --- bad input (with the peers in place: nothing must be asked of them) -------------------------------------------------------------------------------
+# --- bad input (with the peers in place: nothing must be asked of them) ---------------------
 
 
 @pytest.mark.parametrize(

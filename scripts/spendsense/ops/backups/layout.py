@@ -149,7 +149,8 @@ def parse_export_path(bucket: str, path: str, option: str = "--from") -> tuple[s
             )
         if given_bucket != bucket:
             raise BadInput(
-                f"{option}: {path[:200]!r} is in bucket {given_bucket[:100]!r}, not the stack's backup "
+                f"{option}: {path[:200]!r} is in bucket {given_bucket[:100]!r}, not the stack's "
+                "backup "
                 f"bucket {bucket!r}; pass an export listed by `spendsense backup list`"
             )
     prefix = normal_prefix(text)

@@ -21,7 +21,10 @@ class DataApi:
 
     @property
     def documents_url(self) -> str:
-        return f"{self.base_url}/v1/projects/{self.project}/databases/{quote(self.database, safe='()')}/documents"
+        return (
+            f"{self.base_url}/v1/projects/{self.project}/databases/"
+            f"{quote(self.database, safe='()')}/documents"
+        )
 
     def collection_ids(self) -> list[str]:
         """The top-level collection ids (every page)."""

@@ -16,7 +16,8 @@ from tests.scripts.scripted_peers import unique_project
 
 @pytest.fixture(scope="module")
 def exported(firestore_emulator, tmp_path_factory) -> Path:
-    """One export of: 3 users (one 100 KB document), 2 accounts under a user, 1 numeric-looking id."""
+    """One export of: 3 users (one 100 KB document), 2 accounts under a user, 1
+    numeric-looking id."""
     project = unique_project("format")
     rest = firestore_emulator.rest(project)
     rest.set("users/alice", {"bio": "x" * 100_000})

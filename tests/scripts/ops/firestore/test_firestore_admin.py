@@ -13,7 +13,10 @@ from spendsense.ops.firestore.errors import AdminTimedOut, ExportCancelled
 from spendsense.ops.firestore.managed import ManagedExportImport
 
 DB = "/v1/projects/spendsense-production/databases/(default)"
-OP = "projects/spendsense-production/databases/(default)/operations/ASA3NDEwOTg0NjExChp0bHVhZmVkBxJsYXJ0bmVjc3Utc2Jvai1uaW1kYRQKLRI"
+OP = (
+    "projects/spendsense-production/databases/(default)/operations/"
+    "ASA3NDEwOTg0NjExChp0bHVhZmVkBxJsYXJ0bmVjc3Utc2Jvai1uaW1kYRQKLRI"
+)
 EXPORT_TYPE = "type.googleapis.com/google.firestore.admin.v1.ExportDocumentsMetadata"
 IMPORT_TYPE = "type.googleapis.com/google.firestore.admin.v1.ImportDocumentsMetadata"
 
