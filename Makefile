@@ -57,8 +57,8 @@ plan: setup
 	done; exit $$rc
 
 lint: setup
-	$(BIN)/ruff check infra policies scripts tests
-	$(BIN)/ruff format --check infra policies scripts tests
+	$(BIN)/ruff check infra policies scripts tests bench
+	$(BIN)/ruff format --check infra policies scripts tests bench
 
 typecheck: setup
 	$(BIN)/mypy

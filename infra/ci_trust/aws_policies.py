@@ -178,7 +178,13 @@ def tagged(scope: Scope, key: str = "aws:ResourceTag") -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Trust
 # --------------------------------------------------------------------------------------------
-def github_subjects(repository: str, *, environments: Sequence[str] = (), pull_request: bool = False, branch: str | None = None) -> list[str]:  # fmt: skip
+def github_subjects(
+    repository: str,
+    *,
+    environments: Sequence[str] = (),
+    pull_request: bool = False,
+    branch: str | None = None,
+) -> list[str]:
     """The exact `sub` claims GitHub puts in a job's OIDC token (no wildcards)."""
     subjects = [f"repo:{repository}:environment:{env}" for env in environments]
     if pull_request:

@@ -60,7 +60,13 @@ def preview_statements(settings: TrustSettings, base: aws_policies.Scope) -> Sta
 class AwsGithubTrust(pulumi.ComponentResource):
     """GitHub's OIDC provider(s) and the CI roles (aws_policies.py says who may do what)."""
 
-    def __init__(self, name: str, settings: TrustSettings, state: StateBackend, opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        settings: TrustSettings,
+        state: StateBackend,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("spendsense:ci:AwsGithubTrust", name, None, opts)
         self._settings = settings
         child = pulumi.ResourceOptions(parent=self)
@@ -164,7 +170,9 @@ class AwsGithubTrust(pulumi.ComponentResource):
         boundary = aws.iam.Policy(
             f"{name}-{env.name}-boundary",
             name=env.boundary_name,
-            description=f"Permissions boundary of every IAM role of the SpendSense {env.name} stack",
+            description=(
+                f"Permissions boundary of every IAM role of the SpendSense {env.name} stack"
+            ),
             policy=scope.apply(
                 lambda s: aws_policies.compact(aws_boundary.workload_boundary_statements(s))
             ),

@@ -58,7 +58,9 @@ class GcpGithubTrust(pulumi.ComponentResource):
     """A workload identity pool that admits only this repository's GitHub tokens, and the CI
     service accounts, each impersonable only by the matching GitHub principals."""
 
-    def __init__(self, name: str, settings: TrustSettings, opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, name: str, settings: TrustSettings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:ci:GcpGithubTrust", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         host = settings.ci_host

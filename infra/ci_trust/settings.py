@@ -59,15 +59,55 @@ def _matches(pattern: str, what: str) -> Any:
     return AfterValidator(matches(pattern, what))
 
 
-GithubName = Annotated[str, _matches(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})", "a GitHub owner or repository name (letters, digits, ., _ and -)")]  # fmt: skip
-GcpProject = Annotated[str, _matches(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id (6-30 lower-case letters, digits and dashes)")]  # fmt: skip
-BucketName = Annotated[str, _matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3/GCS bucket name (3-63 lower-case letters, digits, . and -)")]  # fmt: skip
-Prefix = Annotated[str, _matches(r"[A-Za-z][A-Za-z0-9-]{2,39}", "a resource name prefix such as spendsense (3-40 letters, digits and -)")]  # fmt: skip
-AwsAccount = Annotated[str, _matches(r"[0-9]{12}", "a 12-digit AWS account id")]  # fmt: skip
-RoleArn = Annotated[str, _matches(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", "an IAM role ARN such as arn:aws:iam::111122223333:role/OrganizationAccountAccessRole")]  # fmt: skip
-CustomRoleId = Annotated[str, _matches(r"[A-Za-z0-9_.]{3,64}", "a custom role id such as spendsenseFirestoreExport")]  # fmt: skip
-PolicyName = Annotated[str, _matches(r"[\w+=,.@-]{1,128}", "an IAM managed policy name such as spendsense-workload-boundary-staging")]  # fmt: skip
-GcpRole = Annotated[str, _matches(r"roles/[A-Za-z0-9_.]+", "a predefined GCP role such as roles/datastore.user")]  # fmt: skip
+GithubName = Annotated[
+    str,
+    _matches(
+        r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})",
+        "a GitHub owner or repository name (letters, digits, ., _ and -)",
+    ),
+]
+GcpProject = Annotated[
+    str,
+    _matches(
+        r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
+        "a GCP project id (6-30 lower-case letters, digits and dashes)",
+    ),
+]
+BucketName = Annotated[
+    str,
+    _matches(
+        r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "an S3/GCS bucket name (3-63 lower-case letters, digits, . and -)",
+    ),
+]
+Prefix = Annotated[
+    str,
+    _matches(
+        r"[A-Za-z][A-Za-z0-9-]{2,39}",
+        "a resource name prefix such as spendsense (3-40 letters, digits and -)",
+    ),
+]
+AwsAccount = Annotated[str, _matches(r"[0-9]{12}", "a 12-digit AWS account id")]
+RoleArn = Annotated[
+    str,
+    _matches(
+        r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}",
+        "an IAM role ARN such as arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
+    ),
+]
+CustomRoleId = Annotated[
+    str, _matches(r"[A-Za-z0-9_.]{3,64}", "a custom role id such as spendsenseFirestoreExport")
+]
+PolicyName = Annotated[
+    str,
+    _matches(
+        r"[\w+=,.@-]{1,128}",
+        "an IAM managed policy name such as spendsense-workload-boundary-staging",
+    ),
+]
+GcpRole = Annotated[
+    str, _matches(r"roles/[A-Za-z0-9_.]+", "a predefined GCP role such as roles/datastore.user")
+]
 
 
 class _Model(BaseModel):

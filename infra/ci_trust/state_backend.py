@@ -26,7 +26,9 @@ class StateBackend(pulumi.ComponentResource):
     bucket-owner-enforced objects, TLS-only policy), protected from `pulumi destroy`.
     """
 
-    def __init__(self, name: str, settings: TrustSettings, opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, name: str, settings: TrustSettings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("spendsense:ci:StateBackend", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(

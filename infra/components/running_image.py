@@ -38,8 +38,8 @@ options must be fixed, so they cannot choose `ignore_changes`; Pulumi's StackRef
 describe reading other stacks, not the one being updated (whose state is locked and rewritten
 during the update); a first `up` that failed after creating the service leaves no outputs
 (pulumi/pulumi#16289), so that case would still need the tagging API; and `spendsense plan`'s
-mock runtime would need a fake backend for it. The tagging API needs no state access and the same two read grants
-the preview role already has (infra/ci_trust/aws_program_calls.py).
+mock runtime would need a fake backend for it. The tagging API needs no state access and the
+same two read grants the preview role already has (infra/ci_trust/aws_program_calls.py).
 
 The mock runtime answers these invokes through `Mocks.call` (RealisticMocks answers nothing for
 them: no service, as for a new stack); a real `pulumi preview` runs them too (invokes with known

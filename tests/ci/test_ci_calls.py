@@ -147,10 +147,25 @@ def all_recorded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any
     log = tmp_path_factory.mktemp("calls") / "calls.jsonl"
     env = {**os.environ, "SPENDSENSE_CALL_LOG": str(log)}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         "-p", "tests.ci.call_recorder", *STEP_TESTS],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.ci.call_recorder",
+            *STEP_TESTS,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
@@ -208,7 +223,9 @@ def test_every_recorded_call_of_the_checks_is_allowed_to_the_checks_role(
         "cloudwatch:DescribeAlarms",
     }
     statements = policy_of(recording, roles(recording)["spendsense-github-checks"])["Statement"]
-    problems = refused(statements, recorded_checks, rename=(PREFIXES["staging"], PREFIXES["production"]))  # fmt: skip
+    problems = refused(
+        statements, recorded_checks, rename=(PREFIXES["staging"], PREFIXES["production"])
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -516,7 +533,11 @@ def test_force_delete_matches_each_stacks_recovery_window() -> None:
 # The evaluator itself
 # --------------------------------------------------------------------------------------------
 def test_the_evaluator_follows_iams_order_of_deny_allow_and_default() -> None:
-    allow = {"Effect": "Allow", "Action": ["ecr:Describe*"], "Resource": ["arn:aws:ecr:*:*:repository/app*"]}  # fmt: skip
+    allow = {
+        "Effect": "Allow",
+        "Action": ["ecr:Describe*"],
+        "Resource": ["arn:aws:ecr:*:*:repository/app*"],
+    }
     guard = {
         "Effect": "Deny",
         "NotAction": ["iam:*"],
@@ -526,7 +547,10 @@ def test_the_evaluator_follows_iams_order_of_deny_allow_and_default() -> None:
     here = {"aws:RequestedRegion": "us-east-1"}
     repo = "arn:aws:ecr:us-east-1:1:repository/app-staging"
     assert decision([allow, guard], Call("ecr:describeimages", repo, here)) == "allowed"
-    assert decision([allow, guard], Call("ecr:DescribeImages", repo.replace("app", "other"), here)) == "not granted"  # fmt: skip
+    assert (
+        decision([allow, guard], Call("ecr:DescribeImages", repo.replace("app", "other"), here))
+        == "not granted"
+    )
     assert decision([allow, guard], Call("ecr:PutImage", repo, here)) == "not granted"
     elsewhere = {"aws:RequestedRegion": "eu-west-1"}
     assert decision([allow, guard], Call("ecr:DescribeImages", repo, elsewhere)) == "denied"

@@ -139,11 +139,19 @@ def test_roles_hold_managed_policies_only(recording: Recording) -> None:
         assert len(attached) == len(policies), role.name
 
 
-@pytest.mark.parametrize("role_name", [*(f"spendsense-github-deploy-{e}" for e in ENVIRONMENTS), "spendsense-github-preview", "spendsense-github-checks"])  # fmt: skip
+@pytest.mark.parametrize(
+    "role_name",
+    [
+        *(f"spendsense-github-deploy-{e}" for e in ENVIRONMENTS),
+        "spendsense-github-preview",
+        "spendsense-github-checks",
+    ],
+)
 def test_no_wildcard_actions_and_star_resources_only_where_aws_requires_it(
     recording: Recording, role_name: str
 ) -> None:
-    """No `*` or `service:*` Allow; `Resource: "*"` only for unscopable actions or tag-gated creates."""
+    """No `*` or `service:*` Allow; `Resource: "*"` only for unscopable actions or tag-gated
+    creates."""
     policy = policy_of(recording, roles(recording)[role_name])
     for statement in policy["Statement"]:
         if statement["Effect"] == "Deny":
@@ -298,13 +306,17 @@ def test_roles_the_deploy_role_writes_carry_its_environments_boundary(
     assert arn.endswith(f"spendsense-workload-boundary-{env}")
     sids = by_sid(deploy_policy(recording, env))
     for sid in ("RoleCreate", "RoleWrite"):
-        assert sids[sid]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == boundary_arn(env)  # fmt: skip
+        assert sids[sid]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == boundary_arn(
+            env
+        )
     keep = sids["KeepTheBoundary"]
     assert keep["Effect"] == "Deny" and boundary_arn(env) in keep["Resource"]
     assert "iam:DeleteRolePermissionsBoundary" in keep["Action"]
     policy = deploy_policy(recording, env)
     writes = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
-    iam_writes = {a for a in writes if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))}  # fmt: skip
+    iam_writes = {
+        a for a in writes if a.startswith("iam:") and not a.startswith(("iam:Get", "iam:List"))
+    }
     bounded = set(sids["RoleCreate"]["Action"]) | set(sids["RoleWrite"]["Action"])
     tags_only = {"iam:TagRole", "iam:UntagRole", "iam:PassRole", "iam:CreateServiceLinkedRole"}
     assert iam_writes - bounded == tags_only
@@ -370,7 +382,10 @@ def test_each_boundary_reaches_only_its_own_stacks_secret(recording: Recording) 
         statements = boundary(recording, env)["Statement"]
         reads = [s for s in statements if "secretsmanager:GetSecretValue" in s.get("Action", [])]
         resources = [arn for s in reads for arn in s["Resource"]]
-        assert resources and all(f":secret:{PREFIXES[env]}" in arn or ":secret:SpendSense-API" in arn for arn in resources), resources  # fmt: skip
+        assert resources and all(
+            f":secret:{PREFIXES[env]}" in arn or ":secret:SpendSense-API" in arn
+            for arn in resources
+        ), resources
     staging = boundary(recording, "staging")["Statement"]
     assert all("secret:spendsense-api/" not in json.dumps(s) for s in staging)
 
@@ -383,7 +398,7 @@ def test_the_workload_boundaries_grant_no_iam_and_no_wildcards(recording: Record
             for action in statement["Action"]:
                 assert "*" not in action and not action.startswith(("iam:", "sts:")), action
             if statement["Resource"] == "*":
-                assert set(statement["Action"]) <= aws_policies.UNSCOPABLE_ACTIONS, statement["Sid"]  # fmt: skip
+                assert set(statement["Action"]) <= aws_policies.UNSCOPABLE_ACTIONS, statement["Sid"]
 
 
 def test_the_boundary_requirement_can_be_turned_off() -> None:
@@ -436,7 +451,12 @@ def test_deploy_roles_can_make_the_preflight_reads(recording: Recording) -> None
             if s["Effect"] == "Allow"
             for a in s["Action"]
         }
-        for action in ("apprunner:ListServices", "apprunner:DescribeService", "ecr:DescribeRepositories", "ecr:DescribeImages"):  # fmt: skip
+        for action in (
+            "apprunner:ListServices",
+            "apprunner:DescribeService",
+            "ecr:DescribeRepositories",
+            "ecr:DescribeImages",
+        ):
             assert action in allowed, (env, action)
 
 
@@ -519,13 +539,20 @@ def test_state_bucket_is_versioned_encrypted_private_and_protected(recording: Re
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
     assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
     block = recording.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):  # fmt: skip
+    for flag in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
         assert block.inputs[flag] is True, flag
     ownership = recording.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     policy = json.loads(recording.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     (deny,) = policy["Statement"]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}  # fmt: skip
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
     lifecycle = recording.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] == 365
     for resource in (versioning, encryption, block, ownership, lifecycle):
@@ -536,12 +563,20 @@ def test_outputs_name_the_backend_and_the_secrets_provider(recording: Recording)
     assert (
         recording.outputs["pulumi_backend_url"] == "s3://spendsense-pulumi-state?region=us-east-1"
     )
-    assert recording.outputs["pulumi_secrets_provider"] == "awskms://alias/spendsense-pulumi?region=us-east-1"  # fmt: skip
+    assert (
+        recording.outputs["pulumi_secrets_provider"]
+        == "awskms://alias/spendsense-pulumi?region=us-east-1"
+    )
     for env in ENVIRONMENTS:
         assert recording.outputs["aws_deploy_role_arns"][env].endswith(
             f":role/spendsense-github-deploy-{env}"
         )
-    assert set(recording.outputs["gcp_service_accounts"]) == {"staging", "production", "preview", "checks"}  # fmt: skip
+    assert set(recording.outputs["gcp_service_accounts"]) == {
+        "staging",
+        "production",
+        "preview",
+        "checks",
+    }
 
 
 def test_the_region_guard_exempts_only_global_services(recording: Recording) -> None:
@@ -561,7 +596,10 @@ def test_the_region_guard_exempts_only_global_services(recording: Recording) -> 
     elsewhere = {"aws:RequestedRegion": "eu-west-1"}
     from tests.ci.iam_eval import Call, decision
 
-    for name in ("spendsense-github-preview", *(f"spendsense-github-deploy-{e}" for e in ENVIRONMENTS)):  # fmt: skip
+    for name in (
+        "spendsense-github-preview",
+        *(f"spendsense-github-deploy-{e}" for e in ENVIRONMENTS),
+    ):
         statements = policy_of(recording, roles(recording)[name])["Statement"]
         call = Call("tag:GetResources", "*", elsewhere)
         assert decision(statements, call) == "denied", name

@@ -173,8 +173,13 @@ def test_a_dedicated_ci_project_holds_the_pool_and_every_ci_account() -> None:
     accounts in their own projects); the roles stay granted where the work is. Unset (the
     stack file today): the pool and the preview/checks accounts are in `gcp:project`."""
     default = run_trust(stack_config())
-    accounts = {a.inputs["accountId"]: a for a in default.by_type("gcp:serviceaccount/account:Account")}  # fmt: skip
-    assert default.one("gcp:iam/workloadIdentityPool:WorkloadIdentityPool").inputs["project"] == "spendsense-production"  # fmt: skip
+    accounts = {
+        a.inputs["accountId"]: a for a in default.by_type("gcp:serviceaccount/account:Account")
+    }
+    assert (
+        default.one("gcp:iam/workloadIdentityPool:WorkloadIdentityPool").inputs["project"]
+        == "spendsense-production"
+    )
     assert accounts["spendsense-deploy-staging"].inputs["project"] == "spendsense-staging"
 
     config = {**stack_config(), "spendsense-ci-trust:ciProject": "spendsense-ci"}

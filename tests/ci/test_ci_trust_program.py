@@ -12,7 +12,13 @@ from tests.ci.test_ci_trust import stack_config
 from tests.infra.conftest import record
 
 # Name inputs of the AWS resources that have a physical name, and the fixed path before it.
-NAME_INPUTS = ("name", "serviceName", "dashboardName", "autoScalingConfigurationName", "observabilityConfigurationName")  # fmt: skip
+NAME_INPUTS = (
+    "name",
+    "serviceName",
+    "dashboardName",
+    "autoScalingConfigurationName",
+    "observabilityConfigurationName",
+)
 NAME_PATHS = ("/aws/lambda/", "/aws/apprunner/", "alias/")
 # Resources AWS or Pulumi name: the deploy role reaches them by their tags.
 TAG_SCOPED = ("aws:iam/role:Role", "aws:kms/key:Key")

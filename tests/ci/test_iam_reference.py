@@ -139,7 +139,9 @@ def statement_findings(statement: dict[str, Any]) -> list[str]:
             exact.append(expanded[0])
     if "NotAction" in statement:
         return findings
-    federated = isinstance(statement.get("Principal"), dict) and "Federated" in statement["Principal"]  # fmt: skip
+    federated = (
+        isinstance(statement.get("Principal"), dict) and "Federated" in statement["Principal"]
+    )
     for operator, pairs in (statement.get("Condition") or {}).items():
         if operator.endswith("IfExists"):
             continue
@@ -147,7 +149,11 @@ def statement_findings(statement: dict[str, Any]) -> list[str]:
             if key.lower().startswith("aws:"):
                 continue
             for action in exact:
-                if federated and action == "sts:AssumeRoleWithWebIdentity" and "." in key.split(":")[0]:  # fmt: skip
+                if (
+                    federated
+                    and action == "sts:AssumeRoleWithWebIdentity"
+                    and "." in key.split(":")[0]
+                ):
                     continue  # the identity provider's own claims (<issuer>:sub, :aud)
                 if not any(p.fullmatch(key) for p in condition_keys(action)):
                     findings.append(
@@ -261,7 +267,11 @@ def size_findings(recording: Recording) -> list[str]:
         if resource.type == "aws:iam/policy:Policy":
             check(where, iam_size(resource.inputs["policy"]), aws_policies.MANAGED_POLICY_LIMIT)
         elif resource.type == "aws:iam/role:Role":
-            check(f"{where} (trust)", iam_size(resource.inputs["assumeRolePolicy"]), TRUST_POLICY_LIMIT)  # fmt: skip
+            check(
+                f"{where} (trust)",
+                iam_size(resource.inputs["assumeRolePolicy"]),
+                TRUST_POLICY_LIMIT,
+            )
         elif resource.type == "aws:iam/rolePolicy:RolePolicy":
             role = f"{recording.project}/{recording.stack} role {resource.inputs['role']}"
             inline[role] = inline.get(role, 0) + iam_size(resource.inputs["policy"])
@@ -351,6 +361,11 @@ def test_the_check_accepts_what_is_right(statement: dict[str, Any]) -> None:
 
 
 def test_arn_patterns_overlap_like_iam_wildcards() -> None:
-    assert overlap("arn:aws:logs:r:1:log-group:/a*", "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}")  # fmt: skip
+    assert overlap(
+        "arn:aws:logs:r:1:log-group:/a*",
+        "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+    )
     assert not overlap("arn:aws:sns:r:1:topic", "arn:${Partition}:s3:::${BucketName}")
-    assert overlap("arn:aws:iam::1:role/*", "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}")  # fmt: skip
+    assert overlap(
+        "arn:aws:iam::1:role/*", "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}"
+    )

@@ -122,7 +122,11 @@ class Handler(BaseHTTPRequestHandler):
         if body["name"] in self.server.releases:
             self._error(409, "ALREADY_EXISTS", f"Resource already exists: {body['name']}")
             return
-        release = {**body, "createTime": "2026-12-01T00:00:00Z", "updateTime": "2026-12-01T00:00:00Z"}  # fmt: skip
+        release = {
+            **body,
+            "createTime": "2026-12-01T00:00:00Z",
+            "updateTime": "2026-12-01T00:00:00Z",
+        }
         self.server.releases[body["name"]] = release
         self._send(200, release)
 

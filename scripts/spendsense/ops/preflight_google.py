@@ -324,11 +324,17 @@ def database_check(
 ) -> Check:
     resource_id = f"projects/{project}/databases/{database}"
     return _existing(
-        google, f"gcp.database[{project}]", "firestore",
+        google,
+        f"gcp.database[{project}]",
+        "firestore",
         f"v1/projects/{quote(project)}/databases/{quote(database, safe='()')}",
-        f"Firestore database {database}", DATABASE, resource_id, stack, state,
+        f"Firestore database {database}",
+        DATABASE,
+        resource_id,
+        stack,
+        state,
         "datastore.databases.getMetadata",
-    )  # fmt: skip
+    )
 
 
 def release_name(database: str) -> str:
@@ -398,11 +404,21 @@ def check_google(
     state: StackState | None,
 ) -> list[Check]:
     credentials, google = credentials_check()
-    ids = [f"gcp.project[{project}]", f"gcp.apis[{project}]", f"gcp.billing[{project}]",
-           f"gcp.firebase[{project}]", f"gcp.database[{project}]", f"gcp.rules_release[{project}]"]  # fmt: skip
+    ids = [
+        f"gcp.project[{project}]",
+        f"gcp.apis[{project}]",
+        f"gcp.billing[{project}]",
+        f"gcp.firebase[{project}]",
+        f"gcp.database[{project}]",
+        f"gcp.rules_release[{project}]",
+    ]
     if test_project:
-        ids += [f"gcp.project[{test_project}]", f"gcp.apis[{test_project}]",
-                f"gcp.billing[{test_project}]", f"gcp.firestore_agent[{test_project}]"]  # fmt: skip
+        ids += [
+            f"gcp.project[{test_project}]",
+            f"gcp.apis[{test_project}]",
+            f"gcp.billing[{test_project}]",
+            f"gcp.firestore_agent[{test_project}]",
+        ]
     if google is None:
         return [credentials, *(blocked(check_id, "gcp.credentials") for check_id in ids)]
     found, number = project_check(google, project, "project")

@@ -197,7 +197,9 @@ class RealisticMocks(pulumi_mocks.Mocks):
             number = _project_number(project)
             return {
                 "emailAddress": f"service-{number}@gs-project-accounts.iam.gserviceaccount.com",
-                "member": f"serviceAccount:service-{number}@gs-project-accounts.iam.gserviceaccount.com",
+                "member": (
+                    f"serviceAccount:service-{number}@gs-project-accounts.iam.gserviceaccount.com"
+                ),
                 "id": project,
             }, []
         return {}, []
@@ -274,7 +276,11 @@ def _gcp_service_account(mocks: RealisticMocks, physical: str, inputs: Mapping[s
 
 
 def _gcp_bucket(mocks: RealisticMocks, physical: str, inputs: Mapping[str, Any]) -> dict:
-    return {"url": f"gs://{physical}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{physical}", "__id": physical}  # fmt: skip
+    return {
+        "url": f"gs://{physical}",
+        "selfLink": f"https://www.googleapis.com/storage/v1/b/{physical}",
+        "__id": physical,
+    }
 
 
 _TYPE_OUTPUTS: dict[str, Callable[[RealisticMocks, str, Mapping[str, Any]], dict]] = {
