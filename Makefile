@@ -64,7 +64,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 pytest: setup tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test: lint typecheck pytest
 
