@@ -20,7 +20,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from infra.paths import REPO_ROOT
+
 PACK_LIMITS_FILE = REPO_ROOT / "policies" / "limits.json"
 RUNBOOK_FILE = REPO_ROOT / "runbook.json"
 

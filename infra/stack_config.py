@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from infra.settings import REPO_ROOT
+from infra.paths import REPO_ROOT
 
 STACKS = ("staging", "production")
 SECRET_PLACEHOLDER = "[secret]"

@@ -36,7 +36,6 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -45,12 +44,13 @@ import pulumi_gcp as gcp
 from infra.components.backup_alerts import DAILY_PREFIX, export_alerts, missing_export_query
 from infra.components.backup_iam import custom_role_name, export_roles
 from infra.components.common import child, gcp_labels, stateful
+from infra.paths import program_file
 from infra.settings import Settings
 
 __all__ = ["DAILY_PREFIX", "Backups", "BackupsArgs", "missing_export_query"]
 
 MANUAL_PREFIX = "manual-"
-WORKFLOW_SOURCE = Path(__file__).resolve().parent.parent / "workflows" / "firestore_export.yaml"
+WORKFLOW_SOURCE = program_file("workflows", "firestore_export.yaml")
 # Bucket metadata and object listing, no object content: enough for the export call to check
 # the destination, not enough to read or change a backup.
 EXPORT_BUCKET_ROLE = "roles/storage.legacyBucketReader"

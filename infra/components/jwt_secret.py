@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -32,9 +31,10 @@ from infra.components.common import (
 )
 from infra.components.dynamic_aws import aws_target
 from infra.components.first_key import FirstKey
+from infra.paths import program_file
 from infra.settings import Settings
 
-FUNCTION_DIR = Path(__file__).resolve().parent.parent / "functions" / "jwt_rotation"
+FUNCTION_DIR = program_file("functions", "jwt_rotation")
 FUNCTION_HANDLER = "handler.handler"
 
 

@@ -19,7 +19,8 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from infra.limits import REPO_ROOT, limits
+from infra.limits import limits
+from infra.paths import REPO_ROOT
 
 NAMESPACE = "spendsense"
 # The runbook's limits (policies/limits.json, runbook.json), read once.

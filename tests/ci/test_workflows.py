@@ -351,7 +351,9 @@ def test_daily_and_monthly_checklists_run_the_runbooks_commands() -> None:
     assert "spendsense backup verify --stack production" in daily
     assert "spendsense drill --stack production" in monthly
     assert "--yes" in monthly, "without --yes the drill only prints what it would do"
-    assert "spendsense check-jwt-rotation --stack production --max-age-days 31" in monthly
+    # the age limit comes from policies/limits.json (the command's default), not the workflow
+    assert "spendsense check-jwt-rotation --stack production" in monthly
+    assert "--max-age-days" not in monthly
 
 
 def test_a_failed_check_opens_or_updates_an_issue() -> None:

@@ -1,7 +1,8 @@
 """The runbook numbers quoted in prose are the ones in the data files.
 
 Each limit is written once, in policies/limits.json or runbook.json (read through
-infra/limits.py). Pages that quote one in prose (README.md, docs/policies.md) are checked
+infra/limits.py). Pages that quote one in prose (README.md, docs/policies.md,
+docs/operations-data.md, docs/ci.md) are checked
 here: a quoted number that differs from the data fails, and so does a quote this test can no
 longer find (reworded pages update the pattern). The settings reference is generated instead
 (test_configuration_tables.py).
@@ -23,11 +24,23 @@ LIMITS = limits()
 
 README = REPO_ROOT / "README.md"
 POLICIES = REPO_ROOT / "docs" / "policies.md"
+OPERATIONS_DATA = REPO_ROOT / "docs" / "operations-data.md"
+CI = REPO_ROOT / "docs" / "ci.md"
 
 
 def _hh_mm(cron: str) -> str:
     minute, hour = cron.split()[:2]
     return f"{int(hour):02d}:{int(minute):02d}"
+
+
+def _export_time() -> str:
+    """The daily export's time as the pages write it: `02:00 UTC`."""
+    return f"{_hh_mm(LIMITS.backup.schedule)} {LIMITS.backup.time_zone}"
+
+
+def _daily_downtime_seconds() -> str:
+    """The downtime a day's availability budget allows, in whole seconds (86 for 99.9 %)."""
+    return str(round(24 * 3600 * (100 - LIMITS.cloudwatch.availability_percent) / 100))
 
 
 # (page, pattern with one group, the data's value as the page writes it)
@@ -116,6 +129,32 @@ QUOTES: list[tuple[Path, str, Callable[[], str]]] = [
         r"\*\*alert within (\d+) hours\*\*",
         lambda: number(LIMITS.cloudwatch.p2_alarm_max_minutes / 60),
     ),
+    (OPERATIONS_DATA, r"the scheduled export at (\d\d:\d\d [\w/]+)", _export_time),
+    (OPERATIONS_DATA, r"for the (\d\d:\d\d [\w/]+) run", _export_time),
+    (OPERATIONS_DATA, r"export running at (\d\d:\d\d [\w/]+)", _export_time),
+    (CI, r"after the (\d\d:\d\d [\w/]+) export", _export_time),
+    (
+        OPERATIONS_DATA,
+        r"outlives the (\d+) days on purpose",
+        lambda: str(LIMITS.backup.retention_days),
+    ),
+    (OPERATIONS_DATA, r'"Kept (\d+)\s+days"', lambda: str(LIMITS.backup.retention_days)),
+    (
+        OPERATIONS_DATA,
+        r"means at least (\d+) days \(retention policy\)",
+        lambda: str(LIMITS.backup.retention_days),
+    ),
+    (
+        OPERATIONS_DATA,
+        r"`backup\.retentionDays`, (\d+) days",
+        lambda: str(LIMITS.backup.retention_days),
+    ),
+    (
+        OPERATIONS_DATA,
+        r"averaged over 24 hours\s+against ([\d.]+) %",
+        lambda: number(LIMITS.cloudwatch.availability_percent),
+    ),
+    (OPERATIONS_DATA, r"about (\d+) s of downtime", _daily_downtime_seconds),
 ]
 
 

@@ -78,6 +78,28 @@ def test_the_installed_command_outside_a_checkout_fails_in_one_line(tmp_path: Pa
     assert done.returncode == 0, done.stderr
 
 
+# The one module of the Pulumi program that locates files (the checkout and the program's own
+# files); everything else in infra/ imports its names.
+INFRA_LOCATOR = "infra/paths.py"
+
+
+def _locating(path: Path) -> list[int]:
+    """Lines that find files from the module's own location: `__file__`, or importlib.resources."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            imported = [node.module or ""]
+        elif isinstance(node, ast.Import):
+            imported = [alias.name for alias in node.names]
+        else:
+            imported = []
+        if "importlib.resources" in imported or (
+            isinstance(node, ast.Name) and node.id == "__file__"
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
 def test_no_module_locates_files_from_its_own_path() -> None:
     """One import root: nothing under scripts/spendsense finds the repository from `__file__`."""
     offenders = []
@@ -87,3 +109,24 @@ def test_no_module_locates_files_from_its_own_path() -> None:
             if isinstance(node, ast.Name) and node.id == "__file__":
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_infra_locates_files_in_one_module_only() -> None:
+    """In the Pulumi program only infra/paths.py locates files (from the package's location);
+    a module computing its own `Path(__file__)...` or reaching for importlib.resources fails."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "infra").rglob("*.py"))
+        if path.relative_to(ROOT).as_posix() != INFRA_LOCATOR
+        for line in _locating(path)
+    ]
+    assert offenders == []
+    assert _locating(ROOT / INFRA_LOCATOR), f"{INFRA_LOCATOR} is no longer the locator"
+
+
+def test_the_infra_locator_finds_this_checkout_and_the_programs_files() -> None:
+    from infra.paths import REPO_ROOT, program_file
+
+    assert REPO_ROOT == ROOT
+    assert program_file("workflows", "firestore_export.yaml").is_file()
+    assert (program_file("functions", "jwt_rotation") / "handler.py").is_file()

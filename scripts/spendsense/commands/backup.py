@@ -12,13 +12,13 @@ from spendsense.clients import storage_client
 from spendsense.errors import BadInput, OperationFailed
 from spendsense.ops.backups.layout import DAILY_PREFIX, Export, manual_export_prefix
 from spendsense.ops.backups.listing import list_exports
+from spendsense.ops.backups.retention import retention_days
 from spendsense.ops.backups.verify import LIFECYCLE_SLACK_DAYS, MAX_AGE_LIMIT, verify_exports
 from spendsense.ops.manual_export import create_manual_export, ensure_new_folder, parse_at
 from spendsense.ops.progress import make_progress
 from spendsense.ops.window import POLL_INTERVAL, TIMEOUT
 from spendsense.options import json_option, outputs_option, stack_option, yes_option
-from spendsense.outputs import StackOutputs, load_outputs
-from spendsense.repo import limits_file
+from spendsense.outputs import load_outputs
 from spendsense.units import human_size, parse_duration
 
 
@@ -28,43 +28,6 @@ def _row(export: Export) -> str:
         f"{export.time:%Y-%m-%d %H:%M:%S}Z  {export.kind:<6}  {state:<10}  "
         f"{human_size(export.size_bytes):>10}  {export.objects:>5} objects  {export.path}"
     )
-
-
-MAX_RETENTION_DAYS = 3650
-
-
-def retention_days(outputs: StackOutputs) -> tuple[int, str | None]:
-    """The daily exports' retention: the stack output `backup_retention_days` (contract 3),
-    or, for an older outputs file without it, policies/limits.json with a note saying so."""
-    value = outputs.get("backup_retention_days")
-    note: str | None = None
-    where = f"stack output 'backup_retention_days' in {outputs.source}"
-    if value is None:
-        from infra.limits import LimitsError, read_pack_limits
-
-        try:
-            value = read_pack_limits(limits_file()).backup.retention_days
-        except LimitsError as exc:
-            raise BadInput(
-                f"the stack outputs have no backup_retention_days and {exc}; pass --outputs "
-                "with a current outputs file (`spendsense plan --outputs-file`)"
-            ) from None
-        where = f"{limits_file().name} backup.retentionDays"
-        note = (
-            f"note: the stack outputs ({outputs.source}) have no backup_retention_days (an "
-            f"outputs file from before it was exported?); using {value} days from "
-            f"policies/limits.json backup.retentionDays instead of the stack's own number"
-        )
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 1 <= value <= MAX_RETENTION_DAYS
-    ):
-        raise BadInput(
-            f"{where}: must be a whole number of days from 1 to {MAX_RETENTION_DAYS} "
-            f"(got {json.dumps(value)[:40]})"
-        )
-    return value, note
 
 
 def _now(text: str | None) -> datetime:
@@ -136,25 +99,25 @@ def verify_command(
     )
     now = _now(now_text)
     outputs = load_outputs(stack, outputs_file)
-    retention, note = retention_days(outputs)
+    retention = retention_days(outputs)
     bucket = outputs.require_text("backup_bucket")
     prefix = outputs.get_text("backup_prefix") or DAILY_PREFIX
     exports = list_exports(storage_client(outputs.get_text("firestore_project")), bucket, prefix)
-    result = verify_exports(exports, now=now, max_age=limit, retention_days=retention)
+    result = verify_exports(exports, now=now, max_age=limit, retention_days=retention.days)
     if as_json:
         click.echo(
             json.dumps(
                 {
                     **result.to_json(),
-                    "retention_source": "policies/limits.json" if note else "stack outputs",
-                    "notes": [note] if note else [],
+                    "retention_source": retention.source,
+                    "notes": [retention.note] if retention.note else [],
                 },
                 indent=2,
             )
         )
     else:
-        if note:
-            click.echo(note)
+        if retention.note:
+            click.echo(retention.note)
         if result.ok and result.newest is not None:
             age = result.newest.age(result.checked_at).total_seconds() / 3600
             click.echo(

@@ -20,8 +20,8 @@ from spendsense.options import json_option
     help="Judge this ISO 8601 time (with offset) instead of the current time.",
 )
 def window(as_json: bool, now_text: str | None) -> None:
-    """Whether now is inside the maintenance window (Tuesdays 02:00-04:00 America/New_York),
-    and when the next one starts. Read from runbook.json (maintenanceWindow).
+    """Whether now is inside the maintenance window, and when the next one starts. The window
+    is `maintenanceWindow` in runbook.json (weekday, start, end, time zone); the output quotes it.
 
     \b
     Example:

@@ -395,11 +395,23 @@ def _wind_down(
         except Exception:  # never raise from here: the statement must be printed
             when = "24 h from now"
         kept = (
-            f"kept disabled on {', '.join(daily)} (the pause spent the day's 99.9 % budget of "
-            f"its 24-hour average, so it would page now): {when}, run `{enable_command(daily)}`"
+            f"kept disabled on {', '.join(daily)} (the pause spent the day's {_availability()} "
+            f"budget of its 24-hour average, so it would page now): {when}, "
+            f"run `{enable_command(daily)}`"
         )
         state.alarms = f"{state.alarms}; {kept}" if state.alarms else kept
     return unfinished
+
+
+def _availability() -> str:
+    """The runbook's availability target as written in `policies/limits.json` (`99.9 %`)."""
+    try:
+        from infra.limits import number, read_pack_limits
+        from spendsense.repo import limits_file
+
+        return f"{number(read_pack_limits(limits_file()).cloudwatch.availability_percent)} %"
+    except Exception:  # never raise from here: the statement must be printed
+        return "availability"
 
 
 def _window_now() -> datetime:

@@ -130,3 +130,30 @@ def test_a_bad_max_age_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and "--max-age-days" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("limit", [30, 45])
+def test_the_default_age_is_the_runbooks_limit_plus_the_slack(
+    aws: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    limit: int,
+) -> None:
+    """Without --max-age-days the limit is secrets.maxRotationDays (policies/limits.json) plus
+    ROTATION_SLACK_DAYS: a changed limit changes the check, with no number in checks.yml."""
+    from spendsense import repo
+    from spendsense.commands import check_jwt_rotation as command
+
+    data = json.loads(repo.limits_file().read_text(encoding="utf-8"))
+    data["secrets"]["maxRotationDays"] = limit
+    changed = tmp_path / "limits.json"
+    changed.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(command, "limits_file", lambda: changed)
+    arn = new_secret(aws, "spendsense-api/jwt-signing-key", rotation=True)
+    code = run(
+        "--stack", "production", "--outputs", outputs_file(tmp_path, jwt_secret_arn=arn), "--json"
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert report["max_age_days"] == limit + command.ROTATION_SLACK_DAYS == limit + 1

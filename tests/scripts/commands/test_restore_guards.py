@@ -12,12 +12,15 @@ import json
 
 import pytest
 import requests
+from spendsense import repo
 from spendsense.cli import main
 from spendsense.errors import OperationFailed
+from spendsense.ops import restore
 from spendsense.ops.firestore.emulated import EmulatorExportImport
 from spendsense.ops.firestore.managed import ManagedExportImport
 from spendsense.ops.stack_projects import stack_projects
 
+from infra.limits import limits, number
 from tests.scripts.scripted_peers import (
     ALARMS,
     DROP,
@@ -46,6 +49,8 @@ RESUME_HINT = f"resume it with `aws apprunner resume-service --service-arn {SERV
 ALARMS_HINT = (
     f"enable them with `aws cloudwatch enable-alarm-actions --alarm-names {' '.join(ALARMS)}`"
 )
+
+AVAILABILITY = number(limits().cloudwatch.availability_percent)  # policies/limits.json
 
 
 @pytest.fixture
@@ -335,8 +340,8 @@ def test_only_this_stacks_service_alarms_are_silenced_and_the_daily_one_stays_of
     assert actions_enabled(cloudwatch) == silenced_state(daily)
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"service spendsense-api: RUNNING; alarm actions: enabled again on {', '.join(ALARMS)}; "
-        f"kept disabled on {daily} (the pause spent the day's 99.9 % budget of its 24-hour "
-        "average, so it would page now): after 2026-12-02 07:30 UTC, run `aws cloudwatch "
+        f"kept disabled on {daily} (the pause spent the day's {AVAILABILITY} % budget of its "
+        "24-hour average, so it would page now): after 2026-12-02 07:30 UTC, run `aws cloudwatch "
         f"enable-alarm-actions --alarm-names {daily}`; data: imported from "
         f"gs://{production_bucket(admin_api)}/{FOLDER}/ and verified"
     )
@@ -891,3 +896,14 @@ def test_now_cannot_move_a_real_restore_into_the_window(production, apprunner_st
         "judged on the real clock: leave --now out (or pass --force outside the window)\n"
     )
     apprunner_stub.assert_no_pending_responses()
+
+
+def test_the_statement_quotes_the_availability_target_of_limits_json(tmp_path, monkeypatch):
+    """The daily alarm's budget is the runbook's availability target, read from the limits
+    file at run time, not typed into the statement."""
+    data = json.loads(repo.limits_file().read_text(encoding="utf-8"))
+    data["cloudwatch"]["availabilityPercent"] = 99.95
+    changed = tmp_path / "limits.json"
+    changed.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(repo, "limits_file", lambda: changed)
+    assert restore._availability() == "99.95 %"

@@ -9,6 +9,8 @@ import pytest
 from spendsense.cli import main
 from spendsense.ops.window import load_window, window_status
 
+from infra.limits import limits
+
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
@@ -102,3 +104,14 @@ def test_window_cli_rejects_a_time_without_offset(capsys):
         "error: --now: '2026-11-10T07:30:00' is not an ISO 8601 time with an offset; "
         "e.g. 2026-11-03T07:30:00Z\n"
     )
+
+
+def test_the_help_names_the_setting_and_types_no_window(capsys):
+    """`window --help` points at runbook.json's maintenanceWindow instead of typing the window
+    again, so changing runbook.json leaves no stale copy in the help."""
+    assert main(["window", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "`maintenanceWindow` in runbook.json" in text
+    data = limits().maintenance_window
+    for quoted in (data.weekday, data.start, data.end, data.time_zone):
+        assert quoted not in text
