@@ -1,4 +1,4 @@
-"""The maintenance window (runbook: Tuesdays 02:00-04:00 America/New_York).
+"""The maintenance window (the runbook's, `maintenanceWindow` in runbook.json).
 
 The window is wall-clock time in its time zone, so in UTC it moves by an hour when daylight
 saving time starts or ends (07:00-09:00 UTC in winter, 06:00-08:00 UTC in summer). Every
