@@ -163,3 +163,28 @@ def test_a_budget_overrun_the_base_already_had_is_unchanged(git_repo: Path, plan
     assert code == 0, err  # advisory in staging
     (budget,) = [v for v in plan["violations"] if v["policy"] == "stack-budget-estimate"]
     assert budget["level"] == "advisory" and budget["change"] == "unchanged"
+
+
+def test_unlocking_production_backups_retention_is_a_mandatory_violation(
+    git_repo: Path, plan_in: Plan
+) -> None:
+    """A locked retention policy set to unlocked replaces the bucket (ForceNewIfChange on
+    retention_policy.0.is_locked in terraform-provider-google): certain, not "maybe"."""
+    edit(
+        git_repo / "Pulumi.production.yaml",
+        "lockRetentionPolicy: true",
+        "lockRetentionPolicy: false",
+    )
+    commit(git_repo)
+    code, plan, err = plan_in(git_repo, "--stack", "production", "--base", "HEAD~1")
+    assert code == 1, err
+    assert "stack-protected-not-replaced" in err, err
+    (bucket,) = [c for c in plan["changes"] if c["name"] == "backups-bucket"]
+    assert (bucket["op"], bucket["replace"], bucket["protect"]) == ("replace", None, True)
+    (violation,) = [
+        v
+        for v in plan["violations"]
+        if v["policy"] == "stack-protected-not-replaced" and v["urn"] == bucket["urn"]
+    ]
+    assert violation["level"] == "mandatory"
+    assert "retentionPolicy.isLocked changes from true to false" in violation["message"]
