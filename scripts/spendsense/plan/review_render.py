@@ -59,6 +59,8 @@ def _base_label(document: dict[str, Any]) -> str:
         return ""
     if "file" in base:
         return f"the saved plan {base['file']}"
+    if base.get("note"):
+        return f"{base['ref']} ({base['commit'][:12]}; {base['note']})"
     return f"{base['ref']} ({base['commit'][:12]})"
 
 

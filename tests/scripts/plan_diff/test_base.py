@@ -188,3 +188,33 @@ def test_unlocking_production_backups_retention_is_a_mandatory_violation(
     ]
     assert violation["level"] == "mandatory"
     assert "retentionPolicy.isLocked changes from true to false" in violation["message"]
+
+
+def test_a_stack_the_base_lacks_is_compared_with_an_empty_base(
+    git_repo: Path, plan_in: Plan
+) -> None:
+    """A change that adds a stack's file: the base's `plan --stack staging` would exit 2."""
+    stack_file = git_repo / "Pulumi.staging.yaml"
+    text = stack_file.read_text()
+    git(git_repo, "rm", "--quiet", stack_file.name)
+    commit(git_repo, "a base without staging")
+    stack_file.write_text(text)
+    git(git_repo, "add", stack_file.name)
+    commit(git_repo, "add staging")
+    code, out, err = plan_in(git_repo, "--stack", "staging", "--base", "HEAD~1", as_json=False)
+    assert code == 0, err
+    assert "the base has no stack staging: an empty base, everything a create" in out, out
+    counts = next(line for line in out.splitlines() if "to create" in line)
+    assert " 0 to update, 0 to replace, 0 to delete" in counts, counts
+
+
+def test_a_base_that_fails_to_plan_is_not_comparable(git_repo: Path, plan_in: Plan) -> None:
+    """Any other failure of the base's own plan: exit 2 (not comparable), one line."""
+    edit(git_repo / "Pulumi.staging.yaml", "latencyP95Ms: 500", "latencyP95Ms: fast")
+    git(git_repo, "commit", "--quiet", "-am", "a broken base")
+    edit(git_repo / "Pulumi.staging.yaml", "latencyP95Ms: fast", "latencyP95Ms: 500")
+    commit(git_repo)
+    code, out, err = plan_in(git_repo, "--stack", "staging", "--base", "HEAD~1")
+    assert code == 2 and out == "", err
+    assert err.startswith("error: --base: planning the base HEAD~1") and "not comparable" in err
+    assert len(err.strip().splitlines()) == 1, err
