@@ -260,7 +260,12 @@ def _workflow(_r: dict[str, Any], _use: dict[str, float]) -> Item:
 
 def _alert_policy(r: dict[str, Any], _use: dict[str, float]) -> Item:
     n = max(len(r["inputs"].get("conditions") or []), 1)
-    return n * price("monitoring_alert_condition_month"), f"{n} condition(s)"
+    per_condition = price("monitoring_alert_condition_month")
+    per_million = price("monitoring_1m_alert_time_series")
+    return n * per_condition, (
+        f"{n} condition(s) x ${per_condition:.2f}; time series returned "
+        f"(${per_million:.2f}/million) not counted"
+    )
 
 
 def estimate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,3 +109,31 @@ def test_a_saved_base_plan_is_compared(run_cli: Run, tmp_path: Path) -> None:
     assert all(v["change"] == "unchanged" for v in plan["violations"])
     code, _, err = run_cli("plan", "--stack", "production", "--base-plan", str(saved))
     assert code == 2 and "a plan of 'staging'" in err
+
+
+def test_an_alert_policy_costs_its_conditions_at_the_cloud_monitoring_price() -> None:
+    """Cloud Monitoring alerting: $1.50 per condition-month plus $0.35 per million time series
+    returned (https://cloud.google.com/stackdriver/pricing#alerting-costs)."""
+    prices = cost.price_table()["prices"]
+    assert prices["monitoring_alert_condition_month"]["usd"] == 1.50
+    assert prices["monitoring_1m_alert_time_series"]["usd"] == 0.35
+    policy = {
+        "urn": "urn:x::gcp:monitoring/alertPolicy:AlertPolicy::p",
+        "type": "gcp:monitoring/alertPolicy:AlertPolicy",
+        "name": "p",
+        "inputs": {"conditions": [{"displayName": "a"}, {"displayName": "b"}]},
+    }
+    (item,) = cost.estimate("staging", [policy], None)["items"]
+    assert item["monthly_usd"] == round(2 * prices["monitoring_alert_condition_month"]["usd"], 2)
+    assert "2 condition(s)" in item["basis"] and "time series" in item["basis"], item
+
+
+def test_every_price_in_the_table_is_used() -> None:
+    source = Path(cost.__file__).read_text()
+    by_class = re.compile(r"gcs_[a-z]+_us_multi_gb_month")  # f"gcs_{klass}_us_multi_gb_month"
+    unused = [
+        key
+        for key in cost.price_table()["prices"]
+        if f'"{key}"' not in source and not by_class.fullmatch(key)
+    ]
+    assert not unused, f"remove or use: {unused}"
