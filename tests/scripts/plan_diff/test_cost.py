@@ -137,3 +137,37 @@ def test_every_price_in_the_table_is_used() -> None:
         if f'"{key}"' not in source and not by_class.fullmatch(key)
     ]
     assert not unused, f"remove or use: {unused}"
+
+
+def _item(type_: str, usd: float) -> dict[str, object]:
+    return {"urn": f"urn:pulumi:production::spendsense::{type_}::x", "monthly_usd": usd}
+
+
+def test_the_budget_check_counts_only_aws_items_against_the_aws_budget() -> None:
+    """monitoring.monthlyBudgetUsd is the AWS budget: Google Cloud items are not in it."""
+    config = {"spendsense:monitoring": {"monthlyBudgetUsd": 100}}
+    gcp_heavy = {
+        "monthly_usd": 350.0,
+        "items": [_item("gcp:firestore/database:Database", 300), _item("aws:kms/key:Key", 50)],
+    }
+    assert cost.budget_violation("production", "urn:s", gcp_heavy, config) is None
+    aws_heavy = {
+        "monthly_usd": 150.0,
+        "items": [
+            _item("spendsense:api:Api$aws:apprunner/service:Service", 140),
+            {"urn": "", "monthly_usd": 10},  # the CloudWatch custom metrics
+        ],
+    }
+    found = cost.budget_violation("production", "urn:s", aws_heavy, config)
+    assert found is not None and found.level == "mandatory"
+    assert (
+        "estimated AWS $150.00/month" in found.message and "$100 (the AWS budget" in found.message
+    )
+
+
+def test_the_budget_check_uses_the_settings_default_when_the_budget_is_absent() -> None:
+    over = {"monthly_usd": 201.0, "items": [_item("aws:kms/key:Key", 201)]}
+    under = {"monthly_usd": 199.0, "items": [_item("aws:kms/key:Key", 199)]}
+    found = cost.budget_violation("production", "urn:s", over, {})
+    assert found is not None and "monitoring.monthlyBudgetUsd $200 " in found.message
+    assert cost.budget_violation("production", "urn:s", under, {}) is None
