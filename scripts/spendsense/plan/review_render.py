@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from spendsense.plan import render
+from spendsense.plan.diff import SECRET
 from spendsense.plan.preview import PlanResult
 
 MARK = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
@@ -20,6 +21,17 @@ VALUE_WIDTH = 100
 def _value(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 3] + "..."
+
+
+def _diff_text(diff: dict[str, Any], *, markdown: bool) -> str:
+    """One input difference; a `secure:` value whose ciphertext differs is "changed or
+    re-encrypted" (a re-encryption of the same value also changes the ciphertext)."""
+    tick = "`" if markdown else ""
+    path, old, new = diff["path"], _value(diff["old"]), _value(diff["new"])
+    if diff["old"] == diff["new"] == SECRET:
+        return f"{tick}{path}{tick}: {SECRET} changed or re-encrypted"
+    arrow = "→" if markdown else "->"
+    return f"{tick}{path}{tick}: {tick}{old}{tick} {arrow} {tick}{new}{tick}"
 
 
 def _money(value: float) -> str:
@@ -100,7 +112,7 @@ def as_text(result: PlanResult, document: dict[str, Any], *, verbose: bool = Fal
                 f"  {MARK[change['op']]:<2} {change['type']}  {change['name']}{flag}{maybe}"
             )
             for d in change["diffs"]:
-                lines.append(f"       {d['path']}: {_value(d['old'])} -> {_value(d['new'])}")
+                lines.append(f"       {_diff_text(d, markdown=False)}")
         if document["output_changes"]:
             lines += ["", "Outputs that change:"]
             for o in document["output_changes"]:
@@ -136,10 +148,7 @@ def as_markdown(result: PlanResult, document: dict[str, Any]) -> str:
         else:
             rows = []
             for c in changed:
-                diffs = "<br>".join(
-                    f"`{d['path']}`: `{_value(d['old'])}` → `{_value(d['new'])}`"
-                    for d in c["diffs"][:10]
-                )
+                diffs = "<br>".join(_diff_text(d, markdown=True) for d in c["diffs"][:10])
                 more = f"<br>… {len(c['diffs']) - 10} more" if len(c["diffs"]) > 10 else ""
                 op = f"**{c['op']}**" if c["op"] in ("replace", "delete") else c["op"]
                 if c["replace"] == "maybe":

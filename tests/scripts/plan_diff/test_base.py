@@ -105,7 +105,7 @@ def test_a_changed_secret_shows_as_changed_with_the_value_hidden(
     _, text, _ = plan_in(git_repo, "--stack", "staging", "--base", "HEAD~1", as_json=False)
     for shown in (json.dumps(out), text):
         assert old not in shown and new not in shown
-    assert "config.vercel:apiToken" in text
+    assert "config.vercel:apiToken: [secret] changed or re-encrypted" in text, text
 
 
 def test_more_minimum_instances_cost_what_the_price_table_says(
