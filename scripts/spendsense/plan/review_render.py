@@ -123,17 +123,17 @@ def as_text(result: PlanResult, document: dict[str, Any], *, verbose: bool = Fal
         lines.append("  none")
     for v in document["violations"]:
         tag = "" if document["base"] is None else f" ({v['change']})"
-        lines.append(f"  [{v['level']}] {v['policy']} on {render._short(v['urn'])}{tag}")
+        lines.append(f"  [{v['level']}] {v['policy']} on {render.short(v['urn'])}{tag}")
         lines.append(f"      {v['message']}")
     if document["fixed_violations"]:
         lines += ["", f"Fixed by this change ({len(document['fixed_violations'])}):"]
         for v in document["fixed_violations"]:
-            lines.append(f"  [{v['level']}] {v['policy']} on {render._short(v['urn'])}")
+            lines.append(f"  [{v['level']}] {v['policy']} on {render.short(v['urn'])}")
     for note in result.notes:
         lines += ["", f"Note: {note}"]
     if verbose:
         lines += ["", "Inventory:", render.as_text(result)]
-    lines += ["", f"{result.stack}: {render._status(result)}"]
+    lines += ["", f"{result.stack}: {render.status(result)}"]
     return "\n".join(lines)
 
 
@@ -155,15 +155,15 @@ def as_markdown(result: PlanResult, document: dict[str, Any]) -> str:
                     op += " (may replace)"
                 lock = " :lock:" if c["protect"] else ""
                 rows.append([op, f"`{c['name']}`{lock}", f"`{c['type']}`", diffs + more])
-            lines += [*render._table(["Op", "Resource", "Type", "Diff"], rows), ""]
+            lines += [*render.table(["Op", "Resource", "Type", "Diff"], rows), ""]
     new = [v for v in document["violations"] if document["base"] is None or v["change"] == "new"]
     if new:
         lines += ["#### New policy violations", ""]
         rows = [
-            [v["level"], f"`{v['policy']}`", f"`{render._short(v['urn'])}`", v["message"]]
+            [v["level"], f"`{v['policy']}`", f"`{render.short(v['urn'])}`", v["message"]]
             for v in new
         ]
-        lines += [*render._table(["Level", "Policy", "Resource", "Message"], rows), ""]
+        lines += [*render.table(["Level", "Policy", "Resource", "Message"], rows), ""]
     if document["fixed_violations"]:
         lines += [
             "Fixed: " + ", ".join(f"`{v['policy']}`" for v in document["fixed_violations"]),
@@ -171,10 +171,10 @@ def as_markdown(result: PlanResult, document: dict[str, Any]) -> str:
         ]
     cost = document["cost"]
     lines += ["<details><summary>Monthly cost estimate</summary>", ""]
-    lines += render._table(
+    lines += render.table(
         ["Resource", "USD/month", "Basis"],
         (
-            [f"`{render._short(i['urn']) or 'usage'}`", f"{i['monthly_usd']:.2f}", i["basis"]]
+            [f"`{render.short(i['urn']) or 'usage'}`", f"{i['monthly_usd']:.2f}", i["basis"]]
             for i in cost["items"]
         ),
     )

@@ -171,3 +171,16 @@ def test_the_budget_check_uses_the_settings_default_when_the_budget_is_absent() 
     found = cost.budget_violation("production", "urn:s", over, {})
     assert found is not None and "monitoring.monthlyBudgetUsd $200 " in found.message
     assert cost.budget_violation("production", "urn:s", under, {}) is None
+
+
+def test_a_base_cost_is_unpriced_only_for_the_projects_own_errors() -> None:
+    """A base usage profile this version rejects (BadInput) leaves the base unpriced; a bug
+    (here a resource without a type) is not hidden as "base not priced"."""
+    from spendsense.plan import review
+    from spendsense.plan.base import BasePlan
+
+    bad_profile = BasePlan({"resources": []}, {"file": "x"}, {cost.PROFILE_KEY: "busy"})
+    assert review._base_cost("staging", bad_profile) is None
+    broken = BasePlan({"resources": [{"urn": "u", "name": "n"}]}, {"file": "x"}, {})
+    with pytest.raises(KeyError):
+        review._base_cost("staging", broken)
