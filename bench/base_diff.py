@@ -10,6 +10,7 @@ the plan with a base takes at most 2x the plain plan.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -22,6 +23,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL = 2.0
+BASED = ("--base", "HEAD~1")
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",
@@ -77,6 +79,33 @@ def _one(repo: Path, *extra: str) -> tuple[float, int]:
     return time.perf_counter() - start, done.returncode
 
 
+def check_base_diff(repo: Path, codes: set[int]) -> None:
+    """The timed runs gave a verdict (exit 0/1), and --base found the one change: a broken
+    --base (an error, or no diff) must not pass the goal by being fast."""
+    if not codes <= {0, 1}:
+        raise SystemExit(f"bench: plan exited {sorted(codes)}; expected 0 or 1 (a verdict)")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(repo / "scripts"), str(repo)])
+    done = subprocess.run(
+        [sys.executable, "-m", "spendsense", "plan", "--stack", "production", *BASED, "--json"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"bench: plan --base exited {done.returncode}: {done.stderr.strip()}")
+    changes = [c for c in json.loads(done.stdout)["changes"] if c["op"] != "same"]
+    updates = [
+        c for c in changes if c["op"] == "update" and not c["type"].startswith("spendsense:")
+    ]
+    expected = {"path": "threshold", "old": 500, "new": 450}
+    if len(changes) != len(updates) or len(updates) != 1 or expected not in updates[0]["diffs"]:
+        found = [(c["op"], c["name"], c["diffs"]) for c in changes]
+        raise SystemExit(f"bench: --base should find exactly one update (threshold); got {found}")
+
+
 def base_diff(runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="spendsense-bench-") as tmp:
         repo = make_repository(Path(tmp) / "repo")
@@ -88,6 +117,7 @@ def base_diff(runs: int) -> dict[str, Any]:
             wall, code = _one(repo, "--base", "HEAD~1")
             based.append(wall)
             codes.add(code)
+        check_base_diff(repo, codes)
     ratio = statistics.median(based) / statistics.median(plain)
     return {
         "runs": runs,

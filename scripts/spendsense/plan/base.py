@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from spendsense.errors import BadInput, OperationFailed
+from spendsense.errors import BadInput
 from spendsense.readers import read_yaml
 from spendsense.repo import repo_root
 
@@ -81,6 +81,7 @@ class BaseRun:
         self._process: subprocess.Popen[bytes] | None = None
         self._out: IO[bytes] | None = None
         self._err: IO[bytes] | None = None
+        self.note: str | None = None  # set when the base has no such project or stack
 
     def start(self) -> None:
         added = _git(
@@ -89,7 +90,10 @@ class BaseRun:
         if added.returncode != 0:
             self.close()
             last = (added.stderr.strip().splitlines() or ["?"])[-1]
-            raise OperationFailed(f"--base: git worktree add {self.commit[:12]} failed: {last}")
+            raise BadInput(f"--base: git worktree add {self.commit[:12]} failed: {last}")
+        self.note = self._missing()
+        if self.note is not None:
+            return  # nothing to plan: an empty base, everything a create
         env = dict(os.environ)
         paths = [str(self.tree / "scripts"), str(self.tree)]
         env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [env.get("PYTHONPATH")] if p])
@@ -110,8 +114,22 @@ class BaseRun:
             stdin=subprocess.DEVNULL,
         )
 
+    def _missing(self) -> str | None:
+        """Why the base cannot have this stack (a change that adds it), or None."""
+        project = self.tree / self.directory
+        if not (project / "Pulumi.yaml").is_file():
+            return f"the base has no project {self.directory}: an empty base, everything a create"
+        if not (project / f"Pulumi.{self.stack}.yaml").is_file():
+            return f"the base has no stack {self.stack}: an empty base, everything a create"
+        return None
+
     def result(self) -> BasePlan:
-        """Wait for the base plan (exit 0 or 1: a verdict) and read it; OperationFailed else."""
+        """Wait for the base plan (exit 0 or 1: a verdict) and read it; BadInput else (not
+        comparable: exit 2). An empty base, with a note, when the base lacks the stack."""
+        if self.note is not None:
+            empty: dict[str, Any] = {"resources": [], "outputs": {}, "violations": []}
+            origin = {"ref": self.ref, "commit": self.commit, "note": self.note}
+            return BasePlan(empty, origin, {}, root=str(self.tree))
         assert self._process is not None and self._out is not None and self._err is not None
         code = self._process.wait()
         self._out.seek(0)
@@ -121,11 +139,11 @@ class BaseRun:
         where = f"the base {self.ref} ({self.commit[:12]})"
         if code not in (0, 1):
             last = (err.strip().splitlines() or [f"exit {code}"])[-1]
-            raise OperationFailed(f"--base: planning {where} failed: {last}")
+            raise BadInput(f"--base: planning {where} failed, not comparable: {last}")
         try:
             document = json.loads(out)
         except ValueError:
-            raise OperationFailed(
+            raise BadInput(
                 f"--base: {where} printed no JSON plan (exit {code}); is its spendsense too old?"
             ) from None
         check_document(document, f"--base {self.ref}")

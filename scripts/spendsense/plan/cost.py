@@ -260,7 +260,12 @@ def _workflow(_r: dict[str, Any], _use: dict[str, float]) -> Item:
 
 def _alert_policy(r: dict[str, Any], _use: dict[str, float]) -> Item:
     n = max(len(r["inputs"].get("conditions") or []), 1)
-    return n * price("monitoring_alert_condition_month"), f"{n} condition(s)"
+    per_condition = price("monitoring_alert_condition_month")
+    per_million = price("monitoring_1m_alert_time_series")
+    return n * per_condition, (
+        f"{n} condition(s) x ${per_condition:.2f}; time series returned "
+        f"(${per_million:.2f}/million) not counted"
+    )
 
 
 def estimate(
@@ -332,21 +337,44 @@ def estimate(
 def budget_violation(
     stack: str, stack_urn: str, cost: dict[str, Any], config: dict[str, Any] | None
 ) -> Diagnostic | None:
-    """`stack-budget-estimate`: the estimate over `monitoring.monthlyBudgetUsd`."""
+    """`stack-budget-estimate`: the estimate of the AWS items over `monitoring.monthlyBudgetUsd`,
+    which is the AWS budget (infra/settings/aws.py): Google Cloud items are not in it."""
     _use, level = profile(stack, config)
-    monitoring = (config or {}).get("spendsense:monitoring")
-    budget = monitoring.get("monthlyBudgetUsd") if isinstance(monitoring, dict) else None
-    if level == "disabled" or not isinstance(budget, int | float) or isinstance(budget, bool):
+    if level == "disabled":
         return None
-    if cost["monthly_usd"] <= budget:
+    budget = _aws_budget(config)
+    aws_items = [i for i in cost["items"] if _is_aws(i)]
+    aws_usd = round(sum(i["monthly_usd"] for i in aws_items), 2)
+    if aws_usd <= budget:
         return None
-    top = sorted(cost["items"], key=lambda i: -i["monthly_usd"])[:3]
+    top = sorted(aws_items, key=lambda i: -i["monthly_usd"])[:3]
     biggest = ", ".join(f"{i['urn'].split('::')[-1]} ${i['monthly_usd']:.2f}" for i in top)
     largest = f" (largest: {biggest})" if biggest else ""
     return Diagnostic(
         BUDGET_POLICY,
         level,
         stack_urn,
-        f"estimated ${cost['monthly_usd']:.2f}/month is over monitoring.monthlyBudgetUsd "
-        f"${budget:g}{largest}; lower the usage (spendsense-plan:cost) or raise the budget",
+        f"estimated AWS ${aws_usd:.2f}/month is over monitoring.monthlyBudgetUsd "
+        f"${budget:g} (the AWS budget; Google Cloud items not counted){largest}; lower the "
+        "usage (spendsense-plan:cost) or raise the budget",
     )
+
+
+def _aws_budget(config: dict[str, Any] | None) -> float:
+    """`monitoring.monthlyBudgetUsd` as the settings read it: the model's default when absent."""
+    from infra.settings.aws import MonitoringSettings
+
+    monitoring = (config or {}).get("spendsense:monitoring")
+    value = monitoring.get("monthlyBudgetUsd") if isinstance(monitoring, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return float(MonitoringSettings.model_fields["monthly_budget_usd"].default)
+
+
+def _is_aws(item: dict[str, Any]) -> bool:
+    """An item of an `aws:` resource, or the CloudWatch custom metrics (no URN)."""
+    urn = str(item["urn"])
+    if not urn:
+        return True
+    parts = urn.split("::")
+    return len(parts) >= 4 and parts[2].split("$")[-1].startswith("aws:")

@@ -127,6 +127,9 @@ def compare_resources(
 
 
 def _classify(resource: dict[str, Any], old: dict[str, Any], diffs: list[dict[str, Any]]) -> Change:
+    rule = _rule(resource)
+    if rule is not None:
+        diffs = [d for d in diffs if not _same_but_case(rule, d)]
     change = Change(
         resource["urn"],
         resource["type"],
@@ -142,13 +145,13 @@ def _classify(resource: dict[str, Any], old: dict[str, Any], diffs: list[dict[st
     change.op = "update"
     if not resource.get("custom", True) or resource["type"].startswith("spendsense:"):
         return change  # a component has no cloud object to replace
-    rule = _rule(resource)
     if rule is None:
         change.replace = "maybe"
         return change
     change.source = str(rule.get("source", ""))
     paths = [d["path"] for d in diffs]
     forced = [p for p in paths if any(_covers(f, p) for f in rule.get("forces", []))]
+    forced += [d["path"] for d in diffs if _forced_when(rule, d) and d["path"] not in forced]
     maybe = [p for p in paths if any(_covers(f, p) for f in rule.get("maybe", []))]
     if forced:
         change.op = "replace"
@@ -157,6 +160,20 @@ def _classify(resource: dict[str, Any], old: dict[str, Any], diffs: list[dict[st
         change.replace = "maybe"
         change.forced_by = maybe
     return change
+
+
+def _same_but_case(rule: dict[str, Any], diff: dict[str, Any]) -> bool:
+    """A change of letter case only, at a path the provider upper-cases (`case_insensitive`)."""
+    old, new = diff["old"], diff["new"]
+    if not (isinstance(old, str) and isinstance(new, str)) or old.upper() != new.upper():
+        return False
+    return any(_covers(f, diff["path"]) for f in rule.get("case_insensitive", []))
+
+
+def _forced_when(rule: dict[str, Any], diff: dict[str, Any]) -> bool:
+    """A conditional ForceNew (`forces_when`: path -> [[old, new], ...]; null = no value)."""
+    pairs = rule.get("forces_when", {}).get(diff["path"], [])
+    return [diff["old"], diff["new"]] in pairs
 
 
 def secret_changes(

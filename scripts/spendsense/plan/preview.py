@@ -352,7 +352,7 @@ def run_plan(
         pack_name=pack_name,
         resources=recording.resources,
         outputs=recording.outputs,
-        violations=sorted(violations, key=_violation_order),
+        violations=sorted(violations, key=violation_order),
         notes=notes_for(recording),
         directory=project.relative,
         policy_config=policy_config,
@@ -362,5 +362,5 @@ def run_plan(
 _LEVEL_ORDER = {"mandatory": 0, "remediate": 1, "advisory": 2, "disabled": 3}
 
 
-def _violation_order(v: Diagnostic) -> tuple[int, str, str]:
+def violation_order(v: Diagnostic) -> tuple[int, str, str]:
     return (_LEVEL_ORDER.get(v.level, 9), v.policy, v.urn)

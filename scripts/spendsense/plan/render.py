@@ -12,7 +12,7 @@ from spendsense.repo import repo_root
 ROOT_GROUP = "(stack)"
 
 
-def _short(urn: str) -> str:
+def short(urn: str) -> str:
     """`type::name` of a URN, for people."""
     if not urn:
         return ""
@@ -76,7 +76,8 @@ def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _status(result: PlanResult) -> str:
+def status(result: PlanResult) -> str:
+    """The verdict line's text: FAILED with the counts, or ok."""
     mandatory, advisory = result.count("mandatory"), result.count("advisory")
     if mandatory:
         return f"FAILED: {mandatory} mandatory violation(s), {advisory} advisory"
@@ -102,11 +103,11 @@ def as_text(result: PlanResult) -> str:
     if not result.violations:
         lines.append("  none")
     for v in result.violations:
-        lines.append(f"  [{v.level}] {v.policy} on {_short(v.urn)}")
+        lines.append(f"  [{v.level}] {v.policy} on {short(v.urn)}")
         lines.append(f"      {v.message}")
     for note in result.notes:
         lines += ["", f"Note: {note}"]
-    lines += ["", f"{result.stack}: {_status(result)}"]
+    lines += ["", f"{result.stack}: {status(result)}"]
     return "\n".join(lines)
 
 
@@ -114,7 +115,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+def table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    """A markdown table, its cells escaped."""
     header = list(header)
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
@@ -132,13 +134,13 @@ def as_markdown(result: PlanResult) -> str:
     ]
     if result.violations:
         lines += ["#### Policy violations", ""]
-        lines += _table(
+        lines += table(
             ["Level", "Policy", "Resource", "Message"],
             (
                 [
                     f"**{v.level}**" if v.level == "mandatory" else v.level,
                     f"`{v.policy}`",
-                    f"`{_short(v.urn)}`",
+                    f"`{short(v.urn)}`",
                     v.message,
                 ]
                 for v in result.violations
@@ -147,9 +149,9 @@ def as_markdown(result: PlanResult) -> str:
         lines.append("")
     counts = {t: n for t, n in result.by_type().items() if not t.startswith("spendsense:")}
     lines += ["#### Changes by type", ""]
-    lines += _table(["Type", "Create"], ([f"`{t}`", str(n)] for t, n in sorted(counts.items())))
+    lines += table(["Type", "Create"], ([f"`{t}`", str(n)] for t, n in sorted(counts.items())))
     lines += ["", "<details><summary>Planned stack outputs</summary>", ""]
-    lines += _table(
+    lines += table(
         ["Output", "Value"],
         ([f"`{k}`", f"`{_value(v)}`"] for k, v in sorted(result.outputs.items())),
     )

@@ -13,9 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spendsense.errors import SpendsenseError
 from spendsense.plan import cost, diff
 from spendsense.plan.base import BasePlan, raw_stack_config
-from spendsense.plan.preview import PlanResult, _violation_order
+from spendsense.plan.preview import PlanResult, violation_order
 from spendsense.repo import repo_root
 
 
@@ -52,7 +53,7 @@ def build(result: PlanResult, base: BasePlan | None) -> dict[str, Any]:
     if over is not None:
         checks.append(over)
     if checks:
-        result.violations = sorted([*result.violations, *checks], key=_violation_order)
+        result.violations = sorted([*result.violations, *checks], key=violation_order)
         document = json.loads(render.as_json(result))
     base_violations = base_doc.get("violations") if base_doc is not None else None
     if isinstance(base_violations, list):
@@ -116,7 +117,7 @@ def _base_cost(stack: str, base: BasePlan) -> float | None:
         return float(
             cost.estimate(stack, base.document["resources"], base.stack_config)["monthly_usd"]
         )
-    except Exception:  # a base whose usage profile this version cannot read: no base cost
+    except SpendsenseError:  # a base whose usage profile this version cannot read: unpriced
         return None
 
 

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from spendsense.plan import render
+from spendsense.plan.diff import SECRET
 from spendsense.plan.preview import PlanResult
 
 MARK = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
@@ -20,6 +21,17 @@ VALUE_WIDTH = 100
 def _value(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 3] + "..."
+
+
+def _diff_text(diff: dict[str, Any], *, markdown: bool) -> str:
+    """One input difference; a `secure:` value whose ciphertext differs is "changed or
+    re-encrypted" (a re-encryption of the same value also changes the ciphertext)."""
+    tick = "`" if markdown else ""
+    path, old, new = diff["path"], _value(diff["old"]), _value(diff["new"])
+    if diff["old"] == diff["new"] == SECRET:
+        return f"{tick}{path}{tick}: {SECRET} changed or re-encrypted"
+    arrow = "→" if markdown else "->"
+    return f"{tick}{path}{tick}: {tick}{old}{tick} {arrow} {tick}{new}{tick}"
 
 
 def _money(value: float) -> str:
@@ -59,6 +71,8 @@ def _base_label(document: dict[str, Any]) -> str:
         return ""
     if "file" in base:
         return f"the saved plan {base['file']}"
+    if base.get("note"):
+        return f"{base['ref']} ({base['commit'][:12]}; {base['note']})"
     return f"{base['ref']} ({base['commit'][:12]})"
 
 
@@ -98,7 +112,7 @@ def as_text(result: PlanResult, document: dict[str, Any], *, verbose: bool = Fal
                 f"  {MARK[change['op']]:<2} {change['type']}  {change['name']}{flag}{maybe}"
             )
             for d in change["diffs"]:
-                lines.append(f"       {d['path']}: {_value(d['old'])} -> {_value(d['new'])}")
+                lines.append(f"       {_diff_text(d, markdown=False)}")
         if document["output_changes"]:
             lines += ["", "Outputs that change:"]
             for o in document["output_changes"]:
@@ -109,17 +123,17 @@ def as_text(result: PlanResult, document: dict[str, Any], *, verbose: bool = Fal
         lines.append("  none")
     for v in document["violations"]:
         tag = "" if document["base"] is None else f" ({v['change']})"
-        lines.append(f"  [{v['level']}] {v['policy']} on {render._short(v['urn'])}{tag}")
+        lines.append(f"  [{v['level']}] {v['policy']} on {render.short(v['urn'])}{tag}")
         lines.append(f"      {v['message']}")
     if document["fixed_violations"]:
         lines += ["", f"Fixed by this change ({len(document['fixed_violations'])}):"]
         for v in document["fixed_violations"]:
-            lines.append(f"  [{v['level']}] {v['policy']} on {render._short(v['urn'])}")
+            lines.append(f"  [{v['level']}] {v['policy']} on {render.short(v['urn'])}")
     for note in result.notes:
         lines += ["", f"Note: {note}"]
     if verbose:
         lines += ["", "Inventory:", render.as_text(result)]
-    lines += ["", f"{result.stack}: {render._status(result)}"]
+    lines += ["", f"{result.stack}: {render.status(result)}"]
     return "\n".join(lines)
 
 
@@ -134,25 +148,22 @@ def as_markdown(result: PlanResult, document: dict[str, Any]) -> str:
         else:
             rows = []
             for c in changed:
-                diffs = "<br>".join(
-                    f"`{d['path']}`: `{_value(d['old'])}` → `{_value(d['new'])}`"
-                    for d in c["diffs"][:10]
-                )
+                diffs = "<br>".join(_diff_text(d, markdown=True) for d in c["diffs"][:10])
                 more = f"<br>… {len(c['diffs']) - 10} more" if len(c["diffs"]) > 10 else ""
                 op = f"**{c['op']}**" if c["op"] in ("replace", "delete") else c["op"]
                 if c["replace"] == "maybe":
                     op += " (may replace)"
                 lock = " :lock:" if c["protect"] else ""
                 rows.append([op, f"`{c['name']}`{lock}", f"`{c['type']}`", diffs + more])
-            lines += [*render._table(["Op", "Resource", "Type", "Diff"], rows), ""]
+            lines += [*render.table(["Op", "Resource", "Type", "Diff"], rows), ""]
     new = [v for v in document["violations"] if document["base"] is None or v["change"] == "new"]
     if new:
         lines += ["#### New policy violations", ""]
         rows = [
-            [v["level"], f"`{v['policy']}`", f"`{render._short(v['urn'])}`", v["message"]]
+            [v["level"], f"`{v['policy']}`", f"`{render.short(v['urn'])}`", v["message"]]
             for v in new
         ]
-        lines += [*render._table(["Level", "Policy", "Resource", "Message"], rows), ""]
+        lines += [*render.table(["Level", "Policy", "Resource", "Message"], rows), ""]
     if document["fixed_violations"]:
         lines += [
             "Fixed: " + ", ".join(f"`{v['policy']}`" for v in document["fixed_violations"]),
@@ -160,10 +171,10 @@ def as_markdown(result: PlanResult, document: dict[str, Any]) -> str:
         ]
     cost = document["cost"]
     lines += ["<details><summary>Monthly cost estimate</summary>", ""]
-    lines += render._table(
+    lines += render.table(
         ["Resource", "USD/month", "Basis"],
         (
-            [f"`{render._short(i['urn']) or 'usage'}`", f"{i['monthly_usd']:.2f}", i["basis"]]
+            [f"`{render.short(i['urn']) or 'usage'}`", f"{i['monthly_usd']:.2f}", i["basis"]]
             for i in cost["items"]
         ),
     )

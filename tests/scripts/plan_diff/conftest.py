@@ -1,9 +1,11 @@
 """`spendsense plan --base` tests: fixture git repositories made in the test.
 
-`git_repo` copies this repository's files (tracked and new, not ignored) into a temporary
-directory, `git init`s it and commits them: the base. A test changes a file and commits again
-(two commits), then `plan_in` runs that copy's own `spendsense plan` as a process, with its
-`scripts/` and root first on PYTHONPATH, as `--base` runs the base revision.
+`source_repo` (once per session) copies this repository's files (tracked and new, not ignored)
+into a temporary directory, `git init`s it and commits them: the base. `git_repo` is a worktree
+of it on a branch of its own; a test changes a file and commits again (two commits), then
+`plan_in` runs that tree's own `spendsense plan` as a process, with its `scripts/` and root
+first on PYTHONPATH, as `--base` runs the base revision. Tests about the comparison rather than
+`--base` itself use `base_plan` (`--base-plan FILE`: the base commit's plan, planned once).
 """
 
 from __future__ import annotations
@@ -60,13 +62,46 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
-    repo = copy_project(tmp_path / "repo")
+@pytest.fixture(scope="session")
+def source_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the project, committed once: every test's base commit."""
+    repo = copy_project(tmp_path_factory.mktemp("source") / "repo")
     git(repo, "init", "--quiet", "--initial-branch", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "-m", "base")
     return repo
+
+
+@pytest.fixture
+def git_repo(source_repo: Path, tmp_path: Path) -> Path:
+    """A worktree of `source_repo` on a branch of its own at the base commit (no copying)."""
+    target = tmp_path / "repo"
+    git(source_repo, "worktree", "add", "--quiet", "-b", f"t-{tmp_path.name}", str(target), "main")
+    return target
+
+
+@pytest.fixture(scope="session")
+def saved_plans(source_repo: Path) -> dict[str, str]:
+    """The base commit's `plan --json` of each stack, planned once for the session."""
+    out = {}
+    for stack in ("staging", "production"):
+        code, text, err = _plan(source_repo, "--stack", stack, "--json")
+        assert code in (0, 1), err
+        out[stack] = text
+    return out
+
+
+@pytest.fixture
+def base_plan(saved_plans: dict[str, str], source_repo: Path, tmp_path: Path) -> BasePlanFile:
+    """`--base-plan FILE` for a test's worktree: the saved base plan, its asset paths moved
+    from the session's copy to the worktree (as if it had been saved there)."""
+
+    def write(repo: Path, stack: str) -> str:
+        path = tmp_path / f"base-{stack}.json"
+        path.write_text(saved_plans[stack].replace(str(source_repo), str(repo)))
+        return str(path)
+
+    return write
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -82,22 +117,26 @@ def commit(repo: Path, message: str = "head") -> None:
 Plan = Callable[..., tuple[int, Any, str]]
 
 
+BasePlanFile = Callable[[Path, str], str]
+
+
+def _plan(repo: Path, *args: str) -> tuple[int, str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(repo / "scripts"), str(repo)])
+    env.pop("SPENDSENSE_OUTPUTS", None)
+    command = [sys.executable, "-m", "spendsense", "plan", *args]
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
 @pytest.fixture
 def plan_in() -> Plan:
     def run(repo: Path, *args: str, as_json: bool = True) -> tuple[int, Any, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(repo / "scripts"), str(repo)])
-        env.pop("SPENDSENSE_OUTPUTS", None)
-        command = [sys.executable, "-m", "spendsense", "plan", *args]
-        if as_json:
-            command.append("--json")
-        done = subprocess.run(
-            command, cwd=repo, env=env, capture_output=True, text=True, timeout=300
-        )
-        out: Any = done.stdout
-        if as_json and done.stdout.strip():
-            out = json.loads(done.stdout)
-        return done.returncode, out, done.stderr
+        code, stdout, stderr = _plan(repo, *args, *(["--json"] if as_json else []))
+        out: Any = stdout
+        if as_json and stdout.strip():
+            out = json.loads(stdout)
+        return code, out, stderr
 
     return run
 

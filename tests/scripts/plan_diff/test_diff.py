@@ -72,16 +72,6 @@ def test_without_a_base_everything_is_a_create_and_gone_resources_are_deletes() 
     assert "c (gcp:storage/bucket:Bucket) is protected" in violation.message
 
 
-def test_a_locked_retention_policy_change_may_replace_a_protected_bucket() -> None:
-    base = [_r(BUCKET, "b", {"retentionPolicy": {"isLocked": True}}, protect=True)]
-    changes = diff.compare_resources(
-        [_r(BUCKET, "b", {"retentionPolicy": {"isLocked": False}}, True)], base
-    )
-    assert (changes[0].op, changes[0].replace) == ("update", "maybe")
-    (violation,) = diff.protected_violations(changes)
-    assert violation.level == "advisory" and "retentionPolicy.isLocked changes" in violation.message
-
-
 def test_secure_values_compare_by_ciphertext_and_never_show_it() -> None:
     base = {"vercel:apiToken": {"secure": "v1:AAA"}, "gone:key": {"secure": "v1:B"}, "x": 1}
     head = {"vercel:apiToken": {"secure": "v1:CCC"}, "x": 2}
@@ -109,3 +99,69 @@ def test_every_replacement_rule_names_its_source() -> None:
     for key, rule in diff.replacement_rules().items():
         assert rule["source"].startswith(("https://github.com/", "infra/components/")), key
         assert isinstance(rule["forces"], list), key
+
+
+def _bucket_change(old: dict[str, Any], new: dict[str, Any]) -> diff.Change:
+    (change,) = diff.compare_resources(
+        [_r(BUCKET, "b", new, protect=True)], [_r(BUCKET, "b", old, protect=True)]
+    )
+    return change
+
+
+def test_unlocking_a_locked_retention_policy_certainly_replaces_the_bucket() -> None:
+    """terraform-provider-google: ForceNewIfChange("retention_policy.0.is_locked", isPolicyLocked)
+    replaces when the old policy is locked and the new one is not; locking updates in place."""
+    unlock = _bucket_change(
+        {"retentionPolicy": {"isLocked": True, "retentionPeriod": 1}},
+        {"retentionPolicy": {"isLocked": False, "retentionPeriod": 1}},
+    )
+    assert (unlock.op, unlock.replace, unlock.forced_by) == (
+        "replace",
+        None,
+        ["retentionPolicy.isLocked"],
+    )
+    (violation,) = diff.protected_violations([unlock])
+    assert violation.level == "mandatory"
+    assert "retentionPolicy.isLocked changes from true to false" in violation.message
+    lock = _bucket_change(
+        {"retentionPolicy": {"isLocked": False, "retentionPeriod": 1}},
+        {"retentionPolicy": {"isLocked": True, "retentionPeriod": 1}},
+    )
+    assert (lock.op, lock.replace) == ("update", None)
+
+
+def test_a_letter_case_change_of_the_bucket_location_is_no_change() -> None:
+    """The provider upper-cases location and data_locations (StateFunc strings.ToUpper)."""
+    same = _bucket_change(
+        {"location": "US", "customPlacementConfig": {"dataLocations": ["US-EAST1"]}},
+        {"location": "us", "customPlacementConfig": {"dataLocations": ["us-east1"]}},
+    )
+    assert (same.op, same.diffs) == ("same", [])
+    moved = _bucket_change({"location": "US"}, {"location": "eu"})
+    assert (moved.op, moved.forced_by) == ("replace", ["location"])
+
+
+def test_the_bucket_and_kms_key_force_new_fields_replace() -> None:
+    dual = _bucket_change(
+        {"customPlacementConfig": {"dataLocations": ["US-EAST1", "US-WEST1"]}},
+        {"customPlacementConfig": {"dataLocations": ["US-EAST1", "US-CENTRAL1"]}},
+    )
+    assert dual.op == "replace"
+    hns = _bucket_change({}, {"hierarchicalNamespace": {"enabled": True}})
+    assert (hns.op, hns.forced_by) == ("replace", ["hierarchicalNamespace"])
+    key = "aws:kms/key:Key"
+    for field, old, new in [
+        ("customerMasterKeySpec", "SYMMETRIC_DEFAULT", "RSA_2048"),
+        ("keyUsage", "ENCRYPT_DECRYPT", "SIGN_VERIFY"),
+        ("customKeyStoreId", "cks-1", "cks-2"),
+        ("multiRegion", False, True),
+        ("xksKeyId", "a", "b"),
+    ]:
+        (change,) = diff.compare_resources(
+            [_r(key, "k", {field: new})], [_r(key, "k", {field: old})]
+        )
+        assert (change.op, change.forced_by) == ("replace", [field]), field
+    (rotated,) = diff.compare_resources(
+        [_r(key, "k", {"enableKeyRotation": True})], [_r(key, "k", {"enableKeyRotation": False})]
+    )
+    assert (rotated.op, rotated.replace) == ("update", None)
