@@ -8,14 +8,11 @@
 2. The pack's throughput through gRPC on a synthetic stack of 1,000 resources shaped like the
    real ones: per-resource `Analyze` calls (sequential, and 8 in flight), then one
    `AnalyzeStack` with all of them.
-3. speed.py on and off (`SPENDSENSE_PACK_SPEED=1` / `0`, see policies/spendsense_policies/
-   speed.py): the production plan's cold wall and CPU time (runs of the two alternate, so
-   other load on the machine hits both alike) and section 2's throughput, side by side.
-4. The growth series: the production stack's AWS part repeated 1, 8 and 32 times, each copy
+3. The growth series: the production stack's AWS part repeated 1, 8 and 32 times, each copy
    renamed and linked to its own (bench/growth.py), every copy checked free of violations;
    `AnalyzeStack` time per copy count and the exponent between 8 and 32 copies (1.0 is
    linear; the goal is at most 1.15).
-5. Plan against a base (bench/base_diff.py): cold `plan --stack production --base HEAD~1` in a
+4. Plan against a base (bench/base_diff.py): cold `plan --stack production --base HEAD~1` in a
    temporary repository whose last commit changes one threshold, next to a plain plan there
    (goal: at most 2x).
 
@@ -25,7 +22,6 @@ Usage: python bench/bench.py [--runs N] [--resources N] [--copies N ...] [--json
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -33,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +37,6 @@ SPENDSENSE = Path(sys.executable).parent / "spendsense"
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "bench"))
 from base_diff import base_diff, print_base_diff  # noqa: E402
-
-SPEED_ENV = "SPENDSENSE_PACK_SPEED"  # policies/spendsense_policies/speed.py: 0 = the plain SDK
 
 TAGS = {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"}
 LABELS = {"project": "spendsense", "environment": "production", "managed-by": "pulumi"}
@@ -251,27 +244,13 @@ def synthetic(count: int) -> list[Any]:
     return resources
 
 
-@contextlib.contextmanager
-def speed(on: bool) -> Iterator[None]:
-    """Packs started inside run with speed.py (on) or on the plain SDK (off)."""
-    before = os.environ.get(SPEED_ENV)
-    os.environ[SPEED_ENV] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(SPEED_ENV, None)
-        else:
-            os.environ[SPEED_ENV] = before
-
-
-def throughput(count: int, fast: bool = True) -> dict[str, Any]:
+def throughput(count: int) -> dict[str, Any]:
     from spendsense.plan.analyzer import PolicyPackProcess, load_policy_config, merge_config
     from spendsense.repo import pack_dir
 
     resources = synthetic(count)
     start = time.perf_counter()
-    with speed(fast), PolicyPackProcess.start() as pack:
+    with PolicyPackProcess.start() as pack:
         pack.connect(timeout=60)
         started = time.perf_counter() - start
         _, policies = pack.info()
@@ -307,31 +286,6 @@ def throughput(count: int, fast: bool = True) -> dict[str, Any]:
     }
 
 
-def plan_with_and_without_speed(runs: int) -> dict[str, Any]:
-    """Cold production plans with speed.py and without, alternating (so both see the same
-    load), median of each."""
-    found: dict[str, dict[str, list[float]]] = {
-        mode: {"wall": [], "cpu": [], "codes": []} for mode in ("on", "off")
-    }
-    for _ in range(runs):
-        for mode in ("on", "off"):
-            env = dict(os.environ, **{SPEED_ENV: "1" if mode == "on" else "0"})
-            wall, cpu, code = one_plan("production", env)
-            found[mode]["wall"].append(wall)
-            found[mode]["cpu"].append(cpu)
-            found[mode]["codes"].append(code)
-    return {
-        mode: {
-            "runs": runs,
-            "median_s": round(statistics.median(v["wall"]), 3),
-            "min_s": round(min(v["wall"]), 3),
-            "cpu_median_s": round(statistics.median(v["cpu"]), 3),
-            "exit_codes": sorted(set(v["codes"])),
-        }
-        for mode, v in found.items()
-    }
-
-
 def growth_series(counts: list[int], runs: int) -> dict[str, Any]:
     """bench/growth.py's series, from a real plan of the production stack (the resources
     `spendsense plan --stack production` judges, with their dependencies and wire-form
@@ -340,14 +294,10 @@ def growth_series(counts: list[int], runs: int) -> dict[str, Any]:
     from spendsense.plan.analyzer import PolicyPackProcess
     from spendsense.plan.preview import run_plan
 
-    with speed(True), PolicyPackProcess.start() as pack:
+    with PolicyPackProcess.start() as pack:
         plan = run_plan("production", pack=pack)
         assert not plan.violations, f"the production plan has violations: {plan.violations[:3]}"
         return growth.series(pack, plan.resources, counts, runs)
-
-
-def ratio(slow: float, fast: float) -> str:
-    return f"{slow / fast:.2f}x" if fast else "-"
 
 
 def main() -> int:
@@ -374,10 +324,6 @@ def main() -> int:
         "bytecode": bytecode(),
         "plan": [cold_plan(stack, args.runs) for stack in args.stacks],
         "pack": throughput(args.resources),
-    }
-    results["speed"] = {
-        "plan": plan_with_and_without_speed(args.runs),
-        "pack_off": throughput(args.resources, fast=False),
     }
     results["growth"] = growth_series(args.copies, max(3, args.runs))
     results["base_diff"] = base_diff(max(3, args.runs))
@@ -415,60 +361,9 @@ def main() -> int:
         f"{pack['analyze_concurrent_per_s']}/s with 8 in flight (target >= 1000/s); "
         f"AnalyzeStack {pack['analyze_stack_s']:.2f} s"
     )
-    print_speed(results["speed"]["plan"], pack, results["speed"]["pack_off"])
     print_growth(results["growth"])
     print_base_diff(results["base_diff"])
     return 0
-
-
-def print_speed(plan: dict[str, Any], on: dict[str, Any], off: dict[str, Any]) -> None:
-    """speed.py's worth, side by side (the decision to keep it is made on a quiet machine)."""
-    print(
-        f"\nspeed.py: with it ({SPEED_ENV}=1, the default) and without ({SPEED_ENV}=0, the "
-        "plain pulumi-policy SDK); same answers, only the time differs"
-    )
-    rows = [
-        (
-            f"plan --stack production, cold wall median ({plan['on']['runs']} runs each)",
-            f"{plan['on']['median_s']:.2f} s",
-            f"{plan['off']['median_s']:.2f} s",
-            ratio(plan["off"]["median_s"], plan["on"]["median_s"]),
-        ),
-        (
-            "plan --stack production, CPU (plan + pack) median",
-            f"{plan['on']['cpu_median_s']:.2f} s",
-            f"{plan['off']['cpu_median_s']:.2f} s",
-            ratio(plan["off"]["cpu_median_s"], plan["on"]["cpu_median_s"]),
-        ),
-        (
-            f"Analyze, one at a time ({on['resources']} resources)",
-            f"{on['analyze_sequential_per_s']}/s",
-            f"{off['analyze_sequential_per_s']}/s",
-            ratio(on["analyze_sequential_per_s"], off["analyze_sequential_per_s"]),
-        ),
-        (
-            "Analyze, 8 in flight (what plan does)",
-            f"{on['analyze_concurrent_per_s']}/s",
-            f"{off['analyze_concurrent_per_s']}/s",
-            ratio(on["analyze_concurrent_per_s"], off["analyze_concurrent_per_s"]),
-        ),
-        (
-            f"AnalyzeStack, {on['resources']} resources",
-            f"{on['analyze_stack_s']:.2f} s",
-            f"{off['analyze_stack_s']:.2f} s",
-            ratio(off["analyze_stack_s"], on["analyze_stack_s"]),
-        ),
-    ]
-    width = max(len(r[0]) for r in rows)
-    print(f"  {'':<{width}}  {'with speed.py':>14}  {'without':>10}  {'gain':>6}")
-    for what, with_it, without, gain in rows:
-        print(f"  {what:<{width}}  {with_it:>14}  {without:>10}  {gain:>6}")
-    codes = plan["on"]["exit_codes"] + plan["off"]["exit_codes"]
-    if any(codes):
-        print(
-            f"  (plan exit codes: {plan['on']['exit_codes']} with, {plan['off']['exit_codes']} "
-            "without)"
-        )
 
 
 def print_growth(growth: dict[str, Any]) -> None:

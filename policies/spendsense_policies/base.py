@@ -206,7 +206,6 @@ def resource_policy(
         severity=severity,
         remediation_steps=remediation,
     )
-    policy.resource_types = frozenset(by_type)  # type: ignore[attr-defined]  # see speed.py
     return policy
 
 
@@ -215,14 +214,12 @@ def resource_policy_with_args(
     description: str,
     check: Callable[[ResourceValidationArgs, Mapping[str, Any]], Iterable[str]],
     *,
-    types: Iterable[str] | None = None,
     config: PolicyConfigSchema | None = None,
     severity: Severity = Severity.HIGH,
     remediation: str | None = None,
 ) -> ResourceValidationPolicy:
-    """A resource policy that needs more than the props (options such as `protect`).
-
-    `types`: the resource types it can judge (None: any type)."""
+    """A resource policy that needs more than the props (options such as `protect`); `check`
+    skips the resource types it does not judge."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         merged = _merged(config, args.get_config())
@@ -241,7 +238,6 @@ def resource_policy_with_args(
         severity=severity,
         remediation_steps=remediation,
     )
-    policy.resource_types = None if types is None else frozenset(types)  # type: ignore[attr-defined]
     return policy
 
 

@@ -381,14 +381,12 @@ def policies() -> list[Policy]:
             "gcp-firestore-delete-protection",
             "A production Firestore database must have delete protection enabled.",
             check_delete_protection,
-            types=[DATABASE],
             config=schema(production),
         ),
         resource_policy_with_args(
             "gcp-firestore-point-in-time-recovery",
             "A production Firestore database must have point-in-time recovery enabled.",
             check_point_in_time_recovery,
-            types=[DATABASE],
             config=schema(production),
         ),
     ]
