@@ -243,9 +243,13 @@ def run_comment(
         "GH_TOKEN": "t",
         "GH_REPO": "spendsense/spendsense-infra",
         "HEAD_SHA": "a" * 40,
+        "HEAD_REPO": "contributor/spendsense-infra",
+        "HEAD_BRANCH": "raise-p95",
         "RUN_URL": "https://github.com/spendsense/spendsense-infra/actions/runs/1",
         "CONCLUSION": "failure",
-        "FAKE_HEAD": "a" * 40,
+        # What `gh api repos/R/pulls/N --jq '[.head.sha, .head.repo.full_name, .head.ref]|@tsv'`
+        # prints for the pull request the artifact names.
+        "FAKE_HEAD": "\t".join(["a" * 40, "contributor/spendsense-infra", "raise-p95"]),
     }
     result = subprocess.run(
         [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", comment_script()],
@@ -288,10 +292,25 @@ def test_an_artifact_cannot_aim_the_comment_elsewhere(tmp_path: Path, fake_gh: P
     """The PR number is reduced to digits, and nothing is posted when that PR's head is not
     the commit the run was for."""
     lay_out_plans(tmp_path, "7; rm -rf / $(id)", "a" * 40)
-    result, calls = run_comment(tmp_path, fake_gh, FAKE_HEAD="b" * 40)
+    moved = "\t".join(["b" * 40, "contributor/spendsense-infra", "raise-p95"])
+    result, calls = run_comment(tmp_path, fake_gh, FAKE_HEAD=moved)
     assert result.returncode == 0, result.stderr
-    assert calls == [["api", "repos/spendsense/spendsense-infra/pulls/7", "--jq", ".head.sha"]]
+    assert [call[:2] for call in calls] == [["api", "repos/spendsense/spendsense-infra/pulls/7"]]
     assert "has moved on" in result.stdout
+
+
+def test_a_pull_request_of_another_branch_gets_no_comment(tmp_path: Path, fake_gh: Path) -> None:
+    """Same head commit, but the pull request the artifact names comes from another
+    repository or branch than the run: nothing is posted."""
+    lay_out_plans(tmp_path, "7", "a" * 40)
+    for other in (
+        ["a" * 40, "someone/else", "raise-p95"],
+        ["a" * 40, "contributor/spendsense-infra", "main"],
+    ):
+        result, calls = run_comment(tmp_path, fake_gh, FAKE_HEAD="\t".join(other))
+        assert result.returncode == 0, result.stderr
+        assert not [c for c in calls if "POST" in c or "PATCH" in c]
+        assert "not posting" in result.stdout
 
 
 def test_no_artifact_means_nothing_to_post(tmp_path: Path, fake_gh: Path) -> None:
