@@ -313,6 +313,22 @@ def test_a_pull_request_of_another_branch_gets_no_comment(tmp_path: Path, fake_g
         assert "not posting" in result.stdout
 
 
+def test_a_long_plan_is_cut_at_a_line_boundary(tmp_path: Path, fake_gh: Path) -> None:
+    """A plan over the comment's size is cut at a line, never inside one, and says so."""
+    lay_out_plans(tmp_path, "42", "a" * 40)
+    rows = "".join(f"| row {i} | {'x' * 80} |\n" for i in range(1000))
+    (tmp_path / "plan" / "plan-staging" / "staging.md").write_text(
+        f"staging: summary\n{rows}", encoding="utf-8"
+    )
+    result, _calls = run_comment(tmp_path, fake_gh)
+    assert result.returncode == 0, result.stderr
+    body = (tmp_path / "comment.md").read_text(encoding="utf-8")
+    section = body.split("<summary><b>staging</b>")[1].split("</details>")[0]
+    kept = [line for line in section.splitlines() if line.startswith("| row")]
+    assert kept and all(line.endswith(" |") for line in kept), kept[-1]
+    assert "cut here" in section and len(section.encode()) < 31000
+
+
 def test_no_artifact_means_nothing_to_post(tmp_path: Path, fake_gh: Path) -> None:
     result, calls = run_comment(tmp_path, fake_gh)
     assert result.returncode == 0, result.stderr
