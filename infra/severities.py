@@ -144,9 +144,9 @@ def render(page_text: str) -> str:
 
 def main(argv: list[str]) -> int:
     """Rewrite docs/alerting.md's table (or, with --check, say whether it is current)."""
-    from pathlib import Path
+    from infra.paths import REPO_ROOT
 
-    page = Path(__file__).resolve().parent.parent / "docs" / "alerting.md"
+    page = REPO_ROOT / "docs" / "alerting.md"
     text = page.read_text(encoding="utf-8")
     rendered = render(text)
     if "--check" in argv:

@@ -159,7 +159,8 @@ class AlertRoutes(pulumi.ComponentResource):
         )
 
 
-# The name before severities; program.py and the tests of the wiring contract use both.
+# The class's name before severities, for code written against it (the CI trust project's
+# statement is named after the component type, which is unchanged).
 AlertTopic = AlertRoutes
 
 
