@@ -380,9 +380,9 @@ class ApiMonitoring(pulumi.ComponentResource):
                     "notification_type": kind,
                     "threshold": threshold,
                     "threshold_type": "PERCENTAGE",
-                    # A budget notification takes at most one SNS subscriber (AWS Budgets
-                    # quotas: "1 SNS topic" per notification, with up to 10 e-mail ones,
-                    # https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html;
+                    # A budget notification takes one SNS subscriber (and up to 10 e-mail
+                    # ones): "A notification can have one SNS subscriber and up to 10 email
+                    # subscribers", https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_NotificationWithSubscribers.html;
                     # the provider's `subscriber_sns_topic_arns` passes them on as given:
                     # https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/budgets/budget.go):
                     # the `budget` row's severity topic, not the all-alerts stream. Its key and
