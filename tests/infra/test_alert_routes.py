@@ -107,7 +107,7 @@ def test_sms_and_https_routes_become_subscriptions_and_channels() -> None:
         for s in rec.by_type(SUBSCRIPTION)
         if _topic_of(rec, s.inputs["topic"]) == "P0"
     ]
-    assert subs == [("sms", "+15551234567"), ("https", "https://events.example.com/sns")]
+    assert sorted(subs) == [("https", "https://events.example.com/sns"), ("sms", "+15551234567")]
     channels = {c.inputs["type"]: c.inputs for c in rec.by_type(CHANNEL)}
     assert channels["sms"]["labels"] == {"number": "+15551234567"}
     assert channels["webhook_tokenauth"]["labels"] == {"url": "https://events.example.com/sns"}

@@ -320,7 +320,7 @@ def test_firestore_alerts_notify_their_severitys_channels(each_stack: Recording)
         expected = [
             mock_id(c) for c in channels if c.inputs["userLabels"].get(f"severity-{severity}")
         ]
-        assert expected and policy["notificationChannels"] == expected, role
+        assert expected and sorted(policy["notificationChannels"]) == sorted(expected), role
         assert policy["userLabels"]["severity"] == severity, role
         assert policy["userLabels"]["environment"] == each_stack.stack
         assert "docs/runbook.md" in policy["documentation"]["content"]
