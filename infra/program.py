@@ -12,7 +12,8 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumiverse_vercel as vercel
 
-from infra.components.alerts import AlertTopic, AlertTopicArgs
+from infra.components.alert_channels import AlertChannels, AlertChannelsArgs
+from infra.components.alerts import AlertRoutes, AlertTopicArgs
 from infra.components.api import ApiService, ApiServiceArgs
 from infra.components.backups import Backups, BackupsArgs
 from infra.components.common import Providers
@@ -52,14 +53,16 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
     api_image = running_image(settings, providers.aws)
 
     # --- AWS: the API, its image registry, its secret and its monitoring -------------------
-    alerts = AlertTopic("alerts", AlertTopicArgs(settings=settings, provider=providers.aws))
+    # Every alarm and alert rule notifies its severity's topic and the all-alerts stream
+    # (docs/alerting.md); the severity of each is infra/severities.py's table.
+    alerts = AlertRoutes("alerts", AlertTopicArgs(settings=settings, provider=providers.aws))
     registry = Registry(
         "registry",
-        RegistryArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic_arn),
+        RegistryArgs(settings=settings, provider=providers.aws, actions=alerts.actions),
     )
     jwt = JwtSecret(
         "jwt",
-        JwtSecretArgs(settings=settings, provider=providers.aws, alert_topic_arn=alerts.topic_arn),
+        JwtSecretArgs(settings=settings, provider=providers.aws, actions=alerts.actions),
     )
     api = ApiService(
         "api",
@@ -69,7 +72,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             repository=registry.repository,
             jwt_secret_arn=jwt.secret.arn,
             jwt_first_key=jwt.first_key,
-            alert_topic_arn=alerts.topic_arn,
+            actions=alerts.actions,
             running_image=api_image,
         ),
     )
@@ -79,7 +82,8 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             settings=settings,
             provider=providers.aws,
             service=api.service,
-            alert_topic_arn=alerts.topic_arn,
+            actions=alerts.actions,
+            severity_topic=lambda severity: alerts.topic_arns[severity],
         ),
     )
     api_url = settings.frontend.api_url or pulumi.Output.concat("https://", api.service.service_url)
@@ -95,19 +99,31 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
         "log_group_names": api.log_group_names,
         "dashboard_name": monitoring.dashboard.dashboard_name,
         "dashboard_url": monitoring.dashboard_url,
+        # The all-alerts stream: every alarm and rule notifies it (besides its severity's
+        # topic), so what the CLI selects by it is every alert, as before severities.
         "alarm_topic_arn": alerts.topic_arn,
+        "alert_topic_arns": {s.value: arn for s, arn in alerts.topic_arns.items()},
         "jwt_secret_arn": jwt.secret.arn,
     }
 
     # --- GCP and Vercel (part 2): Firestore, backups, the frontend's environment -------------
-    firestore = Firestore("firestore", FirestoreArgs(settings=settings, provider=providers.gcp))
+    channels = AlertChannels(
+        "alert-channels",
+        AlertChannelsArgs(
+            settings=settings, gcp_provider=providers.gcp, aws_provider=providers.aws
+        ),
+    )
+    firestore = Firestore(
+        "firestore",
+        FirestoreArgs(settings=settings, provider=providers.gcp, channels=channels.channels_for),
+    )
     backups = Backups(
         "backups",
         BackupsArgs(
             settings=settings,
             provider=providers.gcp,
             database=firestore.database,
-            notification_channel_ids=[c.id for c in firestore.notification_channels],
+            channels=channels.channels_for,
         ),
     )
     frontend = Frontend(

@@ -9,6 +9,10 @@ reason taken from the runbook's definitions:
 - P2 medium, within 2 hours: minor feature broken, performance degradation, elevated errors;
 - P3 low, next business day.
 
+docs/alerting.md's table is generated from SEVERITIES (`python -m infra.severities` rewrites
+it between its `<!-- severity-table -->` markers; tests/docs/test_alerting_table.py fails while
+the page differs).
+
 Every CloudWatch alarm, EventBridge alert rule, budget and Cloud Monitoring alert policy the
 program creates looks its severity up here with `severity_of(role)`; a role missing from the
 table is a programming error and fails the program at once, naming the role. Where each
@@ -113,3 +117,48 @@ def severity_of(role: str) -> Severity:
         raise UnknownAlertRole(
             f"alert role {role!r} has no severity: add a row to SEVERITIES in infra/severities.py"
         ) from None
+
+
+# -- docs/alerting.md's table ------------------------------------------------------------------
+TABLE_START = "<!-- severity-table -->"
+TABLE_END = "<!-- end severity-table -->"
+
+
+def table() -> str:
+    """The Markdown table of SEVERITIES, by severity then role."""
+    lines = ["| alert (role) | severity | why |", "|---|---|---|"]
+    for role, row in sorted(SEVERITIES.items(), key=lambda item: (item[1].severity, item[0])):
+        why = row.why.replace("|", "\\|")
+        lines.append(f"| `{role}` | {row.severity.value} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+def render(page_text: str) -> str:
+    """`page_text` with the table between the markers replaced by `table()`."""
+    head, start, rest = page_text.partition(TABLE_START + "\n")
+    _old, end, tail = rest.partition(TABLE_END)
+    if not start or not end:
+        raise ValueError(f"the page has no {TABLE_START} ... {TABLE_END} block")
+    return head + start + table() + end + tail
+
+
+def main(argv: list[str]) -> int:
+    """Rewrite docs/alerting.md's table (or, with --check, say whether it is current)."""
+    from infra.paths import REPO_ROOT
+
+    page = REPO_ROOT / "docs" / "alerting.md"
+    text = page.read_text(encoding="utf-8")
+    rendered = render(text)
+    if "--check" in argv:
+        if rendered != text:
+            print(f"{page}: the severity table is out of date; run python -m infra.severities")
+            return 1
+        return 0
+    page.write_text(rendered, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.common import (
+    Actions,
     alert_target,
     aws_tags,
     bounded_name,
@@ -29,6 +30,7 @@ from infra.components.dynamic_aws import aws_target
 from infra.components.log_retention import LogRetention, log_group_names
 from infra.components.running_image import RunningImage
 from infra.settings import Settings
+from infra.severities import severity_of
 
 # App Runner reads the JWT secret from this variable at instance start (value: the JSON
 # {"current": ..., "previous": ...}, see docs/jwt-rotation.md).
@@ -43,7 +45,8 @@ class ApiServiceArgs:
     jwt_secret_arn: pulumi.Input[str]
     # The secret's first rotation: its instances must not start before the secret has a value.
     jwt_first_key: pulumi.Resource
-    alert_topic_arn: pulumi.Input[str]
+    # What an alert of a severity notifies (alerts.AlertRoutes.actions).
+    actions: Actions
     # The image the service runs now (running_image.py), looked up before the service exists.
     running_image: RunningImage
 
@@ -285,14 +288,15 @@ class ApiService(pulumi.ComponentResource):
                     }
                 )
             ),
-            tags=aws_tags(args.settings),
+            tags=aws_tags(args.settings, Severity=severity_of("deployment-failures").value),
             opts=options,
         )
         alert_target(
             f"{name}-deployment-failures",
             rule.name,
             rule_name,
-            args.alert_topic_arn,
+            "deployment-failures",
+            args.actions,
             args.settings,
             options,
         )

@@ -25,14 +25,15 @@ and has attempted; after that, a pause is caught like any stop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.components.common import child, gcp_labels
+from infra.components.common import Channels, child, gcp_labels
 from infra.limits import limits
 from infra.settings import Settings
+from infra.severities import severity_of
 
 # Where the daily exports go: the runbook's layout, which the policy pack checks too.
 DAILY_PREFIX = limits().backup.prefix
@@ -90,8 +91,11 @@ def export_alerts(
     name: str,
     settings: Settings,
     provider: pulumi.ProviderResource | None,
-    channels: Sequence[pulumi.Input[str]],
+    channels: Channels,
 ) -> list[gcp.monitoring.AlertPolicy]:
+    """The two export alerts, each labelled and routed by its row in infra/severities.py."""
+    failed_severity = severity_of("backup-export-failed")
+    missing_severity = severity_of("backup-export-missing")
     backup = settings.backup
     workflow = backup.workflow_name
     failed = gcp.monitoring.AlertPolicy(
@@ -120,14 +124,14 @@ def export_alerts(
                 },
             }
         ],
-        notification_channels=list(channels),
+        notification_channels=list(channels(failed_severity)),
         documentation=_doc(
             f"The daily Firestore export (workflow `{workflow}` in {backup.region}) failed. "
             "Look at the failed execution's error, fix it, then run "
             f"`gcloud workflows run {workflow} --location {backup.region}` and check that "
             f"a new folder appeared under gs://{backup.bucket_name}/{DAILY_PREFIX}."
         ),
-        user_labels=gcp_labels(settings),
+        user_labels=gcp_labels(settings, severity=failed_severity.label),
         opts=child(parent, provider),
     )
     hours = backup.max_export_age_hours
@@ -146,7 +150,7 @@ def export_alerts(
                 },
             }
         ],
-        notification_channels=list(channels),
+        notification_channels=list(channels(missing_severity)),
         documentation=_doc(
             f"No daily Firestore export has succeeded for {hours} hours: the newest backup "
             f"under gs://{backup.bucket_name}/{DAILY_PREFIX} is getting old (the newest good "
@@ -155,7 +159,7 @@ def export_alerts(
             f"`{workflow}` ran, then run it by hand "
             f"(`gcloud workflows run {workflow} --location {backup.region}`)."
         ),
-        user_labels=gcp_labels(settings),
+        user_labels=gcp_labels(settings, severity=missing_severity.label),
         opts=child(parent, provider),
     )
     return [failed, missing]

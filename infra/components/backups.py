@@ -43,7 +43,7 @@ import pulumi_gcp as gcp
 
 from infra.components.backup_alerts import DAILY_PREFIX, export_alerts, missing_export_query
 from infra.components.backup_iam import custom_role_name, export_roles
-from infra.components.common import child, gcp_labels, stateful
+from infra.components.common import Channels, child, gcp_labels, stateful
 from infra.paths import program_file
 from infra.settings import Settings
 
@@ -82,7 +82,8 @@ class BackupsArgs:
     settings: Settings
     provider: pulumi.ProviderResource
     database: gcp.firestore.Database
-    notification_channel_ids: Sequence[pulumi.Input[str]]
+    # The notification channels of a severity (alert_channels.AlertChannels.channels_for).
+    channels: Channels
 
 
 class Backups(pulumi.ComponentResource):
@@ -122,9 +123,7 @@ class Backups(pulumi.ComponentResource):
             self._test_agent_access(backup.test_project)
         self.workflow = self._workflow()
         self.job = self._schedule()
-        self.alert_policies = export_alerts(
-            self, name, settings, self._provider, args.notification_channel_ids
-        )
+        self.alert_policies = export_alerts(self, name, settings, self._provider, args.channels)
 
         self.prefix = DAILY_PREFIX
         self.schedule = backup.schedule

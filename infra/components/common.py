@@ -1,13 +1,20 @@
-"""Helpers every component uses: tags and labels set on each resource, and child options."""
+"""Helpers every component uses: tags and labels set on each resource, child options, and the
+routing of EventBridge alert rules and zero-count alarms to their severity's topics."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 
 from infra.settings import Settings
+from infra.severities import Severity, severity_of
+
+# What an alert of a severity notifies (alerts.AlertRoutes.actions): topic ARNs.
+Actions = Callable[[Severity], Sequence[pulumi.Input[str]]]
+# The Cloud Monitoring notification channels of a severity (alert_channels.channels_for).
+Channels = Callable[[Severity], Sequence[pulumi.Input[str]]]
 
 
 @dataclass(frozen=True)
@@ -68,33 +75,40 @@ def alert_target(
     name: str,
     rule: pulumi.Output[str] | str,
     rule_name: str,
-    topic_arn: pulumi.Input[str],
+    role: str,
+    actions: Actions,
     settings: Settings,
     options: pulumi.ResourceOptions,
     input_transformer: Mapping[str, object] | None = None,
 ) -> None:
-    """Send an EventBridge rule's events to the alert topic, and alarm if delivery fails.
+    """Send an EventBridge rule's events to its severity's route, and alarm if delivery fails.
 
-    An event that EventBridge cannot deliver (a topic policy or KMS key that refuses it) is
-    otherwise lost without a trace; `FailedInvocations` is the only signal, so it gets an
-    alarm on the same topic (CloudWatch alarms publish through their own principal).
+    `role` is the rule's row in infra/severities.py; `actions(severity)` gives the topics
+    (the severity's topic, then the all-alerts stream: alerts.AlertRoutes.actions), one
+    target each. An event that EventBridge cannot deliver (a topic policy or KMS key that
+    refuses it) is otherwise lost without a trace; `FailedInvocations` is the only signal, so
+    it gets a `delivery-failures` alarm (CloudWatch alarms publish through their own principal).
     """
     import pulumi_aws as aws
 
-    aws.cloudwatch.EventTarget(
-        f"{name}-alert",
-        rule=rule,
-        arn=topic_arn,
-        input_transformer=input_transformer,
-        opts=options,
-    )
+    severity = severity_of(role)
+    for index, arn in enumerate(actions(severity)):
+        # The first target keeps the name it had when the rule had one topic.
+        aws.cloudwatch.EventTarget(
+            f"{name}-alert" if index == 0 else f"{name}-alert-{index}",
+            rule=rule,
+            arn=arn,
+            input_transformer=input_transformer,
+            opts=options,
+        )
     any_event_alarm(
         f"{name}-delivery-failures",
         f"{rule_name}-delivery-failures",
-        f"EventBridge could not deliver events of the rule {rule_name} to the alert topic: "
-        "alerts are being lost. Check the topic's access policy and KMS key policy.",
+        "delivery-failures",
+        f"EventBridge could not deliver events of the rule {rule_name} to the alert topics: "
+        "alerts are being lost. Check the topics' access policies and the KMS key policy.",
         ("AWS/Events", "FailedInvocations", {"RuleName": rule}),
-        topic_arn,
+        actions,
         settings,
         options,
     )
@@ -103,19 +117,22 @@ def alert_target(
 def any_event_alarm(
     name: str,
     alarm_name: str,
+    role: str,
     description: str,
     metric: tuple[str, str, Mapping[str, pulumi.Input[str]]],
-    topic_arn: pulumi.Input[str],
+    actions: Actions,
     settings: Settings,
     options: pulumi.ResourceOptions,
 ) -> None:
     """An alarm on a count that should stay at zero (errors, failed deliveries), per 5 minutes.
 
-    No data means nothing happened (such metrics are published only when something does).
+    Tagged and routed by `role`'s severity (infra/severities.py). No data means nothing
+    happened (such metrics are published only when something does).
     """
     import pulumi_aws as aws
 
     namespace, metric_name, dimensions = metric
+    severity = severity_of(role)
     aws.cloudwatch.MetricAlarm(
         name,
         name=alarm_name,
@@ -129,9 +146,9 @@ def any_event_alarm(
         threshold=0,
         comparison_operator="GreaterThanThreshold",
         treat_missing_data="notBreaching",
-        alarm_actions=[topic_arn],
-        ok_actions=[topic_arn],
-        tags=aws_tags(settings),
+        alarm_actions=list(actions(severity)),
+        ok_actions=list(actions(severity)),
+        tags=aws_tags(settings, Severity=severity.value),
         opts=options,
     )
 

@@ -10,12 +10,13 @@ Owns:
   rules change avoids a window without rules);
 - composite indexes and field overrides from `firestore.indexesFile` (the Firebase CLI's
   `firestore.indexes.json` format, parsed by `load_indexes`);
-- Cloud Monitoring: one e-mail notification channel per `monitoring.alertEmails` address and
-  alert policies for read latency, write latency and a spike of security-rules denials.
+- Cloud Monitoring: alert policies for read latency, write latency and a spike of
+  security-rules denials, each labelled `severity` and notifying that severity's channels
+  (alert_channels.py owns the channels).
 
-Deliberately not here: the backups of this database (`backups.py`, which reuses the
-notification channels), the rules' content (`firestore/firestore.rules`, owned and tested on
-its own) and anything that enables APIs or creates the GCP project.
+Deliberately not here: the backups of this database (`backups.py`), the notification
+channels (`alert_channels.py`), the rules' content (`firestore/firestore.rules`, owned and
+tested on its own) and anything that enables APIs or creates the GCP project.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.components.common import child, gcp_labels, stateful
+from infra.components.common import Channels, child, gcp_labels, stateful
 from infra.components.rules_release import RulesRelease
 from infra.settings import Settings, resolve_repo_path
+from infra.severities import severity_of
 
 RULES_RELEASE = "cloud.firestore"
 RULES_FILE_NAME = "firestore.rules"
@@ -247,6 +249,8 @@ def _methods(methods: Sequence[str]) -> str:
 class FirestoreArgs:
     settings: Settings
     provider: pulumi.ProviderResource
+    # The notification channels of a severity (alert_channels.AlertChannels.channels_for).
+    channels: Channels
 
 
 class Firestore(pulumi.ComponentResource):
@@ -255,7 +259,6 @@ class Firestore(pulumi.ComponentResource):
     database: gcp.firestore.Database
     ruleset: gcp.firebaserules.Ruleset
     release: RulesRelease
-    notification_channels: list[gcp.monitoring.NotificationChannel]
     alert_policies: list[gcp.monitoring.AlertPolicy]
 
     def __init__(
@@ -291,7 +294,7 @@ class Firestore(pulumi.ComponentResource):
         )
         self.ruleset, self.release = self._rules()
         self.indexes, self.field_overrides = self._indexes()
-        self.notification_channels = self._channels()
+        self._channels = args.channels
         self.alert_policies = self._alerts()
 
         self.register_outputs(
@@ -299,7 +302,6 @@ class Firestore(pulumi.ComponentResource):
                 "database": self.database.name,
                 "ruleset": self.ruleset.name,
                 "release": self.release.release,
-                "notification_channels": [c.id for c in self.notification_channels],
             }
         )
 
@@ -383,21 +385,6 @@ class Firestore(pulumi.ComponentResource):
         return indexes, fields
 
     # -- monitoring ------------------------------------------------------------------------
-    def _channels(self) -> list[gcp.monitoring.NotificationChannel]:
-        settings = self._settings
-        return [
-            gcp.monitoring.NotificationChannel(
-                f"{self._name}-email-{_kebab(address)}",
-                project=settings.gcp_project,
-                type="email",
-                display_name=f"SpendSense {settings.environment} on-call: {address}",
-                labels={"email_address": address},
-                user_labels=gcp_labels(settings),
-                opts=child(self, self._provider),
-            )
-            for address in settings.monitoring.alert_emails
-        ]
-
     def _alerts(self) -> list[gcp.monitoring.AlertPolicy]:
         settings = self._settings
         fs = settings.firestore
@@ -412,7 +399,7 @@ class Firestore(pulumi.ComponentResource):
         ]
         policies = [
             self._policy(
-                "read-latency",
+                "firestore-read-latency",
                 f"Firestore read latency over {fs.read_latency_ms} ms ({settings.environment})",
                 {
                     "filter": monitoring_filter(latency, fs.database, _methods(READ_METHODS)),
@@ -427,7 +414,7 @@ class Firestore(pulumi.ComponentResource):
                 '"Slow Response Times": check Firestore usage and slow queries, and indexes.',
             ),
             self._policy(
-                "write-latency",
+                "firestore-write-latency",
                 f"Firestore write latency over {fs.write_latency_ms} ms ({settings.environment})",
                 {
                     "filter": monitoring_filter(latency, fs.database, _methods(WRITE_METHODS)),
@@ -441,7 +428,7 @@ class Firestore(pulumi.ComponentResource):
                 '"Slow Response Times".',
             ),
             self._policy(
-                "rules-denials",
+                "firestore-rules-denials",
                 f"Firestore security-rules denials spike ({settings.environment})",
                 {
                     "filter": monitoring_filter(
@@ -473,15 +460,17 @@ class Firestore(pulumi.ComponentResource):
         self, role: str, title: str, threshold: Mapping[str, Any], runbook: str
     ) -> gcp.monitoring.AlertPolicy:
         settings = self._settings
+        # Labelled and routed by the role's row in infra/severities.py.
+        severity = severity_of(role)
         return gcp.monitoring.AlertPolicy(
-            f"{self._name}-alert-{role}",
+            f"{self._name}-alert-{role.removeprefix('firestore-')}",
             project=settings.gcp_project,
             display_name=title,
             combiner="OR",
             conditions=[{"display_name": title, "condition_threshold": dict(threshold)}],
-            notification_channels=[c.id for c in self.notification_channels],
+            notification_channels=list(self._channels(severity)),
             documentation={"content": runbook, "mime_type": "text/markdown"},
             alert_strategy={"auto_close": "86400s"},
-            user_labels=gcp_labels(settings),
+            user_labels=gcp_labels(settings, severity=severity.label),
             opts=child(self, self._provider),
         )

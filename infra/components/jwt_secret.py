@@ -22,6 +22,7 @@ import pulumi_aws as aws
 
 from infra.components.api import assume_role_policy
 from infra.components.common import (
+    Actions,
     alert_target,
     any_event_alarm,
     aws_tags,
@@ -33,6 +34,7 @@ from infra.components.dynamic_aws import aws_target
 from infra.components.first_key import FirstKey
 from infra.paths import program_file
 from infra.settings import Settings
+from infra.severities import severity_of
 
 FUNCTION_DIR = program_file("functions", "jwt_rotation")
 FUNCTION_HANDLER = "handler.handler"
@@ -42,7 +44,8 @@ FUNCTION_HANDLER = "handler.handler"
 class JwtSecretArgs:
     settings: Settings
     provider: pulumi.ProviderResource
-    alert_topic_arn: pulumi.Input[str]
+    # What an alert of a severity notifies (alerts.AlertRoutes.actions).
+    actions: Actions
 
 
 class JwtSecret(pulumi.ComponentResource):
@@ -151,7 +154,7 @@ class JwtSecret(pulumi.ComponentResource):
             target=aws_target(settings),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rotation]),
         )
-        self._failure_alerts(name, settings, function_name, args.alert_topic_arn, options)
+        self._failure_alerts(name, settings, function_name, args.actions, options)
         self.register_outputs({"secret_arn": self.secret.arn, "function_name": self.function.name})
 
     def _failure_alerts(
@@ -159,17 +162,18 @@ class JwtSecret(pulumi.ComponentResource):
         name: str,
         settings: Settings,
         function_name: str,
-        topic_arn: pulumi.Input[str],
+        actions: Actions,
         options: pulumi.ResourceOptions,
     ) -> None:
         # No invocations between monthly rotations is normal: no data is not an error.
         any_event_alarm(
             f"{name}-rotation-errors-alarm",
             f"{settings.api.service_name}-jwt-rotation-errors",
+            "jwt-rotation-errors",
             "The JWT rotation function failed: the secret was not rotated "
             "or the API was not redeployed (docs/jwt-rotation.md)",
             ("AWS/Lambda", "Errors", {"FunctionName": function_name}),
-            topic_arn,
+            actions,
             settings,
             options,
         )
@@ -190,10 +194,18 @@ class JwtSecret(pulumi.ComponentResource):
                     }
                 )
             ),
-            tags=aws_tags(settings),
+            tags=aws_tags(settings, Severity=severity_of("jwt-rotation-failed").value),
             opts=options,
         )
-        alert_target(f"{name}-rotation-failed", rule.name, rule_name, topic_arn, settings, options)
+        alert_target(
+            f"{name}-rotation-failed",
+            rule.name,
+            rule_name,
+            "jwt-rotation-failed",
+            actions,
+            settings,
+            options,
+        )
 
 
 def _rotation_policy(secret_arn: str, service_arns: str, log_group_arn: str) -> str:

@@ -5,8 +5,9 @@ alarms on p95 latency, 5xx error rate, availability (Route 53 health checks of t
 `/health` and of the frontend: App Runner has no health metric of its own; "down" pages within
 minutes, the runbook's availability target is judged over 24 hours), CPU, memory and
 saturation (active instances at `maxInstances`), and a monthly AWS budget whose alerts go
-through the alert topic.
-Every alarm notifies the alert topic on ALARM and on OK, and its missing-data behaviour is
+through the `budget` severity's topic.
+Every alarm is tagged `Severity` from infra/severities.py and notifies that severity's route
+(its topic and the all-alerts stream) on ALARM and on OK, and its missing-data behaviour is
 chosen on purpose (see each alarm).
 Does not own: the alert topic (alerts.py) or the Firestore side's alerts (firestore.py).
 """
@@ -14,6 +15,7 @@ Does not own: the alert topic (alerts.py) or the Firestore side's alerts (firest
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -21,9 +23,10 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import aws_tags, child
+from infra.components.common import Actions, aws_tags, child
 from infra.limits import limits, number
 from infra.settings import Settings
+from infra.severities import Severity, severity_of
 
 # The runbook's targets, quoted in the alarm descriptions (policies/limits.json).
 _CW = limits().cloudwatch
@@ -38,7 +41,10 @@ class ApiMonitoringArgs:
     settings: Settings
     provider: pulumi.ProviderResource
     service: aws.apprunner.Service
-    alert_topic_arn: pulumi.Input[str]
+    # What an alert of a severity notifies (alerts.AlertRoutes.actions), and the one topic of
+    # a severity (a budget notification takes a single SNS topic).
+    actions: Actions
+    severity_topic: Callable[[Severity], pulumi.Input[str]]
 
 
 def dashboard_body(service_name: str, service_id: str, region: str) -> str:
@@ -146,14 +152,16 @@ class ApiMonitoring(pulumi.ComponentResource):
     # -- helpers ---------------------------------------------------------------------------
     def _alarm(self, role: str, description: str, **kwargs: Any) -> aws.cloudwatch.MetricAlarm:
         settings = self._args.settings
-        topic = self._args.alert_topic_arn
+        # Tagged and routed by the role's row in infra/severities.py.
+        severity = severity_of(role)
+        actions = list(self._args.actions(severity))
         alarm = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{role}",
             name=f"{settings.api.service_name}-{role}",
             alarm_description=description,
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            tags=aws_tags(settings),
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=aws_tags(settings, Severity=severity.value),
             opts=self._options,
             **kwargs,
         )
@@ -353,6 +361,7 @@ class ApiMonitoring(pulumi.ComponentResource):
         """
         settings = self._args.settings
         monitoring = settings.monitoring
+        severity = severity_of("budget")
         aws.budgets.Budget(
             f"{self._name}-budget",
             name=f"{settings.api.service_name}-monthly",
@@ -371,12 +380,17 @@ class ApiMonitoring(pulumi.ComponentResource):
                     "notification_type": kind,
                     "threshold": threshold,
                     "threshold_type": "PERCENTAGE",
-                    # Through the stack's alert topic, like every other alert (its key and
-                    # topic policies admit budgets.amazonaws.com: alerts.py).
-                    "subscriber_sns_topic_arns": [self._args.alert_topic_arn],
+                    # A budget notification takes one SNS subscriber (and up to 10 e-mail
+                    # ones): "A notification can have one SNS subscriber and up to 10 email
+                    # subscribers", https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_NotificationWithSubscribers.html;
+                    # the provider's `subscriber_sns_topic_arns` passes them on as given:
+                    # https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/budgets/budget.go):
+                    # the `budget` row's severity topic, not the all-alerts stream. Its key and
+                    # topic policies admit budgets.amazonaws.com (alerts.py).
+                    "subscriber_sns_topic_arns": [self._args.severity_topic(severity)],
                 }
                 for kind, threshold in (("ACTUAL", 80), ("FORECASTED", 100))
             ],
-            tags=aws_tags(settings),
+            tags=aws_tags(settings, Severity=severity.value),
             opts=self._options,
         )

@@ -17,15 +17,24 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.common import alert_target, aws_tags, bounded_name, child, stateful
+from infra.components.common import (
+    Actions,
+    alert_target,
+    aws_tags,
+    bounded_name,
+    child,
+    stateful,
+)
 from infra.settings import Settings
+from infra.severities import severity_of
 
 
 @dataclass
 class RegistryArgs:
     settings: Settings
     provider: pulumi.ProviderResource
-    alert_topic_arn: pulumi.Input[str]
+    # What an alert of a severity notifies (alerts.AlertRoutes.actions).
+    actions: Actions
 
 
 # `spendsense deploy` tags the image that runs and the one `rollback api` would go back to
@@ -141,14 +150,15 @@ class Registry(pulumi.ComponentResource):
                     },
                 }
             ),
-            tags=aws_tags(settings),
+            tags=aws_tags(settings, Severity=severity_of("scan-findings").value),
             opts=options,
         )
         alert_target(
             f"{name}-scan-findings",
             findings.name,
             rule_name,
-            args.alert_topic_arn,
+            "scan-findings",
+            args.actions,
             settings,
             options,
             input_transformer={

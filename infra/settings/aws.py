@@ -13,12 +13,11 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from infra.limits import number
+from infra.settings.alerting import AlertRoutesSettings
 from infra.settings.rules import (
     CPU_MEMORY_PAIRS,
-    EMAIL_RE,
     LIMITS,
     LOG_RETENTION_DAYS,
-    MAX_ALERT_EMAILS,
     MEMORY_SIZES,
     RESERVED_VARIABLE_PREFIX,
     RESERVED_VARIABLES,
@@ -33,30 +32,6 @@ from infra.settings.rules import (
 )
 
 _cw = LIMITS.cloudwatch
-
-
-def _emails(value: tuple[str, ...]) -> tuple[str, ...]:
-    if not value:
-        raise ValueError("must list at least one e-mail address (got an empty list)")
-    if len(value) > MAX_ALERT_EMAILS:
-        raise ValueError(
-            f"must list at most {MAX_ALERT_EMAILS} addresses, the most an AWS budget notifies; "
-            f"use a mailing list (got {len(value)})"
-        )
-    seen: set[str] = set()
-    for address in value:
-        if address.lower() in seen:
-            raise ValueError(
-                f"must list each address once: SNS keeps one subscription per address "
-                f"(got {_got(address)} twice)"
-            )
-        seen.add(address.lower())
-    for address in value:
-        if not EMAIL_RE.fullmatch(address):
-            raise ValueError(
-                f"must be e-mail addresses like oncall@example.com (got {_got(address)})"
-            )
-    return value
 
 
 def _plain_variables(value: dict[str, str]) -> dict[str, str]:
@@ -414,14 +389,14 @@ class MonitoringSettings(Model):
             )
         ),
     ] = 50
-    alert_emails: Annotated[
-        tuple[str, ...],
-        AfterValidator(_emails),
+    alert_routes: Annotated[
+        AlertRoutesSettings,
         Field(
             description=(
-                f"Who the alert topic, the budget and the GCP alerts notify: 1-{MAX_ALERT_EMAILS} "
-                f"distinct e-mail addresses (an AWS budget notifies at most {MAX_ALERT_EMAILS}; "
-                "use a mailing list for more)."
+                "Where each severity is delivered: `{P0: [...], P1: [...], P2: [...], P3: [...]}`, "
+                "entries `{email: ...}`, `{sms: +1...}`, `{https: url}` or `{httpsUrlParameter: "
+                "/ssm/name}` (an SSM SecureString holding a URL with a key). Which alert has which "
+                "severity: docs/alerting.md. Replaces `alertEmails`."
             )
         ),
     ]
@@ -443,7 +418,7 @@ class MonitoringSettings(Model):
                 "`Environment=<environment>` (while staging and production share an account; "
                 "activate `Environment` as a cost allocation tag in the billing console first, or "
                 "the budget sees $0), or `account`, the whole AWS account (one account per "
-                "environment). Its alerts go through the stack's alert topic."
+                "environment). Its alerts go to the `budget` severity's topic (docs/alerting.md)."
             )
         ),
     ] = "environment"

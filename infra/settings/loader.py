@@ -116,6 +116,17 @@ _FOREIGN_REQUIRED = {
 }
 
 
+# Keys a stack file may still have from before they were replaced: (object, key) -> the fix.
+# (A "before" model validator would do, but it makes pydantic validate the object in Python
+# mode, where strict mode refuses a JSON list for a tuple.)
+RENAMED: dict[tuple[str, str], str] = {
+    ("monitoring", "alertEmails"): (
+        "was replaced by alertRoutes: list the addresses per severity, e.g. alertRoutes: "
+        "{P0: [{email: a@example.com}], P1: [...], P2: [...], P3: [...]} (docs/alerting.md)"
+    ),
+}
+
+
 def describe_problem(error: Mapping[str, Any], allowed: str | None = None) -> str:
     """The text after "<key>: " for one pydantic error (`allowed`: the model's known keys)."""
     ctx = error.get("ctx") or {}
@@ -158,6 +169,9 @@ def _parse_object(name: str, raw: Any) -> Model:
     key = f"{NAMESPACE}:{name}"
     if not isinstance(raw, Mapping):
         raise SettingsError(key, f"must be a mapping of settings (got {_got(raw)})")
+    for (owner, old), fix in RENAMED.items():
+        if owner == name and old in raw:
+            raise SettingsError(f"{key}.{old}", fix)
     try:
         # As JSON: strict mode then accepts a YAML list for a tuple and an int for a float, and
         # nothing else that is not already the right type.

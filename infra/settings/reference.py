@@ -44,6 +44,8 @@ def _type_name(annotation: Any) -> str:
         return _type_name(typing.get_args(annotation)[0])
     if origin is typing.Literal:
         return "string"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "map"
     if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
         return " or ".join(names)

@@ -21,6 +21,7 @@ def all_policies() -> list[Policy]:
         iam,
         logs,
         secretsmanager,
+        severity_routing,
         sns,
         stack,
         storage,
@@ -39,6 +40,7 @@ def all_policies() -> list[Policy]:
         storage,
         firestore,
         vercel,
+        severity_routing,
         stack,
     )
     for module in modules:

@@ -120,6 +120,29 @@ def _log_groups(value: Any) -> str | None:
     return None
 
 
+_SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+def _topic_arns(value: Any) -> str | None:
+    """`alert_topic_arns`: exactly the keys P0..P3, each an SNS topic ARN."""
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)  # as older `pulumi stack output` printed a map
+        except ValueError:
+            return "not a JSON mapping"
+    if not isinstance(value, dict):
+        return f"{_kind(value)}, not a mapping"
+    if sorted(value) != list(_SEVERITIES):
+        return f"keys {sorted(value)}, not {list(_SEVERITIES)}"
+    for key in _SEVERITIES:
+        why = CONTRACT["alarm_topic_arn"].check(value[key])
+        if why is not None:
+            return f"{key}: {why}"
+    return None
+
+
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}"
 _ARN_HEAD = r"arn:aws(?:-[a-z]+)*:SERVICE:" + _REGION + r":[0-9]{12}:"
 _GCP_PROJECT = r"[a-z][a-z0-9-]{4,28}[a-z0-9]"
@@ -163,6 +186,9 @@ CONTRACT: dict[str, Shape] = {
         _pattern(
             _ARN_HEAD.replace("SERVICE", "sns") + r"[A-Za-z0-9_-]{1,256}(?:\.fifo)?", max_length=400
         ),
+    ),
+    "alert_topic_arns": Shape(
+        "a mapping of P0, P1, P2, P3 to SNS topic ARNs", lambda value: _topic_arns(value)
     ),
     "jwt_secret_arn": Shape(
         "a Secrets Manager secret ARN",

@@ -10,6 +10,7 @@ from spendsense.plan.recorder import Recording
 
 from infra.components.common import bounded_name
 from infra.components.jwt_secret import FUNCTION_DIR
+from infra.severities import severity_of
 from tests.infra.conftest import DELETE, record
 
 Recorded = Callable[[str], Recording]
@@ -27,6 +28,22 @@ TAGGED_AWS_TYPES_WITHOUT_TAGS = {
     "aws:lambda/permission:Permission",
     "aws:secretsmanager/secretRotation:SecretRotation",
 }
+
+
+def routed(rec: Recording, role: str) -> list[str]:
+    """What an alert of `role` must notify: its severity's topic, then the all-alerts stream."""
+    return [
+        rec.outputs["alert_topic_arns"][severity_of(role).value],
+        rec.outputs["alarm_topic_arn"],
+    ]
+
+
+def targets_of(rec: Recording, rule_resource: str) -> list[str]:
+    return [
+        t.inputs["arn"]
+        for t in rec.by_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.name.startswith(f"{rule_resource}-alert")
+    ]
 
 
 def alarm(rec: Recording, role: str) -> dict:
@@ -149,8 +166,10 @@ def test_failed_deployments_reach_the_alert_topic(recorded: Recorded) -> None:
     assert pattern["source"] == ["aws.apprunner"]
     assert pattern["resources"] == [rec.outputs["api_service_arn"]]
     assert "DeploymentFailed" in pattern["detail"]["operationStatus"]
-    target = rec.one("aws:cloudwatch/eventTarget:EventTarget", "api-deployment-failures-alert")
-    assert target.inputs["arn"] == rec.outputs["alarm_topic_arn"]
+    assert sorted(targets_of(rec, "api-deployment-failures")) == sorted(
+        routed(rec, "deployment-failures")
+    )
+    assert rule.inputs["tags"]["Severity"] == "P2"
 
 
 def test_log_retention_is_applied_to_app_runners_own_log_groups(recorded: Recorded) -> None:
@@ -197,15 +216,21 @@ def test_high_and_critical_scan_findings_alert(recorded: Recorded) -> None:
     severities = {next(iter(o["finding-severity-counts"])) for o in pattern["detail"]["$or"]}
     assert severities == {"HIGH", "CRITICAL"}
     assert pattern["detail"]["repository-name"] == ["spendsense-api"]
-    target = rec.one("aws:cloudwatch/eventTarget:EventTarget", "scan-findings-alert")
-    assert target.inputs["arn"] == rec.outputs["alarm_topic_arn"]
+    assert sorted(targets_of(rec, "registry-scan-findings")) == sorted(routed(rec, "scan-findings"))
 
 
 def test_the_scan_alert_is_a_json_object_with_the_counts_unquoted(recorded: Recorded) -> None:
     """The severity counts are an object: only an object template may carry one (EventBridge)."""
-    target = recorded("production").one(
-        "aws:cloudwatch/eventTarget:EventTarget", "scan-findings-alert"
+    targets = [
+        t
+        for t in recorded("production").by_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.name.startswith("registry-scan-findings-alert")
+    ]
+    assert (
+        len(targets) == 2
+        and targets[0].inputs["inputTransformer"] == targets[1].inputs["inputTransformer"]
     )
+    target = targets[0]
     transformer = target.inputs["inputTransformer"]
     sample = {"repo": "spendsense-api", "tag": "v1", "digest": "sha256:ab"}
     template = transformer["inputTemplate"].replace('"<counts>"', "BROKEN")
@@ -231,10 +256,16 @@ def test_every_event_rule_alerts_the_topic_and_alarms_when_delivery_fails(
         if a.inputs.get("metricName") == "FailedInvocations"
     }
     assert len(rules) >= 3
-    topic = each_stack.outputs["alarm_topic_arn"]
     for rule in rules:
         name = rule.inputs["name"]
-        assert [t.inputs["arn"] for t in targets if t.inputs["rule"] == name] == [topic], name
+        severity = rule.inputs["tags"]["Severity"]
+        expected = [
+            each_stack.outputs["alert_topic_arns"][severity],
+            each_stack.outputs["alarm_topic_arn"],
+        ]
+        assert sorted(t.inputs["arn"] for t in targets if t.inputs["rule"] == name) == sorted(
+            expected
+        ), name
         alarm = failures[name]
         assert (alarm["namespace"], alarm["statistic"], alarm["threshold"]) == (
             "AWS/Events",
@@ -242,7 +273,8 @@ def test_every_event_rule_alerts_the_topic_and_alarms_when_delivery_fails(
             0,
         )
         assert alarm["comparisonOperator"] == "GreaterThanThreshold"
-        assert alarm["alarmActions"] == [topic]
+        assert alarm["alarmActions"] == routed(each_stack, "delivery-failures")
+        assert alarm["tags"]["Severity"] == "P1"
         assert alarm["treatMissingData"] == "notBreaching"
 
 
@@ -308,7 +340,7 @@ def test_a_failed_rotation_alarms(recorded: Recorded) -> None:
     rec = recorded("production")
     errors = rec.one(ALARM, "jwt-rotation-errors").inputs
     assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
-    assert errors["alarmActions"] == [rec.outputs["alarm_topic_arn"]]
+    assert errors["alarmActions"] == routed(rec, "jwt-rotation-errors")
     rule = json.loads(
         rec.one("aws:cloudwatch/eventRule:EventRule", "jwt-rotation-failed").inputs["eventPattern"]
     )
@@ -376,7 +408,9 @@ def test_availability_alarms_watch_the_api_health_endpoint_and_the_frontend(
         assert (daily["period"], daily["evaluationPeriods"]) == (86_400, 1)
         for a in (down, daily):
             assert a["dimensions"] == down["dimensions"]
-            assert a["alarmActions"] == [rec.outputs["alarm_topic_arn"]]
+        assert down["alarmActions"] == routed(rec, role)
+        assert daily["alarmActions"] == routed(rec, f"{role}-daily")
+        for a in (down, daily):
             assert a["treatMissingData"] == "breaching", (
                 "no data from the checkers must not look healthy"
             )
@@ -403,13 +437,24 @@ def test_saturation_alarm_fires_at_max_instances(recorded: Recorded) -> None:
     assert a["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
-def test_every_alarm_notifies_the_topic_and_chooses_missing_data(each_stack: Recording) -> None:
-    topic = each_stack.outputs["alarm_topic_arn"]
+def test_every_alarm_notifies_its_severitys_route_and_chooses_missing_data(
+    each_stack: Recording,
+) -> None:
     alarms = each_stack.by_type(ALARM)
     assert len(alarms) >= 8
+    prefix = each_stack.outputs["api_service_name"] + "-"
+    by_role = {a.inputs["name"].removeprefix(prefix): a for a in alarms}
+    # The runbook's examples: the API down is P0, p95 over 500 ms is P2.
+    assert by_role["availability"].inputs["tags"]["Severity"] == "P0"
+    assert by_role["latency-p95"].inputs["tags"]["Severity"] == "P2"
     for a in alarms:
-        assert a.inputs["alarmActions"] == [topic], a.name
-        assert a.inputs["okActions"] == [topic], a.name
+        severity = a.inputs["tags"]["Severity"]
+        expected = [
+            each_stack.outputs["alert_topic_arns"][severity],
+            each_stack.outputs["alarm_topic_arn"],
+        ]
+        assert a.inputs["alarmActions"] == expected, a.name
+        assert a.inputs["okActions"] == expected, a.name
         assert a.inputs["treatMissingData"] in {"notBreaching", "breaching"}, a.name
         assert a.inputs["name"].startswith(each_stack.outputs["api_service_name"] + "-"), a.name
 
@@ -442,8 +487,21 @@ def test_alert_topic_is_encrypted_and_reachable_by_cloudwatch_and_eventbridge(
     recorded: Recorded,
 ) -> None:
     rec = recorded("production")
-    topic = rec.one("aws:sns/topic:Topic").inputs
-    assert topic["kmsMasterKeyId"].startswith("arn:aws:kms:")
+    topics = rec.by_type("aws:sns/topic:Topic")
+    # The all-alerts stream and one topic per severity, all on the alert key.
+    assert sorted(t.inputs["name"] for t in topics) == [
+        "spendsense-api-alerts",
+        "spendsense-api-alerts-p0",
+        "spendsense-api-alerts-p1",
+        "spendsense-api-alerts-p2",
+        "spendsense-api-alerts-p3",
+    ]
+    assert len({t.inputs["kmsMasterKeyId"] for t in topics}) == 1
+    for topic in topics:
+        assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:"), topic.name
+        severity = topic.inputs["tags"].get("Severity")
+        if severity:
+            assert topic.inputs["name"].endswith(severity.lower())
     key_policy = json.loads(rec.one("aws:kms/key:Key").inputs["policy"])
     by_service = {
         s["Principal"]["Service"]: s
@@ -460,7 +518,9 @@ def test_alert_topic_is_encrypted_and_reachable_by_cloudwatch_and_eventbridge(
         assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     # EventBridge's KMS calls carry no aws:Source* keys: a condition on them refuses every event.
     assert "Condition" not in by_service["events.amazonaws.com"]
-    topic_policy = json.loads(rec.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    topic_policy = json.loads(
+        rec.one("aws:sns/topicPolicy:TopicPolicy", "alerts-topic-policy").inputs["policy"]
+    )
     publish = next(s for s in topic_policy["Statement"] if s["Sid"] == "AlarmSourcesPublish")
     assert set(publish["Principal"]["Service"]) == {
         "cloudwatch.amazonaws.com",
@@ -470,11 +530,16 @@ def test_alert_topic_is_encrypted_and_reachable_by_cloudwatch_and_eventbridge(
         "sns:Publish",
         rec.outputs["alarm_topic_arn"],
     )
-    subscription = rec.one("aws:sns/topicSubscription:TopicSubscription").inputs
-    assert (subscription["protocol"], subscription["endpoint"]) == (
-        "email",
-        "oncall@spendsense.example.com",
-    )
+    for severity, arn in rec.outputs["alert_topic_arns"].items():
+        policy = json.loads(
+            rec.one(
+                "aws:sns/topicPolicy:TopicPolicy", f"alerts-{severity.lower()}-topic-policy"
+            ).inputs["policy"]
+        )
+        assert [s["Sid"] for s in policy["Statement"]] == [
+            s["Sid"] for s in topic_policy["Statement"]
+        ]
+        assert {s["Resource"] for s in policy["Statement"]} == {arn}
 
 
 def test_monthly_budget_follows_the_settings(recorded: Recorded) -> None:
@@ -628,14 +693,16 @@ def test_long_names_stay_within_each_services_limit() -> None:
 
 def test_nothing_publishes_before_the_topic_policy_admits_it(each_stack: Recording) -> None:
     """Alarms and rules created before the topic policy would be refused their first alerts."""
-    policy = each_stack.one("aws:sns/topicPolicy:TopicPolicy").urn
+    policies = {p.urn for p in each_stack.by_type("aws:sns/topicPolicy:TopicPolicy")}
+    assert len(policies) == 5
     publishers = [
         *each_stack.by_type(ALARM),
         *each_stack.by_type("aws:cloudwatch/eventTarget:EventTarget"),
     ]
     assert len(publishers) >= 10
     for publisher in publishers:
-        assert policy in publisher.dependencies, publisher.name
+        # Every publisher reaches the stream (its policy) and its severity's topic (another).
+        assert len(policies & set(publisher.dependencies)) >= 1, publisher.name
 
 
 def test_traffic_alarms_give_no_verdict_on_a_handful_of_requests(recorded: Recorded) -> None:

@@ -49,12 +49,15 @@ def test_environment_is_the_default_budget_scope() -> None:
     assert parse_settings(values).monitoring.budget_scope == "environment"
 
 
-def test_budget_alerts_go_through_the_alert_topic(each_stack: Recording) -> None:
+def test_budget_alerts_go_through_the_budget_severitys_topic(each_stack: Recording) -> None:
+    """A budget notification takes one SNS topic: the `budget` row's severity topic (P3)."""
     budget = each_stack.one("aws:budgets/budget:Budget").inputs
+    assert budget["tags"]["Severity"] == "P3"
+    topic = each_stack.outputs["alert_topic_arns"]["P3"]
     kinds = set()
     for notification in budget["notifications"]:
         kinds.add(notification["notificationType"])
-        assert notification["subscriberSnsTopicArns"] == [each_stack.outputs["alarm_topic_arn"]]
+        assert notification["subscriberSnsTopicArns"] == [topic]
         assert not notification.get("subscriberEmailAddresses"), "the topic mails the people"
     assert kinds == {"ACTUAL", "FORECASTED"}
 
@@ -65,12 +68,14 @@ def test_budgets_may_use_the_key_and_publish_with_awss_documented_conditions(
     key = _statements(each_stack.one("aws:kms/key:Key").inputs["policy"])["BudgetsEncrypt"]
     assert key["Principal"] == {"Service": "budgets.amazonaws.com"}
     assert set(key["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
-    topic = _statements(each_stack.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    topic = _statements(
+        each_stack.one("aws:sns/topicPolicy:TopicPolicy", "alerts-p3-topic-policy").inputs["policy"]
+    )
     publish = topic["BudgetsPublish"]
     assert publish["Principal"] == {"Service": "budgets.amazonaws.com"}
     assert (publish["Action"], publish["Resource"]) == (
         "sns:Publish",
-        each_stack.outputs["alarm_topic_arn"],
+        each_stack.outputs["alert_topic_arns"]["P3"],
     )
     assert publish["Condition"] == {
         "StringEquals": {"aws:SourceAccount": ACCOUNT},

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from spendsense.plan.recorder import RecordedResource, Recording, _project_number, _short_hash
+from spendsense.plan.recorder import (
+    RecordedResource,
+    Recording,
+    _kebab,
+    _project_number,
+    _short_hash,
+)
 
 from infra.components.backups import firestore_agent, missing_export_query
 from infra.settings import SettingsError, parse_settings
@@ -66,7 +72,7 @@ def grants_to(rec: Recording, member: str) -> set[tuple[str, str]]:
 
 def rec_id(resource: RecordedResource) -> str:
     """The id the mock cloud gives a resource (what another resource's input receives)."""
-    return f"{resource.name}-{_short_hash(resource.type + resource.name)}"
+    return f"{_kebab(resource.name)}-{_short_hash(resource.type + resource.name)}"
 
 
 def settings_error(changes: dict[str, Any], stack: str = "production") -> str:
@@ -279,7 +285,7 @@ def _policy(rec: Recording, role: str) -> RecordedResource:
     return rec.one(POLICY, f"backups-alert-{role}")
 
 
-def test_a_failed_export_alerts_the_alert_emails(recorded: Recorded) -> None:
+def test_a_failed_export_alerts_the_p1_route(recorded: Recorded) -> None:
     rec = recorded("production")
     policy = _policy(rec, "export-failed").inputs
     (condition,) = policy["conditions"]
@@ -288,8 +294,10 @@ def test_a_failed_export_alerts_the_alert_emails(recorded: Recorded) -> None:
     assert 'resource.label.workflow_id = "firestore-daily-export"' in text
     assert 'metric.label.status = one_of("FAILED", "CANCELLED")' in text
     assert condition["conditionThreshold"]["thresholdValue"] == 0
-    (channel,) = rec.by_type(CHANNEL)
-    assert policy["notificationChannels"] == [rec_id(channel)]
+    # P1 (a backup failed / stopped): production's P1 route is the e-mail and the pager.
+    assert policy["userLabels"]["severity"] == "p1"
+    p1 = [rec_id(c) for c in rec.by_type(CHANNEL) if "severity-p1" in c.inputs["userLabels"]]
+    assert len(p1) == 2 and sorted(policy["notificationChannels"]) == sorted(p1)
 
 
 def test_no_export_for_26_hours_alerts(recorded: Recorded) -> None:
@@ -300,8 +308,10 @@ def test_no_export_for_26_hours_alerts(recorded: Recorded) -> None:
     assert query == missing_export_query("firestore-daily-export", 26)
     assert "[26h]" in query and 'status="SUCCEEDED"' in query
     assert 'workflow_id="firestore-daily-export"' in query
-    (channel,) = rec.by_type(CHANNEL)
-    assert policy["notificationChannels"] == [rec_id(channel)]
+    # P1 (a backup failed / stopped): production's P1 route is the e-mail and the pager.
+    assert policy["userLabels"]["severity"] == "p1"
+    p1 = [rec_id(c) for c in rec.by_type(CHANNEL) if "severity-p1" in c.inputs["userLabels"]]
+    assert len(p1) == 2 and sorted(policy["notificationChannels"]) == sorted(p1)
 
 
 def test_the_missing_export_window_follows_the_setting() -> None:

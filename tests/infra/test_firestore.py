@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from spendsense.plan.recorder import RecordedResource, Recording, _short_hash
+from spendsense.plan.recorder import RecordedResource, Recording, _kebab, _short_hash
 
 from infra.components.firestore import IndexFileError, parse_indexes, release_name
 from infra.settings import SettingsError, parse_settings, resolve_repo_path
@@ -57,7 +57,7 @@ INDEXES = {
 
 def mock_id(resource: RecordedResource) -> str:
     """The id the mock cloud gives a resource (what another resource's input receives)."""
-    return f"{resource.name}-{_short_hash(resource.type + resource.name)}"
+    return f"{_kebab(resource.name)}-{_short_hash(resource.type + resource.name)}"
 
 
 def settings_error(changes: dict[str, Any], stack: str = "production") -> str:
@@ -275,16 +275,6 @@ def test_a_bad_index_entry_stops_the_program_naming_the_setting(tmp_path: Path) 
 
 
 # -- alerts ------------------------------------------------------------------------------------
-def test_each_alert_email_gets_an_email_notification_channel() -> None:
-    emails = ["oncall@spendsense.example.com", "db-team@spendsense.example.com"]
-    rec = record("staging", {"spendsense:monitoring.alertEmails": emails})
-    channels = rec.by_type(CHANNEL)
-    assert sorted(c.inputs["labels"]["email_address"] for c in channels) == sorted(emails)
-    assert all(c.inputs["type"] == "email" for c in channels)
-    for policy in rec.by_type(POLICY):
-        assert len(policy.inputs["notificationChannels"]) == 2, policy.name
-
-
 def test_read_and_write_latency_alerts_hold_the_runbooks_targets(recorded: Recorded) -> None:
     """Runbook "Key Metrics": read latency < 100 ms, write latency < 200 ms."""
     rec = recorded("production")
@@ -319,12 +309,19 @@ def test_a_spike_of_rules_denials_alerts(recorded: Recorded) -> None:
     assert condition["aggregations"][0]["alignmentPeriod"] == "60s"
 
 
-def test_firestore_alerts_notify_the_alert_emails(each_stack: Recording) -> None:
-    (channel,) = each_stack.by_type(CHANNEL)
-    assert channel.inputs["labels"] == {"email_address": "oncall@spendsense.example.com"}
-    for role in ("read-latency", "write-latency", "rules-denials"):
+def test_firestore_alerts_notify_their_severitys_channels(each_stack: Recording) -> None:
+    channels = each_stack.by_type(CHANNEL)
+    for role, severity in (
+        ("read-latency", "p2"),
+        ("write-latency", "p2"),
+        ("rules-denials", "p1"),
+    ):
         policy = alert(each_stack, role)
-        assert policy["notificationChannels"] == [mock_id(channel)], role
+        expected = [
+            mock_id(c) for c in channels if c.inputs["userLabels"].get(f"severity-{severity}")
+        ]
+        assert expected and sorted(policy["notificationChannels"]) == sorted(expected), role
+        assert policy["userLabels"]["severity"] == severity, role
         assert policy["userLabels"]["environment"] == each_stack.stack
         assert "docs/runbook.md" in policy["documentation"]["content"]
 

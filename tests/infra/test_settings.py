@@ -157,14 +157,18 @@ MESSAGES = [
         "180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (got 45)",
     ),
     (
-        {"spendsense:monitoring.alertEmails": ["oncall-at-example"]},
-        "spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "
-        '"oncall-at-example")',
+        {"spendsense:monitoring.alertRoutes.P2": [{"email": "oncall-at-example"}]},
+        "spendsense:monitoring.alertRoutes.P2.0: email must be an address like oncall@example.com "
+        '(got "oncall-at-example")',
     ),
     (
-        {"spendsense:monitoring.alertEmails": []},
-        "spendsense:monitoring.alertEmails: must list at least one e-mail address (got an empty "
-        "list)",
+        {"spendsense:monitoring.alertRoutes.P0": []},
+        "spendsense:monitoring.alertRoutes.P0: must list at least one route, e.g. "
+        "[{email: oncall@example.com}] (got an empty list)",
+    ),
+    (
+        {"spendsense:monitoring.alertRoutes.P3": DELETE},
+        "spendsense:monitoring.alertRoutes.P3: is required; add it to the stack file",
     ),
     (
         {"spendsense:monitoring.errorRatePercent": 150},
@@ -289,20 +293,48 @@ MESSAGES = [
         f'such as /health (got "/{"h" * 255}")',
     ),
     (
-        {"spendsense:monitoring.alertEmails": [f"oncall{i}@example.com" for i in range(11)]},
-        "spendsense:monitoring.alertEmails: must list at most 10 addresses, the most an AWS budget "
-        "notifies; use a mailing list (got 11)",
+        {"spendsense:monitoring.alertEmails": ["oncall@example.com"]},
+        "spendsense:monitoring.alertEmails: was replaced by alertRoutes: list the addresses per "
+        "severity, e.g. alertRoutes: {P0: [{email: a@example.com}], P1: [...], P2: [...], P3: "
+        "[...]} (docs/alerting.md)",
     ),
     (
-        {"spendsense:monitoring.alertEmails": ["oncall@example.com", "OnCall@example.com"]},
-        "spendsense:monitoring.alertEmails: must list each address once: SNS keeps one "
-        "subscription "
-        'per address (got "OnCall@example.com" twice)',
+        {
+            "spendsense:monitoring.alertRoutes.P1": [
+                {"email": "a@example.com"},
+                {"email": "A@example.com"},
+            ]
+        },
+        "spendsense:monitoring.alertRoutes.P1: must list each endpoint once (got "
+        '"A@example.com" twice)',
     ),
     (
-        {"spendsense:monitoring.alertEmails": ["a@.example.com"]},
-        "spendsense:monitoring.alertEmails: must be e-mail addresses like oncall@example.com (got "
-        '"a@.example.com")',
+        {"spendsense:monitoring.alertRoutes.P0": [{"sms": "5551234567"}]},
+        "spendsense:monitoring.alertRoutes.P0.0: sms must be an E.164 number like +15551234567 "
+        '(got "5551234567")',
+    ),
+    (
+        {
+            "spendsense:monitoring.alertRoutes.P0": [
+                {"https": "https://events.example.com/x?key=abc"}
+            ]
+        },
+        "spendsense:monitoring.alertRoutes.P0.0: https must not carry a key (query or "
+        "user:password@): put the URL in an SSM SecureString and name it with httpsUrlParameter",
+    ),
+    (
+        {
+            "spendsense:monitoring.alertRoutes.P0": [
+                {"email": "a@example.com", "sms": "+15551234567"}
+            ]
+        },
+        "spendsense:monitoring.alertRoutes.P0.0: each route must have exactly one of email, sms, "
+        "https, httpsUrlParameter (got email, sms)",
+    ),
+    (
+        {"spendsense:monitoring.alertRoutes.P0": [{"httpsUrlParameter": "pager url"}]},
+        "spendsense:monitoring.alertRoutes.P0.0: httpsUrlParameter must be an SSM parameter name "
+        'like /spendsense/pager-url (got "pager url")',
     ),
     (
         {"spendsense:monitoring.errorRateMinRequests": 0},

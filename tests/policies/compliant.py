@@ -39,6 +39,39 @@ VARIABLE = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
 TAGS = {"Project": "spendsense", "Environment": "production", "ManagedBy": "pulumi"}
 LABELS = {"project": "spendsense", "environment": "production", "managed-by": "pulumi"}
 TOPIC = "arn:aws:sns:us-east-1:123456789012:spendsense-alerts"
+SNS_TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
+
+
+def topic_arn(severity: str) -> str:
+    """The severity's topic (`<service>-alerts-p0`..): what alarms of that severity notify."""
+    return f"{TOPIC}-{severity.lower()}"
+
+
+def routed(severity: str) -> list[str]:
+    """AlertRoutes.actions(severity): the severity's topic, then the all-alerts stream."""
+    return [topic_arn(severity), TOPIC]
+
+
+def severity_tags(severity: str) -> dict[str, str]:
+    return {**TAGS, "Severity": severity}
+
+
+def sns_topic(severity: str | None) -> dict[str, Any]:
+    name = TOPIC.rsplit(":", 1)[-1] + (f"-{severity.lower()}" if severity else "")
+    return {
+        "name": name,
+        "kmsMasterKeyId": "arn:aws:kms:us-east-1:123456789012:key/abc",
+        "tags": severity_tags(severity) if severity else dict(TAGS),
+    }
+
+
+def subscription(severity: str, protocol: str, endpoint: str) -> dict[str, Any]:
+    return {"topic": topic_arn(severity), "protocol": protocol, "endpoint": endpoint}
+
+
 SERVICE_NAME = "spendsense-api"
 
 GOOD_RULES = """rules_version = '2';
@@ -162,7 +195,9 @@ def lifecycle_policy(keep: int = 20) -> dict[str, Any]:
     return {"repository": SERVICE_NAME, "policy": json.dumps({"rules": rules})}
 
 
-def _alarm(name: str, metric: str, threshold: float, **extra: Any) -> dict[str, Any]:
+def _alarm(
+    name: str, metric: str, threshold: float, severity: str = "P2", **extra: Any
+) -> dict[str, Any]:
     props = {
         "name": name,
         "namespace": "AWS/AppRunner",
@@ -173,9 +208,9 @@ def _alarm(name: str, metric: str, threshold: float, **extra: Any) -> dict[str, 
         "evaluationPeriods": 2,
         "threshold": threshold,
         "comparisonOperator": "GreaterThanThreshold",
-        "alarmActions": [TOPIC],
-        "okActions": [TOPIC],
-        "tags": dict(TAGS),
+        "alarmActions": routed(severity),
+        "okActions": routed(severity),
+        "tags": severity_tags(severity),
     }
     props.update(extra)
     return props
@@ -217,17 +252,17 @@ def error_rate_alarm() -> dict[str, Any]:
                 "returnData": True,
             },
         ],
-        "alarmActions": [TOPIC],
-        "tags": dict(TAGS),
+        "alarmActions": routed("P2"),
+        "tags": severity_tags("P2"),
     }
 
 
 def cpu_alarm() -> dict[str, Any]:
-    return _alarm("spendsense-api-cpu", "CPUUtilization", 70)
+    return _alarm("spendsense-api-cpu", "CPUUtilization", 70, "P3")
 
 
 def memory_alarm() -> dict[str, Any]:
-    return _alarm("spendsense-api-memory", "MemoryUtilization", 80)
+    return _alarm("spendsense-api-memory", "MemoryUtilization", 80, "P3")
 
 
 def health_check() -> dict[str, Any]:
@@ -253,8 +288,8 @@ def availability_alarm() -> dict[str, Any]:
         "evaluationPeriods": 2,
         "threshold": 1,
         "comparisonOperator": "LessThanThreshold",
-        "alarmActions": [TOPIC],
-        "tags": dict(TAGS),
+        "alarmActions": routed("P0"),
+        "tags": severity_tags("P0"),
     }
 
 
@@ -407,6 +442,18 @@ def stack(**replace: dict[str, Any] | None) -> list[PackResource]:
         "workflow": (WORKFLOW, workflow(), False, ["bucket", "database"]),
         "job": (JOB, job(), False, ["workflow"]),
         "api-url": (VARIABLE, variable(), False, ["service"]),
+        # The alert routes: the stream, a topic per severity, a pager on P0.
+        "alerts-topic": (SNS_TOPIC, sns_topic(None), False, []),
+        **{
+            f"alerts-{s.lower()}-topic": (SNS_TOPIC, sns_topic(s), False, [])
+            for s in ("P0", "P1", "P2", "P3")
+        },
+        "alerts-p0-https": (
+            SUBSCRIPTION,
+            subscription("P0", "https", "https://pager.example.com/x"),
+            False,
+            ["alerts-p0-topic"],
+        ),
     }
     urns = {name: urn(type_, name) for name, (type_, *_rest) in parts.items()}
     built = []

@@ -79,3 +79,19 @@ def test_scale_now_refuses_outputs_of_the_wrong_shape_before_any_call(
     line = _one_error(capsys)
     assert code == 2, line
     assert f"stack output '{output}' in {path}: must be" in line
+
+
+def test_alert_topic_arns_must_map_each_severity_to_a_topic_arn() -> None:
+    """Issue 17: `alert_topic_arns` has exactly the keys P0..P3, each an SNS topic ARN."""
+    from spendsense.outputs_contract import problem
+
+    arn = "arn:aws:sns:us-east-1:123456789012:spendsense-api-alerts-"
+    good = {s: arn + s.lower() for s in ("P0", "P1", "P2", "P3")}
+    assert problem("alert_topic_arns", good) is None
+    assert problem("alert_topic_arns", json.dumps(good)) is None
+    missing = {k: v for k, v in good.items() if k != "P3"}
+    assert "keys ['P0', 'P1', 'P2'], not ['P0', 'P1', 'P2', 'P3']" in str(
+        problem("alert_topic_arns", missing)
+    )
+    assert "P1: not of that shape" in str(problem("alert_topic_arns", {**good, "P1": "topic"}))
+    assert "a list, not a mapping" in str(problem("alert_topic_arns", list(good.values())))

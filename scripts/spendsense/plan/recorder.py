@@ -185,6 +185,17 @@ class RealisticMocks(pulumi_mocks.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if token == "aws:ssm/getParameter:getParameter":
+            # An alert route's httpsUrlParameter (alerts.py): a placeholder URL, as a preview
+            # would read a SecureString; never a real endpoint.
+            name = str(args.args.get("name", ""))
+            return {
+                "name": name,
+                "type": "SecureString",
+                "value": "https://pager.invalid/integration/placeholder",
+                "arn": f"arn:aws:ssm:{self.region}:{ACCOUNT_ID}:parameter/{name.lstrip('/')}",
+                "id": name,
+            }, []
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": "{}", "id": "policy"}, []
         if token == "gcp:organizations/getProject:getProject":

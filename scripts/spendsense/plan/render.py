@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from spendsense.plan import alerts
 from spendsense.plan.preview import PlanResult
 from spendsense.repo import repo_root
 
@@ -66,6 +67,8 @@ def as_json(result: PlanResult) -> str:
             for r in result.resources
         ],
         "outputs": result.outputs,
+        # Every alarm, alert rule, budget and alert policy with its severity and route.
+        "alerts": alerts.inventory(result.resources),
         "violations": [v.as_dict() for v in result.violations],
         "summary": summary(result),
     }
@@ -99,6 +102,7 @@ def as_text(result: PlanResult) -> str:
     lines += ["", "Outputs:"]
     width = max((len(k) for k in result.outputs), default=0)
     lines += [f"  {k:<{width}} = {_value(v)}" for k, v in sorted(result.outputs.items())]
+    lines += ["", *alerts.as_text(alerts.inventory(result.resources))]
     lines += ["", f"Policy violations ({len(result.violations)}):"]
     if not result.violations:
         lines.append("  none")

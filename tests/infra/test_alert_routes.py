@@ -1,0 +1,114 @@
+"""Issue 17: each severity's route (per-severity SNS topics and GCP channels) and the stream.
+
+Runs the program under the mock runtime for the committed stack files (and changed ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from spendsense.plan.recorder import SECRET_MARK, Recording
+
+from infra.severities import Severity
+from tests.infra.conftest import record
+
+Recorded = Callable[[str], Recording]
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
+SEVERITIES = ["P0", "P1", "P2", "P3"]
+
+
+def _topic_of(rec: Recording, subscription_arn: str) -> str:
+    return next(s for s, arn in rec.outputs["alert_topic_arns"].items() if arn == subscription_arn)
+
+
+def test_the_stream_keeps_its_name_and_each_severity_has_a_topic(each_stack: Recording) -> None:
+    """`alarm_topic_arn` is still `<service>-alerts` (the CLI selects alarms by it)."""
+    service = each_stack.outputs["api_service_name"]
+    assert each_stack.outputs["alarm_topic_arn"].endswith(f":{service}-alerts")
+    arns = each_stack.outputs["alert_topic_arns"]
+    assert sorted(arns) == SEVERITIES
+    for severity, arn in arns.items():
+        assert arn.endswith(f":{service}-alerts-{severity.lower()}")
+    # The stream has no subscriber of its own: people get each alert once, from its severity.
+    topics = {s.inputs["topic"] for s in each_stack.by_type(SUBSCRIPTION)}
+    assert each_stack.outputs["alarm_topic_arn"] not in topics
+
+
+def test_staging_routes_every_severity_to_email(recorded: Recorded) -> None:
+    rec = recorded("staging")
+    routes = {
+        _topic_of(rec, s.inputs["topic"]): (s.inputs["protocol"], s.inputs["endpoint"])
+        for s in rec.by_type(SUBSCRIPTION)
+    }
+    assert routes == {s: ("email", "oncall@spendsense.example.com") for s in SEVERITIES}
+
+
+def test_production_pages_p0_and_p1_through_the_ssm_url(recorded: Recorded) -> None:
+    rec = recorded("production")
+    by_severity: dict[str, list[dict]] = {s: [] for s in SEVERITIES}
+    for sub in rec.by_type(SUBSCRIPTION):
+        by_severity[_topic_of(rec, sub.inputs["topic"])].append(sub.inputs)
+    for severity in ("P0", "P1"):
+        (pager,) = [s for s in by_severity[severity] if s["protocol"] == "https"]
+        # Read from the SecureString at deploy time, kept secret in the state.
+        assert pager["endpoint"] == SECRET_MARK
+        assert pager["endpointAutoConfirms"] is True
+        assert sorted(s["protocol"] for s in by_severity[severity]) == ["email", "https"]
+    for severity in ("P2", "P3"):
+        assert [s["protocol"] for s in by_severity[severity]] == ["email"]
+    assert "pager.invalid" not in str([r.inputs for r in rec.resources])
+
+
+def test_gcp_channels_are_one_per_endpoint_labelled_with_their_severities(
+    recorded: Recorded,
+) -> None:
+    rec = recorded("production")
+    channels = {c.inputs["type"]: c.inputs for c in rec.by_type(CHANNEL)}
+    assert sorted(channels) == ["email", "webhook_tokenauth"]
+    email, webhook = channels["email"], channels["webhook_tokenauth"]
+    assert email["labels"] == {"email_address": "oncall@spendsense.example.com"}
+    routed = {k for k, v in email["userLabels"].items() if v == "routed"}
+    assert routed == {"severity-p0", "severity-p1", "severity-p2", "severity-p3"}
+    assert webhook["labels"] == SECRET_MARK
+    assert {k for k, v in webhook["userLabels"].items() if v == "routed"} == {
+        "severity-p0",
+        "severity-p1",
+    }
+
+
+def test_every_gcp_alert_policy_is_labelled_and_notifies_only_its_severitys_channels(
+    each_stack: Recording,
+) -> None:
+    ids = {c.urn: c for c in each_stack.by_type(CHANNEL)}
+    policies = each_stack.by_type(POLICY)
+    assert len(policies) >= 5
+    for policy in policies:
+        label = policy.inputs["userLabels"]["severity"]
+        assert label in {s.label for s in Severity}, policy.name
+        notified = policy.inputs["notificationChannels"]
+        expected = [c for c in ids.values() if f"severity-{label}" in c.inputs["userLabels"]]
+        assert len(notified) == len(expected) >= 1, policy.name
+
+
+def test_sms_and_https_routes_become_subscriptions_and_channels() -> None:
+    rec = record(
+        "staging",
+        {
+            "spendsense:monitoring.alertRoutes.P0": [
+                {"sms": "+15551234567"},
+                {"https": "https://events.example.com/sns"},
+            ]
+        },
+    )
+    subs = [
+        (s.inputs["protocol"], s.inputs["endpoint"])
+        for s in rec.by_type(SUBSCRIPTION)
+        if _topic_of(rec, s.inputs["topic"]) == "P0"
+    ]
+    assert sorted(subs) == [("https", "https://events.example.com/sns"), ("sms", "+15551234567")]
+    channels = {c.inputs["type"]: c.inputs for c in rec.by_type(CHANNEL)}
+    assert channels["sms"]["labels"] == {"number": "+15551234567"}
+    assert channels["webhook_tokenauth"]["labels"] == {"url": "https://events.example.com/sns"}
+    assert "severity-p0" not in channels["email"]["userLabels"]
