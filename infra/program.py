@@ -17,6 +17,7 @@ from infra.components.api import ApiService, ApiServiceArgs
 from infra.components.backups import Backups, BackupsArgs
 from infra.components.common import Providers
 from infra.components.firestore import Firestore, FirestoreArgs
+from infra.components.firestore_quota import FirestoreQuota, FirestoreQuotaArgs
 from infra.components.frontend import Frontend, FrontendArgs
 from infra.components.jwt_secret import JwtSecret, JwtSecretArgs
 from infra.components.monitoring import ApiMonitoring, ApiMonitoringArgs
@@ -110,6 +111,14 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             notification_channel_ids=[c.id for c in firestore.notification_channels],
         ),
     )
+    FirestoreQuota(
+        "firestore-quota",
+        FirestoreQuotaArgs(
+            settings=settings,
+            provider=providers.gcp,
+            channels=lambda _severity: [c.id for c in firestore.notification_channels],
+        ),
+    )
     frontend = Frontend(
         "frontend", FrontendArgs(settings=settings, provider=providers.vercel, api_url=api_url)
     )
@@ -117,6 +126,8 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
         {
             "firestore_project": settings.gcp_project,
             "firestore_database": firestore.database.name,
+            # `spendsense status` compares today's usage with these (firestore_quota.py).
+            "firestore_usage_caps": settings.firestore.usage_caps(),
             "backup_bucket": backups.bucket.name,
             "backup_prefix": backups.prefix,
             "backup_schedule": backups.schedule,
