@@ -214,6 +214,8 @@ def operations_since(
     timeout: float,
 ) -> int:
     """The DELTA `metric`'s total between `start` and `end` (summed per minute)."""
+    if end - start < timedelta(minutes=1):
+        return 0  # the day is not a minute old: no aligned point yet, and no interval to ask
     params = {
         "filter": _filter(metric, database),
         "interval.startTime": _stamp(start),

@@ -215,3 +215,12 @@ def test_status_with_no_monitoring_answer_fails_the_row(status, monkeypatch) -> 
         "Cloud Monitoring timeSeries.list on project spendsense-staging: no answer ("
     )
     assert code == 1
+
+
+def test_in_the_first_minute_of_the_day_nothing_is_asked_and_nothing_counted(
+    peer: MonitoringPeer,
+) -> None:
+    peer.add(READS, minutes(MIDNIGHT - timedelta(hours=1), 60, 5))  # all of it yesterday
+    row = check(now=MIDNIGHT + timedelta(seconds=20))
+    assert row.data["reads"]["used"] == 0
+    assert [q for q in peer.requests if "ops_count" in q["filter"][0]] == []
