@@ -18,6 +18,7 @@ from infra.components.api import ApiService, ApiServiceArgs
 from infra.components.backups import Backups, BackupsArgs
 from infra.components.common import Providers
 from infra.components.firestore import Firestore, FirestoreArgs
+from infra.components.firestore_quota import FirestoreQuota, FirestoreQuotaArgs
 from infra.components.frontend import Frontend, FrontendArgs
 from infra.components.jwt_secret import JwtSecret, JwtSecretArgs
 from infra.components.monitoring import ApiMonitoring, ApiMonitoringArgs
@@ -126,6 +127,14 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             channels=channels.channels_for,
         ),
     )
+    FirestoreQuota(
+        "firestore-quota",
+        FirestoreQuotaArgs(
+            settings=settings,
+            provider=providers.gcp,
+            channels=lambda _severity: [c.id for c in firestore.notification_channels],
+        ),
+    )
     frontend = Frontend(
         "frontend", FrontendArgs(settings=settings, provider=providers.vercel, api_url=api_url)
     )
@@ -133,6 +142,8 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
         {
             "firestore_project": settings.gcp_project,
             "firestore_database": firestore.database.name,
+            # `spendsense status` compares today's usage with these (firestore_quota.py).
+            "firestore_usage_caps": settings.firestore.usage_caps(),
             "backup_bucket": backups.bucket.name,
             "backup_prefix": backups.prefix,
             "backup_schedule": backups.schedule,

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
+from infra.settings.firestore_quota import FirestoreQuotaFields
 from infra.settings.rules import (
     LIMITS,
     FieldError,
@@ -34,7 +35,7 @@ _BUCKET_WHAT = "a GCS bucket name (lower case, digits, . _ -, 3-63 characters)"
 _backup = LIMITS.backup
 
 
-class FirestoreSettings(Model):
+class FirestoreSettings(FirestoreQuotaFields):
     location: Annotated[
         str,
         AfterValidator(matches(r"[a-z0-9-]+", "a Firestore location such as nam5 or us-east1")),

@@ -30,7 +30,10 @@ from spendsense.options import (
 )
 def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) -> None:
     """Show the state of the whole system: frontend (HTTP 200), API health, the App Runner
-    service, CloudWatch alarms in ALARM and the age of the newest daily backup.
+    service, CloudWatch alarms in ALARM, the age of the newest daily backup, and today's
+    Firestore reads, writes and deletes (since 00:00 in the caps' time zone) and stored bytes
+    against the team's daily caps (the `firestore_usage_caps` output; failing past the
+    alerts' warning fraction).
     Every row is shown even when some cannot run: a row that could not be checked because of
     bad input (missing, expired or refused credentials, a missing stack output) says "not
     checked: <reason>". Exit 0 if every check is ok, 1 if any is failing (even if others were
@@ -42,7 +45,7 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
       spendsense status --stack staging --outputs outputs-staging.json --json
     """
     from spendsense.clients import make_client
-    from spendsense.ops import apprunner
+    from spendsense.ops import apprunner, firestore_usage
     from spendsense.ops.status import FAILING, system_status
     from spendsense.outputs import load_outputs
 
@@ -63,6 +66,12 @@ def status(stack: str, outputs_file: str | None, as_json: bool, timeout: float) 
         apprunner=lambda: apprunner.make_apprunner_client(fallback_region=region),
         cloudwatch=lambda: make_client("cloudwatch", fallback_region=region),
         timeout=timeout,
+        usage=lambda: firestore_usage.usage_check(
+            outputs.get(firestore_usage.CAPS_OUTPUT),
+            output("firestore_project"),
+            output("firestore_database"),
+            timeout=timeout,
+        ),
     )
     failing = [check.name for check in checks if check.state == FAILING]
     blocked = [check for check in checks if check.bad_input]

@@ -255,12 +255,17 @@ def system_status(
     storage: Callable[[], Any] | None = None,
     timeout: float = 10.0,
     now: datetime | None = None,
+    usage: Callable[[], Check] | None = None,
 ) -> list[Check]:
-    """Every check, in the runbook's order; none raises."""
-    return [
+    """Every check, in the runbook's order, then today's Firestore usage (`usage`,
+    ops/firestore_usage.py) when given; none raises."""
+    checks = [
         _guard("frontend", lambda: check_frontend(_value(frontend_url), timeout)),
         _guard("api", lambda: check_api(_value(api_url), timeout)),
         _guard("service", lambda: check_service(apprunner(), _value(service_arn))),
         _guard("alarms", lambda: check_alarms(cloudwatch(), _value(alarm_topic_arn))),
         _guard("backup", lambda: check_backup(storage, backup_bucket, backup_prefix, now)),
     ]
+    if usage is not None:
+        checks.append(_guard("usage", usage))
+    return checks

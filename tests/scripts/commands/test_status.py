@@ -21,6 +21,15 @@ TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:spendsense-alarms-staging"  # outputs_
 PRODUCTION_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:spendsense-alarms-production"
 
 
+def backup_check(out: str) -> dict:
+    return next(c for c in json.loads(out)["checks"] if c["name"] == "backup")
+
+
+def backup_line(out: str) -> str:
+    (line,) = [line for line in out.splitlines() if line.startswith("  backup ")]
+    return line
+
+
 @pytest.fixture
 def cloudwatch(aws_env, aws_admin):
     """alarm(name, state, topic=TOPIC): a metric alarm notifying `topic`, in `state`."""
@@ -83,6 +92,8 @@ def test_everything_ok_exits_0_with_one_row_per_part(
         "service": "ok",
         "alarms": "ok",
         "backup": "ok",
+        # outputs_values has no firestore_usage_caps (test_status_usage.py has the row)
+        "usage": "not checked",
     }
     backup = next(check for check in data["checks"] if check["name"] == "backup")
     assert backup["path"] == path
@@ -124,7 +135,7 @@ def test_an_incomplete_old_export_is_failing(apprunner, cloudwatch, gcs_bucket, 
     put_export(gcs_bucket, timedelta(hours=5), complete=False)
     code, out, _ = run("--json")
     assert code == 1
-    backup = json.loads(out)["checks"][-1]
+    backup = backup_check(out)
     assert backup["state"] == "failing"
     assert backup["detail"].endswith("h old and incomplete (no export metadata)")
 
@@ -133,17 +144,14 @@ def test_no_daily_export_at_all_is_failing(apprunner, cloudwatch, gcs_bucket, ru
     apprunner.add_response("describe_service", {"Service": service()})
     code, out, _ = run("--json")
     assert code == 1
-    assert (
-        json.loads(out)["checks"][-1]["detail"]
-        == f"no daily export under gs://{gcs_bucket.name}/daily/"
-    )
+    assert backup_check(out)["detail"] == f"no daily export under gs://{gcs_bucket.name}/daily/"
 
 
 def test_without_a_backup_bucket_output_the_backup_is_not_checked(apprunner, cloudwatch, run):
     apprunner.add_response("describe_service", {"Service": service()})
     code, out, _ = run(backup_bucket=None)
     assert code == 0
-    assert out.splitlines()[-1] == "  backup    --    stack output 'backup_bucket' is missing"
+    assert backup_line(out) == "  backup    --    stack output 'backup_bucket' is missing"
 
 
 def test_refused_credentials_make_a_not_checked_row_and_exit_2_when_nothing_fails(
@@ -182,7 +190,7 @@ def test_an_outage_is_exit_1_even_when_a_row_cannot_be_checked_for_lack_of_crede
     code = main(["status", "--stack", "staging", "--outputs", path, "--timeout", "2"])
     captured = capsys.readouterr()
     assert code == 1
-    backup = captured.out.splitlines()[-1]
+    backup = backup_line(captured.out)
     assert backup.startswith("  backup    --    not checked: no Google credentials (")
     assert captured.err == "error: 1 check(s) failing: api; 1 check(s) not checked: backup\n"
     apprunner.assert_no_pending_responses()
@@ -203,6 +211,7 @@ def test_a_missing_output_makes_its_rows_not_checked_the_others_still_show_and_e
         "service": "ok",
         "alarms": "ok",
         "backup": "not checked",
+        "usage": "not checked",
     }
     assert data["ok"] is False
     message = (
@@ -239,7 +248,7 @@ def test_without_the_backup_commands_the_backup_row_says_not_checked(
     apprunner.add_response("describe_service", {"Service": service()})
     code, out, _ = run()
     assert code == 0
-    assert out.splitlines()[-1] == "  backup    --    the backup commands are not installed"
+    assert backup_line(out) == "  backup    --    the backup commands are not installed"
 
 
 def test_a_frontend_url_urllib3_cannot_parse_is_a_not_checked_row(apprunner, cloudwatch, run):
