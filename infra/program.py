@@ -132,7 +132,7 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
         FirestoreQuotaArgs(
             settings=settings,
             provider=providers.gcp,
-            channels=lambda _severity: [c.id for c in firestore.notification_channels],
+            channels=channels.channels_for,
         ),
     )
     frontend = Frontend(

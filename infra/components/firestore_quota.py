@@ -34,16 +34,15 @@ matter against a 24-hour window. Storage is a gauge: the largest value of the la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.components.common import child, gcp_labels
+from infra.components.common import Channels, child, gcp_labels
 from infra.settings import Settings
-from infra.severities import Severity, severity_of
+from infra.severities import severity_of
 
 RESOURCE_TYPE = "firestore.googleapis.com/Database"
 # What the CLI reads too (scripts/spendsense/ops/firestore_usage.py; a test checks they agree).
@@ -62,8 +61,6 @@ ROLES = {
     "deletes": "firestore-deletes-quota",
     "storage": "firestore-storage",
 }
-
-Channels = Callable[[Severity], Sequence[pulumi.Input[str]]]
 
 
 def quota_filter(metric: str, database: str) -> str:
