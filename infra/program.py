@@ -14,6 +14,7 @@ import pulumiverse_vercel as vercel
 
 from infra.components.alerts import AlertTopic, AlertTopicArgs
 from infra.components.api import ApiService, ApiServiceArgs
+from infra.components.auth_failures import AuthFailures, AuthFailuresArgs
 from infra.components.backups import Backups, BackupsArgs
 from infra.components.common import Providers
 from infra.components.firestore import Firestore, FirestoreArgs
@@ -80,6 +81,18 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             provider=providers.aws,
             service=api.service,
             alert_topic_arn=alerts.topic_arn,
+        ),
+    )
+    # The filter waits for the whole ApiService: its LogRetention makes sure the group exists
+    # (depending on a component waits for every resource in it).
+    AuthFailures(
+        "auth-failures",
+        AuthFailuresArgs(
+            settings=settings,
+            provider=providers.aws,
+            log_group_name=api.log_group_names.apply(lambda names: names[0]),
+            log_group_ready=[api],
+            actions=lambda _severity: [alerts.topic_arn],
         ),
     )
     api_url = settings.frontend.api_url or pulumi.Output.concat("https://", api.service.service_url)
