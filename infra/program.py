@@ -15,6 +15,7 @@ import pulumiverse_vercel as vercel
 from infra.components.alert_channels import AlertChannels, AlertChannelsArgs
 from infra.components.alerts import AlertRoutes, AlertTopicArgs
 from infra.components.api import ApiService, ApiServiceArgs
+from infra.components.auth_failures import AuthFailures, AuthFailuresArgs
 from infra.components.backups import Backups, BackupsArgs
 from infra.components.common import Providers
 from infra.components.firestore import Firestore, FirestoreArgs
@@ -85,6 +86,18 @@ def build(settings: Settings) -> dict[str, pulumi.Input[object]]:
             service=api.service,
             actions=alerts.actions,
             severity_topic=lambda severity: alerts.topic_arns[severity],
+        ),
+    )
+    # The filter waits for the whole ApiService: its LogRetention makes sure the group exists
+    # (depending on a component waits for every resource in it).
+    AuthFailures(
+        "auth-failures",
+        AuthFailuresArgs(
+            settings=settings,
+            provider=providers.aws,
+            log_group_name=api.log_group_names.apply(lambda names: names[0]),
+            log_group_ready=[api],
+            actions=alerts.actions,
         ),
     )
     api_url = settings.frontend.api_url or pulumi.Output.concat("https://", api.service.service_url)

@@ -23,9 +23,10 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import auth_failures
 from infra.components.common import Actions, aws_tags, child
 from infra.limits import limits, number
-from infra.settings import Settings
+from infra.settings import SecuritySettings, Settings
 from infra.severities import Severity, severity_of
 
 # The runbook's targets, quoted in the alarm descriptions (policies/limits.json).
@@ -47,9 +48,12 @@ class ApiMonitoringArgs:
     severity_topic: Callable[[Severity], pulumi.Input[str]]
 
 
-def dashboard_body(service_name: str, service_id: str, region: str) -> str:
+def dashboard_body(
+    service_name: str, service_id: str, region: str, security: SecuritySettings | None = None
+) -> str:
     """The dashboard's widgets: traffic, latency percentiles, status codes, instances,
-    CPU, memory."""
+    CPU, memory; with `security`, failed authentications (auth_failures.py)."""
+    auth = auth_failures.dashboard_widgets(security, service_name, region, y=18) if security else []
     dims = ["ServiceName", service_name, "ServiceID", service_id]
 
     def widget(
@@ -110,6 +114,7 @@ def dashboard_body(service_name: str, service_id: str, region: str) -> str:
                     12,
                     12,
                 ),
+                *auth,
             ]
         }
     )
@@ -135,7 +140,9 @@ class ApiMonitoring(pulumi.ComponentResource):
             f"{name}-dashboard",
             dashboard_name=monitoring.dashboard_name,
             dashboard_body=args.service.service_id.apply(
-                lambda service_id: dashboard_body(service_name, service_id, settings.aws_region)
+                lambda service_id: dashboard_body(
+                    service_name, service_id, settings.aws_region, settings.security
+                )
             ),
             opts=self._options,
         )

@@ -12,9 +12,9 @@ What the runbook *allows* is the policy pack's to judge (docs/design.md#valid-an
 Differences between stacks live in the stack files only; nothing here looks at a stack's name.
 
 The package: `rules` (the error type, field validators, base model), `aws` and `gcp_vercel`
-(the models per cloud), `alerting` (`monitoring.alertRoutes`), `loader` (`Settings`,
-`parse_settings`, the Pulumi config readers) and `reference` (docs/configuration.md's tables
-from the fields' descriptions).
+(the models per cloud), `alerting` (`monitoring.alertRoutes`), `security` (failed
+authentications), `loader` (`Settings`, `parse_settings`, the Pulumi config readers) and
+`reference` (docs/configuration.md's tables from the fields' descriptions).
 """
 
 from infra.settings.aws import ApiSettings, JwtSettings, MonitoringSettings, RegistrySettings
@@ -39,6 +39,7 @@ from infra.settings.rules import (
     one_of,
     resolve_repo_path,
 )
+from infra.settings.security import SecuritySettings
 
 __all__ = [
     "CPU_MEMORY_PAIRS",
@@ -53,6 +54,7 @@ __all__ = [
     "JwtSettings",
     "MonitoringSettings",
     "RegistrySettings",
+    "SecuritySettings",
     "Settings",
     "SettingsError",
     "_got",

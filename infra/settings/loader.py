@@ -22,6 +22,7 @@ from infra.settings.rules import (
     SettingsError,
     _got,
 )
+from infra.settings.security import SecuritySettings
 
 
 class Settings(BaseModel):
@@ -87,6 +88,10 @@ class Settings(BaseModel):
         BackupSettings, Field(description="The daily Firestore export and its bucket.")
     ]
     frontend: Annotated[FrontendSettings, Field(description="The Vercel frontend's API URL.")]
+    security: Annotated[
+        SecuritySettings,
+        Field(description="Failed authentications: the log fields, the metric filter, its alarm."),
+    ] = SecuritySettings()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -107,8 +112,9 @@ OBJECTS: dict[str, type[Model]] = {
     "firestore": FirestoreSettings,
     "backup": BackupSettings,
     "frontend": FrontendSettings,
+    "security": SecuritySettings,
 }
-OPTIONAL_OBJECTS = {"jwt"}  # every field has a default
+OPTIONAL_OBJECTS = {"jwt", "security"}  # every field has a default
 _SCALARS = {"environment", "protectStatefulResources", "iamPermissionsBoundary"}
 _FOREIGN_REQUIRED = {
     "aws:region": "an AWS region such as us-east-1",

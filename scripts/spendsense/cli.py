@@ -63,6 +63,7 @@ COMMANDS: dict[str, str] = {
     "check-jwt-rotation": "spendsense.commands.check_jwt_rotation:check_jwt_rotation",
     "window": "spendsense.commands.window:window",
     "preflight": "spendsense.commands.preflight:preflight",
+    "security": "spendsense.commands.security:security",
 }
 ROLLBACK_COMMANDS: dict[str, str] = {
     "api": "spendsense.commands.deploy:rollback_api",

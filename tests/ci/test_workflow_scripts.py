@@ -363,6 +363,7 @@ def run_report(
         "GH_LOG": str(log),
         "RUN_URL": "https://github.com/o/r/actions/runs/9",
         "DAILY": "failure",
+        "WEEKLY": "skipped",
         "MONTHLY": "skipped",
     }
     result = subprocess.run(
@@ -392,4 +393,62 @@ def test_a_failure_comments_on_the_open_issue(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (comment,) = [c for c in calls if c[:2] == ["issue", "comment"]]
     assert comment[2] == "17"
+    assert not [c for c in calls if c[:2] == ["issue", "create"]]
+
+
+# --------------------------------------------------------------------------------------------
+# The weekly security review's post
+# --------------------------------------------------------------------------------------------
+REPORT = (
+    "Security report, stack production: 2026-11-30T00:00:00Z to 2026-12-07T07:00:00Z\n"
+    "  Failed authentications (HTTP 401, 403 in field status): 3\n"
+    "      /login $(touch pwned) \\x60\\x60\\x60  3"
+)
+
+
+def run_review_post(
+    tmp_path: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(FAKE_GH_ISSUES, encoding="utf-8")
+    gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "gh.log"
+    script = str(FLOWS["checks.yml"].jobs["security-review"]["steps"][0]["run"])
+    base = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GH_LOG": str(log),
+        "RUN_URL": "https://github.com/o/r/actions/runs/9",
+        "REPORT": REPORT,
+    }
+    result = subprocess.run(
+        [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=tmp_path,
+    )
+    return result, [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_the_weekly_review_opens_an_issue_with_the_report_in_a_fence(tmp_path: Path) -> None:
+    result, calls = run_review_post(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert calls[0][:3] == ["label", "create", "security-review"]
+    (create,) = [c for c in calls if c[:2] == ["issue", "create"]]
+    assert create[create.index("--label") + 1] == "security-review"
+    body = (tmp_path / create[create.index("--body-file") + 1]).read_text(encoding="utf-8")
+    assert "````text\n" + REPORT + "\n````" in body
+    assert "https://github.com/o/r/actions/runs/9" in body
+    assert not (tmp_path / "pwned").exists(), "the report's text must never run"
+
+
+def test_the_weekly_review_comments_on_the_open_issue(tmp_path: Path) -> None:
+    result, calls = run_review_post(tmp_path, FAKE_OPEN_ISSUE="23")
+    assert result.returncode == 0, result.stderr
+    (comment,) = [c for c in calls if c[:2] == ["issue", "comment"]]
+    assert comment[2] == "23" and "--body-file" in comment
     assert not [c for c in calls if c[:2] == ["issue", "create"]]

@@ -36,6 +36,8 @@ WRITE_SCOPES_ALLOWED = {
     ("deploy.yml", "production"): {"id-token"},
     ("checks.yml", "daily"): {"id-token"},
     ("checks.yml", "monthly"): {"id-token"},
+    ("checks.yml", "weekly"): {"id-token"},
+    ("checks.yml", "security-review"): {"issues"},  # post the weekly report
     ("checks.yml", "report"): {"issues"},  # open or update the failure issue
 }
 
@@ -342,6 +344,52 @@ def test_scheduled_checks_match_their_crons() -> None:
     assert f"github.event.schedule == '{crons[1]}'" in monthly["if"]
     assert croniter(crons[0]).get_next(float) - croniter(crons[0]).get_prev(float) == 86400
     assert crons[1].split()[2] == "1", "the monthly checklist runs on the 1st"
+    weekly = job("checks.yml", "weekly")
+    assert f"github.event.schedule == '{crons[2]}'" in weekly["if"]
+    assert croniter(crons[2]).get_next(float) - croniter(crons[2]).get_prev(float) == 7 * 86400
+
+
+@pytest.mark.parametrize(
+    ("choice", "jobs"),
+    [
+        ("daily", {"daily"}),
+        ("weekly", {"weekly"}),
+        ("monthly", {"monthly"}),
+        ("all", {"daily", "weekly", "monthly"}),
+    ],
+)
+def test_a_manual_run_runs_the_checklists_it_names(choice: str, jobs: set[str]) -> None:
+    """Each job's `workflow_dispatch` condition, read from its `if`, for each choice."""
+    checks = flow("checks.yml")
+    options = checks.triggers["workflow_dispatch"]["inputs"]["checks"]["options"]
+    assert choice in options
+    chosen = set()
+    for job_id in ("daily", "weekly", "monthly"):
+        condition = str(job("checks.yml", job_id)["if"])
+        dispatch = re.search(r"workflow_dispatch' && \((.*?)\)\)", condition)
+        assert dispatch, f"{job_id}: no workflow_dispatch condition in {condition!r}"
+        names = set(re.findall(r"inputs\.checks == '(\w+)'", dispatch.group(1)))
+        if choice in names:
+            chosen.add(job_id)
+    assert chosen == jobs
+
+
+def test_the_weekly_checklist_runs_the_security_report_and_posts_it() -> None:
+    weekly = job("checks.yml", "weekly")
+    step = next(s for s in weekly["steps"] if s.get("id") == "report")
+    script = str(step["run"])
+    assert "spendsense security report --stack production --since 7d" in script
+    assert "$GITHUB_STEP_SUMMARY" in script and "$GITHUB_OUTPUT" in script
+    assert weekly["outputs"]["report"] == "${{ steps.report.outputs.report }}"
+    post = job("checks.yml", "security-review")
+    assert post["needs"] == "weekly" and post["permissions"] == {"issues": "write"}
+    assert "checkout" not in str(post), "the job that may write issues runs no repository code"
+    posted = post["steps"][0]
+    # The report (log data: paths and addresses a client chose) reaches the shell as a
+    # variable, never as an expression in the script.
+    assert posted["env"]["REPORT"] == "${{ needs.weekly.outputs.report }}"
+    assert "${{" not in str(posted["run"])
+    assert "gh issue comment" in posted["run"] and "gh issue create" in posted["run"]
 
 
 def test_daily_and_monthly_checklists_run_the_runbooks_commands() -> None:
@@ -358,7 +406,7 @@ def test_daily_and_monthly_checklists_run_the_runbooks_commands() -> None:
 
 def test_a_failed_check_opens_or_updates_an_issue() -> None:
     report = job("checks.yml", "report")
-    assert set(report["needs"]) == {"daily", "monthly"}
+    assert set(report["needs"]) == {"daily", "weekly", "monthly"}
     assert report["if"] == "${{ failure() }}"
     assert report["permissions"] == {"issues": "write"}
     script = str(report["steps"][0]["run"])

@@ -25,6 +25,7 @@ TAGGED_AWS_TYPES_WITHOUT_TAGS = {
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:cloudwatch/eventTarget:EventTarget",
     "aws:cloudwatch/dashboard:Dashboard",
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter",
     "aws:lambda/permission:Permission",
     "aws:secretsmanager/secretRotation:SecretRotation",
 }

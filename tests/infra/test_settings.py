@@ -125,7 +125,7 @@ MESSAGES = [
         "spendsense:environment, spendsense:firestore, spendsense:frontend, "
         "spendsense:iamPermissionsBoundary, "
         "spendsense:jwt, spendsense:monitoring, spendsense:protectStatefulResources, "
-        "spendsense:registry); "
+        "spendsense:registry, spendsense:security); "
         "check the spelling",
     ),
     (

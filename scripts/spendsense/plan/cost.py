@@ -288,6 +288,10 @@ def estimate(
         "cloudwatch_alarm": _alarm,
         "cloudwatch_dashboard": _simple("cloudwatch_dashboard", "1 custom dashboard"),
         "cloudwatch_log_group": _log_group,
+        # The filter is free; the metric it publishes is one custom metric.
+        "cloudwatch_log_metric_filter": _simple(
+            "cloudwatch_custom_metric", "1 custom metric published by the filter"
+        ),
         "route53_health_check": _health_check,
         "secretsmanager_secret": _secret,
         "kms_key": _simple("kms_key_month", "1 customer managed key (requests not counted)"),
