@@ -273,3 +273,14 @@ def test_follow_reopens_the_stream_skips_repeats_and_ends_cleanly_on_ctrl_c(verc
     assert process.returncode == 0, err
     assert "Traceback" not in err and "error:" not in err
     assert len(vercel.log_requests()) == 2
+
+
+def test_without_follow_a_quiet_live_stream_ends_after_the_idle_time(vercel, capsys):
+    """Vercel keeps the tail open with nothing new: the command prints what came and stops
+    after --idle-seconds instead of waiting for Vercel's 5-minute limit."""
+    vercel.streams[SERVING] = [Connection([row("q1", NOW - MIN, "then silence")], hold=20)]
+    began = time.monotonic()
+    code, out, err = run(capsys, "--json")
+    assert code == 0, err
+    assert messages(out) == ["then silence"]
+    assert time.monotonic() - began < 10
