@@ -10,10 +10,10 @@ Shapes from Vercel's REST API reference (https://vercel.com/docs/rest-api):
 - `GET /v1/projects/{projectId}/deployments/{deploymentId}/runtime-logs?teamId=`:
   `application/stream+json`, one JSON object per line (`level`, `message`, `rowId`, `source`,
   `timestampInMs`, `domain`, `messageTruncated`, `requestMethod`, `requestPath`,
-  `responseStatusCode`), written and flushed line by line. Each request gets the next scripted
-  "connection": its rows, then either the end of the body, Vercel's limit marker (a
-  `delimiter` row with an empty `rowId`), or silence for `hold` seconds (a live tail with
-  nothing new).
+  `responseStatusCode`), sent chunked (HTTP/1.1), one line per chunk, flushed as written.
+  Each request gets the next scripted "connection": its rows (which may end with Vercel's
+  limit marker, a `delimiter` row with an empty `rowId`), then `hold` seconds of silence (a
+  live tail with nothing new), then the end of the body.
 Errors are `{"error": {"code", "message"}}`: 403 `forbidden` for a wrong token or a team the
 token cannot see (every call is team-scoped through `teamId`), 404 `not_found`.
 """
@@ -145,6 +145,7 @@ class VercelPeer:
 
 class _Handler(BaseHTTPRequestHandler):
     peer: VercelPeer
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -180,16 +181,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"code": "not_found", "message": "Not found"}})
             return
         connection = connections.pop(0) if len(connections) > 1 else connections[0]
-        # HTTP/1.0 without Content-Length: the body is the stream, ended by closing.
+        # HTTP/1.1 chunked, one chunk per line, as a streaming API answers; the last chunk
+        # comes when the connection's rows (and its silence) are over.
         self.send_response(200)
         self.send_header("Content-Type", "application/stream+json")
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
             for item in connection.rows:
-                self.wfile.write(json.dumps(item).encode() + b"\n")
+                data = json.dumps(item).encode() + b"\n"
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
             if connection.hold:
                 time.sleep(connection.hold)
+            self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
 
