@@ -13,7 +13,9 @@ Endpoints used (Vercel REST API reference):
 - `POST /v10/projects/{projectId}/promote/{deploymentId}?teamId=`: point every production
   domain at an existing deployment without rebuilding it (201 or 202).
 
-The token comes from `VERCEL_TOKEN`; `SPENDSENSE_VERCEL_API` overrides the base URL (tests).
+The token comes from `VERCEL_TOKEN`. `SPENDSENSE_VERCEL_API` points the clients at a local
+test server: `api_base` accepts only a loopback host (127.0.0.1, ::1, localhost), so a
+variable left set (or set by someone else) can never send the bearer token to another host.
 """
 
 from __future__ import annotations
@@ -30,7 +32,30 @@ from spendsense.errors import BadInput, OperationFailed, one_line
 from spendsense.identifiers import deployment_ref, path_segment
 
 DEFAULT_API = "https://api.vercel.com"
+API_ENV = "SPENDSENSE_VERCEL_API"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 READY = "READY"
+
+
+def api_base() -> str:
+    """The Vercel API base URL: DEFAULT_API, or $SPENDSENSE_VERCEL_API when it names a local
+    test server (http(s)://127.0.0.1|[::1]|localhost[:port][/path]); any other value is
+    BadInput, never a request that would carry the token elsewhere."""
+    value = os.environ.get(API_ENV, "").strip()
+    if not value:
+        return DEFAULT_API
+    try:
+        parts = urlsplit(value)
+        scheme, host, _port = parts.scheme, parts.hostname, parts.port
+    except ValueError:  # an unbalanced "[" or a port that is not a number
+        scheme, host = "", None
+    if scheme not in ("http", "https") or host not in LOOPBACK_HOSTS or "@" in value:
+        shown = value if len(value) <= 80 else value[:80] + "..."
+        raise BadInput(
+            f"{API_ENV}={shown!r}: it only points the Vercel client at a local test server "
+            f"(http://127.0.0.1:PORT); unset it to use {DEFAULT_API}"
+        )
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -115,9 +140,7 @@ class VercelClient:
         session: requests.Session | None = None,
         timeout: float = 30.0,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("SPENDSENSE_VERCEL_API") or DEFAULT_API).rstrip(
-            "/"
-        )
+        self.base_url = (base_url or api_base()).rstrip("/")
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout
