@@ -37,7 +37,11 @@ from infra.ci_trust.aws_policies import (
     statement,
     tagged,
 )
-from infra.ci_trust.aws_program_calls import running_image_statements, secret_deletion_guard
+from infra.ci_trust.aws_program_calls import (
+    alert_parameter_statements,
+    running_image_statements,
+    secret_deletion_guard,
+)
 
 
 def _state_and_guards(s: Scope) -> list[dict[str, Any]]:
@@ -47,6 +51,8 @@ def _state_and_guards(s: Scope) -> list[dict[str, Any]]:
         statement("ListCalls", list(LIST_CALLS), "*"),
         # The running image's lookup (infra/components/running_image.py), on every up.
         *running_image_statements(s),
+        # The alert routes' paging URLs (SSM SecureStrings), read on every preview and up.
+        *alert_parameter_statements(s),
         # Belt and braces on top of the tag scoping: the CI roles and their policies.
         {
             "Sid": "NotTheCiRoles",
@@ -177,6 +183,11 @@ def _compute(s: Scope) -> list[dict[str, Any]]:
                 "logs:TagLogGroup",
                 "logs:ListTagsLogGroup",
                 "logs:AssociateKmsKey",
+                # The failed-authentication metric filter (infra/components/auth_failures.py);
+                # the reference scopes all three to the log group.
+                "logs:PutMetricFilter",
+                "logs:DeleteMetricFilter",
+                "logs:DescribeMetricFilters",
             ],
             [
                 *s.named("logs", "log-group:/aws/apprunner/{p}*"),

@@ -16,8 +16,9 @@ that kind of job has:
   Control's read handler, `apprunner:DescribeService`, whose answer includes the service's
   runtime environment variables in plain text (aws_program_calls.py, docs/ci.md).
 - checks: `repo:OWNER/REPO:ref:refs/heads/<default branch>` (scheduled and manually dispatched
-  workflows run on the default branch): the read-only calls of `spendsense status` and of the
-  JWT rotation check, on the checks environment's resources.
+  workflows run on the default branch): the read-only calls of `spendsense status`, of the
+  JWT rotation check and of the weekly `security report`, on the checks environment's
+  resources.
 
 Every document is a managed policy (IAM allows 6,144 characters each, whitespace not counted;
 `POLICY_HEADROOM` of that is the most a document may use, so the next statement still fits).
@@ -88,6 +89,8 @@ UNSCOPABLE_ACTIONS = frozenset(
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
         "cloudwatch:PutMetricData",
+        # The security report's API 4xx counts (checks role).
+        "cloudwatch:GetMetricData",
     }
 )
 # Actions granted on "*" (or on every role) only under an `aws:RequestTag` condition.
@@ -318,11 +321,23 @@ def preview_statements(scope: Scope) -> list[dict[str, Any]]:
 
 
 def checks_statements(scope: Scope) -> list[dict[str, Any]]:
-    """The read-only calls of `spendsense status`, `outputs` and the JWT rotation check."""
+    """The read-only calls of `spendsense status`, `outputs`, the JWT rotation check and the
+    weekly `security report` (Logs Insights on the API's log groups, where the reference
+    scopes StartQuery and GetQueryResults; the 4xx metric, GetMetricData, has no resource
+    type)."""
     s = scope
     return [
         *state_statements(s, write=False),
-        statement("ListCalls", ["apprunner:ListServices", "cloudwatch:DescribeAlarms"], "*"),
+        statement(
+            "ListCalls",
+            ["apprunner:ListServices", "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+            "*",
+        ),
+        statement(
+            "SecurityReportQueries",
+            ["logs:StartQuery", "logs:GetQueryResults"],
+            s.named("logs", "log-group:/aws/apprunner/{p}*"),
+        ),
         statement(
             "ApiState",
             ["apprunner:DescribeService", "apprunner:ListOperations"],

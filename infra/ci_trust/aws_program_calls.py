@@ -14,6 +14,19 @@
     reach: the stacks' own App Runner services. What that read returns includes the
     service's runtime environment variables in plain text, to the preview role too (a pull
     request's preview): docs/ci.md, "What a pull request's preview reads from AWS".
+- `alert_parameter_statements`: the alert routes' `httpsUrlParameter` entries (a paging
+  service's integration URL, which embeds its key, kept in an SSM SecureString): the program
+  reads each with the `aws.ssm.get_parameter` data source in preview and up alike
+  (infra/components/alerts.py, alert_channels.py). The data source is SSM's GetParameter with
+  `WithDecryption` (terraform-provider-aws, internal/service/ssm/parameter_data_source.go), so
+  the roles need `ssm:GetParameter` on the parameter (the reference's resource type
+  `parameter`, `arn:...:ssm:REGION:ACCOUNT:parameter/NAME-WITHOUT-LEADING-SLASH`), granted on
+  the stack's own path `/spendsense/<stack>/` only (the settings refuse a parameter elsewhere,
+  infra/settings/alerting.py). Decrypting needs `kms:Decrypt` on the parameter's key: the
+  AWS managed key `aws/ssm` grants it to every principal of the account through its key
+  policy, so no IAM grant is needed for it; a parameter under a customer managed key needs
+  the roles in that key's policy (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html;
+  docs/alerting.md).
 - `secret_deletion_guard`: a stack whose `jwt.recoveryWindowDays` is not 0 (production) must
   never delete its JWT secret at once. Terraform's secret delete sends
   `ForceDeleteWithoutRecovery: true` when the window is 0
@@ -43,6 +56,24 @@ def running_image_statements(scope: Scope) -> list[dict[str, Any]]:
             APPRUNNER_SERVICE_READ_HANDLER,
             scope.named("apprunner", "service/{p}*"),
         ),
+    ]
+
+
+# Where a stack's alert-route parameters live (infra/settings/alerting.py checks the same path).
+ALERT_PARAMETER_PATH = "parameter/spendsense/{stack}/*"
+
+
+def alert_parameter_statements(scope: Scope) -> list[dict[str, Any]]:
+    """Read the paging URLs of the scope's stacks (its environment, or the stacks it previews)."""
+    stacks = [scope.environment] if scope.environment else list(scope.stacks)
+    if not stacks:
+        return []
+    return [
+        statement(
+            "AlertRouteParameters",
+            ["ssm:GetParameter"],
+            [scope.arn("ssm", ALERT_PARAMETER_PATH.format(stack=stack)) for stack in stacks],
+        )
     ]
 
 

@@ -39,10 +39,10 @@ def other_prefixes(settings: TrustSettings, env: EnvironmentSettings) -> tuple[s
 
 
 def preview_statements(settings: TrustSettings, base: aws_policies.Scope) -> Statements:
-    """The preview role: every stack's state (all in the trust stack's bucket), and the
-    running image's lookup that every `pulumi preview` makes (read-only), on the services of
-    the stacks in the trust stack's account (an environment with its own account is not
-    reachable from this role)."""
+    """The preview role: every stack's state (all in the trust stack's bucket), and what
+    every `pulumi preview` reads (the running image's lookup, the alert routes' paging URLs)
+    on the services and parameters of the stacks in the trust stack's account (an
+    environment with its own account is not reachable from this role)."""
     shared = tuple(
         prefix
         for env in settings.environments
@@ -50,10 +50,13 @@ def preview_statements(settings: TrustSettings, base: aws_policies.Scope) -> Sta
         for prefix in env.resource_prefixes
     )
     stacks = tuple(env.name for env in settings.environments)
+    local = tuple(env.name for env in settings.environments if env.aws_account_id is None)
     scope = _replace(base, prefixes=shared, stacks=stacks)
     return [
         *aws_policies.preview_statements(scope),
         *aws_program_calls.running_image_statements(scope),
+        # The paging URLs of the stacks in this account (the others' are out of reach).
+        *aws_program_calls.alert_parameter_statements(_replace(scope, stacks=local)),
     ]
 
 

@@ -7,7 +7,8 @@ GitHub tokens, and the CI service accounts, each impersonable only by one exact 
   (`DEPLOY_TEST_PROJECT_ROLES`), and `projectIamAdmin` under a condition that lets it grant only
   `grantableRoles` and its project's custom roles `grantableCustomRoles`;
 - preview: looks up the environment projects and the test project (`PREVIEW_ROLES`);
-- checks: Firestore read, the backup bucket's objects, the drill in the test project.
+- checks: Firestore read, Cloud Monitoring read, the backup bucket's objects, the drill in the
+  test project.
 """
 
 from __future__ import annotations
@@ -172,6 +173,9 @@ class GcpGithubTrust(pulumi.ComponentResource):
         bucket = settings.checks.backup_bucket
         grants: list[tuple[str, str, str, dict[str, str] | None]] = [
             ("datastore-viewer", checks_env.gcp_project, "roles/datastore.viewer", None),
+            # Cloud Monitoring's timeSeries.list (monitoring.timeSeries.list): today's Firestore
+            # usage in `spendsense status`, the rules denials in the weekly `security report`.
+            ("monitoring-viewer", checks_env.gcp_project, "roles/monitoring.viewer", None),
             (
                 "backup-reader",
                 checks_env.gcp_project,

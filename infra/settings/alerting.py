@@ -22,6 +22,10 @@ SMS_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
 # An SSM parameter name (hierarchical, as `aws ssm put-parameter` takes it).
 PARAMETER_RE = re.compile(r"^/?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*$")
 KINDS = ("email", "sms", "https", "httpsUrlParameter")
+# Where a stack's `httpsUrlParameter`s live: the CI roles may read only the stack's own path
+# (infra/ci_trust/aws_program_calls.py, ALERT_PARAMETER_PATH), so a parameter elsewhere would
+# pass `make plan` and fail the first real preview.
+PARAMETER_PATH = "/spendsense/{environment}/"
 
 
 class AlertRoute(Model):
@@ -78,7 +82,8 @@ class AlertRoute(Model):
                 )
         if kind == "httpsUrlParameter" and not PARAMETER_RE.fullmatch(value):
             raise ValueError(
-                "httpsUrlParameter must be an SSM parameter name like /spendsense/pager-url "
+                "httpsUrlParameter must be an SSM parameter name like "
+                "/spendsense/production/pager-url "
                 f"(got {_got(value)})",
             )
         return self
@@ -157,3 +162,18 @@ class AlertRoutesSettings(Model):
                 key = (route.kind, route.endpoint.lower())
                 found.setdefault(key, (route, []))[1].append(severity)
         return list(found.values())
+
+
+def misplaced_parameter(routes: AlertRoutesSettings, environment: str) -> tuple[str, str] | None:
+    """(field, problem) of the first `httpsUrlParameter` outside the stack's own path."""
+    path = PARAMETER_PATH.format(environment=environment)
+    for severity in Severity:
+        for index, route in enumerate(routes.of(severity)):
+            if route.kind == "httpsUrlParameter" and not route.endpoint.startswith(path):
+                return (
+                    f"alertRoutes.{severity.value}.{index}",
+                    f"httpsUrlParameter must name a parameter under {path}, the only path the "
+                    f"stack's CI roles may read (got {_got(route.endpoint)}); create it there "
+                    "(docs/alerting.md)",
+                )
+    return None

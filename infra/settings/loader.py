@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from infra.settings.alerting import misplaced_parameter
 from infra.settings.aws import ApiSettings, JwtSettings, MonitoringSettings, RegistrySettings
 from infra.settings.gcp_vercel import BackupSettings, FirestoreSettings, FrontendSettings
 from infra.settings.rules import (
@@ -239,6 +240,12 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
                 key, "is required; add it to the stack file (see docs/configuration.md)"
             )
         objects[name] = _parse_object(name, raw[key])
+    monitoring = objects["monitoring"]
+    misplaced = isinstance(monitoring, MonitoringSettings) and misplaced_parameter(
+        monitoring.alert_routes, environment
+    )
+    if misplaced:
+        raise SettingsError(f"{NAMESPACE}:monitoring.{misplaced[0]}", misplaced[1])
     return Settings(
         aws_region=raw["aws:region"],
         gcp_project=raw["gcp:project"],

@@ -60,11 +60,14 @@ BAD_INPUT_RESOURCES = frozenset({"arn:aws:s3:::no-such-state-bucket"})
 
 # The workflow steps that call AWS with a CI role, besides `pulumi`: the tests of each step's
 # command -> the role that runs it (deploy.yml: preflight and bootstrap with the deploy role;
-# checks.yml: outputs and status with the checks role, on production).
+# checks.yml: outputs, status and the weekly security report with the checks role, on
+# production).
 STEP_TESTS = {
     "tests/scripts/preflight/": "deploy",
     "tests/scripts/commands/test_bootstrap.py": "deploy",
     "tests/scripts/commands/test_status.py": "checks",
+    "tests/scripts/commands/test_status_usage.py": "checks",
+    "tests/scripts/commands/test_security.py": "checks",
     "tests/scripts/test_outputs.py": "checks",
 }
 # ... and the modules whose boto3 calls are the deploy role's.
@@ -94,9 +97,11 @@ ACTION_OF = {
 # actions they need. pulumi-aws bridges terraform-provider-aws: `resourcegroupstaggingapi.
 # get_resources` is GetResources, `cloudcontrol.get_resource` is Cloud Control's GetResource
 # plus the read handler's permissions of the type it reads (AWS::AppRunner::Service,
-# aws_program_calls.py), `get_caller_identity` is GetCallerIdentity (no permission).
+# aws_program_calls.py), `get_caller_identity` is GetCallerIdentity (no permission),
+# `ssm.get_parameter` (an alert route's paging URL) is SSM's GetParameter.
 PROGRAM_INVOKES: dict[str, tuple[str, ...]] = {
     "get_caller_identity": (),
+    "ssm.get_parameter": ("ssm:GetParameter",),
     "resourcegroupstaggingapi.get_resources": ("tag:GetResources",),
     "cloudcontrol.get_resource": ("cloudformation:GetResource", *APPRUNNER_SERVICE_READ_HANDLER),
 }
@@ -136,7 +141,24 @@ def resource_of(call: dict[str, Any]) -> str:
     if call["signing_name"] == "s3" and "Bucket" in params:
         key = params.get("Key")
         return f"arn:aws:s3:::{params['Bucket']}" + (f"/{key}" if key else "")
+    if call["signing_name"] == "logs" and "logGroupName" in params:
+        return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{params['logGroupName']}"
     return "*"
+
+
+def with_query_groups(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GetQueryResults names only a query id; the reference scopes it to the log group, so
+    each is held to the group of the StartQuery (same test) that returned that id."""
+    started: dict[tuple[str, str], str] = {}
+    for call in calls:
+        params = call["params"]
+        if call["operation"] == "StartQuery" and "queryId" in params:
+            started[(call["test"], params["queryId"])] = params["logGroupName"]
+        elif call["operation"] == "GetQueryResults":
+            group = started.get((call["test"], params.get("queryId", "")))
+            assert group, f"GetQueryResults of no recorded StartQuery: {call}"
+            params["logGroupName"] = group
+    return calls
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,7 +189,10 @@ def all_recorded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return with_query_groups([c for c in calls if c["kind"] == "aws"]) + [
+        c for c in calls if c["kind"] != "aws"
+    ]
 
 
 def identity_of(call: dict[str, Any]) -> str:
@@ -216,11 +241,15 @@ def test_every_recorded_call_of_the_deploy_steps_is_allowed_to_the_deploy_role(
 def test_every_recorded_call_of_the_checks_is_allowed_to_the_checks_role(
     recording: Recording, recorded_checks: list[dict[str, Any]]
 ) -> None:
-    """checks.yml runs `outputs` and `status` on production; their tests use staging's
-    names, so each call is evaluated on production's (the checks role reads production)."""
+    """checks.yml runs `outputs`, `status` and `security report` on production; their tests
+    use staging's names, so each call is evaluated on production's (the checks role reads
+    production)."""
     assert {iam_action(c["signing_name"], c["operation"]) for c in recorded_checks} >= {
         "apprunner:DescribeService",
         "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData",
+        "logs:StartQuery",
+        "logs:GetQueryResults",
     }
     statements = policy_of(recording, roles(recording)["spendsense-github-checks"])["Statement"]
     problems = refused(
@@ -300,6 +329,9 @@ GCP_METHODS: tuple[tuple[str, str, str, str], ...] = (
         r"v1/projects/(?P<p>[^/]+)/releases/.+",
         "firebaserules.releases.get",
     ),
+    # Cloud Monitoring projects.timeSeries.list
+    # (https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.timeSeries/list).
+    ("monitoring", "GET", r"v3/projects/(?P<p>[^/]+)/timeSeries", "monitoring.timeSeries.list"),
 )
 # What the deploy accounts' predefined roles carry of those permissions (Google's role
 # reference, https://cloud.google.com/iam/docs/roles-permissions/: browser, serviceusage,
@@ -317,6 +349,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "roles/firebase.viewer": frozenset({"firebase.projects.get"}),
     "roles/datastore.owner": frozenset({"datastore.databases.getMetadata"}),
     "roles/firebaserules.admin": frozenset({"firebaserules.releases.get"}),
+    "roles/monitoring.viewer": frozenset({"monitoring.timeSeries.list"}),
 }
 STACK_PROJECT, TEST_PROJECT = "spendsense-staging", "spendsense-test"  # the tests' projects
 
@@ -358,6 +391,37 @@ def test_every_google_call_of_preflight_is_granted_to_the_deploy_account(
         ("serviceusage.services.get", TEST_PROJECT),
         ("resourcemanager.projects.getIamPolicy", TEST_PROJECT),
     } <= seen, "the recording lacks preflight's Google calls"
+
+
+def test_every_google_call_of_the_checks_is_granted_to_the_checks_account(
+    recording: Recording, all_recorded: list[dict[str, Any]]
+) -> None:
+    """`status` (today's Firestore usage) and `security report` (rules denials) read Cloud
+    Monitoring; their tests name staging's project, the checks read production's."""
+    from tests.ci.test_ci_trust_gcp import grants
+
+    calls = [c for c in all_recorded if c["kind"] == "gcp" and identity_of(c) == "checks"]
+    held = grants(recording, "checks")
+    config = stack_config()
+    checks_env = config["spendsense-ci-trust:checks"]["environment"]
+    (checks_project,) = [
+        e["gcpProject"]
+        for e in config["spendsense-ci-trust:environments"]
+        if e["name"] == checks_env
+    ]
+    seen, problems = set(), []
+    for call in calls:
+        permission, project = gcp_permission(call)
+        assert project == STACK_PROJECT, call
+        seen.add((permission, call["test"]))
+        roles_there = held.get(checks_project, set())
+        if not any(permission in ROLE_PERMISSIONS.get(role, ()) for role in roles_there):
+            problems.append(f"{permission} on {checks_project}: not in {sorted(roles_there)}")
+    assert not problems, "\n".join(sorted(set(problems)))
+    assert {
+        ("monitoring.timeSeries.list", "tests/scripts/commands/test_status_usage.py"),
+        ("monitoring.timeSeries.list", "tests/scripts/commands/test_security.py"),
+    } <= seen, "the recording lacks the checks' Cloud Monitoring reads"
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,15 +537,46 @@ def test_the_program_reads_are_allowed_in_preview_and_up(recording: Recording, r
     for name in program_invokes():
         for action in PROGRAM_INVOKES[name]:
             for env in stacks:
-                resource = (
-                    f"arn:aws:apprunner:{REGION}:{ACCOUNT}:service/{PREFIXES[env]}/0123abcd"
-                    if action.startswith("apprunner:")
-                    else "*"
-                )
-                call = Call(action, resource, {"aws:RequestedRegion": REGION})
-                if decision(statements, call) != "allowed":
-                    problems.append(f"{role}: {action} on {resource} ({name})")
+                for resource in _program_resources(action, env):
+                    call = Call(action, resource, {"aws:RequestedRegion": REGION})
+                    if decision(statements, call) != "allowed":
+                        problems.append(f"{role}: {action} on {resource} ({name})")
     assert not problems, problems
+
+
+def alert_parameters(env: str) -> list[str]:
+    """The ARNs of the SSM parameters a stack file's alert routes name (`httpsUrlParameter`),
+    or, for a stack that names none, the one it would name (`/spendsense/<stack>/pager-url`)."""
+    config = yaml.safe_load((ROOT / f"Pulumi.{env}.yaml").read_text(encoding="utf-8"))["config"]
+    routes = config["spendsense:monitoring"]["alertRoutes"]
+    named = {
+        e["httpsUrlParameter"] for each in routes.values() for e in each if "httpsUrlParameter" in e
+    }
+    names = sorted(named) or [f"/spendsense/{env}/pager-url"]
+    return [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}" for name in names]
+
+
+def _program_resources(action: str, env: str) -> list[str]:
+    if action.startswith("apprunner:"):
+        return [f"arn:aws:apprunner:{REGION}:{ACCOUNT}:service/{PREFIXES[env]}/0123abcd"]
+    if action.startswith("ssm:"):
+        return alert_parameters(env)
+    return ["*"]
+
+
+def test_production_names_a_paging_parameter_the_roles_are_checked_on() -> None:
+    assert alert_parameters("production") == [
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/spendsense/production/pager-url"
+    ]
+
+
+def test_a_deploy_role_reads_no_other_stacks_paging_url(recording: Recording) -> None:
+    """Staging's deploy role cannot read production's pager URL (nor the other way)."""
+    for env, other in (("staging", "production"), ("production", "staging")):
+        statements = deploy_policy(recording, env)["Statement"]
+        for resource in alert_parameters(other):
+            call = Call("ssm:GetParameter", resource, {"aws:RequestedRegion": REGION})
+            assert decision(statements, call) != "allowed", (env, resource)
 
 
 def test_the_preview_role_reads_no_other_service_and_writes_only_its_lock(
@@ -493,6 +588,26 @@ def test_the_preview_role_reads_no_other_service_and_writes_only_its_lock(
     assert decision(statements, Call("apprunner:DescribeService", other, context)) != "allowed"
     for action in ("apprunner:UpdateService", "ecr:PutImage", "secretsmanager:DeleteSecret"):
         assert decision(statements, Call(action, "*", context)) == "not granted", action
+
+
+@pytest.mark.parametrize("env", list(PREFIXES))
+def test_each_deploy_role_manages_the_failed_auth_metric_filter_on_its_own_log_group(
+    recording: Recording, env: str
+) -> None:
+    """infra/components/auth_failures.py's LogMetricFilter: terraform-provider-aws creates and
+    updates it with PutMetricFilter, reads it with DescribeMetricFilters (by log group and
+    name prefix) and deletes it with DeleteMetricFilter (internal/service/logs/metric_filter.go);
+    the reference scopes all three to the log group."""
+    statements = deploy_policy(recording, env)["Statement"]
+    group = f"/aws/apprunner/{PREFIXES[env]}/0123abcd/application"
+    context = {"aws:RequestedRegion": REGION}
+    for action in ("logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter"):
+        own = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
+        other = (
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apprunner/someone-else/1/application"
+        )
+        assert decision(statements, Call(action, own, context)) == "allowed", (env, action)
+        assert decision(statements, Call(action, other, context)) != "allowed", (env, action)
 
 
 # --------------------------------------------------------------------------------------------

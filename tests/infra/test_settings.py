@@ -334,7 +334,19 @@ MESSAGES = [
     (
         {"spendsense:monitoring.alertRoutes.P0": [{"httpsUrlParameter": "pager url"}]},
         "spendsense:monitoring.alertRoutes.P0.0: httpsUrlParameter must be an SSM parameter name "
-        'like /spendsense/pager-url (got "pager url")',
+        'like /spendsense/production/pager-url (got "pager url")',
+    ),
+    (
+        # A stack pages only through its own path (the only one its CI roles may read).
+        {
+            "spendsense:monitoring.alertRoutes.P0": [
+                {"email": "a@example.com"},
+                {"httpsUrlParameter": "/spendsense/staging/pager-url"},
+            ]
+        },
+        "spendsense:monitoring.alertRoutes.P0.1: httpsUrlParameter must name a parameter under "
+        "/spendsense/production/, the only path the stack's CI roles may read (got "
+        '"/spendsense/staging/pager-url"); create it there (docs/alerting.md)',
     ),
     (
         {"spendsense:monitoring.errorRateMinRequests": 0},
