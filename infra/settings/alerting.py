@@ -50,7 +50,8 @@ class AlertRoute(Model):
         Field(
             description=(
                 "The name of an SSM SecureString parameter holding an HTTPS URL that embeds a key "
-                "(a paging service's integration URL); read at deploy time, kept secret."
+                "(a paging service's integration URL), under `/spendsense/<stack>/` (the only "
+                "path the CI roles may read); read at deploy time, kept secret."
             )
         ),
     ] = None
