@@ -128,7 +128,10 @@ def inventory(resources: Sequence[RecordedResource]) -> list[dict[str, Any]]:
 
 
 def as_text(alerts: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The text lines of the inventory (`spendsense plan` text, under "Alerts")."""
+    """The text lines of the inventory (`spendsense plan` text, under "Alerts"); none for a
+    project with no alerts (the CI trust stack)."""
+    if not alerts:
+        return []
     lines = [f"Alerts by severity ({len(alerts)}):"]
     for alert in alerts:
         route = alert["route"]

@@ -102,7 +102,8 @@ def as_text(result: PlanResult) -> str:
     lines += ["", "Outputs:"]
     width = max((len(k) for k in result.outputs), default=0)
     lines += [f"  {k:<{width}} = {_value(v)}" for k, v in sorted(result.outputs.items())]
-    lines += ["", *alerts.as_text(alerts.inventory(result.resources))]
+    alert_lines = alerts.as_text(alerts.inventory(result.resources))
+    lines += ["", *alert_lines] if alert_lines else []
     lines += ["", f"Policy violations ({len(result.violations)}):"]
     if not result.violations:
         lines.append("  none")

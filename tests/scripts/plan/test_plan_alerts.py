@@ -71,3 +71,10 @@ def test_text_shows_the_alerts_by_severity(run_cli: Run, tmp_path: Path) -> None
     )
     assert "Alerts by severity (" in verbose
     assert "spendsense-api-monthly  -> email:oncall@spendsense.example.com" in verbose
+
+
+def test_a_project_without_alerts_gets_no_alerts_section() -> None:
+    """The CI trust stack creates no alarm: its plan text has no empty "Alerts" heading."""
+    from spendsense.plan import alerts
+
+    assert alerts.as_text([]) == []
