@@ -7,8 +7,8 @@ GitHub tokens, and the CI service accounts, each impersonable only by one exact 
   (`DEPLOY_TEST_PROJECT_ROLES`), and `projectIamAdmin` under a condition that lets it grant only
   `grantableRoles` and its project's custom roles `grantableCustomRoles`;
 - preview: looks up the environment projects and the test project (`PREVIEW_ROLES`);
-- checks: Firestore read, Cloud Monitoring read, the backup bucket's objects, the drill in the
-  test project.
+- checks: Firestore read, Cloud Monitoring time series only (a custom role), the backup
+  bucket's objects, the drill in the test project.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ DEPLOY_TEST_PROJECT_ROLES = ("roles/browser", "roles/serviceusage.serviceUsageVi
 # rules release, which the RulesRelease dynamic resource's diff compares with the program's
 # ruleset (infra/components/rules_release.py: firebaserules.releases.get).
 PREVIEW_ROLES = ("roles/browser",)
+# The checks' Cloud Monitoring reads, as a custom role in the checks environment's project.
+METRICS_READER_ROLE_ID = "spendsenseChecksMetricsReader"
+METRICS_READER_PERMISSIONS = ("monitoring.timeSeries.list",)
 PREVIEW_ENVIRONMENT_ROLES = (*PREVIEW_ROLES, "roles/firebaserules.viewer")
 
 
@@ -173,9 +176,6 @@ class GcpGithubTrust(pulumi.ComponentResource):
         bucket = settings.checks.backup_bucket
         grants: list[tuple[str, str, str, dict[str, str] | None]] = [
             ("datastore-viewer", checks_env.gcp_project, "roles/datastore.viewer", None),
-            # Cloud Monitoring's timeSeries.list (monitoring.timeSeries.list): today's Firestore
-            # usage in `spendsense status`, the rules denials in the weekly `security report`.
-            ("monitoring-viewer", checks_env.gcp_project, "roles/monitoring.viewer", None),
             (
                 "backup-reader",
                 checks_env.gcp_project,
@@ -197,6 +197,7 @@ class GcpGithubTrust(pulumi.ComponentResource):
         ]
         for suffix, project, role, condition in grants:
             self._grant(f"{name}-checks-{suffix}", project, role, checks, condition=condition)
+        self._metrics_reader(name, checks_env.gcp_project, checks)
         self.register_outputs({"provider": self.provider_name})
 
     def _account(
@@ -225,11 +226,33 @@ class GcpGithubTrust(pulumi.ComponentResource):
         )
         return account
 
+    def _metrics_reader(self, name: str, project: str, checks: gcp.serviceaccount.Account) -> None:
+        """Cloud Monitoring's `timeSeries.list` only (today's Firestore usage in `spendsense
+        status`, the rules denials in the weekly `security report`), as a custom role:
+        `roles/monitoring.viewer` would also give `monitoring.notificationChannels.get`, and
+        a webhook channel's `url` label (the pager's integration URL, with its key) is not
+        one of the channel's sensitive labels (infra/components/alert_channels.py)."""
+        role = gcp.projects.IAMCustomRole(
+            f"{name}-checks-metrics-reader-role",
+            project=project,
+            role_id=METRICS_READER_ROLE_ID,
+            title="SpendSense CI checks: read metrics",
+            description="monitoring.timeSeries.list only, for the scheduled checks",
+            permissions=list(METRICS_READER_PERMISSIONS),
+            opts=pulumi.ResourceOptions(parent=checks),
+        )
+        self._grant(
+            f"{name}-checks-metrics-reader",
+            project,
+            role.role_id.apply(lambda role_id: f"projects/{project}/roles/{role_id}"),
+            checks,
+        )
+
     def _grant(
         self,
         name: str,
         project: str,
-        role: str,
+        role: pulumi.Input[str],
         account: gcp.serviceaccount.Account,
         condition: dict[str, str] | None = None,
     ) -> None:

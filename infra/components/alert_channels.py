@@ -65,7 +65,9 @@ class AlertChannels(pulumi.ComponentResource):
             self.channels.append(
                 (
                     gcp.monitoring.NotificationChannel(
-                        f"{name}-{route.kind.lower()}-{_kebab(route.endpoint)}",
+                        # Readable, and unique even where two endpoints read alike
+                        # (a.b@x.co, a-b@x.co): the endpoint's hash (AlertRoute.key).
+                        f"{name}-{_kebab(route.endpoint)[:40]}-{route.key}",
                         project=settings.gcp_project,
                         type=channel_type,
                         display_name=(

@@ -87,8 +87,9 @@ class AlertRoutes(pulumi.ComponentResource):
                 f"{name}-{severity.label}-topic", f"alerts-{severity.label}", severity, account_id
             )
             self.topics[severity], self.topic_arns[severity] = topic, arn
-            for index, route in enumerate(settings.monitoring.alert_routes.of(severity)):
-                self._subscribe(f"{name}-{severity.label}-{route.protocol}-{index}", arn, route)
+            for route in settings.monitoring.alert_routes.of(severity):
+                # Named by the endpoint, never by its position in the list (AlertRoute.key).
+                self._subscribe(f"{name}-{severity.label}-{route.key}", arn, route)
         self.register_outputs(
             {
                 "topic_arn": self.topic.arn,

@@ -8,6 +8,7 @@ is this per-stack setting (docs/alerting.md).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated
 from urllib.parse import urlparse
@@ -106,6 +107,16 @@ class AlertRoute(Model):
     def protocol(self) -> str:
         """The SNS protocol of the subscription: `email`, `sms` or `https`."""
         return "https" if self.kind == "httpsUrlParameter" else self.kind
+
+    @property
+    def key(self) -> str:
+        """A stable name for the endpoint's resources: its kind and a short hash of the
+        endpoint (compared without case, as the settings compare them). Not its position: a
+        subscription named by index would be renamed when an entry before it is removed, and
+        Pulumi would create the "new" one (SNS answers Subscribe with the existing ARN) and then
+        delete the "old" one, unsubscribing the endpoint while the state says it is there."""
+        digest = hashlib.sha256(f"{self.kind}:{self.endpoint.lower()}".encode()).hexdigest()
+        return f"{self.kind.lower()}-{digest[:8]}"
 
     def describe(self) -> str:
         """What `spendsense plan` shows: the endpoint, or the parameter's name, never a key."""

@@ -193,3 +193,16 @@ def test_a_dedicated_ci_project_holds_the_pool_and_every_ci_account() -> None:
     assert grants(recording, "deploy-production") == grants(default, "deploy-production")
     assert grants(recording, "preview") == grants(default, "preview")
     assert grants(recording, "checks") == grants(default, "checks")
+
+
+def test_the_checks_read_metrics_without_reading_notification_channels(
+    recording: Recording,
+) -> None:
+    """The checks need `monitoring.timeSeries.list` only. `roles/monitoring.viewer` would also
+    let them read notification channels, whose webhook `url` label holds the pager's key."""
+    held = grants(recording, "checks")
+    project = "spendsense-production"
+    assert not any(role.startswith("roles/monitoring.") for role in held[project])
+    (role,) = recording.by_type("gcp:projects/iAMCustomRole:IAMCustomRole")
+    assert role.inputs["permissions"] == ["monitoring.timeSeries.list"]
+    assert f"projects/{project}/roles/{role.inputs['roleId']}" in held[project]

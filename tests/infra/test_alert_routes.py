@@ -112,3 +112,46 @@ def test_sms_and_https_routes_become_subscriptions_and_channels() -> None:
     assert channels["sms"]["labels"] == {"number": "+15551234567"}
     assert channels["webhook_tokenauth"]["labels"] == {"url": "https://events.example.com/sns"}
     assert "severity-p0" not in channels["email"]["userLabels"]
+
+
+def test_a_subscription_keeps_its_name_when_an_entry_before_it_is_removed(
+    recorded: Recorded,
+) -> None:
+    """Named by position, the pager's subscription would be renamed when the e-mail before it
+    goes: Pulumi would create the "new" one (SNS answers Subscribe with the same ARN), then
+    delete the "old" one, unsubscribing the pager while the state still lists it."""
+
+    def p0_names(rec: Recording) -> dict[str, str]:
+        return {
+            s.inputs["protocol"]: s.name
+            for s in rec.by_type(SUBSCRIPTION)
+            if _topic_of(rec, s.inputs["topic"]) == "P0"
+        }
+
+    before = p0_names(recorded("production"))
+    assert set(before) == {"email", "https"}
+    after = p0_names(
+        record(
+            "production",
+            {
+                "spendsense:monitoring.alertRoutes.P0": [
+                    {"httpsUrlParameter": "/spendsense/production/pager-url"}
+                ]
+            },
+        )
+    )
+    assert after == {"https": before["https"]}
+
+
+def test_endpoints_that_read_alike_get_their_own_channels() -> None:
+    """a.b@x.co and a-b@x.co are two addresses: two channels, two subscriptions, no clash
+    of resource names (the engine refuses a duplicate URN)."""
+    rec = record(
+        "staging",
+        {"spendsense:monitoring.alertRoutes.P3": [{"email": "a.b@x.co"}, {"email": "a-b@x.co"}]},
+    )
+    p3 = [c for c in rec.by_type(CHANNEL) if c.inputs["userLabels"].get("severity-p3")]
+    assert sorted(c.inputs["labels"]["email_address"] for c in p3) == ["a-b@x.co", "a.b@x.co"]
+    assert len({c.name for c in p3}) == 2
+    subs = [s.name for s in rec.by_type(SUBSCRIPTION) if _topic_of(rec, s.inputs["topic"]) == "P3"]
+    assert len(set(subs)) == 2
