@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -167,8 +168,33 @@ def _describe_pydantic_error(error: Mapping[str, Any], model: type[Model]) -> tu
     inner = (error.get("ctx") or {}).get("error")
     if isinstance(inner, FieldError):
         return inner.field, str(inner)
-    allowed = ", ".join(field.alias or name for name, field in model.model_fields.items())
+    owner = _model_at(model, error["loc"][:-1])
+    allowed = ", ".join(field.alias or name for name, field in owner.model_fields.items())
     return ".".join(str(part) for part in error["loc"]), describe_problem(error, allowed)
+
+
+def _model_at(model: type[BaseModel], path: Any) -> type[BaseModel]:
+    """The nested model at a pydantic error location (list indexes skipped), so an unknown
+    key is listed against its own model's keys (`alertRoutes.P4`: P0, P1, P2, P3)."""
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        found = _nested_model(field.annotation) if field else None
+        if found is None:
+            return model
+        model = found
+    return model
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _parse_object(name: str, raw: Any) -> Model:

@@ -331,6 +331,17 @@ MESSAGES = [
         "spendsense:monitoring.alertRoutes.P0.0: each route must have exactly one of email, sms, "
         "https, httpsUrlParameter (got email, sms)",
     ),
+    # An unknown key inside a nested object lists that object's keys, not its parent's.
+    (
+        {"spendsense:monitoring.alertRoutes.P0": [{"pager": "https://events.example.com"}]},
+        "spendsense:monitoring.alertRoutes.P0.0.pager: is not a known setting (allowed: email, "
+        "sms, https, httpsUrlParameter); check the spelling",
+    ),
+    (
+        {"spendsense:monitoring.alertRoutes.P4": [{"email": "a@example.com"}]},
+        "spendsense:monitoring.alertRoutes.P4: is not a known setting (allowed: P0, P1, P2, P3); "
+        "check the spelling",
+    ),
     (
         {"spendsense:monitoring.alertRoutes.P0": [{"httpsUrlParameter": "pager url"}]},
         "spendsense:monitoring.alertRoutes.P0.0: httpsUrlParameter must be an SSM parameter name "

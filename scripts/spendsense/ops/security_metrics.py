@@ -160,6 +160,11 @@ def _get(session: Any, url: str, params: dict[str, str], doing: str, project: st
         response = session.get(url, params=params, timeout=60)
     except requests.RequestException as exc:
         raise OperationFailed(f"{doing}: no answer ({one_line(exc)})") from None
+    except Exception as exc:  # google.auth's RefreshError: expired or revoked credentials
+        raise BadInput(
+            f"{doing}: the Google credentials could not be used ({type(exc).__name__}: "
+            f"{one_line(exc)}); run `gcloud auth application-default login`"
+        ) from None
     try:
         body = response.json()
     except ValueError:

@@ -307,6 +307,43 @@ def test_permission_denied_by_cloud_monitoring_names_the_permission(
     assert "monitoring.timeSeries.list" in err and err.count("\n") == 1
 
 
+def test_expired_google_credentials_are_one_line_with_the_fix(
+    logs_stub: Any,
+    http_server: Any,
+    outputs: str,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refresh token Google's token endpoint refuses (a local server answering like it):
+    google.auth raises RefreshError inside the request; one line, exit 2, how to fix it."""
+    from google.auth.transport.requests import AuthorizedSession
+    from google.oauth2.credentials import Credentials
+
+    expect_queries(logs_stub, [], [], [])
+    http_server.on(
+        "POST",
+        "/token",
+        (
+            400,
+            {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+        ),
+    )
+    monkeypatch.setenv("SPENDSENSE_MONITORING_API", http_server.url)
+    credentials = Credentials(
+        token=None,
+        refresh_token="expired",
+        token_uri=f"{http_server.url}/token",
+        client_id="client",
+        client_secret="secret",
+    )
+    monkeypatch.setattr(security_metrics, "google_session", lambda: AuthorizedSession(credentials))
+    code, out, err = run(capsys, outputs)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: read Firestore rules denials of spendsense-staging/(default)")
+    assert "RefreshError" in err and "gcloud auth application-default login" in err
+    assert err.count("\n") == 1
+
+
 def test_a_failed_query_is_one_line_exit_1(logs_stub: Any, outputs: str, capsys: Any) -> None:
     for n in range(3):
         logs_stub.add_response("start_query", {"queryId": f"q{n}"})
