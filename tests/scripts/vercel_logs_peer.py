@@ -13,7 +13,7 @@ Shapes from Vercel's REST API reference (https://vercel.com/docs/rest-api):
   `responseStatusCode`), sent chunked (HTTP/1.1), one line per chunk, flushed as written.
   Each request gets the next scripted "connection": its rows (which may end with Vercel's
   limit marker, a `delimiter` row with an empty `rowId`), then `hold` seconds of silence (a
-  live tail with nothing new), then the end of the body.
+  live tail with nothing new), then its `late` rows, then the end of the body.
 Errors are `{"error": {"code", "message"}}`: 403 `forbidden` for a wrong token or a team the
 token cannot see (every call is team-scoped through `teamId`), 404 `not_found`.
 """
@@ -78,6 +78,7 @@ def limit_marker(stamp_ms: int) -> dict[str, Any]:
 class Connection:
     rows: list[dict[str, Any]]
     hold: float = 0.0  # seconds of silence before the body ends
+    late: list[dict[str, Any]] = field(default_factory=list)  # rows sent after the silence
 
 
 @dataclass
@@ -194,6 +195,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             if connection.hold:
                 time.sleep(connection.hold)
+            for item in connection.late:
+                data = json.dumps(item).encode() + b"\n"
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass

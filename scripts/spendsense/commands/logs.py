@@ -162,17 +162,22 @@ def _frontend_logs(
         click.echo(json.dumps(row.to_json(), sort_keys=True) if as_json else row.text())
 
     tally, seen = vl.Tally(), vl.Seen()
-    kwargs: dict[str, Any] = dict(start_ms=start_ms, text=text, tally=tally, seen=seen, idle=idle)
+    kwargs: dict[str, Any] = dict(start_ms=start_ms, text=text, tally=tally, seen=seen)
+    # Followed, a quiet stream stays open until Vercel ends it (vl.FOLLOW_READ_TIMEOUT);
+    # only a one-off read (or --limit's first pass, which prints when it ends) stops early.
+    first_idle = vl.FOLLOW_READ_TIMEOUT if follow and limit is None else idle
     try:
         if limit is None:
-            vl.read(client, target.uid, emit=emit, **kwargs)
+            vl.read(client, target.uid, emit=emit, idle=first_idle, **kwargs)
         else:
             kept: deque[Any] = deque(maxlen=limit)  # at most `limit` rows held
-            vl.read(client, target.uid, emit=kept.append, **kwargs)
+            vl.read(client, target.uid, emit=kept.append, idle=first_idle, **kwargs)
             for row in kept:
                 emit(row)
         if follow:
-            vl.follow(client, target.uid, emit=emit, poll=poll, **kwargs)
+            vl.follow(
+                client, target.uid, emit=emit, poll=poll, idle=vl.FOLLOW_READ_TIMEOUT, **kwargs
+            )
     except KeyboardInterrupt:
         # Ctrl-C is how --follow is meant to end: not an error.
         click.echo("", err=True)

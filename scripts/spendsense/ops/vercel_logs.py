@@ -56,6 +56,10 @@ REACH = (
     "it sends; older lines: the project's Logs tab in the Vercel dashboard or a log drain"
 )
 FILTER_MAX = 1024
+# With --follow a quiet stream is not a reason to hang up: lines sent while no request is
+# open are lost (a live tail), so a followed stream waits out Vercel's own limit (about 5
+# minutes per request) and is reopened at once; this read timeout only ends a dead connection.
+FOLLOW_READ_TIMEOUT = 360.0
 
 
 def vercel_api_token() -> str:
@@ -417,11 +421,17 @@ def follow(
     poll: float = 2.0,
     polls: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Reopen the stream whenever Vercel ends it (`polls` times; forever if None)."""
+    """Reopen the stream whenever Vercel ends it (`polls` times; forever if None): at once
+    after a stream that lasted (a gap loses lines), after `poll` seconds after one that ended
+    at once (so a refusing endpoint is not hammered)."""
     done = 0
+    last = clock()
     while polls is None or done < polls:
-        sleep(poll)
+        if clock() - last < poll:
+            sleep(poll)
+        last = clock()
         read(
             client,
             deployment_id,

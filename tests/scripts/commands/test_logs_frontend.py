@@ -275,6 +275,61 @@ def test_follow_reopens_the_stream_skips_repeats_and_ends_cleanly_on_ctrl_c(verc
     assert len(vercel.log_requests()) == 2
 
 
+def test_follow_keeps_a_quiet_stream_open_and_loses_no_line(vercel):
+    """Vercel's tail is live: a line sent while no request is open is gone. Followed, a
+    stream quiet for longer than the one-off idle time stays open, so the line that comes
+    after the silence is printed (hanging up after --idle-seconds would lose it)."""
+    vercel.streams[SERVING] = [
+        Connection([row("a", NOW - MIN, "before")], hold=3, late=[row("b", NOW, "after")]),
+        Connection([], hold=30),
+    ]
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "SPENDSENSE_VERCEL_API": vercel.url, "VERCEL_API_TOKEN": TOKEN}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spendsense",
+            "logs",
+            "--stack",
+            "production",
+            "--frontend",
+            "--follow",
+            "--json",
+            "--idle-seconds",
+            "1",
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def collect() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    watchdog = threading.Timer(90, process.kill)
+    watchdog.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+        process.kill()
+    reader.join(timeout=5)
+    assert [json.loads(line)["message"] for line in lines] == ["before", "after"]
+    assert process.returncode == 0
+
+
 def test_without_follow_a_quiet_live_stream_ends_after_the_idle_time(vercel, capsys):
     """Vercel keeps the tail open with nothing new: the command prints what came and stops
     after --idle-seconds instead of waiting for Vercel's 5-minute limit."""
