@@ -58,7 +58,7 @@ class AlertChannels(pulumi.ComponentResource):
         super().__init__("spendsense:gcp:AlertChannels", name, None, opts)
         settings = args.settings
         self.channels = []
-        for route, severities in settings.monitoring.alert_routes.endpoints():
+        for route, severities in settings.monitoring.alert_routes.endpoints("gcp"):
             channel_type, labels = self._labels(route, args.aws_provider)
             routed = {severity_label(s): ROUTED for s in severities}
             shown = route.endpoint if route.kind != "https" else _host(route.endpoint)

@@ -88,6 +88,8 @@ class AlertRoutes(pulumi.ComponentResource):
             )
             self.topics[severity], self.topic_arns[severity] = topic, arn
             for route in settings.monitoring.alert_routes.of(severity):
+                if not route.reaches("aws"):
+                    continue
                 # Named by the endpoint, never by its position in the list (AlertRoute.key).
                 self._subscribe(f"{name}-{severity.label}-{route.key}", arn, route)
         self.register_outputs(

@@ -27,6 +27,9 @@ KINDS = ("email", "sms", "https", "httpsUrlParameter")
 # (infra/ci_trust/aws_program_calls.py, ALERT_PARAMETER_PATH), so a parameter elsewhere would
 # pass `make plan` and fail the first real preview.
 PARAMETER_PATH = "/spendsense/{environment}/"
+# Where an entry is delivered from: CloudWatch/EventBridge/Budgets through SNS (`aws`), Cloud
+# Monitoring (`gcp`); an entry without `cloud` is used by both.
+CLOUDS = ("aws", "gcp")
 
 
 class AlertRoute(Model):
@@ -56,6 +59,17 @@ class AlertRoute(Model):
             )
         ),
     ] = None
+    cloud: Annotated[
+        str | None,
+        Field(
+            description=(
+                "`aws` or `gcp`: only that cloud's alerts use this entry (SNS for CloudWatch, "
+                "EventBridge and the budget; Cloud Monitoring for the Firestore and backup "
+                "alerts); left out: both. For a paging service with one integration URL per "
+                "sender (docs/alerting.md)."
+            )
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> AlertRoute:
@@ -64,6 +78,10 @@ class AlertRoute(Model):
             raise ValueError(
                 f"each route must have exactly one of {', '.join(KINDS)} "
                 f"(got {', '.join(given) or 'none'})"
+            )
+        if self.cloud is not None and self.cloud not in CLOUDS:
+            raise ValueError(
+                f"cloud must be aws or gcp, or left out for both (got {_got(self.cloud)})"
             )
         value = self.endpoint
         kind = given[0]
@@ -118,6 +136,10 @@ class AlertRoute(Model):
         digest = hashlib.sha256(f"{self.kind}:{self.endpoint.lower()}".encode()).hexdigest()
         return f"{self.kind.lower()}-{digest[:8]}"
 
+    def reaches(self, cloud: str) -> bool:
+        """Whether `cloud`'s alerts (`aws` or `gcp`) are delivered to this entry."""
+        return self.cloud is None or self.cloud == cloud
+
     def describe(self) -> str:
         """What `spendsense plan` shows: the endpoint, or the parameter's name, never a key."""
         if self.kind == "httpsUrlParameter":
@@ -150,6 +172,13 @@ class AlertRoutesSettings(Model):
                     "must list at least one route, e.g. [{email: oncall@example.com}] "
                     "(got an empty list)",
                 )
+            for cloud in CLOUDS:
+                if not any(route.reaches(cloud) for route in routes):
+                    raise FieldError(
+                        f"alertRoutes.{severity.value}",
+                        f"has no entry for {cloud}'s alerts (every entry has a cloud other than "
+                        f"{cloud}); add one, or leave `cloud` out of an entry to use it for both",
+                    )
             seen: set[tuple[str, str]] = set()
             for route in routes:
                 key = (route.kind, route.endpoint.lower())
@@ -166,11 +195,13 @@ class AlertRoutesSettings(Model):
             severity, self.p3
         )
 
-    def endpoints(self) -> list[tuple[AlertRoute, list[Severity]]]:
-        """Each distinct endpoint once, with the severities that route to it (in order)."""
+    def endpoints(self, cloud: str) -> list[tuple[AlertRoute, list[Severity]]]:
+        """Each distinct endpoint `cloud` uses once, with the severities that route to it."""
         found: dict[tuple[str, str], tuple[AlertRoute, list[Severity]]] = {}
         for severity in Severity:
             for route in self.of(severity):
+                if not route.reaches(cloud):
+                    continue
                 key = (route.kind, route.endpoint.lower())
                 found.setdefault(key, (route, []))[1].append(severity)
         return list(found.values())

@@ -395,8 +395,9 @@ class MonitoringSettings(Model):
             description=(
                 "Where each severity is delivered: `{P0: [...], P1: [...], P2: [...], P3: [...]}`, "
                 "entries `{email: ...}`, `{sms: +1...}`, `{https: url}` or `{httpsUrlParameter: "
-                "/ssm/name}` (an SSM SecureString holding a URL with a key). Which alert has which "
-                "severity: docs/alerting.md. Replaces `alertEmails`."
+                "/ssm/name}` (an SSM SecureString holding a URL with a key), each optionally with "
+                "`cloud: aws|gcp`. Which alert has which severity: docs/alerting.md. Replaces "
+                "`alertEmails`."
             )
         ),
     ]

@@ -119,7 +119,8 @@ def _record_monitoring() -> None:
     def recording(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         base = (os.environ.get("SPENDSENSE_MONITORING_API") or MONITORING_API).rstrip("/") + "/"
         caller = _caller()
-        if caller is not None and str(url).startswith(base):
+        # Monitoring API v3 only (a test's token endpoint on the same local server is not).
+        if caller is not None and str(url).startswith(base + "v3/"):
             _calls.append(
                 {
                     "kind": "gcp",

@@ -573,7 +573,8 @@ def _program_resources(action: str, env: str) -> list[str]:
 
 def test_production_names_a_paging_parameter_the_roles_are_checked_on() -> None:
     assert alert_parameters("production") == [
-        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/spendsense/production/pager-url"
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/spendsense/production/pager-url-gcp",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/spendsense/production/pager-url-sns",
     ]
 
 

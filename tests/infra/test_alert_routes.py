@@ -141,7 +141,8 @@ def test_a_subscription_keeps_its_name_when_an_entry_before_it_is_removed(
             "production",
             {
                 "spendsense:monitoring.alertRoutes.P0": [
-                    {"httpsUrlParameter": "/spendsense/production/pager-url"}
+                    {"httpsUrlParameter": "/spendsense/production/pager-url-sns", "cloud": "aws"},
+                    {"httpsUrlParameter": "/spendsense/production/pager-url-gcp", "cloud": "gcp"},
                 ]
             },
         )
@@ -161,3 +162,15 @@ def test_endpoints_that_read_alike_get_their_own_channels() -> None:
     assert len({c.name for c in p3}) == 2
     subs = [s.name for s in rec.by_type(SUBSCRIPTION) if _topic_of(rec, s.inputs["topic"]) == "P3"]
     assert len(set(subs)) == 2
+
+
+def test_each_cloud_pages_through_its_own_integration(recorded: Recorded) -> None:
+    """Production's P0/P1 pager entries are one per sender (`cloud`): SNS subscribes the
+    `aws` entry only, Cloud Monitoring gets a channel for the `gcp` entry only."""
+    rec = recorded("production")
+    p0 = [s for s in rec.by_type(SUBSCRIPTION) if _topic_of(rec, s.inputs["topic"]) == "P0"]
+    assert sorted(s.inputs["protocol"] for s in p0) == ["email", "https"]
+    webhooks = [c for c in rec.by_type(CHANNEL) if c.inputs["type"] == "webhook_tokenauth"]
+    assert [c.name.split("-url-")[1].split("-")[0] for c in webhooks] == ["gcp"]
+    routed = {k for k, v in webhooks[0].inputs["userLabels"].items() if v == "routed"}
+    assert routed == {"severity-p0", "severity-p1"}

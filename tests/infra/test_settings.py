@@ -331,11 +331,26 @@ MESSAGES = [
         "spendsense:monitoring.alertRoutes.P0.0: each route must have exactly one of email, sms, "
         "https, httpsUrlParameter (got email, sms)",
     ),
+    (
+        {
+            "spendsense:monitoring.alertRoutes.P0": [
+                {"email": "a@example.com", "cloud": "azure"},
+            ]
+        },
+        "spendsense:monitoring.alertRoutes.P0.0: cloud must be aws or gcp, or left out for both "
+        '(got "azure")',
+    ),
+    (
+        # GCP's P2 alerts would notify nobody.
+        {"spendsense:monitoring.alertRoutes.P2": [{"email": "a@example.com", "cloud": "aws"}]},
+        "spendsense:monitoring.alertRoutes.P2: has no entry for gcp's alerts (every entry has a "
+        "cloud other than gcp); add one, or leave `cloud` out of an entry to use it for both",
+    ),
     # An unknown key inside a nested object lists that object's keys, not its parent's.
     (
         {"spendsense:monitoring.alertRoutes.P0": [{"pager": "https://events.example.com"}]},
         "spendsense:monitoring.alertRoutes.P0.0.pager: is not a known setting (allowed: email, "
-        "sms, https, httpsUrlParameter); check the spelling",
+        "sms, https, httpsUrlParameter, cloud); check the spelling",
     ),
     (
         {"spendsense:monitoring.alertRoutes.P4": [{"email": "a@example.com"}]},
