@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import requests
 
-from spendsense.errors import one_line
+from spendsense.errors import BadInput, one_line
 from spendsense.ops.preflight import (
     API_URL_VARIABLE,
     DENIED,
@@ -33,7 +33,7 @@ from spendsense.ops.preflight import (
     blocked,
     existing_object,
 )
-from spendsense.ops.vercel import DEFAULT_API
+from spendsense.ops.vercel import api_base
 
 VARIABLE = "NEXT_PUBLIC_API_URL"
 TOKEN_FIX = (
@@ -42,8 +42,17 @@ TOKEN_FIX = (
 )
 
 
+# `_get`'s status when SPENDSENSE_VERCEL_API is not a local test server (no request made).
+BAD_OVERRIDE = -1
+
+
 def _get(session: requests.Session, path: str, team_id: str | None) -> tuple[int, Any, str]:
-    base = (os.environ.get("SPENDSENSE_VERCEL_API") or DEFAULT_API).rstrip("/")
+    try:
+        # The same guard as the other Vercel commands: an override that is not a local test
+        # server is refused before the token goes anywhere.
+        base = api_base()
+    except BadInput as exc:
+        return BAD_OVERRIDE, None, str(exc)
     try:
         response = session.get(
             f"{base}{path}", params={"teamId": team_id} if team_id else None, timeout=30
@@ -60,6 +69,8 @@ def _get(session: requests.Session, path: str, team_id: str | None) -> tuple[int
 
 
 def _trouble(check_id: str, status: int, message: str, what: str) -> Check:
+    if status == BAD_OVERRIDE:
+        return Check(check_id, UNKNOWN, message, "unset SPENDSENSE_VERCEL_API")
     if status == 0:
         return Check(check_id, UNKNOWN, f"no answer from Vercel ({message})", "try again")
     if status in (401, 403):

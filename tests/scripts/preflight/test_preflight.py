@@ -212,6 +212,24 @@ def test_no_vercel_token(
     assert found["vercel.project"]["status"] == "unknown"
 
 
+def test_a_vercel_override_that_is_not_local_never_gets_the_token(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPENDSENSE_VERCEL_API only points at a local test server, in preflight too: another
+    value is refused before any request carries the token there."""
+    world.service_deployed()
+    world.repository("bootstrap")
+    monkeypatch.setenv("SPENDSENSE_VERCEL_API", "https://collector.example.net")
+    rc, found = checks(capsys)
+    assert rc != 0
+    assert found["vercel.project"]["status"] == "unknown"
+    assert (
+        "SPENDSENSE_VERCEL_API='https://collector.example.net'" in found["vercel.project"]["detail"]
+    )
+    assert "local test server" in found["vercel.project"]["detail"]
+    assert found["vercel.project"]["fix"] == "unset SPENDSENSE_VERCEL_API"
+
+
 def test_state_bucket_missing(
     world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
