@@ -18,6 +18,7 @@ and kept a Pulumi secret (encrypted in the state), never written in the stack fi
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,7 +59,12 @@ class AlertChannels(pulumi.ComponentResource):
         super().__init__("spendsense:gcp:AlertChannels", name, None, opts)
         settings = args.settings
         self.channels = []
-        for route, severities in settings.monitoring.alert_routes.endpoints("gcp"):
+        endpoints = settings.monitoring.alert_routes.endpoints("gcp")
+        # The old channel names (firestore.py's) folded an address to kebab case, so two
+        # addresses that fold alike (a.b@, a-b@) had one name: no alias for either, since
+        # two resources may not claim one alias.
+        folded = Counter(_old_name(r) for r, _ in endpoints if r.kind == "email")
+        for route, severities in endpoints:
             channel_type, labels = self._labels(route, args.aws_provider)
             routed = {severity_label(s): ROUTED for s in severities}
             shown = route.endpoint if route.kind != "https" else _host(route.endpoint)
@@ -76,7 +82,11 @@ class AlertChannels(pulumi.ComponentResource):
                         ),
                         labels=labels,
                         user_labels=gcp_labels(settings, **routed),
-                        opts=child(self, args.gcp_provider, aliases=_before(route)),
+                        opts=child(
+                            self,
+                            args.gcp_provider,
+                            aliases=_before(route) if folded[_old_name(route)] == 1 else [],
+                        ),
                     ),
                     severities,
                 )
@@ -111,10 +121,14 @@ def _before(route: AlertRoute) -> list[pulumi.Alias]:
         return []
     return [
         pulumi.Alias(
-            name=f"firestore-email-{_kebab(route.endpoint)[:40] or 'x'}",
+            name=_old_name(route),
             parent=pulumi.create_urn("firestore", "spendsense:gcp:Firestore"),
         )
     ]
+
+
+def _old_name(route: AlertRoute) -> str:
+    return f"firestore-email-{_kebab(route.endpoint)[:40] or 'x'}"
 
 
 def _host(url: str) -> str:

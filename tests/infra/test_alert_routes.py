@@ -6,7 +6,9 @@ Runs the program under the mock runtime for the committed stack files (and chang
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from spendsense.plan.recorder import SECRET_MARK, Recording
 
 from infra.severities import Severity
@@ -174,3 +176,33 @@ def test_each_cloud_pages_through_its_own_integration(recorded: Recorded) -> Non
     assert [c.name.split("-url-")[1].split("-")[0] for c in webhooks] == ["gcp"]
     routed = {k for k, v in webhooks[0].inputs["userLabels"].items() if v == "routed"}
     assert routed == {"severity-p0", "severity-p1"}
+
+
+def test_old_channel_names_become_aliases_only_where_one_address_had_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Upgrading from alertEmails: an address's old channel (firestore-email-<kebab>) is
+    aliased to its new one, updated in place. Two addresses that fold to one old name
+    (a.b@, a-b@) get no alias: two resources may not claim one alias."""
+    from infra.components import alert_channels
+
+    claimed: list[str] = []
+    real = alert_channels.child
+
+    def spy(parent: Any, provider: Any, **kwargs: Any) -> Any:
+        claimed.extend(a.name for a in kwargs.get("aliases") or [])
+        return real(parent, provider, **kwargs)
+
+    monkeypatch.setattr(alert_channels, "child", spy)
+    record(
+        "staging",
+        {
+            "spendsense:monitoring.alertRoutes.P3": [
+                {"email": "a.b@x.co"},
+                {"email": "a-b@x.co"},
+                {"email": "solo@x.co"},
+            ]
+        },
+    )
+    assert "firestore-email-solo-x-co" in claimed
+    assert "firestore-email-a-b-x-co" not in claimed

@@ -4,6 +4,7 @@ and with --frontend the frontend's runtime logs from Vercel."""
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,7 @@ def _frontend_logs(
     # Followed, a quiet stream stays open until Vercel ends it (vl.FOLLOW_READ_TIMEOUT);
     # only a one-off read (or --limit's first pass, which prints when it ends) stops early.
     first_idle = vl.FOLLOW_READ_TIMEOUT if follow and limit is None else idle
+    started = time.monotonic()
     try:
         if limit is None:
             vl.read(client, target.uid, emit=emit, idle=first_idle, **kwargs)
@@ -176,7 +178,13 @@ def _frontend_logs(
                 emit(row)
         if follow:
             vl.follow(
-                client, target.uid, emit=emit, poll=poll, idle=vl.FOLLOW_READ_TIMEOUT, **kwargs
+                client,
+                target.uid,
+                emit=emit,
+                poll=poll,
+                idle=vl.FOLLOW_READ_TIMEOUT,
+                started=started,
+                **kwargs,
             )
     except KeyboardInterrupt:
         # Ctrl-C is how --follow is meant to end: not an error.

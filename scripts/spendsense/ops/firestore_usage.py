@@ -109,6 +109,22 @@ def endpoint() -> str:
     return (os.environ.get("SPENDSENSE_MONITORING_API") or MONITORING_API).rstrip("/")
 
 
+def credentials_problem(doing: str, exc: Exception) -> Exception:
+    """google.auth's errors inside a request, as one line: refused credentials (RefreshError:
+    expired or revoked) are bad input with the fix; an unreachable token endpoint
+    (TransportError) is a failed operation; anything else is re-raised as it is."""
+    from google.auth import exceptions
+
+    if isinstance(exc, exceptions.RefreshError):
+        return BadInput(
+            f"{doing}: the Google credentials could not be used (RefreshError: "
+            f"{one_line(exc)}); run `gcloud auth application-default login`"
+        )
+    if isinstance(exc, exceptions.TransportError):
+        return OperationFailed(f"{doing}: Google's token endpoint did not answer ({one_line(exc)})")
+    return exc
+
+
 def monitoring_session() -> Any:
     """Application Default Credentials; none for a loopback http:// endpoint (tests)."""
     parts = urlsplit(endpoint())
@@ -158,15 +174,13 @@ def list_time_series(
             response = session.get(url, params=query, timeout=timeout)
         except requests.RequestException as exc:
             raise OperationFailed(f"{doing}: no answer ({one_line(exc)})") from None
-        except Exception as exc:  # google.auth's RefreshError: expired or revoked credentials
-            raise BadInput(
-                f"{doing}: the Google credentials could not be used ({type(exc).__name__}: "
-                f"{one_line(exc)}); run `gcloud auth application-default login`"
-            ) from None
+        except Exception as exc:
+            raise credentials_problem(doing, exc) from None
         if response.status_code in (401, 403):
             raise BadInput(
                 f"{doing} refused ({_error(response)}); the identity needs "
-                "monitoring.timeSeries.list (roles/monitoring.viewer) on the project"
+                "monitoring.timeSeries.list on the project (the CI checks account: its custom role "
+                "spendsenseChecksMetricsReader)"
             )
         if not response.ok:
             raise OperationFailed(f"{doing}: HTTP {response.status_code}: {_error(response)}")

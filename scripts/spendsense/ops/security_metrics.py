@@ -160,11 +160,10 @@ def _get(session: Any, url: str, params: dict[str, str], doing: str, project: st
         response = session.get(url, params=params, timeout=60)
     except requests.RequestException as exc:
         raise OperationFailed(f"{doing}: no answer ({one_line(exc)})") from None
-    except Exception as exc:  # google.auth's RefreshError: expired or revoked credentials
-        raise BadInput(
-            f"{doing}: the Google credentials could not be used ({type(exc).__name__}: "
-            f"{one_line(exc)}); run `gcloud auth application-default login`"
-        ) from None
+    except Exception as exc:  # google.auth's RefreshError / TransportError (firestore_usage.py)
+        from spendsense.ops.firestore_usage import credentials_problem
+
+        raise credentials_problem(doing, exc) from None
     try:
         body = response.json()
     except ValueError:
@@ -175,7 +174,8 @@ def _get(session: Any, url: str, params: dict[str, str], doing: str, project: st
     if response.status_code in (401, 403):
         raise BadInput(
             f"{doing}: permission denied ({message}); the account needs "
-            f"monitoring.timeSeries.list on project {project} (roles/monitoring.viewer)"
+            f"monitoring.timeSeries.list on project {project} (the CI checks account: its "
+            "custom role spendsenseChecksMetricsReader)"
         )
     if response.status_code == 404:
         raise BadInput(f"{doing}: not found ({message}); check stack output firestore_project")

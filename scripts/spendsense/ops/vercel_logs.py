@@ -422,12 +422,14 @@ def follow(
     polls: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    started: float | None = None,
 ) -> None:
     """Reopen the stream whenever Vercel ends it (`polls` times; forever if None): at once
     after a stream that lasted (a gap loses lines), after `poll` seconds after one that ended
-    at once (so a refusing endpoint is not hammered)."""
+    at once (so a refusing endpoint is not hammered). `started`: when the caller's first
+    read began (`clock()`), so that read counts too."""
     done = 0
-    last = clock()
+    last = clock() if started is None else started
     while polls is None or done < polls:
         if clock() - last < poll:
             sleep(poll)

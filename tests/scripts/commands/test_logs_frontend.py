@@ -339,3 +339,32 @@ def test_without_follow_a_quiet_live_stream_ends_after_the_idle_time(vercel, cap
     assert code == 0, err
     assert messages(out) == ["then silence"]
     assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize(("lasted", "sleeps"), [(300.0, []), (0.5, [2.0])])
+def test_follow_reopens_at_once_after_a_stream_that_lasted(
+    monkeypatch: pytest.MonkeyPatch, lasted: float, sleeps: list[float]
+) -> None:
+    """The first reopen counts the caller's first read: after a 300 s stream it reconnects at
+    once (a pause would lose the lines of the live tail); after one that ended at once it
+    waits `poll` seconds, so a refusing endpoint is not hammered."""
+    from spendsense.ops import vercel_logs as vl
+
+    monkeypatch.setattr(vl, "read", lambda *args, **kwargs: None)
+    slept: list[float] = []
+    vl.follow(
+        None,  # type: ignore[arg-type]
+        "dpl_x",
+        start_ms=0,
+        text=None,
+        emit=print,
+        tally=vl.Tally(),
+        seen=vl.Seen(),
+        idle=1.0,
+        poll=2.0,
+        polls=1,
+        sleep=slept.append,
+        clock=lambda: 1000.0 + lasted,
+        started=1000.0,
+    )
+    assert slept == sleeps

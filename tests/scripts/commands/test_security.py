@@ -344,6 +344,31 @@ def test_expired_google_credentials_are_one_line_with_the_fix(
     assert err.count("\n") == 1
 
 
+def test_an_unreachable_token_endpoint_is_a_failure_not_a_credentials_fix(
+    logs_stub: Any, outputs: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """google.auth's TransportError (nobody answers at the token endpoint) is exit 1 saying
+    so, not advice to log in again."""
+    from google.auth.transport.requests import AuthorizedSession
+    from google.oauth2.credentials import Credentials
+
+    from tests.scripts.scripted_peers import free_port
+
+    expect_queries(logs_stub, [], [], [])
+    credentials = Credentials(
+        token=None,
+        refresh_token="r",
+        token_uri=f"http://127.0.0.1:{free_port()}/token",
+        client_id="client",
+        client_secret="secret",
+    )
+    monkeypatch.setattr(security_metrics, "google_session", lambda: AuthorizedSession(credentials))
+    code, out, err = run(capsys, outputs)
+    assert (code, out) == (1, "")
+    assert "Google's token endpoint did not answer" in err
+    assert "gcloud auth" not in err and err.count("\n") == 1
+
+
 def test_a_failed_query_is_one_line_exit_1(logs_stub: Any, outputs: str, capsys: Any) -> None:
     for n in range(3):
         logs_stub.add_response("start_query", {"queryId": f"q{n}"})
