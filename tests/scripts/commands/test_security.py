@@ -316,8 +316,6 @@ def test_expired_google_credentials_are_one_line_with_the_fix(
 ) -> None:
     """A refresh token Google's token endpoint refuses (a local server answering like it):
     google.auth raises RefreshError inside the request; one line, exit 2, how to fix it."""
-    from google.auth.transport.requests import AuthorizedSession
-    from google.oauth2.credentials import Credentials
 
     expect_queries(logs_stub, [], [], [])
     http_server.on(
@@ -329,14 +327,7 @@ def test_expired_google_credentials_are_one_line_with_the_fix(
         ),
     )
     monkeypatch.setenv("SPENDSENSE_MONITORING_API", http_server.url)
-    credentials = Credentials(
-        token=None,
-        refresh_token="expired",
-        token_uri=f"{http_server.url}/token",
-        client_id="client",
-        client_secret="secret",
-    )
-    monkeypatch.setattr(security_metrics, "google_session", lambda: AuthorizedSession(credentials))
+    _session_refreshing_at(monkeypatch, f"{http_server.url}/token")
     code, out, err = run(capsys, outputs)
     assert (code, out) == (2, "")
     assert err.startswith("error: read Firestore rules denials of spendsense-staging/(default)")
@@ -344,25 +335,31 @@ def test_expired_google_credentials_are_one_line_with_the_fix(
     assert err.count("\n") == 1
 
 
+def _session_refreshing_at(monkeypatch: pytest.MonkeyPatch, token_uri: str) -> None:
+    """The report's Google session: user credentials that must refresh at `token_uri` first."""
+    from google.auth.transport.requests import AuthorizedSession
+    from google.oauth2.credentials import Credentials
+
+    credentials = Credentials(
+        token=None,
+        refresh_token="refresh",
+        token_uri=token_uri,
+        client_id="client",
+        client_secret="secret",
+    )
+    monkeypatch.setattr(security_metrics, "google_session", lambda: AuthorizedSession(credentials))
+
+
 def test_an_unreachable_token_endpoint_is_a_failure_not_a_credentials_fix(
     logs_stub: Any, outputs: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """google.auth's TransportError (nobody answers at the token endpoint) is exit 1 saying
     so, not advice to log in again."""
-    from google.auth.transport.requests import AuthorizedSession
-    from google.oauth2.credentials import Credentials
 
     from tests.scripts.scripted_peers import free_port
 
     expect_queries(logs_stub, [], [], [])
-    credentials = Credentials(
-        token=None,
-        refresh_token="r",
-        token_uri=f"http://127.0.0.1:{free_port()}/token",
-        client_id="client",
-        client_secret="secret",
-    )
-    monkeypatch.setattr(security_metrics, "google_session", lambda: AuthorizedSession(credentials))
+    _session_refreshing_at(monkeypatch, f"http://127.0.0.1:{free_port()}/token")
     code, out, err = run(capsys, outputs)
     assert (code, out) == (1, "")
     assert "Google's token endpoint did not answer" in err
