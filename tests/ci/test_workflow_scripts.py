@@ -348,23 +348,22 @@ if args[:2] == ["issue", "list"]:
 """
 
 
-def run_report(
-    tmp_path: Path, **env: str
+def run_with_fake_gh(
+    tmp_path: Path, job: str, env: dict[str, str]
 ) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    """Run checks.yml's `job` first step under bash as Actions does, with a `gh` on PATH
+    that logs its arguments; returns the result and the gh calls, in order."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     gh = bin_dir / "gh"
     gh.write_text(FAKE_GH_ISSUES, encoding="utf-8")
     gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "gh.log"
-    script = str(FLOWS["checks.yml"].jobs["report"]["steps"][0]["run"])
+    script = str(FLOWS["checks.yml"].jobs[job]["steps"][0]["run"])
     base = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "GH_LOG": str(log),
         "RUN_URL": "https://github.com/o/r/actions/runs/9",
-        "DAILY": "failure",
-        "WEEKLY": "skipped",
-        "MONTHLY": "skipped",
     }
     result = subprocess.run(
         [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
@@ -373,8 +372,16 @@ def run_report(
         text=True,
         timeout=30,
         check=False,
+        cwd=tmp_path,
     )
     return result, [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def run_report(
+    tmp_path: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    results = {"DAILY": "failure", "WEEKLY": "skipped", "MONTHLY": "skipped"}
+    return run_with_fake_gh(tmp_path, "report", {**results, **env})
 
 
 def test_a_failure_opens_an_issue_when_none_is_open(tmp_path: Path) -> None:
@@ -409,29 +416,7 @@ REPORT = (
 def run_review_post(
     tmp_path: Path, **env: str
 ) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    gh = bin_dir / "gh"
-    gh.write_text(FAKE_GH_ISSUES, encoding="utf-8")
-    gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
-    log = tmp_path / "gh.log"
-    script = str(FLOWS["checks.yml"].jobs["security-review"]["steps"][0]["run"])
-    base = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "GH_LOG": str(log),
-        "RUN_URL": "https://github.com/o/r/actions/runs/9",
-        "REPORT": REPORT,
-    }
-    result = subprocess.run(
-        [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        cwd=tmp_path,
-    )
-    return result, [json.loads(line) for line in log.read_text().splitlines()]
+    return run_with_fake_gh(tmp_path, "security-review", {"REPORT": REPORT, **env})
 
 
 def test_the_weekly_review_opens_an_issue_with_the_report_in_a_fence(tmp_path: Path) -> None:

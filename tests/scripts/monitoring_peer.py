@@ -19,15 +19,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.scripts.json_server import JsonHandler, start_peer
 from tests.scripts.preflight.google_peer import _pattern, check_shape, google_error
 
 MINUTE = timedelta(minutes=1)
@@ -181,29 +180,17 @@ class MonitoringPeer:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     peer: MonitoringPeer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def do_GET(self) -> None:
-        status, payload = self.peer.answer("GET", self.path)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(*self.peer.answer("GET", self.path))
 
 
 @contextmanager
 def serve(peer: MonitoringPeer) -> Iterator[str]:
     """The peer on a loopback port; yields its base URL."""
-    handler = type("Handler", (_Handler,), {"peer": peer})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = start_peer(_Handler, peer)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

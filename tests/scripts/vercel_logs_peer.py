@@ -21,12 +21,13 @@ token cannot see (every call is team-scoped through `teamId`), 404 `not_found`.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.scripts.json_server import JsonHandler, start_peer
 
 TOKEN = "test-vercel-token-1"
 PROJECT = "prj_spendsense_dashboard"
@@ -144,20 +145,9 @@ class VercelPeer:
         return 404, {"error": {"code": "not_found", "message": "Not found"}}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     peer: VercelPeer
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -171,15 +161,15 @@ class _Handler(BaseHTTPRequestHandler):
         segments = parts.path.strip("/").split("/")
         is_logs = len(segments) == 6 and segments[0] == "v1" and segments[5] == "runtime-logs"
         if not is_logs:
-            self._send_json(*self.peer.answer(seen))
+            self.send_json(*self.peer.answer(seen))
             return
         forbidden = seen.auth != f"Bearer {TOKEN}" or seen.query.get("teamId") != [TEAM]
         if forbidden:
-            self._send_json(403, {"error": {"code": "forbidden", "message": "Not authorized"}})
+            self.send_json(403, {"error": {"code": "forbidden", "message": "Not authorized"}})
             return
         connections = self.peer.streams.get(segments[4])
         if segments[2] != PROJECT or connections is None:
-            self._send_json(404, {"error": {"code": "not_found", "message": "Not found"}})
+            self.send_json(404, {"error": {"code": "not_found", "message": "Not found"}})
             return
         connection = connections.pop(0) if len(connections) > 1 else connections[0]
         # HTTP/1.1 chunked, one chunk per line, as a streaming API answers; the last chunk
@@ -205,9 +195,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def start(peer: VercelPeer) -> ThreadingHTTPServer:
-    handler = type("Handler", (_Handler,), {"peer": peer})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = start_peer(_Handler, peer, poll=0.05)
     peer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server

@@ -97,6 +97,14 @@ class LogEvent:
         return f"{self.iso_time()} {self.stream} {self.message}"
 
 
+def missing_log_group(group: str) -> BadInput:
+    """A log group a stack output names that the region does not have."""
+    return BadInput(
+        f"log group {group} does not exist (stack output log_group_names); "
+        "check the stack outputs and the region"
+    )
+
+
 def iter_events(
     client: Any,
     group: str,
@@ -118,10 +126,7 @@ def iter_events(
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code == "ResourceNotFoundException":
-                raise BadInput(
-                    f"log group {group} does not exist (stack output log_group_names); "
-                    "check the stack outputs and the region"
-                ) from None
+                raise missing_log_group(group) from None
             if code == "InvalidParameterException" and pattern:
                 raise BadInput(
                     f"--filter: CloudWatch Logs rejected the pattern {_short(pattern)}; see "

@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from spendsense.clients import describe_aws_error
 from spendsense.errors import BadInput, OperationFailed
+from spendsense.ops.logs import missing_log_group
 
 SECURITY_KEY = "spendsense:security"
 TOP = 10
@@ -142,10 +143,7 @@ def run_queries(
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code == "ResourceNotFoundException":
-                raise BadInput(
-                    f"log group {group} does not exist (stack output log_group_names); check "
-                    "the stack outputs and the region"
-                ) from None
+                raise missing_log_group(group) from None
             if code in {"MalformedQueryException", "InvalidParameterException"}:
                 raise BadInput(
                     f"{doing}: Logs Insights rejected {query!r}; check spendsense:security's "

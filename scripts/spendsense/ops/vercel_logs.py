@@ -33,7 +33,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,6 +41,7 @@ import urllib3
 
 from spendsense.errors import BadInput, OperationFailed, one_line
 from spendsense.identifiers import deployment_ref, path_segment
+from spendsense.ops.logs import LogEvent
 from spendsense.ops.vercel import READY, api_base
 
 TOKEN_ENV = "VERCEL_API_TOKEN"
@@ -130,9 +130,12 @@ class RuntimeLog:
         """Vercel's end-of-stream marker (its CLI's `isRuntimeLimitDelimiter`)."""
         return self.row_id == "" and self.source == "delimiter"
 
+    def event(self) -> LogEvent:
+        """The row as the API's `logs` prints an event: the shared output conventions."""
+        return LogEvent(self.timestamp, self.stream, self.message, self.row_id)
+
     def iso_time(self) -> str:
-        moment = datetime.fromtimestamp(self.timestamp / 1000, tz=UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{self.timestamp % 1000:03d}Z"
+        return self.event().iso_time()
 
     @property
     def stream(self) -> str:
@@ -149,11 +152,7 @@ class RuntimeLog:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "time": self.iso_time(),
-            "timestamp": self.timestamp,
-            "stream": self.stream,
-            "message": self.message,
-            "event_id": self.row_id,
+            **self.event().to_json(),
             "level": self.level,
             "source": self.source,
             "domain": self.domain,

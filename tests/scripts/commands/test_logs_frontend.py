@@ -227,6 +227,22 @@ def test_the_rollback_client_refuses_a_non_local_override_too(monkeypatch):
         VercelClient("token")
 
 
+def follow_process(vercel: VercelPeer, *flags: str) -> subprocess.Popen[str]:
+    """`spendsense logs --stack production --frontend --follow --json` as a real process
+    against the peer, so Ctrl-C (SIGINT) reaches it as it reaches a terminal's."""
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "SPENDSENSE_VERCEL_API": vercel.url, "VERCEL_API_TOKEN": TOKEN}
+    command = ["logs", "--stack", "production", "--frontend", "--follow", "--json", *flags]
+    return subprocess.Popen(
+        [sys.executable, "-m", "spendsense", *command],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_follow_reopens_the_stream_skips_repeats_and_ends_cleanly_on_ctrl_c(vercel):
     """A real process: Vercel ends the first request with its limit marker, the second
     repeats a row and stays open; --follow prints each row once and Ctrl-C exits 0."""
@@ -234,30 +250,7 @@ def test_follow_reopens_the_stream_skips_repeats_and_ends_cleanly_on_ctrl_c(verc
         Connection([row("a", NOW - 2 * MIN, "first"), limit_marker(NOW)]),
         Connection([row("a", NOW - 2 * MIN, "first"), row("b", NOW, "second")], hold=30),
     ]
-    root = Path(__file__).resolve().parents[3]
-    env = {**os.environ, "SPENDSENSE_VERCEL_API": vercel.url, "VERCEL_API_TOKEN": TOKEN}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "spendsense",
-            "logs",
-            "--stack",
-            "production",
-            "--frontend",
-            "--follow",
-            "--json",
-            "--poll-seconds",
-            "0.1",
-            "--idle-seconds",
-            "20",
-        ],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = follow_process(vercel, "--poll-seconds", "0.1", "--idle-seconds", "20")
     watchdog = threading.Timer(90, process.kill)  # a hang fails the test, never blocks it
     watchdog.start()
     try:
@@ -283,28 +276,7 @@ def test_follow_keeps_a_quiet_stream_open_and_loses_no_line(vercel):
         Connection([row("a", NOW - MIN, "before")], hold=3, late=[row("b", NOW, "after")]),
         Connection([], hold=30),
     ]
-    root = Path(__file__).resolve().parents[3]
-    env = {**os.environ, "SPENDSENSE_VERCEL_API": vercel.url, "VERCEL_API_TOKEN": TOKEN}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "spendsense",
-            "logs",
-            "--stack",
-            "production",
-            "--frontend",
-            "--follow",
-            "--json",
-            "--idle-seconds",
-            "1",
-        ],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = follow_process(vercel, "--idle-seconds", "1")
     lines: list[str] = []
 
     def collect() -> None:

@@ -378,6 +378,20 @@ def test_a_failed_query_is_one_line_exit_1(logs_stub: Any, outputs: str, capsys:
     )
 
 
+def test_a_missing_log_group_names_the_output_to_check(
+    logs_stub: Any, outputs: str, capsys: Any
+) -> None:
+    """The same words as `spendsense logs` for the same mistake; no query left running."""
+    logs_stub.add_client_error(
+        "start_query", "ResourceNotFoundException", "Log group does not exist"
+    )
+    code, out, err = run(capsys, outputs)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: log group /aws/apprunner/") and err.count("\n") == 1
+    assert "does not exist (stack output log_group_names); check the stack outputs" in err
+    logs_stub.assert_no_pending_responses()
+
+
 def test_the_denials_filter_is_the_alert_policys(recorded_production_policy: str) -> None:
     assert security_metrics.denials_filter("(default)") == recorded_production_policy
 

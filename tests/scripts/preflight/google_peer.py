@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.scripts.json_server import JsonHandler, start_peer
 
 DOCUMENTS = {
     "cloudresourcemanager": "cloudresourcemanager.v1.json",
@@ -243,23 +244,14 @@ class GooglePeer:
         return 501, google_error(501, "UNIMPLEMENTED", method)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     peer: GooglePeer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _serve(self, verb: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
-        status, payload = self.peer.answer(verb, self.path, body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(*self.peer.answer(verb, self.path, body))
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -269,7 +261,4 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def start(peer: GooglePeer, port: int) -> ThreadingHTTPServer:
-    handler = type("Handler", (_Handler,), {"peer": peer})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return start_peer(_Handler, peer, port)

@@ -13,11 +13,11 @@ Requests to other paths, or without the bearer token, are recorded as violations
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.scripts.json_server import JsonHandler, start_peer
 
 
 class WebPeer:
@@ -70,27 +70,17 @@ class WebPeer:
         return 404, {"error": {"code": "not_found", "message": "Not found"}}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     peer: WebPeer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        status, payload = self.peer.answer(
-            parts.path, parse_qs(parts.query), self.headers.get("Authorization", "")
+        self.send_json(
+            *self.peer.answer(
+                parts.path, parse_qs(parts.query), self.headers.get("Authorization", "")
+            )
         )
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def start(peer: WebPeer, port: int) -> ThreadingHTTPServer:
-    handler = type("Handler", (_Handler,), {"peer": peer})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return start_peer(_Handler, peer, port)
